@@ -1,0 +1,1 @@
+"""The async API client: typed results, one error taxonomy, no Textual."""

@@ -1,0 +1,158 @@
+"""Runs, their statuses, and the pure rules about them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+JSON = Any
+"""A decoded JSON value (dict, list, str, int, float, bool or None)."""
+
+
+class RunStatus(StrEnum):
+    """Run status in the 2025-07-16 vocabulary (API.md §3.1)."""
+
+    PENDING_VERSION = "PENDING_VERSION"
+    DELAYED = "DELAYED"
+    QUEUED = "QUEUED"
+    DEQUEUED = "DEQUEUED"
+    EXECUTING = "EXECUTING"
+    WAITING = "WAITING"
+    COMPLETED = "COMPLETED"
+    CANCELED = "CANCELED"
+    FAILED = "FAILED"
+    CRASHED = "CRASHED"
+    SYSTEM_FAILURE = "SYSTEM_FAILURE"
+    EXPIRED = "EXPIRED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        RunStatus.COMPLETED,
+        RunStatus.CANCELED,
+        RunStatus.FAILED,
+        RunStatus.CRASHED,
+        RunStatus.SYSTEM_FAILURE,
+        RunStatus.EXPIRED,
+        RunStatus.TIMED_OUT,
+    }
+)
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.DEQUEUED, RunStatus.EXECUTING, RunStatus.WAITING)
+
+# Legacy names (requests without the API-version header) mapped onto the current vocabulary.
+LEGACY_STATUS_ALIASES: Mapping[str, RunStatus] = {
+    "REATTEMPTING": RunStatus.EXECUTING,
+    "FROZEN": RunStatus.WAITING,
+    "WAITING_FOR_DEPLOY": RunStatus.PENDING_VERSION,
+    "INTERRUPTED": RunStatus.FAILED,
+}
+
+
+def is_terminal(status: RunStatus) -> bool:
+    """True when the run can no longer change; decided from status, never from isCompleted (API.md §3.2)."""
+    return status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class RunError:
+    """The error of a failed run."""
+
+    message: str
+    name: str | None = None
+    stack_trace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A run as the list endpoint describes it (API.md §4.1)."""
+
+    id: str
+    status: RunStatus
+    task_identifier: str
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    delayed_until: datetime | None = None
+    expired_at: datetime | None = None
+    ttl: str | None = None
+    version: str | None = None
+    idempotency_key: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, JSON] | None = None
+    is_test: bool = False
+    duration_ms: float = 0.0
+    cost_in_cents: float = 0.0
+    depth: int = 0
+    env_id: str | None = None
+    env_name: str | None = None
+    region: str | None = None
+    queue: str | None = None
+    """The stored queue name, when known (the API never reports it; the client fills it when it filtered by queue)."""
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedRuns:
+    """Parent, root and child runs of a run."""
+
+    root: Run | None = None
+    parent: Run | None = None
+    children: tuple[Run, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """A run as the retrieve endpoint describes it (API.md §4.3)."""
+
+    run: Run
+    trigger_function: str | None = None
+    batch_id: str | None = None
+    payload: JSON = None
+    has_payload: bool = False
+    payload_presigned_url: str | None = None
+    output: JSON = None
+    has_output: bool = False
+    output_presigned_url: str | None = None
+    error: RunError | None = None
+    attempt_count: int = 0
+    related: RelatedRuns = field(default_factory=RelatedRuns)
+
+
+@dataclass(frozen=True, slots=True)
+class StuckThresholds:
+    """How long a run may sit in a status before it counts as stuck."""
+
+    dequeued: timedelta = timedelta(minutes=2)
+    executing: timedelta = timedelta(minutes=15)
+
+
+def time_in_status(run: Run, now: datetime) -> timedelta:
+    """Best estimate of how long the run has been in its current status.
+
+    The API exposes no status-change time; `startedAt` (or `lockedAt`) marks DEQUEUED/EXECUTING,
+    and `updatedAt` is the most recent change otherwise.
+    """
+    if run.status in (RunStatus.DEQUEUED, RunStatus.EXECUTING) and run.started_at is not None:
+        since = run.started_at
+    elif run.status is RunStatus.QUEUED:
+        since = run.created_at if run.started_at is None else run.updated_at
+    else:
+        since = run.updated_at
+    return max(timedelta(0), now - since)
+
+
+def is_stuck(run: Run, now: datetime, thresholds: StuckThresholds) -> bool:
+    """A run is stuck when DEQUEUED or EXECUTING longer than the profile's threshold."""
+    if run.status is RunStatus.DEQUEUED:
+        return time_in_status(run, now) > thresholds.dequeued
+    if run.status is RunStatus.EXECUTING:
+        return time_in_status(run, now) > thresholds.executing
+    return False
