@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
 
 import httpx
 
+from tui.api import query, wire
+from tui.api.budget import RequestBudget, Sleep
+from tui.api.errors import (
+    ApiError,
+    BadRequest,
+    ConfigurationError,
+    ConnectionFailed,
+    InvalidResponse,
+    NotFound,
+    ReadOnly,
+    Timeout,
+    Unauthorized,
+)
 from tui.api.guard import WriteGuard
+from tui.api.reader import Obj
+from tui.api.transport import (
+    API_VERSION,
+    NO_BODY,
+    USER_AGENT,
+    ConnectionState,
+    Requester,
+    RetryPolicy,
+    Secret,
+    Timeouts,
+    checked_base_url,
+)
 from tui.model import (
     JSON,
     BulkAction,
@@ -29,16 +58,24 @@ from tui.model import (
     TokenStatus,
     Trace,
     WaitpointToken,
+    stored_queue_name,
 )
 
-API_VERSION = "2025-07-16"
+__all__ = [
+    "API_VERSION",
+    "USER_AGENT",
+    "ClientStats",
+    "ConnectionState",
+    "EngineClient",
+    "RetryPolicy",
+    "Timeouts",
+]
 
-
-class ConnectionState(StrEnum):
-    CONNECTED = "CONNECTED"
-    RETRYING = "RETRYING"
-    DISCONNECTED = "DISCONNECTED"
-    UNAUTHORIZED = "UNAUTHORIZED"
+T = TypeVar("T")
+_REPORT_PAGE = 100
+_MAX_PAGES = 100
+_DEFAULT_TIMEOUTS = Timeouts()
+_DEFAULT_RETRY = RetryPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +85,25 @@ class ClientStats:
     state: ConnectionState
     requests_per_second: float
     budget_per_second: float
+    """The budget in force now (halved while slowed down); 0.0 means unlimited."""
     last_error: str | None
     ratelimit_remaining: int | None
     ratelimit_limit: int | None
+    slowed_down: bool = False
+    """True while the server's rate-limit bucket is under 20%: polling screens should poll less often."""
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    connect: float = 3.0
-    read: float = 10.0
+def _seg(value: str) -> str:
+    """One path segment, fully percent-encoded (a `/` in a queue name becomes %2F)."""
+    return quote(value, safe="")
 
 
 class EngineClient:
-    """Talks to a platos / Trigger.dev v4 server. Never imports Textual."""
+    """Talks to a platos / Trigger.dev v4 server. Never imports Textual.
+
+    `guard=None` means a fresh read-only WriteGuard: mutations are refused until the caller elevates.
+    `budget_per_second=None` (or 0) means unlimited, for tests.
+    """
 
     def __init__(
         self,
@@ -69,18 +112,91 @@ class EngineClient:
         *,
         admin_token: str | None = None,
         guard: WriteGuard | None = None,
-        budget_per_second: float = 2.0,
-        timeouts: Timeouts = Timeouts(),
+        budget_per_second: float | None = 2.0,
+        timeouts: Timeouts = _DEFAULT_TIMEOUTS,
         allow_insecure_http: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        burst: int = 4,
+        retry: RetryPolicy = _DEFAULT_RETRY,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
-        raise NotImplementedError
+        url = checked_base_url(base_url, allow_insecure_http)
+        if not secret_key:
+            raise ConfigurationError("no secret key configured: set secret_key_env or PLATOS_SECRET_KEY")
+        self._host = url.host
+        self._guard = guard if guard is not None else WriteGuard()
+        self._budget = RequestBudget(budget_per_second, burst, clock=clock, sleep=sleep)
+        self._http = Requester(
+            url,
+            Secret(secret_key),
+            Secret(admin_token) if admin_token else None,
+            timeouts=timeouts,
+            budget=self._budget,
+            transport=transport,
+            retry=retry,
+            sleep=sleep,
+            wall_clock=wall_clock,
+            jitter=jitter,
+        )
+        self._env_id: str | None = None
 
-    async def aclose(self) -> None: ...
+    def __repr__(self) -> str:
+        admin = "set" if self._http.has_admin_token else "none"
+        return f"EngineClient(host={self._host!r}, admin_token={admin})"
 
-    def stats(self) -> ClientStats: ...
+    @property
+    def guard(self) -> WriteGuard:
+        return self._guard
 
-    # runs
+    @property
+    def slowdown(self) -> float:
+        """Factor for polling intervals: 2.0 while the server's rate-limit bucket is low, else 1.0."""
+        return self._budget.slowdown
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def stats(self) -> ClientStats:
+        return ClientStats(
+            state=self._http.state,
+            requests_per_second=self._budget.measured_rate(),
+            budget_per_second=self._budget.effective_rate or 0.0,
+            last_error=self._http.last_error,
+            ratelimit_remaining=self._budget.remaining,
+            ratelimit_limit=self._budget.limit,
+            slowed_down=self._budget.slowed,
+        )
+
+    # plumbing -----------------------------------------------------------------------------------------
+
+    def _writable(self, what: str) -> None:
+        if not self._guard.allows_writes():
+            raise ReadOnly(f"read-only: {what} needs write access (elevate first)")
+
+    def _parse(self, parser: Callable[[Any], T], data: Any) -> T:
+        try:
+            return parser(data)
+        except InvalidResponse as error:
+            self._http.last_error = str(error)
+            raise
+
+    async def _get(self, path: str, params: dict[str, str] | None = None, **options: Any) -> Any:
+        return await self._http.call("GET", path, params=params, retry=True, **options)
+
+    async def _post(self, path: str, body: Any = NO_BODY, *, read: bool = False) -> Any:
+        return await self._http.call("POST", path, body=body, retry=read)
+
+    # runs ---------------------------------------------------------------------------------------------
+
     async def list_runs(
         self,
         *,
@@ -94,22 +210,95 @@ class EngineClient:
         bulk_action: str | None = None,
         page_size: int = 100,
         after: str | None = None,
-    ) -> Page[Run]: ...
-    async def retrieve_run(self, run_id: str) -> RunDetail: ...
-    async def cancel_run(self, run_id: str) -> str: ...
-    async def replay_run(self, run_id: str) -> str: ...
-    async def run_trace(self, run_id: str) -> Trace: ...
-    async def span_detail(self, run_id: str, span_id: str) -> SpanDetail: ...
+    ) -> Page[Run]:
+        stored = stored_queue_name(*queue) if queue is not None else None
+        params = query.run_filters(
+            statuses=statuses,
+            tasks=tasks,
+            stored_queue=stored,
+            tags=tags,
+            created_from=created_from,
+            created_to=created_to,
+            period=period,
+            bulk_action=bulk_action,
+            page_size=page_size,
+            after=after,
+        )
+        page = self._parse(wire.parse_run_page, await self._get("/api/v1/runs", params))
+        if stored is None:
+            return page
+        # The API never reports a run's queue; we know it when we filtered by it.
+        return replace(page, items=tuple(replace(run, queue=stored) for run in page.items))
 
-    # queues
-    async def list_queues(self) -> list[Queue]: ...
-    async def retrieve_queue(self, name: str, type_: QueueType) -> Queue: ...
-    async def pause_queue(self, queue: Queue, pause: bool) -> Queue: ...
-    async def override_concurrency(self, queue: Queue, limit: int) -> Queue: ...
-    async def reset_concurrency(self, queue: Queue) -> Queue: ...
-    async def queue_metrics(self, queue: Queue, period: str = "15m") -> QueueMetrics: ...
+    async def retrieve_run(self, run_id: str) -> RunDetail:
+        # Interactive: a missing run fails at once instead of waiting out `x-should-retry: true`.
+        data = await self._get(f"/api/v3/runs/{_seg(run_id)}", fail_fast_404=True)
+        return self._parse(wire.parse_run_detail, data)
 
-    # waitpoints
+    async def cancel_run(self, run_id: str) -> str:
+        self._writable("cancelling a run")
+        data = await self._post(f"/api/v2/runs/{_seg(run_id)}/cancel")
+        return self._parse(lambda body: wire.parse_id(body, "cancel"), data)
+
+    async def replay_run(self, run_id: str) -> str:
+        self._writable("replaying a run")
+        data = await self._post(f"/api/v1/runs/{_seg(run_id)}/replay")
+        return self._parse(lambda body: wire.parse_id(body, "replay"), data)
+
+    async def run_trace(self, run_id: str) -> Trace:
+        data = await self._get(f"/api/v1/runs/{_seg(run_id)}/trace", fail_fast_404=True)
+        return self._parse(wire.parse_trace, data)
+
+    async def span_detail(self, run_id: str, span_id: str) -> SpanDetail:
+        data = await self._get(f"/api/v1/runs/{_seg(run_id)}/spans/{_seg(span_id)}", fail_fast_404=True)
+        return self._parse(wire.parse_span_detail, data)
+
+    # queues -------------------------------------------------------------------------------------------
+
+    async def list_queues(self) -> list[Queue]:
+        """Every queue of the environment, following the offset pages (100 per page)."""
+        queues: list[Queue] = []
+        for page in range(1, _MAX_PAGES + 1):
+            data = await self._get("/api/v1/queues", {"page": str(page), "perPage": "100"})
+            items, total_pages = self._parse(wire.parse_queue_page, data)
+            queues.extend(items)
+            if not items or page >= total_pages:
+                break
+        return queues
+
+    async def retrieve_queue(self, name: str, type_: QueueType) -> Queue:
+        """A queue by display name and type (`task` queues without their `task/` prefix, or with it)."""
+        data = await self._get(f"/api/v1/queues/{_seg(name)}", {"type": QueueType(type_).value})
+        return self._parse(wire.parse_queue, data)
+
+    async def pause_queue(self, queue: Queue, pause: bool) -> Queue:
+        self._writable("pausing a queue" if pause else "resuming a queue")
+        body = {"type": queue.type.value, "action": "pause" if pause else "resume"}
+        return self._parse(
+            wire.parse_queue, await self._post(f"/api/v1/queues/{_seg(queue.name)}/pause", body)
+        )
+
+    async def override_concurrency(self, queue: Queue, limit: int) -> Queue:
+        self._writable("overriding a queue's concurrency")
+        if isinstance(limit, bool) or not 0 <= limit <= 100_000:
+            raise BadRequest("concurrency limit must be a whole number from 0 to 100000")
+        body = {"type": queue.type.value, "concurrencyLimit": limit}
+        path = f"/api/v1/queues/{_seg(queue.name)}/concurrency/override"
+        return self._parse(wire.parse_queue, await self._post(path, body))
+
+    async def reset_concurrency(self, queue: Queue) -> Queue:
+        self._writable("resetting a queue's concurrency")
+        path = f"/api/v1/queues/{_seg(queue.name)}/concurrency/reset"
+        return self._parse(wire.parse_queue, await self._post(path, {"type": queue.type.value}))
+
+    async def queue_metrics(self, queue: Queue, period: str = "15m") -> QueueMetrics:
+        # The metrics route takes the queue NAME (never the queue_ id) and its type.
+        params = {"type": queue.type.value, "period": period}
+        data = await self._get(f"/api/v1/queues/{_seg(queue.name)}/metrics", params)
+        return self._parse(wire.parse_queue_metrics, data)
+
+    # waitpoints ---------------------------------------------------------------------------------------
+
     async def list_tokens(
         self,
         *,
@@ -118,23 +307,134 @@ class EngineClient:
         idempotency_key: str | None = None,
         page_size: int = 100,
         after: str | None = None,
-    ) -> Page[WaitpointToken]: ...
-    async def retrieve_token(self, token_id: str) -> TokenDetail: ...
-    async def complete_token(self, token_id: str, data: JSON) -> None: ...
+        period: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> Page[WaitpointToken]:
+        params = query.token_filters(
+            statuses=statuses,
+            tags=tags,
+            idempotency_key=idempotency_key,
+            period=period,
+            created_from=created_from,
+            created_to=created_to,
+            page_size=page_size,
+            after=after,
+        )
+        return self._parse(wire.parse_token_page, await self._get("/api/v1/waitpoints/tokens", params))
 
-    # bulk actions
+    async def retrieve_token(self, token_id: str) -> TokenDetail:
+        # An unknown token makes the real server answer 500, not 404 (API.md §7.3).
+        data = await self._get(
+            f"/api/v1/waitpoints/tokens/{_seg(token_id)}", server_error_hint="the token may not exist"
+        )
+        return self._parse(wire.parse_token_detail, data)
+
+    async def complete_token(self, token_id: str, data: JSON) -> None:
+        """Complete a token with `data` as output; None sends `{}` (no output). Re-completing is a no-op."""
+        self._writable("completing a waitpoint token")
+        body = {} if data is None else {"data": data}
+        answer = await self._post(f"/api/v1/waitpoints/tokens/{_seg(token_id)}/complete", body)
+        self._parse(lambda value: Obj(value, "complete"), answer)
+
+    # bulk actions -------------------------------------------------------------------------------------
+
     async def create_bulk_action(
-        self, action: str, *, run_ids: Sequence[str] = (), filter: dict[str, JSON] | None = None, name: str | None = None
-    ) -> str: ...
-    async def retrieve_bulk_action(self, bulk_id: str) -> BulkAction: ...
-    async def abort_bulk_action(self, bulk_id: str) -> str: ...
+        self,
+        action: str,
+        *,
+        run_ids: Sequence[str] = (),
+        filter: dict[str, JSON] | None = None,
+        name: str | None = None,
+    ) -> str:
+        """Start a bulk `cancel` or `replay` over exactly one of `run_ids` or `filter` (API.md §8); its id."""
+        self._writable(f"a bulk {action}")
+        if action not in ("cancel", "replay"):
+            raise ValueError("bulk action must be 'cancel' or 'replay'")
+        if bool(run_ids) == (filter is not None):
+            raise ValueError("give exactly one of run_ids or filter")
+        body: dict[str, JSON] = {"action": action}
+        if run_ids:
+            body["runIds"] = list(run_ids)
+        else:
+            body["filter"] = filter
+        if name:
+            body["name"] = name
+        return self._parse(
+            lambda value: wire.parse_id(value, "bulkAction"), await self._post("/api/v1/bulk-actions", body)
+        )
 
-    # deployments and environment
-    async def current_deployment(self) -> Deployment | None: ...
-    async def list_deployments(self, *, page_size: int = 20, after: str | None = None) -> Page[Deployment]: ...
-    async def environment(self) -> EnvironmentInfo: ...
-    async def environment_id(self) -> str: ...
+    async def retrieve_bulk_action(self, bulk_id: str) -> BulkAction:
+        return self._parse(wire.parse_bulk_action, await self._get(f"/api/v1/bulk-actions/{_seg(bulk_id)}"))
 
-    # admin
-    async def repair_queues(self, queues: Sequence[str] = (), *, dry_run: bool = True) -> RepairReport: ...
-    async def engine_report(self) -> EngineReport: ...
+    async def abort_bulk_action(self, bulk_id: str) -> str:
+        self._writable("aborting a bulk action")
+        data = await self._post(f"/api/v1/bulk-actions/{_seg(bulk_id)}/abort")
+        return self._parse(lambda value: wire.parse_id(value, "bulkAction"), data)
+
+    # deployments and environment ----------------------------------------------------------------------
+
+    async def current_deployment(self) -> Deployment | None:
+        """The promoted (live) deployment, or None when nothing is promoted (404)."""
+        try:
+            data = await self._get("/api/v1/deployments/current", fail_fast_404=True)
+        except NotFound:
+            return None
+        return self._parse(wire.parse_deployment, data)
+
+    async def list_deployments(self, *, page_size: int = 20, after: str | None = None) -> Page[Deployment]:
+        params = {"page[size]": str(query.clamp(page_size, 5, 100))}
+        if after:
+            params["page[after]"] = after
+        return self._parse(wire.parse_deployment_page, await self._get("/api/v1/deployments", params))
+
+    async def environment(self) -> EnvironmentInfo:
+        """whoami, reduced to what the TUI needs; the echoed apiKey is never kept (API.md §6.2)."""
+        info = self._parse(wire.parse_environment, await self._get("/api/v1/whoami"))
+        self._env_id = self._env_id or info.id
+        return info
+
+    async def environment_id(self) -> str:
+        """The environment id the admin API needs: the `sub` of the JWT claims, else whoami's id. Cached."""
+        if self._env_id is not None:
+            return self._env_id
+        try:
+            # An action route that only reads (API.md §12), so it may be retried like a GET.
+            data = await self._post("/api/v1/auth/jwt/claims", read=True)
+            self._env_id = self._parse(wire.parse_claims_subject, data)
+        except (Unauthorized, ConnectionFailed, Timeout):
+            raise
+        except ApiError:
+            self._env_id = (await self.environment()).id
+        return self._env_id
+
+    # admin --------------------------------------------------------------------------------------------
+
+    def _require_admin(self) -> None:
+        if not self._http.has_admin_token:
+            raise ConfigurationError("no admin token configured: set admin_token_env or PLATOS_ADMIN_TOKEN")
+
+    async def repair_queues(self, queues: Sequence[str] = (), *, dry_run: bool = True) -> RepairReport:
+        """Admin repair-queues; `queues` are STORED names (`task/<id>` for task queues). Dry run = a read."""
+        if not dry_run:
+            self._writable("repairing queues")
+        self._require_admin()
+        env_id = await self.environment_id()
+        path = f"/admin/api/v1/environments/{_seg(env_id)}/engine/repair-queues"
+        data = await self._post(path, {"dryRun": dry_run, "queues": list(queues)}, read=dry_run)
+        return self._parse(wire.parse_repair_report, data)
+
+    async def engine_report(self) -> EngineReport:
+        """Admin engine report, with every page of queues merged into one report."""
+        self._require_admin()
+        env_id = await self.environment_id()
+        path = f"/admin/api/v1/environments/{_seg(env_id)}/engine/report"
+        report: EngineReport | None = None
+        for page in range(1, _MAX_PAGES + 1):
+            data = await self._get(path, {"page": str(page), "per_page": str(_REPORT_PAGE)})
+            part = self._parse(wire.parse_engine_report, data)
+            report = part if report is None else replace(report, queues=report.queues + part.queues)
+            if len(part.queues) < _REPORT_PAGE:
+                break
+        assert report is not None
+        return report

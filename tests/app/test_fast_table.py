@@ -1,0 +1,145 @@
+"""FastTable on its own: reconcile by key, cached rendering, filter, narrow layouts, literal text."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from tests.app.screen_text import screen_lines
+from tui.widgets.table import Cell, Column, FastTable, Row, fit
+
+COLUMNS = (
+    Column("id", "Id", 8),
+    Column("name", "Name", 10, flex=1),
+    Column("detail", "Detail", 20, priority=3),
+    Column("extra", "Extra", 12, priority=5),
+)
+
+
+def rows(count: int, *, suffix: str = "") -> list[Row]:
+    return [Row(f"k{i}", (f"id{i}", f"name{i}{suffix}", f"detail {i}", "x")) for i in range(count)]
+
+
+class TableApp(App[None]):
+    def __init__(self, table: FastTable) -> None:
+        super().__init__()
+        self.table = table
+
+    def compose(self) -> ComposeResult:
+        yield self.table
+
+
+async def test_cursor_and_screen_line_follow_the_row_key_when_rows_arrive_above() -> None:
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        table.set_rows(rows(100))
+        await pilot.pause()
+        assert table.move_to("k50")
+        await pilot.pause()
+        line_before = table.cursor_index - round(table.scroll_y)
+        table.set_rows([Row(f"new{i}", (f"n{i}", "new", "", "")) for i in range(5)] + rows(100))
+        await pilot.pause()
+        assert table.cursor_key == "k50" and table.cursor_index == 55
+        assert table.cursor_index - round(table.scroll_y) == line_before
+
+
+async def test_cursor_stays_in_place_when_its_row_goes_away() -> None:
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        table.set_rows(rows(10))
+        table.move_to("k3")
+        table.set_rows([row for row in rows(10) if row.key != "k3"])
+        await pilot.pause()
+        assert table.cursor_index == 3 and table.cursor_key == "k4"
+
+
+async def test_only_changed_rows_render_again() -> None:
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        data = rows(1000)
+        table.set_rows(data)
+        await pilot.pause()
+        table.move_to("k900")  # park the cursor off screen, so the visible rows all come from the cache
+        table.move_to("k0")
+        await pilot.pause()
+        table.render_count = 0
+        changed = list(data)
+        changed[2] = Row("k2", ("id2", "CHANGED", "detail 2", "x"))
+        table.set_rows(changed)
+        await pilot.pause()
+        assert table.render_count == 1
+        assert "CHANGED" in "\n".join(screen_lines(pilot.app))
+        table.render_count = 0
+        table.set_rows(list(changed))  # same rows, new list: nothing to render
+        await pilot.pause()
+        assert table.render_count == 0
+
+
+async def test_only_visible_rows_are_rendered() -> None:
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        table.set_rows(rows(10_000))
+        await pilot.pause()
+        assert table.render_count <= 12
+
+
+async def test_filter_is_a_substring_and_bang_inverts() -> None:
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        table.set_rows(rows(20))
+        table.set_filter("NAME1")
+        assert list(table.keys) == ["k1"] + [f"k{i}" for i in range(10, 20)]
+        table.set_filter("!name1")
+        assert list(table.keys) == [f"k{i}" for i in range(10) if i != 1]
+        table.set_filter("")
+        assert table.row_count == 20
+        await pilot.pause()
+
+
+async def test_low_priority_columns_drop_when_narrow() -> None:
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(40, 12)) as pilot:
+        table.set_rows(rows(3))
+        await pilot.pause()
+        assert table.visible_columns == ["id", "name"]
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(120, 12)) as pilot:
+        table.set_rows(rows(3))
+        await pilot.pause()
+        assert table.visible_columns == ["id", "name", "detail", "extra"]
+
+
+async def test_cells_are_literal_text_never_markup_or_escapes() -> None:
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 8)) as pilot:
+        table.set_rows([Row("k", ("[b]", "[red]x[/]", Cell("\x1b[2J\x07bell", "error"), "日本語"))])
+        await pilot.pause()
+        text = "\n".join(screen_lines(pilot.app))
+        assert "[red]x[/]" in text and "␛[2J␇bell" in text
+        assert "\x1b" not in text and "\x07" not in text
+
+
+async def test_enter_posts_selected_and_marks_toggle() -> None:
+    selected: list[str] = []
+
+    class Host(TableApp):
+        def on_fast_table_selected(self, event: FastTable.Selected) -> None:
+            selected.append(event.key)
+
+    table = FastTable(COLUMNS, show_marks=True)
+    async with Host(table).run_test(size=(80, 8)) as pilot:
+        table.set_rows(rows(5))
+        table.focus()
+        await pilot.press("j", "j", "enter")
+        assert selected == ["k2"]
+        table.toggle_mark("k2")
+        await pilot.pause()
+        assert "●" in "\n".join(screen_lines(pilot.app))
+        assert table.marked == {"k2"}
+
+
+def test_fit_pads_cuts_and_keeps_both_ends_of_ids() -> None:
+    assert fit("abc", 5) == "abc  "
+    assert fit("abc", 5, "right") == "  abc"
+    assert fit("abcdefgh", 5) == "abcd…"
+    assert fit("run_cmeo2x0k9a000208l4h2v1c3d7", 15, middle=True) == "run_cmeo2x…c3d7"
+    assert fit("日本語日本語", 5) == "日本…"

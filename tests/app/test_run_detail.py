@@ -1,0 +1,383 @@
+"""Pilot tests of the run detail screen against an in-memory fake client."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from rich.style import Style
+from textual.color import Color
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import OptionList, Static
+
+from tests.app.fake_detail_client import NOW, DetailHost, FakeDetailClient, span
+from tui.api.errors import ServerError
+from tui.model import RunStatus, Trace
+from tui.screens.run_detail import RunDetailScreen
+from tui.widgets.json_view import JsonView, prepare_json
+from tui.widgets.run_summary import human_duration
+from tui.widgets.trace_tree import TraceTree
+
+
+def screen_text(pilot: Pilot[None]) -> str:
+    return "\n".join(
+        "".join(seg.text for seg in strip) for strip in pilot.app.screen._compositor.render_strips()
+    )
+
+
+def static_text(screen: Screen[None], selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+
+
+def detail_screen(pilot: Pilot[None]) -> RunDetailScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, RunDetailScreen)
+    return screen
+
+
+async def loaded(pilot: Pilot[None]) -> RunDetailScreen:
+    await wait_for(
+        pilot, lambda: isinstance(pilot.app.screen, RunDetailScreen) and pilot.app.screen.polls > 0
+    )
+    await pilot.pause(0.05)
+    return detail_screen(pilot)
+
+
+async def test_open_run_shows_status_timeline_queue_and_trace() -> None:
+    app = DetailHost(FakeDetailClient(), "run_stuck")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        assert "EXECUTING" in static_text(screen, "#title")
+        summary = static_text(screen, "#summary")
+        for words in (
+            "created 08-21 17:55:00Z",
+            "queued +0s",
+            "dequeued/started 18:00:00Z +5m",
+            "20m so far",
+        ):
+            assert words in summary
+        assert "task/sync-crm (likely)" in summary and "running 4/4  queued 37" in summary
+        assert "20260821.3  LIVE" in summary and "Attempts 1" in summary
+        assert "order-9921" in summary
+        tree = screen.query_one(TraceTree)
+        fetch = tree.row_for("s-fetch")
+        assert fetch is not None and "1.2s" in fetch.plain and "@+5m 10s" in fetch.plain
+        assert "LIVE" in static_text(screen, "#state-line")
+
+
+async def test_open_spans_show_running_age_in_words_and_warning_colour() -> None:
+    app = DetailHost(FakeDetailClient(), "run_stuck")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        tree = screen.query_one(TraceTree)
+        root, tool = tree.row_for("s-root"), tree.row_for("s-tool")
+        assert root is not None and root.state == "open" and "⏳ running 25m" in root.plain
+        assert tool is not None and tool.state == "hung"
+        assert (
+            "⏳ running 14m" in tool.plain
+            and "HUNG HERE?" in tool.plain
+            and "entity crm-backend" in tool.plain
+        )
+        # the cursor starts on the span the run hangs in
+        await wait_for(pilot, lambda: tree.cursor_node is tree.node_for("s-tool"))
+        warning = Color.parse(app.theme_variables["warning"]).rich_color
+        node = tree.node_for("s-root")
+        assert node is not None
+        label = tree.render_label(node, Style(), Style())
+        assert any(s.style.color == warning for s in label.spans if isinstance(s.style, Style))
+        summary = static_text(screen, "#summary")
+        assert "Hung in  tool.call crm.lookup  entity crm-backend  ⏳ running 14m  HUNG HERE?" in summary
+
+
+async def test_young_open_span_is_not_called_hung() -> None:
+    client = FakeDetailClient()
+    tool = span("s-new", "tool.call quick", NOW - timedelta(seconds=30), partial=True)
+    client.traces["run_stuck"] = Trace("t", replace(client.traces["run_stuck"].root, children=(tool,)))
+    app = DetailHost(client, "run_stuck")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        row = screen.query_one(TraceTree).row_for("s-new")
+        assert row is not None and row.state == "open" and "deepest open" in row.plain
+        assert "HUNG" not in row.plain
+
+
+async def test_span_attributes_are_fetched_when_the_cursor_rests_on_a_span() -> None:
+    client = FakeDetailClient()
+    app = DetailHost(client, "run_stuck")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        polled = client.calls["span_detail"]  # only the open tool call, by the poll
+        assert polled == 1
+        await pilot.press("up")
+        assert "attributes not fetched" in static_text(screen, "#span-info")
+        await wait_for(pilot, lambda: '"order": 9921' in static_text(screen, "#span-info"))
+        assert '"note": "[b]x[/b]"' in static_text(screen, "#span-info")
+        assert client.calls["span_detail"] == polled + 1
+
+
+async def test_wait_for_token_span_shows_token_and_enter_opens_it() -> None:
+    client = FakeDetailClient()
+    app = DetailHost(client, "run_wait")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        row = screen.query_one(TraceTree).row_for("s-wait")
+        assert (
+            row is not None and row.token_id == "waitpoint_abc123" and "token waitpoint_abc123" in row.plain
+        )
+        # a 9-minute wait is below the waitpoint threshold: open, not hung
+        assert row.state == "open"
+        assert screen.selected_token_id == "waitpoint_abc123"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "WAITING" in static_text(screen, "#token-panel"))
+        panel = static_text(screen, "#token-panel")
+        assert "Timeout none" in panel and "order:1" in panel and client.calls["retrieve_token"] == 1
+        await pilot.press("up")
+        assert screen.selected_token_id is None
+
+
+async def test_token_lookup_failure_is_reported_not_raised() -> None:
+    client = FakeDetailClient()
+    client.fail["retrieve_token"] = ServerError("server 500", status=500)
+    app = DetailHost(client, "run_wait")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "lookup failed" in static_text(screen, "#token-panel"))
+        assert any("server 500" in n.message for n in app._notifications)
+
+
+async def test_huge_payload_is_truncated_with_marker_and_stays_responsive() -> None:
+    app = DetailHost(FakeDetailClient(), "run_big")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        await pilot.press("right_square_bracket")
+        view = screen.query_one("#payload", JsonView)
+        assert view.marker_text is not None
+        assert re.fullmatch(r"… 5\.\d MB total, first 20 KB shown", view.marker_text)
+        assert view.preview is not None and len(view.preview.text) <= 20_000
+        started = time.perf_counter()
+        await pilot.press("down")
+        await pilot.pause()
+        assert time.perf_counter() - started < 0.5
+        assert view.marker_text in screen_text(pilot)
+
+
+def test_prepare_json_does_not_format_the_whole_value() -> None:
+    from tests.app.fake_detail_client import big_payload
+
+    payload = big_payload(5.0)
+    started = time.perf_counter()
+    preview = prepare_json(payload)
+    assert time.perf_counter() - started < 1.0
+    assert preview.truncated and preview.total_bytes > 4_500_000 and preview.shown_bytes <= 20_000
+    small = prepare_json({"a": [1, 2]})
+    assert not small.truncated and small.marker is None and small.text == '{\n  "a": [\n    1,\n    2\n  ]\n}'
+
+
+async def test_hostile_strings_render_literally() -> None:
+    app = DetailHost(FakeDetailClient(), "run_hostile")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        text = screen_text(pilot)
+        assert "[red]x[/] ␛[31mred␛[0m [link=http://evil]y[/link]" in text
+        assert "\x1b" not in text
+        await pilot.press("right_square_bracket")
+        await pilot.pause(0.05)
+        text = screen_text(pilot)
+        assert '"text": "[red]x[/] \\u001b[31mred\\u001b[0m [link=http://evil]y[/link]"' in text
+        assert "\u202e" not in text and "abc\ufffddef" in text
+
+
+async def test_failed_run_shows_error_literally_in_output_tab() -> None:
+    app = DetailHost(FakeDetailClient(), "run_failed")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        assert "TypeError: boom ␛[2J[red]x[/]" in static_text(screen, "#summary")
+        assert "no trace yet" in screen_text(pilot)
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await pilot.pause(0.05)
+        error = static_text(screen, "#run-error")
+        assert error.startswith("TypeError: boom ␛[2J[red]x[/]") and "at x\nat y" in error
+
+
+async def test_not_found_shows_message_and_stops_polling() -> None:
+    client = FakeDetailClient()
+    app = DetailHost(client, "run_nope")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        assert "Run not found" in static_text(screen, "#summary")
+        assert "STALE" in static_text(screen, "#state-line")
+        await pilot.pause(0.2)
+        assert client.calls["retrieve_run"] == 1 and not screen.polling
+
+
+async def test_errors_keep_last_data_mark_stale_notify_once_and_recover() -> None:
+    client = FakeDetailClient()
+    app = DetailHost(client, "run_stuck")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        client.fail["retrieve_run"] = ServerError("server 503", status=503)
+        before = client.calls["retrieve_run"]
+        await wait_for(pilot, lambda: client.calls["retrieve_run"] >= before + 3)
+        assert "STALE: server 503" in static_text(screen, "#state-line")
+        assert "EXECUTING" in static_text(screen, "#summary")
+        assert screen.query_one(TraceTree).row_for("s-tool") is not None
+        assert sum("server 503" in n.message for n in app._notifications) == 1
+        del client.fail["retrieve_run"]
+        await wait_for(pilot, lambda: "LIVE" in static_text(screen, "#state-line"))
+        client.fail["run_trace"] = ServerError("server 502", status=502)
+        await wait_for(pilot, lambda: "trace: server 502" in static_text(screen, "#state-line"))
+        assert screen.query_one(TraceTree).row_for("s-tool") is not None
+
+
+async def test_related_run_enter_opens_its_detail_and_esc_returns() -> None:
+    app = DetailHost(FakeDetailClient(), "run_stuck")
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = await loaded(pilot)
+        for _ in range(4):
+            await pilot.press("right_square_bracket")
+        options = first.query_one("#related", OptionList)
+        assert options.option_count == 2  # parent (also root) and one child
+        assert options.has_focus
+        assert "parent/root" in str(options.get_option_at_index(0).prompt)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: pilot.app.screen is not first and detail_screen(pilot).polls > 0)
+        assert detail_screen(pilot).run_id == "run_parent"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: pilot.app.screen is first)
+
+
+async def test_terminal_run_stops_polling_and_ctrl_r_reloads_once() -> None:
+    client = FakeDetailClient()
+    app = DetailHost(client, "run_done")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        await pilot.pause(0.3)
+        assert client.calls["retrieve_run"] == 1 and not screen.polling
+        assert "FINAL" in static_text(screen, "#state-line")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: client.calls["retrieve_run"] == 2)
+        await pilot.pause(0.2)
+        assert client.calls["retrieve_run"] == 2
+
+
+async def test_run_becoming_terminal_stops_polling() -> None:
+    client = FakeDetailClient()
+    app = DetailHost(client, "run_stuck")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        assert screen.polling
+        done = client.runs["run_stuck"]
+        client.runs["run_stuck"] = replace(
+            done, run=replace(done.run, status=RunStatus.CANCELED, finished_at=NOW)
+        )
+        await wait_for(pilot, lambda: not screen.polling)
+        count = client.calls["retrieve_run"]
+        await pilot.pause(0.2)
+        assert client.calls["retrieve_run"] == count
+        assert "CANCELED" in static_text(screen, "#title")
+
+
+async def test_global_pause_stops_polling_but_ctrl_r_still_refreshes() -> None:
+    client = FakeDetailClient()
+    app = DetailHost(client, "run_stuck")
+    app.polling_paused = True
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        await pilot.pause(0.3)
+        assert client.calls["retrieve_run"] == 1
+        assert "PAUSED" in static_text(screen, "#state-line")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: client.calls["retrieve_run"] == 2)
+        app.polling_paused = False
+        await wait_for(pilot, lambda: client.calls["retrieve_run"] >= 4)
+        assert "LIVE" in static_text(screen, "#state-line")
+
+
+async def test_polling_pauses_while_hidden_and_resumes() -> None:
+    client = FakeDetailClient()
+    app = DetailHost(client, "run_stuck")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        await app.push_screen(Screen())
+        await pilot.pause(0.1)
+        hidden_count = client.calls["retrieve_run"]
+        await pilot.pause(0.3)
+        assert client.calls["retrieve_run"] == hidden_count and not screen.polling
+        app.pop_screen()
+        await wait_for(pilot, lambda: client.calls["retrieve_run"] > hidden_count + 1)
+
+
+async def test_trace_reconciles_by_span_id_and_keeps_the_cursor() -> None:
+    client = FakeDetailClient()
+    app = DetailHost(client, "run_stuck")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await loaded(pilot)
+        tree = screen.query_one(TraceTree)
+        await pilot.press("up")
+        assert tree.cursor_node is tree.node_for("s-fetch")
+        node_before = tree.node_for("s-fetch")
+        trace = client.traces["run_stuck"]
+        attempt = trace.root.children[0]
+        extra = span("s-extra", "db.query", NOW, ms=5)
+        new_attempt = replace(attempt, children=(*attempt.children, extra))
+        client.traces["run_stuck"] = Trace("t1", replace(trace.root, children=(new_attempt,)))
+        await wait_for(pilot, lambda: tree.node_for("s-extra") is not None)
+        assert tree.node_for("s-fetch") is node_before and tree.cursor_node is node_before
+
+
+def test_bindings_have_ids_and_leave_action_keys_free() -> None:
+    keys = set()
+    for binding in RunDetailScreen.BINDINGS:
+        assert not isinstance(binding, tuple) and binding.id
+        keys.update(binding.key.split(","))
+    assert not keys & {"c", "d", "r", "R", "p", "space"}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (0, "0s"),
+        (0.25, "250ms"),
+        (4.2, "4.2s"),
+        (59, "59s"),
+        (125, "2m 5s"),
+        (14 * 60 + 5, "14m"),
+        (3 * 3600 + 120, "3h 2m"),
+    ],
+)
+def test_human_duration(seconds: float, words: str) -> None:
+    assert human_duration(seconds) == words
+
+
+def test_timeline_of_a_queued_run_counts_the_wait_so_far() -> None:
+    from tests.app.fake_detail_client import ago, make_run
+    from tui.model import RunDetail
+    from tui.widgets.run_summary import QueueInfo, summary_content
+
+    run = make_run("run_q", RunStatus.QUEUED, created_at=ago(minutes=7), tags=tuple(f"t{i}" for i in range(12)))
+    content = summary_content(
+        RunDetail(run=run),
+        NOW,
+        queue=QueueInfo("task/sync-crm", likely=True),
+        live_version="20260901.1",
+        deployment_known=True,
+        hung=None,
+    )
+    text = str(content)
+    assert "created 08-21 18:13:00Z → queued +0s → dequeued/started — 7m so far → finished —" in text
+    assert "NOT LIVE (live is 20260901.1)" in text
+    assert "t7 (+4 more)" in text and "t8" not in text

@@ -1,0 +1,446 @@
+"""Console speed, each figure next to its baseline measured in the same run (issue 4, "Speed").
+
+Run: `python tests/bench/bench_console.py` from the repo root (add `--quick` for fewer repetitions).
+Not a test: these numbers are noisy on shared machines, so they are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from textual import events  # noqa: E402
+from textual.app import App, ComposeResult  # noqa: E402
+from textual.widgets import DataTable, Footer, Header  # noqa: E402
+
+from tui.widgets.table import Column, FastTable, Row  # noqa: E402
+
+COLUMNS = (
+    Column("id", "Run", 14, flex=2, max_width=32),
+    Column("task", "Task", 12, flex=2),
+    Column("status", "Status", 9),
+    Column("age", "Age", 6, align="right"),
+    Column("queue", "Queue", 12, priority=2, flex=1),
+    Column("version", "Version", 10, priority=3),
+)
+STATUSES = ("QUEUED", "DEQUEUED", "EXECUTING", "WAITING")
+
+
+# ----- helpers -------------------------------------------------------------------------------------------
+
+
+def make_cells(i: int, generation: int = 0) -> tuple[str, ...]:
+    status = STATUSES[(i + generation) % len(STATUSES)]
+    return (
+        f"run_{i:024d}",
+        f"task-{i % 37}",
+        status,
+        f"{(i * 7 + generation) % 59}m",
+        f"task/q{i % 50}",
+        "20261128.1",
+    )
+
+
+def churn(
+    rows: list[Row], generation: int, fraction: float = 0.05, seed: int = 0
+) -> tuple[list[Row], list[int]]:
+    rng = random.Random(seed + generation)
+    changed = rng.sample(range(len(rows)), max(1, int(len(rows) * fraction)))
+    new = list(rows)
+    for index in changed:
+        new[index] = Row(rows[index].key, make_cells(index, generation))
+    return new, changed
+
+
+class Probe:
+    """Wraps App._display: times each frame and counts the bytes a real terminal would receive."""
+
+    def __init__(self, app: App[Any]) -> None:
+        self.app = app
+        self.frames: list[float] = []
+        self.bytes: list[int] = []
+        original = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if renderable is not None:
+                self.frames.append(time.perf_counter())
+                try:
+                    self.bytes.append(len(renderable.render_segments(app.console).encode()))
+                except AttributeError:
+                    self.bytes.append(0)
+
+        app._display = display  # type: ignore[method-assign]
+
+
+class FastApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield FastTable(COLUMNS)
+
+
+class StockApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DataTable(cursor_type="row")
+
+
+def load_stock(table: DataTable[Any], count: int) -> None:
+    table.clear(columns=True)
+    for column in COLUMNS:
+        table.add_column(column.label, key=column.key)
+    for i in range(count):
+        table.add_row(*make_cells(i), key=f"k{i}")
+
+
+async def frame_after(
+    probe: Probe, since: float, condition: Callable[[], bool], timeout: float = 5.0
+) -> float:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        for stamp in probe.frames:
+            if stamp >= since and condition():
+                return stamp
+        await asyncio.sleep(0.001)
+    return float("nan")
+
+
+# ----- 1. startup ----------------------------------------------------------------------------------------
+
+
+def child_bare() -> None:
+    class Bare(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Header()
+            yield DataTable()
+            yield Footer()
+
+        def on_mount(self) -> None:
+            table = self.query_one(DataTable)
+            table.add_columns("a", "b", "c")
+            for i in range(50):
+                table.add_row(str(i), f"row {i}", "x")
+            self.call_after_refresh(self.exit)
+
+    Bare().run(headless=True)
+
+
+def child_console(url: str | None) -> None:
+    from tui.app import PlatosApp
+    from tui.config import Settings
+
+    if url is None:
+        from tests.app.fakes import incident
+
+        client: Any = incident()
+        settings = Settings(profile="bench", url="http://fake.invalid", secret_key="tr_dev_x")
+        make_client: Any = lambda _: client  # noqa: E731
+    else:
+        from tui.api.client import EngineClient
+
+        settings = Settings(profile="bench", url=url, secret_key="tr_dev_bench", allow_insecure_http=True)
+        make_client = lambda s: EngineClient(s.url, s.secret_key, allow_insecure_http=True)  # noqa: E731
+
+    class Timed(PlatosApp):
+        def on_ready(self) -> None:
+            self.set_interval(0.005, self.check)
+
+        def check(self) -> None:
+            table = getattr(self.screen, "table", None)
+            if isinstance(table, FastTable) and table.total_count:
+                self.call_after_refresh(self.exit)
+
+    Timed(settings, make_client=make_client).run(headless=True)
+
+
+def startup(repeats: int, url: str | None) -> tuple[list[float], list[float]]:
+    def timed(*args: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, __file__, *args], check=True, cwd=ROOT, timeout=60)
+        return time.perf_counter() - start
+
+    bare, console = [], []
+    for _ in range(repeats):
+        bare.append(timed("--child", "bare"))
+        console.append(timed("--child", "console", *(["--url", url] if url else [])))
+    return bare, console
+
+
+# ----- 2, 3. refresh cost and key latency ----------------------------------------------------------------
+
+
+async def refresh_cost(count: int, repeats: int) -> tuple[float, float]:
+    """Median ms from applying a 5% change to the frame that shows it: FastTable vs DataTable."""
+    fast_times: list[float] = []
+    app = FastApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        probe = Probe(app)
+        table = app.query_one(FastTable)
+        rows = [Row(f"k{i}", make_cells(i)) for i in range(count)]
+        table.set_rows(rows)
+        await pilot.pause(0.2)
+        for generation in range(1, repeats + 1):
+            new, _ = churn(rows, generation)
+            start = time.perf_counter()
+            table.set_rows(new)
+            table.refresh()
+            stamp = await frame_after(probe, start, lambda: True)
+            fast_times.append((stamp - start) * 1000)
+            rows = new
+            await pilot.pause(0.05)
+    stock_times: list[float] = []
+    stock = StockApp()
+    async with stock.run_test(size=(120, 40)) as pilot:
+        probe = Probe(stock)
+        data_table: DataTable[Any] = stock.query_one(DataTable)
+        load_stock(data_table, count)
+        await pilot.pause(0.5)
+        for generation in range(1, repeats + 1):
+            rng = random.Random(generation)
+            changed = rng.sample(range(count), max(1, count // 20))
+            start = time.perf_counter()
+            with stock.batch_update():
+                for index in changed:
+                    cells = make_cells(index, generation)
+                    data_table.update_cell(f"k{index}", "status", cells[2])
+                    data_table.update_cell(f"k{index}", "age", cells[3])
+            stamp = await frame_after(probe, start, lambda: True)
+            stock_times.append((stamp - start) * 1000)
+            await pilot.pause(0.05)
+    return statistics.median(fast_times), statistics.median(stock_times)
+
+
+async def key_latency(count: int, presses: int, stock_table: bool) -> float:
+    """p95 ms from a key press, made just as a 5% refresh starts, to the frame that shows the moved cursor."""
+    app: App[None] = StockApp() if stock_table else FastApp()
+    latencies: list[float] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        probe = Probe(app)
+        rows = [Row(f"k{i}", make_cells(i)) for i in range(count)]
+        if stock_table:
+            widget: Any = app.query_one(DataTable)
+            load_stock(widget, count)
+        else:
+            widget = app.query_one(FastTable)
+            widget.set_rows(rows)
+        widget.focus()
+        await pilot.pause(0.5)
+        for generation in range(1, presses + 1):
+            before = widget.cursor_coordinate.row if stock_table else widget.cursor_index
+            start = time.perf_counter()
+            app.post_message(events.Key("down", None))
+            if stock_table:
+                with app.batch_update():
+                    for index in random.Random(generation).sample(range(count), count // 20):
+                        cells = make_cells(index, generation)
+                        widget.update_cell(f"k{index}", "status", cells[2])
+                        widget.update_cell(f"k{index}", "age", cells[3])
+            else:
+                rows, _ = churn(rows, generation)
+                widget.set_rows(rows)
+
+            def moved(widget: Any = widget, before: int = before) -> bool:
+                now = widget.cursor_coordinate.row if stock_table else widget.cursor_index
+                return bool(now != before)
+
+            stamp = await frame_after(probe, start, moved)
+            latencies.append((stamp - start) * 1000)
+            await pilot.pause(0.03)
+    latencies.sort()
+    return latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
+
+
+# ----- 4. steady state -----------------------------------------------------------------------------------
+
+
+async def steady_state(count: int, seconds: float, interval: float = 2.0) -> tuple[float, float, float]:
+    """CPU % of one core, KB written per refresh with 5% churn, and KB per refresh when nothing changed."""
+    app = FastApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        probe = Probe(app)
+        table = app.query_one(FastTable)
+        rows = [Row(f"k{i}", make_cells(i)) for i in range(count)]
+        table.set_rows(rows)
+        await pilot.pause(0.5)
+        probe.bytes.clear()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        generation = 0
+        while time.perf_counter() - wall0 < seconds:
+            generation += 1
+            rows, _ = churn(rows, generation)
+            table.set_rows(rows)
+            await asyncio.sleep(interval)
+        cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0) * 100
+        per_refresh = sum(probe.bytes) / max(1, generation) / 1024
+        probe.bytes.clear()
+        for _ in range(3):
+            table.set_rows(list(rows))
+            await asyncio.sleep(0.3)
+        unchanged = sum(probe.bytes) / 3 / 1024
+    return cpu, per_refresh, unchanged
+
+
+# ----- 5. memory -----------------------------------------------------------------------------------------
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child_memory(kind: str) -> None:
+    async def main() -> None:
+        if kind == "console":
+            from tests.app.fakes import FakeClient, run
+            from tests.app.harness import make_app
+            from tui.model import RunStatus
+
+            client = FakeClient()
+            statuses = (RunStatus.QUEUED, RunStatus.EXECUTING, RunStatus.WAITING, RunStatus.DEQUEUED)
+            client.runs = [
+                run(
+                    f"run_{i:024d}",
+                    statuses[i % 4],
+                    task=f"task-{i % 37}",
+                    created=i / 100,
+                    tags=(f"customer:{i % 97}",),
+                )
+                for i in range(10_000)
+            ]
+            app = make_app(client)
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.press("2")
+                await pilot.pause(0.3)
+                screen: Any = app.screen
+                while screen.table.total_count < 10_000:
+                    screen.table.action_last()
+                    await pilot.pause(0.02)
+                gc.collect()
+                rss = rss_mb()
+                # The pane's own share of a tick: rebuild rows for 10,000 runs when 5% of them changed.
+                app.session.paused = True
+                await pilot.pause(0.2)
+                timings = []
+                for generation in range(5):
+                    runs = screen._runs
+                    for run_id in random.Random(generation).sample(sorted(runs), 500):
+                        runs[run_id] = replace(runs[run_id], tags=(f"gen:{generation}",))
+                    start = time.perf_counter()
+                    screen.render_rows()
+                    timings.append((time.perf_counter() - start) * 1000)
+                    await pilot.pause(0.05)
+                print(f"{rss:.1f} {statistics.median(timings):.1f}")
+        else:
+            stock = StockApp()
+            async with stock.run_test(size=(120, 40)) as pilot:
+                load_stock(stock.query_one(DataTable), 10_000)
+                await pilot.pause(0.3)
+                gc.collect()
+                print(f"{rss_mb():.1f} nan")
+
+    asyncio.run(main())
+
+
+def memory() -> tuple[float, float, float]:
+    """RSS of the console with 10,000 runs and of a stock DataTable app with 10,000 rows; pane rebuild ms."""
+
+    def measure(kind: str) -> list[float]:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", f"memory-{kind}"],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        return [float(value) for value in out.stdout.strip().splitlines()[-1].split()]
+
+    ours, rebuild = measure("console")
+    stock, _ = measure("stock")
+    return ours, stock, rebuild
+
+
+# ----- main ----------------------------------------------------------------------------------------------
+
+
+def start_sim() -> tuple[str | None, Any]:
+    try:
+        from tui.sim.server import SimOptions, start_in_background
+    except ImportError:
+        return None, None
+    handle = start_in_background(SimOptions(scenario="incident", seed=1))
+    url = getattr(handle, "url", None) or (handle if isinstance(handle, str) else None)
+    return url, handle
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--child")
+    parser.add_argument("--url")
+    args = parser.parse_args()
+    if args.child == "bare":
+        return child_bare()
+    if args.child == "console":
+        return child_console(args.url)
+    if args.child and args.child.startswith("memory-"):
+        return child_memory(args.child.removeprefix("memory-"))
+
+    repeats = 3 if args.quick else 7
+    print(f"platos-tui console benchmark · python {sys.version.split()[0]} · {os.cpu_count()} cores")
+    url, _sim = start_sim()
+    bare, console = startup(repeats, url)
+    against = "loopback simulator" if url else "in-process fake client (simulator not available)"
+    print(f"\n1. launch to first queue data ({against}), median of {repeats}")
+    print(f"   bare Textual app (Header, 50-row DataTable, Footer): {statistics.median(bare):6.2f} s")
+    print(
+        f"   platos-tui:                                          {statistics.median(console):6.2f} s"
+        f"   ratio {statistics.median(console) / statistics.median(bare):.2f} (target ≤ 1.5)"
+    )
+    print("\n2. refresh with 5% of rows changed, change applied to frame painted (median ms)")
+    for count in (1_000, 10_000):
+        fast, stock = asyncio.run(refresh_cost(count, repeats))
+        print(
+            f"   {count:>6} rows   FastTable {fast:7.1f} ms   DataTable {stock:7.1f} ms"
+            f"   ratio {fast / stock:.2f} (target ≤ 20 ms and ≤ 0.25)"
+        )
+    print("\n3. key pressed as a 5% refresh starts, press to painted cursor (p95 ms)")
+    presses = 20 if args.quick else 40
+    for count in (1_000, 10_000):
+        fast = asyncio.run(key_latency(count, presses, stock_table=False))
+        stock = asyncio.run(key_latency(count, presses, stock_table=True))
+        print(f"   {count:>6} rows   FastTable {fast:7.1f} ms   DataTable {stock:7.1f} ms   (target ≤ 50 ms)")
+    seconds = 10.0 if args.quick else 30.0
+    cpu, per_refresh, unchanged = asyncio.run(steady_state(10_000, seconds))
+    print(f"\n4. steady state, 10,000 rows, refresh every 2 s with 5% churn, {seconds:.0f} s")
+    print(
+        f"   CPU {cpu:5.2f}% of one core (target ≤ 2%)"
+        f"   written {per_refresh:5.2f} KB per refresh (target ≤ 2.5 KB)"
+        f"   unchanged refresh {unchanged:4.2f} KB"
+    )
+    ours, stock_mb, rebuild = memory()
+    print("\n5. resident memory with 10,000 runs loaded")
+    print(
+        f"   platos-tui runs pane {ours:6.1f} MB   stock DataTable app with 10,000 rows {stock_mb:6.1f} MB"
+        "   (target ≤ 150 MB)"
+    )
+    print(f"   runs pane rebuilding its rows for 10,000 runs with 5% changed: {rebuild:.1f} ms (median of 5)")
+
+
+if __name__ == "__main__":
+    main()

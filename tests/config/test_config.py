@@ -1,0 +1,232 @@
+"""Config precedence, secret sources, permissions and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.cli import main
+from tui.config import ConfigError, Overrides, load_settings, write_config
+from tui.model import EnvironmentType
+
+PROD_KEY = "tr_prod_abcdefghijklmnopqrstuvwx"
+DEV_KEY = "tr_dev_abcdefghijklmnopqrstuvwx"
+PAT = "tr_pat_" + "a" * 40
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "conf" / "config.toml"
+    monkeypatch.setenv("PLATOS_TUI_CONFIG", str(path))
+    for var in (
+        "PLATOS_API_URL",
+        "PLATOS_SECRET_KEY",
+        "PLATOS_ADMIN_TOKEN",
+        "PLATOS_PROFILE",
+        "TRIGGER_API_URL",
+        "TRIGGER_SECRET_KEY",
+        "TRIGGER_ACCESS_TOKEN",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    return path
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(text)
+    path.chmod(0o600)
+
+
+def two_profiles(path: Path) -> None:
+    write(
+        path,
+        f"""
+default_profile = "prod"
+[profiles.prod]
+url = "https://prod.example.com"
+secret_key_command = "{sys.executable} -c 'print(\\"{PROD_KEY}\\")'"
+environment = "prod-eu"
+[profiles.prod.thresholds]
+dequeued_seconds = 60
+[profiles.stg]
+url = "https://stg.example.com"
+secret_key_env = "STG_KEY"
+refresh_seconds = 5
+""",
+    )
+
+
+def test_no_configuration_at_all_gives_none(cfg: Path) -> None:
+    assert load_settings(environ={"PLATOS_TUI_CONFIG": str(cfg)}) is None
+
+
+def test_profile_from_file_with_key_command(cfg: Path) -> None:
+    two_profiles(cfg)
+    settings = load_settings()
+    assert settings is not None
+    assert settings.profile == "prod" and settings.url == "https://prod.example.com"
+    assert settings.secret_key == PROD_KEY
+    assert settings.env_type is EnvironmentType.PRODUCTION and settings.read_only
+    assert settings.env_label == "prod-eu"
+    assert settings.thresholds.dequeued_seconds == 60 and settings.thresholds.executing_seconds == 900
+
+
+def test_precedence_flags_then_env_then_profile(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    two_profiles(cfg)
+    monkeypatch.setenv("STG_KEY", "tr_stg_abcdefghijklmnopqrstuvwx")
+    monkeypatch.setenv("PLATOS_PROFILE", "stg")
+    settings = load_settings()
+    assert settings is not None and settings.profile == "stg" and settings.refresh_seconds == 5
+    monkeypatch.setenv("PLATOS_API_URL", "https://env.example.com")
+    monkeypatch.setenv("PLATOS_SECRET_KEY", DEV_KEY)
+    settings = load_settings()
+    assert settings is not None and settings.url == "https://env.example.com" and settings.secret_key == DEV_KEY
+    flagged = load_settings(Overrides(profile="prod", url="https://flag.example.com", refresh=9, read_only=True))
+    assert flagged is not None
+    assert (flagged.profile, flagged.url, flagged.refresh_seconds, flagged.read_only) == (
+        "prod",
+        "https://flag.example.com",
+        9,
+        True,
+    )
+
+
+def test_trigger_variables_are_fallbacks(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIGGER_API_URL", "https://trigger.example.com/")
+    monkeypatch.setenv("TRIGGER_SECRET_KEY", DEV_KEY)
+    monkeypatch.setenv("TRIGGER_ACCESS_TOKEN", PAT)
+    settings = load_settings()
+    assert settings is not None and settings.profile == "env"
+    assert settings.url == "https://trigger.example.com" and settings.admin_token == PAT
+    assert settings.env_type is EnvironmentType.DEVELOPMENT and not settings.read_only
+    monkeypatch.setenv("PLATOS_SECRET_KEY", PROD_KEY)
+    monkeypatch.setenv("TRIGGER_ACCESS_TOKEN", "not-a-pat")
+    settings = load_settings()
+    assert settings is not None and settings.secret_key == PROD_KEY and settings.admin_token is None
+
+
+def test_plain_secret_warns(cfg: Path) -> None:
+    write(cfg, f'[profiles.a]\nurl = "http://127.0.0.1:1"\nsecret_key = "{DEV_KEY}"\n')
+    warnings: list[str] = []
+    settings = load_settings(warn=warnings.append)
+    assert settings is not None and settings.secret_key == DEV_KEY
+    assert any("plain text" in w for w in warnings)
+    assert not any(DEV_KEY in w for w in warnings)
+
+
+def test_explicit_env_type_and_read_only_override(cfg: Path) -> None:
+    write(cfg, f'[profiles.a]\nurl = "https://x"\nsecret_key = "{PROD_KEY}"\nread_only = false\n')
+    settings = load_settings()
+    assert settings is not None and settings.production and not settings.read_only
+    write(cfg, f'[profiles.a]\nurl = "https://x"\nsecret_key = "{DEV_KEY}"\nenv_type = "staging"\n')
+    settings = load_settings()
+    assert settings is not None and settings.env_type is EnvironmentType.STAGING
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[profiles.a\nurl = 1\n", ":line 1: invalid TOML"),
+        ('[profiles.a]\nsecret_key_env = "X"\nurl = 3\n', ":line 3: profile 'a': url must be a string"),
+        ('[profiles.a]\nurl = "https://x"\n', "no secret key"),
+        ('[profiles.a]\nurl = "https://x"\nsecret_key_env = "NOPE_UNSET"\n', "NOPE_UNSET is not set"),
+        ('[profiles.a]\nurl = "https://x"\nsecret_key_command = "false"\n', "exited 1"),
+        ('[profiles.a]\nurl = "https://x"\nsecret_key_command = "/no/such/cmd"\n', "failed"),
+        ('default_profile = "zz"\n[profiles.a]\nurl = "https://x"\n', "unknown profile 'zz'"),
+    ],
+)
+def test_bad_config_is_one_line_and_exit_2(
+    cfg: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    write(cfg, text)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert expected in str(error.value) and str(cfg) in str(error.value)
+    assert "\n" not in str(error.value)
+    assert main(["triage"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and expected in err
+
+
+def test_group_readable_file_warns(cfg: Path) -> None:
+    write(cfg, f'[profiles.a]\nurl = "https://x"\nsecret_key = "{DEV_KEY}"\n')
+    cfg.chmod(0o644)
+    warnings: list[str] = []
+    load_settings(warn=warnings.append)
+    assert any("readable by group or others" in w for w in warnings)
+
+
+def test_write_config_modes(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "config.toml"
+    old = os.umask(0o022)
+    try:
+        write_config(path, {"profiles": {"a": {"url": "https://x"}}})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_profile_commands_never_print_secrets(
+    cfg: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROD_KEY_VAR", PROD_KEY)
+    assert main(["profile", "add", "prod", "--url", "https://p", "--secret-key-env", "PROD_KEY_VAR"]) == 0
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600 and stat.S_IMODE(cfg.parent.stat().st_mode) == 0o700
+    assert main(["profile", "add", "dev", "--url", "https://d", "--secret-key-command", "pass show x"]) == 0
+    assert main(["profile", "list"]) == 0
+    assert main(["profile", "show", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "* prod" in out and "dev" in out
+    assert "from env PROD_KEY_VAR (set)" in out
+    assert PROD_KEY not in out
+    assert main(["profile", "remove", "dev"]) == 0
+    assert main(["profile", "show", "dev"]) == 2
+    # A stored plain key is described, never shown.
+    write(cfg, f'[profiles.a]\nurl = "https://x"\nsecret_key = "{DEV_KEY}"\nadmin_token = "{PAT}"\n')
+    capsys.readouterr()
+    assert main(["profile", "show", "a"]) == 0
+    captured = capsys.readouterr()
+    assert DEV_KEY not in captured.out + captured.err and PAT not in captured.out + captured.err
+    assert "plain text" in captured.out
+
+
+def test_settings_repr_hides_secrets(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATOS_API_URL", "https://x")
+    monkeypatch.setenv("PLATOS_SECRET_KEY", DEV_KEY)
+    monkeypatch.setenv("PLATOS_ADMIN_TOKEN", PAT)
+    settings = load_settings()
+    assert DEV_KEY not in repr(settings) and PAT not in repr(settings)
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("sim", "diagnose", "triage", "profile", "audit", "--demo", "--version"):
+        assert command in out
+
+
+def test_sim_refuses_public_host_without_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--host", "0.0.0.0"]) == 2
+    assert "--public" in capsys.readouterr().err
+
+
+def test_unreachable_server_is_one_line(cfg: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("PLATOS_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PLATOS_SECRET_KEY", DEV_KEY)
+    assert main(["triage"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("platos-tui: error:") and err.count("\n") == 1 and DEV_KEY not in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert "platos-tui 0." in capsys.readouterr().out
+
+

@@ -1,0 +1,163 @@
+"""Pure validation of what an operator types before an action: token bodies, limits, filters, time boxes."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tui.actions.scrub import encoded_size
+from tui.model import JSON, QueueType, RunStatus
+
+TOKEN_BODY_LIMIT = 3 * 1024 * 1024
+"""API.md §7.4: the complete endpoint takes at most 3 MB, measured on the encoded `{"data": ...}` body."""
+
+MAX_CONCURRENCY = 100_000
+"""API.md §5.5: `concurrencyLimit` is an int in 0..100000 (the TUI asks for a positive one)."""
+
+DEFAULT_WRITE_MINUTES = 15
+MAX_WRITE_MINUTES = 60
+
+
+@dataclass(frozen=True, slots=True)
+class BodyCheck:
+    """The JSON editor's verdict, recomputed as the operator types. Only a `valid` body can be sent."""
+
+    valid: bool
+    data: JSON = None
+    size: int = 0
+    """Encoded size of the whole request body `{"data": ...}`, in bytes."""
+    error: str | None = None
+
+
+def _reject_constant(name: str) -> JSON:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def check_token_body(text: str, limit: int = TOKEN_BODY_LIMIT) -> BodyCheck:
+    """Parse the editor text as the token's output `data`: strict JSON, encoded body within the limit."""
+    if not text.strip():
+        return BodyCheck(False, error="empty: type a JSON value, e.g. {}")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        return BodyCheck(False, error=f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+    except (ValueError, RecursionError) as exc:
+        return BodyCheck(False, error=f"invalid JSON: {exc}")
+    size = encoded_size({"data": data})
+    if size > limit:
+        return BodyCheck(
+            False, data=None, size=size, error=f"too large: {size:,} bytes, the server accepts {limit:,}"
+        )
+    return BodyCheck(True, data=data, size=size)
+
+
+def check_limit(text: str | int, env_limit: int | None = None) -> int:
+    """A new concurrency limit: a positive integer, at most the environment's limit when known."""
+    if isinstance(text, bool):
+        raise ValueError("the limit must be a whole number")
+    if isinstance(text, str):
+        if not re.fullmatch(r"\s*\d+\s*", text):
+            raise ValueError("the limit must be a positive whole number")
+        value = int(text)
+    else:
+        value = text
+    if value < 1:
+        raise ValueError("the limit must be at least 1 (pause the queue to stop it)")
+    cap = MAX_CONCURRENCY if env_limit is None else min(env_limit, MAX_CONCURRENCY)
+    if value > cap:
+        where = (
+            "the environment limit"
+            if env_limit is not None and env_limit <= MAX_CONCURRENCY
+            else "the maximum"
+        )
+        raise ValueError(f"the limit {value} exceeds {where} ({cap})")
+    return value
+
+
+def parse_write_minutes(text: str | None) -> int:
+    """`:write [15m]` time box in minutes: `15m`, `1h`, `30`; default 15, at most 60."""
+    if text is None or not text.strip():
+        return DEFAULT_WRITE_MINUTES
+    match = re.fullmatch(r"\s*(\d+)\s*(m|min|h)?\s*", text)
+    if not match:
+        raise ValueError(f"write time {text!r}: use minutes like 15m or hours like 1h")
+    minutes = int(match.group(1)) * (60 if match.group(2) == "h" else 1)
+    return check_write_minutes(minutes)
+
+
+def check_write_minutes(minutes: int) -> int:
+    if not 1 <= minutes <= MAX_WRITE_MINUTES:
+        raise ValueError(f"write elevation lasts 1 to {MAX_WRITE_MINUTES} minutes, not {minutes}")
+    return minutes
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """The runs pane's filter, as both a list query and a bulk-action filter (API.md §4.2 and §8)."""
+
+    statuses: tuple[RunStatus, ...] = ()
+    tasks: tuple[str, ...] = ()
+    queue: tuple[str, QueueType] | None = None
+    tags: tuple[str, ...] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    period: str | None = None
+
+    @property
+    def selective(self) -> bool:
+        """At least one non-time criterion: the TUI never bulk-cancels "everything in the last 7 days"."""
+        return bool(self.statuses or self.tasks or self.queue or self.tags)
+
+    def bulk_filter(self) -> dict[str, JSON]:
+        """The `filter` object of a bulk action; the queue goes as `{type, name}` with the bare task id."""
+        out: dict[str, JSON] = {}
+        if self.statuses:
+            out["status"] = [s.value for s in self.statuses]
+        if self.tasks:
+            out["taskIdentifier"] = list(self.tasks)
+        if self.queue is not None:
+            name, type_ = self.queue
+            if type_ is QueueType.TASK and name.startswith("task/"):
+                name = name[len("task/") :]
+            out["queue"] = {"type": type_.value, "name": name}
+        if self.tags:
+            out["tag"] = list(self.tags)
+        if self.period:
+            out["period"] = self.period
+        if self.created_from:
+            out["from"] = self.created_from.astimezone(UTC).isoformat()
+        if self.created_to:
+            out["to"] = self.created_to.astimezone(UTC).isoformat()
+        return out
+
+    def describe(self) -> str:
+        parts: list[str] = []
+        if self.statuses:
+            parts.append("status " + "|".join(s.value for s in self.statuses))
+        if self.tasks:
+            parts.append("task " + "|".join(self.tasks))
+        if self.queue is not None:
+            parts.append(f"queue {self.queue[0]}")
+        if self.tags:
+            parts.append("tag " + "|".join(self.tags))
+        parts.append(
+            f"created in the last {self.period}"
+            if self.period
+            else _range(self.created_from, self.created_to)
+        )
+        return ", ".join(p for p in parts if p)
+
+
+def _range(start: datetime | None, end: datetime | None) -> str:
+    if start is None and end is None:
+        return "created in the last 7 days"
+    fmt = "%Y-%m-%d %H:%M"
+    return f"created {start.strftime(fmt) if start else '…'} to {end.strftime(fmt) if end else 'now'}"
+
+
+def dedupe(ids: Sequence[str]) -> tuple[str, ...]:
+    """Ids in first-seen order without repeats."""
+    return tuple(dict.fromkeys(ids))

@@ -1,0 +1,375 @@
+"""Under EngineClient: headers, credential routing, the request budget, retries and the error taxonomy."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from tui import __version__
+from tui.api.budget import RequestBudget, Sleep
+from tui.api.errors import (
+    ApiError,
+    BadRequest,
+    ConfigurationError,
+    Conflict,
+    ConnectionFailed,
+    Forbidden,
+    InvalidResponse,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Timeout,
+    Unauthorized,
+)
+from tui.model.text import clean
+
+API_VERSION = "2025-07-16"
+USER_AGENT = f"platos-tui/{__version__}"
+NO_BODY: Any = object()
+
+# Key shapes of API.md §1.2, redacted from anything a server sends back, in case it echoes a credential.
+_KEY_PATTERN = re.compile(
+    r"\b(tr_(?:dev|stg|prod|preview|pat|oat|uat)_[A-Za-z0-9_]+|pk_[a-z]+_[A-Za-z0-9_]+)"
+)
+
+
+class ConnectionState(StrEnum):
+    CONNECTING = "CONNECTING"
+    CONNECTED = "CONNECTED"
+    RETRYING = "RETRYING"
+    DISCONNECTED = "DISCONNECTED"
+    UNAUTHORIZED = "UNAUTHORIZED"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 3.0
+    read: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Reads only: capped, jittered exponential backoff (0.5, 1, 2, ... at most 8 s), 4 attempts in all."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_rate_limit_wait: float = 10.0
+    """A 429 whose bucket refills later than this is raised at once instead of waited out."""
+
+
+class Secret:
+    """A credential that never shows itself in repr, str or an f-string."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    __str__ = __repr__
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def checked_base_url(base_url: str, allow_insecure_http: bool) -> httpx.URL:
+    """Parse the base URL and refuse plain http to anything but loopback (unless explicitly allowed)."""
+    try:
+        url = httpx.URL(base_url.rstrip("/"))
+    except (httpx.InvalidURL, TypeError):
+        raise ConfigurationError("invalid server URL: expected https://host[:port]") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError("invalid server URL: expected https://host[:port]")
+    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
+        raise ConfigurationError(
+            "refusing plain http:// to a non-loopback host (the key would travel in clear): "
+            "use https:// or set allow_insecure_http = true in the profile"
+        )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Requester:
+    """Sends one logical call: picks the credential by path, paces it, retries reads, maps failures."""
+
+    def __init__(
+        self,
+        base_url: httpx.URL,
+        secret_key: Secret,
+        admin_token: Secret | None,
+        *,
+        timeouts: Timeouts,
+        budget: RequestBudget,
+        transport: httpx.AsyncBaseTransport | None,
+        retry: RetryPolicy,
+        sleep: Sleep = asyncio.sleep,
+        wall_clock: Callable[[], float] = time.time,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._secret = secret_key
+        self._admin = admin_token
+        self._timeouts = timeouts
+        self._budget = budget
+        self._retry = retry
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._jitter = jitter
+        self.state = ConnectionState.CONNECTING
+        self.last_error: str | None = None
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
+            headers={
+                "x-trigger-api-version": API_VERSION,
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    @property
+    def has_admin_token(self) -> bool:
+        return self._admin is not None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _credential(self, path: str) -> str:
+        # The routing rule: the secret key only ever goes to /api/, the admin token only to /admin/api/.
+        if path.startswith("/admin/api/"):
+            if self._admin is None:
+                raise ConfigurationError(
+                    "no admin token configured: set admin_token_env or PLATOS_ADMIN_TOKEN"
+                )
+            return self._admin.reveal()
+        if path.startswith("/api/"):
+            return self._secret.reveal()
+        raise ConfigurationError(f"refusing to send a credential to {clean(path, 60)}")
+
+    def redact(self, text: str) -> str:
+        for secret in (self._secret, self._admin):
+            if secret is not None and secret.reveal():
+                text = text.replace(secret.reveal(), "***")
+        return _KEY_PATTERN.sub("***", text)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = NO_BODY,
+        retry: bool,
+        fail_fast_404: bool = False,
+        server_error_hint: str | None = None,
+    ) -> Any:
+        """One logical call; returns the decoded JSON body of a 2xx answer or raises an ApiError.
+
+        `retry` is True only for reads: a mutation is sent once and never again. `fail_fast_404` makes a
+        404 final even when the server says `x-should-retry: true` (interactive look-ups).
+        """
+        credential = self._credential(path)
+        headers = {"Authorization": f"Bearer {credential}"}
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._budget.acquire()
+            try:
+                if body is NO_BODY:
+                    response = await self._http.request(method, path, params=params, headers=headers)
+                else:
+                    response = await self._http.request(
+                        method, path, params=params, headers=headers, json=body
+                    )
+            except httpx.TransportError as exc:
+                error = self._transport_error(exc, mutation=not retry)
+                if retry and attempt < self._retry.attempts:
+                    await self._wait(self._backoff(attempt), error)
+                    continue
+                self._fail(error, ConnectionState.DISCONNECTED)
+                raise error from None
+            self._observe_ratelimit(response)
+            if response.is_success:
+                data = self._decode(response)
+                self.state, self.last_error = ConnectionState.CONNECTED, None
+                return data
+            error = self._status_error(response, is_admin=path.startswith("/admin/"), hint=server_error_hint)
+            delay = self._retry_delay(response, attempt, fail_fast_404) if retry else None
+            if delay is not None:
+                await self._wait(delay, error)
+                continue
+            self._record(error, response.status_code)
+            raise error
+
+    async def _wait(self, delay: float, error: ApiError) -> None:
+        self.state, self.last_error = ConnectionState.RETRYING, str(error)
+        await self._sleep(delay)
+
+    def _fail(self, error: ApiError, state: ConnectionState) -> None:
+        self.state, self.last_error = state, str(error)
+
+    def _record(self, error: ApiError, status: int) -> None:
+        if status in (401, 403):
+            self._fail(error, ConnectionState.UNAUTHORIZED)
+        elif status >= 500 or status in (408, 429):
+            # The server answered, so the connection is fine; the failure is kept for the status bar.
+            self._fail(error, ConnectionState.CONNECTED)
+        else:
+            # A 4xx answer is about this request (a missing run, a bad value), not about the connection.
+            self.state = ConnectionState.CONNECTED
+
+    def _decode(self, response: httpx.Response) -> Any:
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            error = InvalidResponse(f"{response.status_code}: response is not valid JSON")
+            self._fail(error, ConnectionState.CONNECTED)
+            raise error from None
+
+    def _observe_ratelimit(self, response: httpx.Response) -> None:
+        self._budget.observe(
+            _int_header(response, "x-ratelimit-remaining"), _int_header(response, "x-ratelimit-limit")
+        )
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self._retry.max_delay, self._retry.base_delay * 2.0 ** (attempt - 1))
+        return min(self._retry.max_delay, delay * (0.75 + 0.5 * self._jitter()))
+
+    def _retry_delay(self, response: httpx.Response, attempt: int, fail_fast_404: bool) -> float | None:
+        """Seconds to wait before the next attempt of a read, or None to give up (API.md §2.3 order)."""
+        if attempt >= self._retry.attempts:
+            return None
+        status = response.status_code
+        should = response.headers.get("x-should-retry", "").strip().lower()
+        if should == "false" or (status == 404 and fail_fast_404):
+            return None
+        if status == 429:
+            wait = self._until_reset(response)
+            if wait is None:
+                return self._backoff(attempt)
+            if wait > self._retry.max_rate_limit_wait:
+                return None
+            return wait + self._jitter()
+        if should == "true" or status in (408, 409) or status >= 500:
+            return self._backoff(attempt)
+        return None
+
+    def _until_reset(self, response: httpx.Response) -> float | None:
+        reset_ms = _int_header(response, "x-ratelimit-reset")
+        if reset_ms is None:
+            return None
+        wait = reset_ms / 1000.0 - self._wall_clock()
+        return wait if wait > 0 else None
+
+    def _transport_error(self, exc: httpx.TransportError, *, mutation: bool) -> ApiError:
+        not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        outcome = "; nothing was sent" if not_sent else "; the outcome is unknown, check before retrying"
+        if isinstance(exc, httpx.TimeoutException):
+            connect = isinstance(exc, httpx.ConnectTimeout)
+            limit = self._timeouts.connect if connect else self._timeouts.read
+            message = f"{'connect timed out' if connect else 'timed out'} after {_seconds(limit)}"
+            return Timeout(message + outcome if mutation else message)
+        reason = self.redact(clean(str(exc) or type(exc).__name__, 120))
+        if isinstance(exc, httpx.ConnectError):
+            message = f"could not connect: {reason}"
+        else:
+            message = f"connection failed: {reason}"
+        return ConnectionFailed(message + outcome if mutation else message)
+
+    def _status_error(self, response: httpx.Response, *, is_admin: bool, hint: str | None) -> ApiError:
+        status = response.status_code
+        server = self._server_message(response)
+        said = f" ({server})" if server else ""
+        if status == 401:
+            who = "admin token" if is_admin else "key"
+            return Unauthorized(f"401: {who} rejected{said}", status=status)
+        if status == 403:
+            return Forbidden(f"403: {server or 'forbidden'}", status=status)
+        if status == 404:
+            return NotFound(f"404: {server or 'not found'}", status=status)
+        if status == 409:
+            return Conflict(f"409: {server or 'conflict'}", status=status)
+        if status == 429:
+            wait = self._until_reset(response)
+            if wait is not None:
+                return RateLimited(f"429: rate limited, retry in {wait:.0f} s{said}", retry_after=wait)
+            # Not every 429 is the rate limiter (API.md §2.2): bulk replays in flight, concurrent queries.
+            wait = _body_float(response, "secondsUntilReset") or 0.0
+            return RateLimited(f"429: {server or 'too many requests'}", retry_after=wait)
+        if 300 <= status < 400:
+            # Never followed: a redirect could carry the credential to another origin.
+            return BadRequest(f"{status}: unexpected redirect (not followed)", status=status)
+        if status == 408:
+            return Timeout(f"408: the server timed out{said}", status=status)
+        if status >= 500:
+            extra = f" ({hint})" if hint else ""
+            return ServerError(f"server {status}{': ' + server if server else ''}{extra}", status=status)
+        return BadRequest(f"{status}: {server or 'request rejected'}", status=status)
+
+    def _server_message(self, response: httpx.Response) -> str | None:
+        """The server's `error` text (and first validation detail), sanitised; never headers or raw HTML."""
+        try:
+            body = json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(body, dict):
+            return None
+        text = body.get("error") or body.get("detail") or body.get("title")
+        if not isinstance(text, str) or not text.strip():
+            return None
+        details = body.get("details")
+        if isinstance(details, list) and details and isinstance(details[0], dict):
+            first = details[0].get("message")
+            if isinstance(first, str) and first:
+                text = f"{text}: {first}"
+        return self.redact(clean(text.strip(), 200))
+
+
+def _int_header(response: httpx.Response, name: str) -> int | None:
+    value = response.headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+def _body_float(response: httpx.Response, key: str) -> float | None:
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = body.get(key) if isinstance(body, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

@@ -1,0 +1,232 @@
+"""PlatosApp: the panes as MODES, keys declared once, command palette, `:` commands. No data logic."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from tui.api.client import EngineClient
+from tui.config import Settings
+from tui.model.text import clean
+from tui.screens.command_line import CommandLine
+from tui.screens.commands import parse
+from tui.screens.help import HelpScreen
+from tui.screens.messages import OpenRun, OpenRuns
+from tui.screens.palette import BindingsProvider
+from tui.screens.pane import PaneScreen
+from tui.screens.queues import QueuesScreen
+from tui.screens.runs import RunsScreen
+from tui.screens.session import Session
+from tui.screens.triage import TriageScreen
+from tui.screens.waitpoints import WaitpointsScreen
+from tui.screens.welcome import WelcomeScreen
+
+PANES: dict[str, type[PaneScreen]] = {
+    "queues": QueuesScreen,
+    "runs": RunsScreen,
+    "waitpoints": WaitpointsScreen,
+    "triage": TriageScreen,
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PlatosApp(App[None]):
+    """The console. Settings None opens the welcome screen; the demo starts from there with one key."""
+
+    TITLE = "platos-tui"
+    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
+    COMMANDS = App.COMMANDS | {BindingsProvider}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "pane('queues')", "Queues", show=False, id="pane.queues"),
+        Binding("2", "pane('runs')", "Runs", show=False, id="pane.runs"),
+        Binding("3", "pane('waitpoints')", "Waitpoints", show=False, id="pane.waitpoints"),
+        Binding("4", "pane('triage')", "Triage", show=False, id="pane.triage"),
+        Binding("slash", "filter", "Filter", id="app.filter"),
+        Binding("colon", "command_line", "Command", id="app.command"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("y", "copy", "Copy id", id="app.copy"),
+        Binding("escape", "go_back", "Back", show=False, id="app.back"),
+        Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="app.refresh"),
+        Binding("P", "toggle_polling", "Pause polling", show=False, id="app.pause"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings | None,
+        *,
+        make_client: Callable[[Settings], EngineClient],
+        load_profile: Callable[[str], Settings] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        start_demo: Callable[[], Settings] | None = None,
+    ) -> None:
+        super().__init__()
+        self._settings = settings
+        self._make_client = make_client
+        self._load_profile = load_profile
+        self._clock = clock or utc_now
+        self._start_demo = start_demo
+        self.session: Session | None = None
+        self._origin: str | None = None
+
+    def on_mount(self) -> None:
+        if self._settings is None:
+            self.push_screen(WelcomeScreen(demo_available=self._start_demo is not None))
+        else:
+            self._start(self._settings)
+
+    def _start(self, settings: Settings) -> None:
+        if settings.keymap:
+            self.set_keymap(dict(settings.keymap))
+        self.session = Session(settings, self._make_client(settings), self._clock)
+        for name, screen in PANES.items():
+            self.add_mode(name, partial(screen, self.session))
+        self.switch_mode("queues")
+
+    async def on_unmount(self) -> None:
+        if self.session is not None:
+            with contextlib.suppress(Exception):
+                await self.session.client.aclose()
+
+    @on(WelcomeScreen.StartDemo)
+    def _demo(self) -> None:
+        if self._start_demo is not None and self.session is None:
+            self._start(self._start_demo())
+
+    # ----- navigation -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in {"pane", "filter", "copy", "refresh_now", "toggle_polling"} and self.session is None:
+            return False
+        if action == "filter":
+            return isinstance(self.screen, PaneScreen)
+        return True
+
+    def action_pane(self, name: str) -> None:
+        if self.session is None or name not in PANES:
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self._origin = None
+        self.switch_mode(name)
+
+    def action_go_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+            return
+        screen = self.screen
+        if isinstance(screen, PaneScreen) and not screen.back() and self._origin is not None:
+            origin, self._origin = self._origin, None
+            self.switch_mode(origin)
+
+    @on(OpenRuns)
+    def _open_runs(self, message: OpenRuns) -> None:
+        if self.session is not None:
+            self.session.run_queue = message.queue
+            self._origin = message.origin
+            self.switch_mode("runs")
+
+    @on(OpenRun)
+    def _open_run(self, message: OpenRun) -> None:
+        self.open_run(message.run_id)
+
+    def open_run(self, run_id: str) -> None:
+        if self.session is None:
+            return
+        from tui.screens.run_detail import RunDetailScreen
+
+        self.push_screen(RunDetailScreen(self.session.client, self.session.settings, run_id))
+
+    # ----- global actions -------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        if isinstance(self.screen, PaneScreen):
+            self.screen.open_filter()
+
+    def action_copy(self) -> None:
+        screen = self.screen
+        value = screen.selected_value() if isinstance(screen, PaneScreen) else getattr(screen, "run_id", None)
+        if isinstance(value, str) and value:
+            self.copy_to_clipboard(value)
+            self.notify(f"Copied {clean(value, 80)}", timeout=2)
+        else:
+            self.notify("Nothing selected to copy", severity="warning", timeout=2)
+
+    def action_refresh_now(self) -> None:
+        refresh = getattr(self.screen, "refresh_now", None)
+        if callable(refresh):
+            refresh()
+
+    def action_toggle_polling(self) -> None:
+        if self.session is None:
+            return
+        self.session.paused = not self.session.paused
+        self.notify("Polling paused (P resumes)" if self.session.paused else "Polling resumed", timeout=2)
+        if isinstance(self.screen, PaneScreen):
+            self.screen.update_bars()
+            if not self.session.paused:
+                self.screen.refresh_now()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen.for_screen(self.screen))
+
+    @work
+    async def action_command_line(self) -> None:
+        text = await self.push_screen_wait(CommandLine())
+        if text:
+            await self.run_command(text)
+
+    async def run_command(self, text: str) -> None:
+        """Carry out one `:` command; an unknown one says so and changes nothing."""
+        command, name, argument = parse(text)
+        if command is None:
+            if name:
+                self.notify(f"Unknown command :{clean(name, 40)}. Press ? for the list.", severity="warning")
+            return
+        if command.name in PANES:
+            self.action_pane(command.name)
+        elif command.name == "q":
+            self.exit()
+        elif command.name == "help":
+            self.action_help()
+        elif not argument and command.argument and command.name in {"run", "queue", "profile"}:
+            self.notify(f":{command.name} needs {command.argument}", severity="warning")
+        elif command.name == "run":
+            self.open_run(argument)
+        elif command.name == "queue":
+            self.action_pane("queues")
+            screen = self.screen
+            if isinstance(screen, QueuesScreen) and not screen.select_queue(argument):
+                self.notify(f"No queue named {clean(argument, 60)}", severity="warning")
+        elif command.name == "profile":
+            await self._switch_profile(argument)
+        elif not (isinstance(self.screen, PaneScreen) and self.screen.run_command(command.name, argument)):
+            self.notify(f":{command.name} does not apply to this pane", severity="warning")
+
+    async def _switch_profile(self, name: str) -> None:
+        if self._load_profile is None or self.session is None:
+            self.notify("Profiles cannot be switched here", severity="warning")
+            return
+        try:
+            settings = self._load_profile(name)
+        except Exception as error:  # config errors are the operator's to fix; say why, keep running
+            self.notify(f"Profile {clean(name, 40)}: {clean(str(error), 120)}", severity="error")
+            return
+        if settings.keymap:
+            self.set_keymap(dict(settings.keymap))
+        old = self.session.switch(settings, self._make_client(settings))
+        with contextlib.suppress(Exception):
+            await old.aclose()
+        self.notify(f"Switched to profile {clean(settings.profile, 40)}")
+        self.action_refresh_now()

@@ -1,0 +1,279 @@
+"""Composition root: parse arguments, resolve settings, start the simulator for --demo, run the app or a command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import shlex
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TextIO
+
+from tui import __version__
+from tui.config import ConfigError, Overrides, Plugin, Settings, load_settings
+from tui.model import EnvironmentType, environment_type_from_key
+
+if TYPE_CHECKING:
+    from tui.api.client import EngineClient
+    from tui.sim.server import RunningSim
+
+SCENARIOS = (
+    "incident",
+    "healthy",
+    "worker-pool-zero",
+    "queue-paused",
+    "concurrency-cap",
+    "long-blocker",
+    "entity-offline",
+    "orphan-waitpoint",
+    "queue-drift",
+)
+
+
+def _warn(message: str) -> None:
+    print(f"platos-tui: {message}", file=sys.stderr)
+
+
+def _fail(message: str) -> int:
+    print(f"platos-tui: error: {message}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="platos-tui",
+        description="Incident console for platos / Trigger.dev v4 run engines. Secrets come from the profile or "
+        "the environment (PLATOS_SECRET_KEY, PLATOS_ADMIN_TOKEN), never from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"platos-tui {__version__}")
+    parser.add_argument("--profile", help="profile name from config.toml (default: default_profile)")
+    parser.add_argument("--url", help="API URL, overriding the profile and PLATOS_API_URL")
+    parser.add_argument("--refresh", type=float, metavar="SECONDS", help="refresh interval")
+    parser.add_argument("--read-only", action="store_true", help="refuse every mutation")
+    parser.add_argument("--demo", action="store_true", help="run against a built-in simulator on loopback")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="incident", help="simulator scenario for --demo")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sim = sub.add_parser("sim", help="serve the simulated platos engine over HTTP")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8030)
+    sim.add_argument("--scenario", dest="sim_scenario", choices=SCENARIOS, default="incident")
+    sim.add_argument("--secret-key", help="the simulator's own fake secret key to accept")
+    sim.add_argument("--admin-token", help="the simulator's own fake admin PAT to accept")
+    sim.add_argument("--speed", type=float, default=1.0, help="virtual seconds per real second")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--queues", type=int, help="generate this many queues (benchmarks)")
+    sim.add_argument("--runs", type=int, help="generate this many runs (benchmarks)")
+    sim.add_argument("--faults", help="e.g. latency=2s,error-rate=0.2")
+    sim.add_argument("--public", action="store_true", help="allow binding a non-loopback host")
+
+    diagnose = sub.add_parser("diagnose", help="say why a run is stuck (exit 0 not stuck, 1 findings, 2 error)")
+    diagnose.add_argument("run_id")
+    diagnose.add_argument("--json", action="store_true")
+    triage = sub.add_parser("triage", help="diagnose the whole environment (exit 0 none, 1 findings, 2 error)")
+    triage.add_argument("--json", action="store_true")
+
+    profile = sub.add_parser("profile", help="list, show, add or remove profiles")
+    psub = profile.add_subparsers(dest="profile_command", metavar="ACTION", required=True)
+    psub.add_parser("list", help="list profiles")
+    show = psub.add_parser("show", help="show a profile (never its secrets)")
+    show.add_argument("name")
+    add = psub.add_parser("add", help="add or replace a profile")
+    add.add_argument("name")
+    add.add_argument("--url", dest="profile_url", required=True)
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--secret-key-env", metavar="VAR", help="env var holding the secret key")
+    secret.add_argument("--secret-key-command", metavar="CMD", help="command printing the secret key")
+    admin = add.add_mutually_exclusive_group()
+    admin.add_argument("--admin-token-env", metavar="VAR", help="env var holding the admin PAT")
+    admin.add_argument("--admin-token-command", metavar="CMD", help="command printing the admin PAT")
+    add.add_argument("--env-type", choices=("development", "staging", "production", "preview"))
+    add.add_argument("--environment", metavar="LABEL", help="a label such as prod-eu")
+    add.add_argument("--read-only", dest="profile_read_only", action=argparse.BooleanOptionalAction, default=None)
+    add.add_argument("--default", action="store_true", help="make it the default profile")
+    remove = psub.add_parser("remove", help="remove a profile")
+    remove.add_argument("name")
+
+    audit = sub.add_parser("audit", help="print the audit log of actions")
+    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--since", help="e.g. 1h, 30m, 2d")
+    return parser
+
+
+def make_client(settings: Settings) -> EngineClient:
+    """The one place a client is built from settings."""
+    from tui.api.client import EngineClient, Timeouts
+    from tui.api.guard import WriteGuard
+
+    return EngineClient(
+        settings.url,
+        settings.secret_key,
+        admin_token=settings.admin_token,
+        guard=WriteGuard(read_only=settings.read_only),
+        budget_per_second=settings.budget_per_second,
+        timeouts=Timeouts(settings.connect_timeout, settings.read_timeout),
+        allow_insecure_http=settings.allow_insecure_http,
+    )
+
+
+def start_demo(scenario: str) -> tuple[Settings, RunningSim]:
+    """Start the simulator in-process on a free loopback port and describe it as a profile."""
+    from tui.sim.server import SimOptions, start_in_background
+
+    sim = start_in_background(SimOptions(port=0, scenario=scenario))
+    # The scale plugin reads the simulator's admin token from the environment, never from argv.
+    os.environ["PLATOS_SIM_TOKEN"] = sim.admin_token
+    scale = f"{shlex.quote(sys.executable)} -m tui.sim.control --url {sim.url} scale-workers {{replicas}}"
+    settings = Settings(
+        profile="demo",
+        url=sim.url,
+        secret_key=sim.secret_key,
+        admin_token=sim.admin_token,
+        env_type=environment_type_from_key(sim.secret_key) or EnvironmentType.DEVELOPMENT,
+        env_label=f"demo: {scenario}",
+        read_only=False,
+        demo=True,
+        budget_per_second=10.0,
+        plugins=(Plugin("scale-workers", scale, "Scale the simulator's worker pool (replicas)"),),
+    )
+    return settings, sim
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Settings | None, RunningSim | None]:
+    if args.demo:
+        return start_demo(args.scenario)
+    overrides = Overrides(profile=args.profile, url=args.url, refresh=args.refresh, read_only=args.read_only)
+    return load_settings(overrides, warn=_warn), None
+
+
+def _run_tui(args: argparse.Namespace) -> int:
+    settings, sim = _resolve(args)
+    sims = [sim] if sim else []
+
+    def demo() -> Settings:
+        demo_settings, demo_sim = start_demo(args.scenario)
+        sims.append(demo_sim)
+        return demo_settings
+
+    def load_profile(name: str) -> Settings:
+        loaded = load_settings(Overrides(profile=name, read_only=args.read_only), warn=_warn)
+        if loaded is None:
+            raise ConfigError(f"profile {name!r} is not configured")
+        return loaded
+
+    from tui.app import PlatosApp
+
+    try:
+        PlatosApp(settings, make_client=make_client, load_profile=load_profile, start_demo=demo).run()
+    finally:
+        for running in sims:
+            running.stop()
+    return 0
+
+
+def _run_async(args: argparse.Namespace, command: Callable[[EngineClient, Settings], Awaitable[int]]) -> int:
+    settings, sim = _resolve(args)
+    if settings is None:
+        return _fail("no profile configured; run `platos-tui profile add` or set PLATOS_API_URL and PLATOS_SECRET_KEY")
+
+    async def go() -> int:
+        client = make_client(settings)
+        try:
+            return await command(client, settings)
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(go())
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+def _sim(args: argparse.Namespace) -> int:
+    if not args.public and not _is_loopback(args.host):
+        return _fail(f"--host {args.host} is not a loopback address; add --public to expose the simulator")
+    from tui.sim.server import SimOptions, serve
+
+    serve(
+        SimOptions(
+            host=args.host,
+            port=args.port,
+            scenario=args.sim_scenario,
+            secret_key=args.secret_key,
+            admin_token=args.admin_token,
+            speed=args.speed,
+            seed=args.seed,
+            queues=args.queues,
+            runs=args.runs,
+            faults=args.faults,
+            public=args.public,
+        )
+    )
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _profile(args: argparse.Namespace, out: TextIO) -> int:
+    from tui import profiles
+
+    if args.profile_command == "list":
+        return profiles.list_profiles(out, _warn)
+    if args.profile_command == "show":
+        return profiles.show_profile(args.name, out, _warn, os.environ)
+    if args.profile_command == "remove":
+        return profiles.remove_profile(args.name, out, _warn)
+    fields = {
+        "url": args.profile_url,
+        "secret_key_env": args.secret_key_env,
+        "secret_key_command": args.secret_key_command,
+        "admin_token_env": args.admin_token_env,
+        "admin_token_command": args.admin_token_command,
+        "env_type": args.env_type,
+        "environment": args.environment,
+        "read_only": args.profile_read_only,
+    }
+    return profiles.add_profile(args.name, fields, args.default, out, _warn)
+
+
+def dispatch(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command is None:
+        return _run_tui(args)
+    if args.command == "sim":
+        return _sim(args)
+    if args.command == "profile":
+        return _profile(args, out)
+    if args.command == "audit":
+        from tui.actions.audit import audit_command
+
+        return audit_command(args.json, args.since, out)
+    from tui.diagnosis.report import diagnose_command, triage_command
+
+    if args.command == "diagnose":
+        return _run_async(args, lambda c, s: diagnose_command(c, s, args.run_id, args.json, out))
+    return _run_async(args, lambda c, s: triage_command(c, s, args.json, out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `platos-tui` console script."""
+    from tui.api.errors import ApiError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return dispatch(args, sys.stdout)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    except ApiError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,190 @@
+"""The facts a diagnosis is made from: plain frozen snapshots gathered once, with `now` fixed inside them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tui.model import (
+    Deployment,
+    EngineReport,
+    EnvironmentInfo,
+    Queue,
+    QueueEngineState,
+    QueueMetrics,
+    Repair,
+    RepairReport,
+    Run,
+    RunDetail,
+    RunStatus,
+    TokenDetail,
+    TokenStatus,
+    WaitpointToken,
+    effective_limit,
+    time_in_status,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSpan:
+    """A span still in progress in a run's trace: a tool call, a token wait, or other."""
+
+    span_id: str
+    message: str
+    started_at: datetime
+    entity: str | None = None
+    token_id: str | None = None
+
+    def age(self, now: datetime) -> timedelta:
+        return max(timedelta(0), now - self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class RunTrace:
+    """What the trace says about one run: its open leaf spans and the tokens it waits on."""
+
+    run: Run
+    open_spans: tuple[OpenSpan, ...] = ()
+    tokens: tuple[TokenDetail, ...] = ()
+    note: str | None = None
+    """Why part of this is unknown (trace not found, span detail failed, ...)."""
+
+    def token(self, token_id: str) -> TokenDetail | None:
+        return next((t for t in self.tokens if t.token.id == token_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFacts:
+    """A queue with what was learnt about it. `None` means not fetched (budget) or failed (see notes)."""
+
+    queue: Queue
+    metrics: QueueMetrics | None = None
+    holders: tuple[Run, ...] | None = None
+    """DEQUEUED/EXECUTING runs listed for this queue: the runs holding its slots."""
+    holders_complete: bool = True
+    """False when the holders list was cut by paging, so a count comparison is not safe."""
+    queued_runs: tuple[Run, ...] = ()
+    """Up to 100 of this queue's QUEUED runs past the dequeued threshold (newest first): the affected runs."""
+    leaks: tuple[Repair, ...] | None = None
+    """Admin dry-run repairs with action `repairSnapshot` for this queue; None without an admin token."""
+    engine: QueueEngineState | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.queue.stored_name
+
+    @property
+    def started(self) -> int | None:
+        return self.metrics.started_count if self.metrics is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class EnvFacts:
+    """The environment around a run, or the whole environment for triage."""
+
+    now: datetime
+    window: str
+    """The metrics period used for dequeue counts, e.g. `15m`."""
+    queues: tuple[QueueFacts, ...]
+    environment: EnvironmentInfo | None = None
+    deployment: Deployment | None = None
+    engine_report: EngineReport | None = None
+    repair: RepairReport | None = None
+    env_holders: tuple[Run, ...] | None = None
+    """All DEQUEUED/EXECUTING runs of the environment, listed when the environment looks saturated."""
+    candidates: tuple[RunTrace, ...] = ()
+    """Traced stuck candidates (triage only)."""
+    candidates_total: int = 0
+    """Stuck candidates found before the trace cap was applied."""
+    active_runs_seen: int = 0
+    waiting_tokens: tuple[WaitpointToken, ...] = ()
+    admin_checked: bool = False
+    notes: tuple[str, ...] = ()
+
+    def queue(self, stored_name: str) -> QueueFacts | None:
+        return next((q for q in self.queues if q.name == stored_name), None)
+
+    @property
+    def env_limit(self) -> int | None:
+        return self.environment.concurrency_limit if self.environment is not None else None
+
+    @property
+    def env_paused(self) -> bool:
+        return self.environment is not None and self.environment.paused
+
+    def limit_of(self, q: QueueFacts) -> int | None:
+        """The limit that gates dequeueing for this queue: min(queue, environment limit) (API.md §11.4)."""
+        return effective_limit(q.queue, self.env_limit)
+
+    def at_cap(self, q: QueueFacts) -> bool:
+        limit = self.limit_of(q)
+        return limit is not None and q.queue.running >= limit and not q.queue.paused
+
+    @property
+    def env_capacity(self) -> int | None:
+        """Environment slots with burst: from the admin report when present, else from whoami."""
+        if self.engine_report is not None:
+            return self.engine_report.concurrency_limit_with_burst
+        if self.environment is None or self.environment.concurrency_limit is None:
+            return None
+        return int(self.environment.concurrency_limit * self.environment.burst_factor)
+
+    @property
+    def env_running(self) -> int:
+        """Slots in use: the admin report's operational count, else the sum of `running` (an undercount)."""
+        if self.engine_report is not None:
+            return self.engine_report.current_concurrency
+        return sum(q.queue.running for q in self.queues)
+
+    @property
+    def env_saturated(self) -> bool:
+        """The environment is at its limit (with burst), so every queue stalls (API.md §11.4)."""
+        if self.env_paused:
+            return False
+        if (
+            self.engine_report is not None
+            and not self.engine_report.can_dequeue
+            and self.engine_report.reasons
+        ):
+            return any("limit" in reason for reason in self.engine_report.reasons)
+        capacity = self.env_capacity
+        return capacity is not None and capacity > 0 and self.env_running >= capacity
+
+    def leaks_outside_queues(self) -> tuple[Repair, ...]:
+        """Leaks the admin environment pass found (not attributed to a queue)."""
+        return self.repair.environment.leaks if self.repair is not None else ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """Everything known about one run and its surroundings when diagnosing it."""
+
+    now: datetime
+    detail: RunDetail
+    env: EnvFacts
+    queue_name: str | None = None
+    """Stored name of the run's queue, when found (the API never reports it, API.md §4.1)."""
+    queue_how: str = "not looked up"
+    trace: RunTrace | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def run(self) -> Run:
+        return self.detail.run
+
+    @property
+    def queue(self) -> QueueFacts | None:
+        return self.env.queue(self.queue_name) if self.queue_name is not None else None
+
+    def time_in_status(self) -> timedelta:
+        return time_in_status(self.run, self.now)
+
+    @property
+    def waits_for_dequeue(self) -> bool:
+        """The run waits for a worker to pull it: QUEUED, or WAITING after its tokens completed (§7.4)."""
+        if self.run.status is RunStatus.QUEUED:
+            return True
+        if self.run.status is RunStatus.WAITING and self.trace is not None and self.trace.tokens:
+            return all(t.token.status is not TokenStatus.WAITING for t in self.trace.tokens)
+        return False

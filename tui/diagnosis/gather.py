@@ -1,0 +1,405 @@
+"""Collect a diagnosis's facts through EngineClient, within the request budget, tolerating partial failure.
+
+Budget: metrics only for queues with a backlog or running runs; slot holders only for queues at their
+cap; traces only for stuck candidates, at most `max_traces` of them (oldest first; the cap is noted).
+A failed call leaves its fact unknown (`None`) with a note; only the first call (the run, or the queue
+list for triage) lets its ApiError propagate, so an unreachable server or a bad run id is one clear error.
+
+Finding a run's queue: the API never reports it (API.md §4.1). We list the runs of a candidate queue
+created within ±`QUEUE_PROBE_SECONDS` of the run (`filter[queue]`, `filter[createdAt]`, page size 100)
+and look for the run's id: first the task queue `task/<taskIdentifier>`, then custom queues with a
+backlog or running runs (at most `MAX_QUEUE_PROBES` probes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from tui.api.client import EngineClient
+from tui.api.errors import ApiError, ConfigurationError
+from tui.config import Thresholds
+from tui.diagnosis.facts import EnvFacts, OpenSpan, QueueFacts, RunFacts, RunTrace
+from tui.model import (
+    WAIT_FOR_TOKEN,
+    Queue,
+    QueueType,
+    Repair,
+    RepairReport,
+    Run,
+    RunStatus,
+    Span,
+    TokenDetail,
+    TokenStatus,
+    Trace,
+    effective_limit,
+    time_in_status,
+)
+
+T = TypeVar("T")
+
+DEFAULT_WINDOW = "15m"
+"""The metrics period in which "dequeued anything" is judged."""
+MAX_TRACES = 50
+MAX_ACTIVE_PAGES = 5
+MAX_HOLDER_PAGES = 3
+MAX_QUEUE_PROBES = 10
+MAX_QUEUED_SAMPLES = 20
+QUEUE_PROBE_SECONDS = 2.0
+PARALLEL = 4
+"""Requests in flight at once; the client's budget still paces them."""
+HOLDER_PERIOD = "30d"
+"""Slot holders can be older than the runs list's 7-day default window (API.md §4.2)."""
+ENTITY_KEYS = ("entity", "entity.name", "entityName", "entity_name", "tool.entity", "platos.entity")
+"""Span attributes that name the entity backend a tool call talks to."""
+ACTIVE = (RunStatus.DEQUEUED, RunStatus.EXECUTING, RunStatus.WAITING)
+HOLDING = (RunStatus.DEQUEUED, RunStatus.EXECUTING)
+
+
+class Notes:
+    """Collects what could not be learnt, so a finding can say what it did not see."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    async def attempt(self, what: str, call: Awaitable[T]) -> T | None:
+        try:
+            return await call
+        except ConfigurationError as exc:
+            self.lines.append(f"{what} skipped: {exc}")
+        except ApiError as exc:
+            self.lines.append(f"{what} failed: {exc}")
+        return None
+
+
+async def bounded(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Await coroutines with at most PARALLEL in flight; results in order."""
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+def _queue_key(q: Queue) -> tuple[str, QueueType]:
+    return (q.name, q.type)
+
+
+# ---------------------------------------------------------------- traces
+
+
+def entity_of(properties: Any) -> str | None:
+    if not properties:
+        return None
+    for key in ENTITY_KEYS:
+        value = properties.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _open_leaves(trace: Trace) -> list[Span]:
+    """Open spans with no open child, below the run's own span: what the run is doing right now."""
+    leaves = []
+    for depth, span in trace.root.walk():
+        if depth == 0 or not span.is_partial or any(c.is_partial for c in span.children):
+            continue
+        leaves.append(span)
+    return leaves[:3]
+
+
+async def trace_run(
+    client: EngineClient, run: Run, notes: Notes, tokens: dict[str, TokenDetail | None]
+) -> RunTrace:
+    """The run's open leaf spans (entity or token resolved through span detail) and its tokens' status."""
+    trace = await notes.attempt(f"trace of {run.id}", client.run_trace(run.id))
+    if trace is None:
+        return RunTrace(run, note="trace unavailable")
+    spans: list[OpenSpan] = []
+    missing: list[str] = []
+    for leaf in _open_leaves(trace):
+        props = leaf.properties
+        entity_type = None
+        if props is None:
+            detail = await notes.attempt(f"span {leaf.id} of {run.id}", client.span_detail(run.id, leaf.id))
+            if detail is not None:
+                props, entity_type = detail.properties, detail.entity_type
+            else:
+                missing.append(leaf.id)
+        token_id = None
+        if leaf.message == WAIT_FOR_TOKEN or entity_type == "waitpoint":
+            value = (props or {}).get("id")
+            token_id = value if isinstance(value, str) and value.startswith("waitpoint_") else None
+        entity = None if token_id is not None or entity_type == "waitpoint" else entity_of(props)
+        spans.append(OpenSpan(leaf.id, leaf.message, leaf.start_time, entity=entity, token_id=token_id))
+    found: list[TokenDetail] = []
+    for span in spans:
+        if span.token_id is None:
+            continue
+        if span.token_id not in tokens:
+            tokens[span.token_id] = await notes.attempt(
+                f"token {span.token_id}", client.retrieve_token(span.token_id)
+            )
+        token = tokens[span.token_id]
+        if token is not None:
+            found.append(token)
+    note = f"span detail failed for {', '.join(missing)}" if missing else None
+    if trace.truncated:
+        note = "trace truncated by the server" + (f"; {note}" if note else "")
+    return RunTrace(run, tuple(spans), tuple(found), note)
+
+
+# ---------------------------------------------------------------- queues
+
+
+async def _holders(client: EngineClient, q: Queue, notes: Notes) -> tuple[tuple[Run, ...] | None, bool]:
+    runs: list[Run] = []
+    after: str | None = None
+    for _ in range(MAX_HOLDER_PAGES):
+        page = await notes.attempt(
+            f"slot holders of {q.stored_name}",
+            client.list_runs(
+                queue=_queue_key(q), statuses=HOLDING, period=HOLDER_PERIOD, page_size=100, after=after
+            ),
+        )
+        if page is None:
+            return None, False
+        runs.extend(page.items)
+        after = page.next
+        if after is None:
+            return tuple(runs), True
+    return tuple(runs), False
+
+
+async def _env_holders(client: EngineClient, notes: Notes) -> tuple[Run, ...] | None:
+    runs: list[Run] = []
+    after: str | None = None
+    for _ in range(MAX_HOLDER_PAGES):
+        page = await notes.attempt(
+            "running runs",
+            client.list_runs(statuses=HOLDING, period=HOLDER_PERIOD, page_size=100, after=after),
+        )
+        if page is None:
+            return None
+        runs.extend(page.items)
+        after = page.next
+        if after is None:
+            break
+    return tuple(runs)
+
+
+def _leaks_by_queue(report: RepairReport | None) -> dict[str, tuple[Repair, ...]]:
+    if report is None:
+        return {}
+    return {name: result.leaks for name, result in report.queues}
+
+
+async def _environment(
+    client: EngineClient,
+    now: datetime,
+    window: str,
+    notes: Notes,
+    *,
+    queues: list[Queue],
+    holders_for: Callable[[Queue, int | None], bool],
+    sample_queued: Callable[[QueueFacts, int | None], bool],
+    queued_before: datetime | None = None,
+) -> EnvFacts:
+    environment = await notes.attempt("environment (whoami)", client.environment())
+    env_limit = environment.concurrency_limit if environment is not None else None
+    deployment = await notes.attempt("current deployment", client.current_deployment())
+    active = [q for q in queues if q.queued > 0 or q.running > 0]
+    metrics = await bounded(
+        (notes.attempt(f"metrics of {q.stored_name}", client.queue_metrics(q, window))) for q in active
+    )
+    by_name = {q.stored_name: m for q, m in zip(active, metrics, strict=True)}
+    report = await notes.attempt("admin engine report", client.engine_report())
+    repair = (
+        await notes.attempt("admin repair dry run", client.repair_queues(dry_run=True)) if report else None
+    )
+    leaks = _leaks_by_queue(repair)
+    engine = {s.name: s for s in report.queues} if report is not None else {}
+    facts = [
+        QueueFacts(
+            q,
+            by_name.get(q.stored_name),
+            leaks=leaks.get(q.stored_name, ()) if repair is not None else None,
+            engine=engine.get(q.stored_name),
+        )
+        for q in queues
+    ]
+    wanted = [i for i, f in enumerate(facts) if holders_for(f.queue, env_limit)]
+    listed = await bounded(_holders(client, facts[i].queue, notes) for i in wanted)
+    for i, (runs, complete) in zip(wanted, listed, strict=True):
+        facts[i] = replace(facts[i], holders=runs, holders_complete=complete)
+    sampled = [i for i, f in enumerate(facts) if sample_queued(f, env_limit)][:MAX_QUEUED_SAMPLES]
+    pages = await bounded(
+        notes.attempt(
+            f"queued runs of {facts[i].name}",
+            client.list_runs(
+                queue=_queue_key(facts[i].queue), statuses=[RunStatus.QUEUED], created_to=queued_before
+            ),
+        )
+        for i in sampled
+    )
+    for i, page in zip(sampled, pages, strict=True):
+        if page is not None:
+            facts[i] = replace(facts[i], queued_runs=page.items)
+    result = EnvFacts(
+        now,
+        window,
+        tuple(facts),
+        environment=environment,
+        deployment=deployment,
+        engine_report=report,
+        repair=repair,
+        admin_checked=report is not None,
+    )
+    if result.env_saturated:
+        result = replace(result, env_holders=await _env_holders(client, notes))
+    return result
+
+
+def _at_cap(q: Queue, env_limit: int | None) -> bool:
+    limit = effective_limit(q, env_limit)
+    return q.running > 0 and limit is not None and q.running >= limit
+
+
+# ---------------------------------------------------------------- one run
+
+
+async def find_queue(
+    client: EngineClient, run: Run, queues: Sequence[Queue], notes: Notes
+) -> tuple[str | None, str]:
+    """The stored name of the run's queue, and how it was found (see the module docstring)."""
+    if run.queue:
+        return run.queue, "reported with the run"
+    task = next((q for q in queues if q.type is QueueType.TASK and q.name == run.task_identifier), None)
+    probes = [task or Queue("", run.task_identifier, QueueType.TASK, 0, 0, False, None)]
+    probes += [q for q in queues if q.type is QueueType.CUSTOM and (q.queued > 0 or q.running > 0)]
+    slack = timedelta(seconds=QUEUE_PROBE_SECONDS)
+    for q in probes[:MAX_QUEUE_PROBES]:
+        page = await notes.attempt(
+            f"runs of {q.stored_name}",
+            client.list_runs(
+                queue=_queue_key(q),
+                created_from=run.created_at - slack,
+                created_to=run.created_at + slack,
+                page_size=100,
+            ),
+        )
+        if page is not None and any(r.id == run.id for r in page.items):
+            return (
+                q.stored_name,
+                f"found by listing runs of {q.stored_name} created within ±{QUEUE_PROBE_SECONDS:g} s",
+            )
+    return None, f"not found among {min(len(probes), MAX_QUEUE_PROBES)} queues probed"
+
+
+async def gather_run_facts(
+    client: EngineClient, run_id: str, thresholds: Thresholds, now: datetime, *, window: str = DEFAULT_WINDOW
+) -> RunFacts:
+    """Everything `decide.diagnose` needs for one run; the run lookup's ApiError propagates."""
+    detail = await client.retrieve_run(run_id)
+    run = detail.run
+    if run.terminal:
+        return RunFacts(
+            now, detail, EnvFacts(now, window, ()), queue_how="not looked up: the run is terminal"
+        )
+    notes = Notes()
+    queues = await notes.attempt("queue list", client.list_queues()) or []
+    queue_name, how = await find_queue(client, run, queues, notes)
+    env = await _environment(
+        client,
+        now,
+        window,
+        notes,
+        queues=queues,
+        holders_for=lambda q, limit: q.stored_name == queue_name and _at_cap(q, limit),
+        sample_queued=lambda f, limit: False,
+    )
+    trace = None
+    if run.status in ACTIVE:
+        trace = await trace_run(client, run, notes, {})
+    return RunFacts(
+        now, detail, replace(env, notes=tuple(notes.lines)), queue_name=queue_name, queue_how=how, trace=trace
+    )
+
+
+# ---------------------------------------------------------------- the environment
+
+
+def _candidate(run: Run, now: datetime, th: Thresholds) -> bool:
+    age = time_in_status(run, now).total_seconds()
+    if run.status is RunStatus.DEQUEUED:
+        return age > th.dequeued_seconds
+    if run.status is RunStatus.EXECUTING:
+        return age > min(th.tool_call_seconds, th.executing_seconds, th.waitpoint_seconds)
+    return run.status is RunStatus.WAITING and age > th.waitpoint_seconds
+
+
+async def gather_environment_facts(
+    client: EngineClient,
+    thresholds: Thresholds,
+    now: datetime,
+    *,
+    window: str = DEFAULT_WINDOW,
+    max_traces: int = MAX_TRACES,
+) -> EnvFacts:
+    """Everything `triage.triage` needs. The queue list's ApiError propagates (no server, bad key)."""
+    notes = Notes()
+    queues = await client.list_queues()
+
+    def sample(f: QueueFacts, limit: int | None) -> bool:
+        q = f.queue
+        return q.queued > 0 and (q.paused or not f.started or _at_cap(q, limit))
+
+    env = await _environment(
+        client,
+        now,
+        window,
+        notes,
+        queues=queues,
+        holders_for=_at_cap,
+        sample_queued=sample,
+        queued_before=now - timedelta(seconds=thresholds.dequeued_seconds),
+    )
+    active: list[Run] = []
+    after: str | None = None
+    for _ in range(MAX_ACTIVE_PAGES):
+        page = await notes.attempt(
+            "active runs", client.list_runs(statuses=ACTIVE, page_size=100, after=after)
+        )
+        if page is None:
+            break
+        active.extend(page.items)
+        after = page.next
+        if after is None:
+            break
+    else:
+        notes.lines.append(f"active runs: read the first {len(active)} only")
+    candidates = sorted(
+        (r for r in active if _candidate(r, now, thresholds)),
+        key=lambda r: time_in_status(r, now),
+        reverse=True,
+    )
+    if len(candidates) > max_traces:
+        notes.lines.append(f"traced {max_traces} of {len(candidates)} stuck candidates (cap)")
+    tokens: dict[str, TokenDetail | None] = {}
+    traces = await bounded((trace_run(client, r, notes, tokens)) for r in candidates[:max_traces])
+    waiting = await notes.attempt(
+        "waiting tokens", client.list_tokens(statuses=[TokenStatus.WAITING], page_size=100)
+    )
+    return replace(
+        env,
+        candidates=tuple(traces),
+        candidates_total=len(candidates),
+        active_runs_seen=len(active),
+        waiting_tokens=waiting.items if waiting is not None else (),
+        notes=tuple(notes.lines),
+    )

@@ -1,0 +1,48 @@
+"""Command palette provider: every action bound to a key on the current screen, plus the `:` commands."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tui.screens.commands import COMMANDS
+
+
+class BindingsProvider(Provider):
+    """Reads the active bindings, so whatever a key does is also one search away (and a remap shows here)."""
+
+    def _entries(self) -> list[tuple[str, str, object]]:
+        app = self.app
+        entries: list[tuple[str, str, object]] = []
+        seen: set[str] = set()
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not active.enabled or not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            key = app.get_key_display(binding)
+            entries.append(
+                (
+                    f"{binding.description} ({key})",
+                    binding.tooltip or binding.action,
+                    partial(app.run_action, binding.action, active.node),
+                )
+            )
+        for command in COMMANDS:
+            if not command.argument:
+                runner = getattr(app, "run_command", None)
+                if runner is not None:
+                    entries.append((f":{command.name}", command.description, partial(runner, command.name)))
+        return entries
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._entries():
+            yield DiscoveryHit(title, callback, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._entries():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)  # type: ignore[arg-type]

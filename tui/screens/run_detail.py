@@ -1,0 +1,434 @@
+"""Run detail: status, lifecycle, queue, deployment, live trace, payload, output and related runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane, Tabs, Tree
+from textual.widgets.option_list import Option
+
+from tui.api.client import EngineClient
+from tui.api.errors import ApiError, NotFound
+from tui.config import Settings
+from tui.model import Run, RunDetail, Span
+from tui.model.text import clean, clean_multiline
+from tui.screens.run_detail_data import RunDetailData, reason
+from tui.widgets.json_view import JsonView
+from tui.widgets.run_summary import (
+    QueueInfo,
+    RunSummary,
+    clock_time,
+    human_duration,
+    status_style,
+    summary_content,
+    token_content,
+)
+from tui.widgets.trace_tree import (
+    SpanRow,
+    TraceTree,
+    deepest_open_span,
+    hung_span,
+    span_info_content,
+)
+
+POLL_GROUP = "run-detail-poll"
+SPAN_DETAIL_DEBOUNCE_SECONDS = 0.4
+MAX_ERROR_CHARS = 20_000
+_TAB_FOCUS = {
+    "tab-trace": "#trace",
+    "tab-payload": "#payload",
+    "tab-output": "#output",
+    "tab-metadata": "#metadata",
+    "tab-related": "#related",
+}
+
+
+class RunDetailScreen(Screen[None]):
+    """One run, refreshed in a single non-overlapping worker until it is final or the screen is hidden."""
+
+    CSS_PATH = str(Path(__file__).parent.parent / "styles" / "run_detail.tcss")
+    AUTO_FOCUS = "#trace"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="run_detail.back", tooltip="Return to where you were"),
+        Binding("ctrl+r", "refresh_now", "Refresh", id="run_detail.refresh", tooltip="Refresh this run now"),
+        Binding("left_square_bracket", "switch_tab(-1)", "Prev tab", id="run_detail.prev_tab"),
+        Binding("right_square_bracket", "switch_tab(1)", "Next tab", id="run_detail.next_tab"),
+    ]
+
+    def __init__(
+        self,
+        client: EngineClient,
+        settings: Settings,
+        run_id: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        paused: Callable[[], bool] | None = None,
+    ) -> None:
+        """`paused` tells whether the app's global polling switch (`P`) is off; ctrl+r still refreshes."""
+        super().__init__()
+        self._client = client
+        self._settings = settings
+        self._run_id = run_id
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._paused = paused or (lambda: False)
+        self._wake = asyncio.Event()
+        self._data = RunDetailData(client, run_id)
+        self._related: list[str] = []
+        self._related_key: tuple[tuple[str, str, str], ...] | None = None
+        self._stale: str | None = None
+        self._not_found = False
+        self._last_ok: datetime | None = None
+        self._suspended = False
+        self.polls = 0
+        """How many refreshes have run (for tests and the benchmark)."""
+
+    # public surface for the app shell and the action helpers
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    def detail(self) -> RunDetail | None:
+        """The last run detail that loaded, or None."""
+        return self._data.detail
+
+    @property
+    def selected_token_id(self) -> str | None:
+        """The token of the `wait.forToken()` span under the trace cursor (for the complete-token action)."""
+        return self.query_one("#trace", TraceTree).selected_token_id
+
+    @property
+    def polling(self) -> bool:
+        return any(w.group == POLL_GROUP and w.is_running for w in self.workers)
+
+    def refresh_now(self) -> None:
+        """Poll now: wake the loop, or run one refresh when the loop has stopped (final run)."""
+        if self.polling:
+            self._wake.set()
+        else:
+            self._poll()
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(f"Run {clean(self._run_id, 80)}"), id="title")
+        yield Static(Content("loading…"), id="state-line")
+        with VerticalScroll(id="summary-scroll"):
+            yield RunSummary(Content(""), id="summary")
+        with TabbedContent(id="tabs"):
+            with TabPane("Trace", id="tab-trace"), Vertical():
+                yield TraceTree(id="trace")
+                yield Static(id="token-panel")
+                yield Static(Content(""), id="span-info")
+            with TabPane("Payload", id="tab-payload"):
+                yield JsonView(id="payload")
+            with TabPane("Output", id="tab-output"), Vertical():
+                yield Static(id="run-error")
+                yield JsonView(id="output")
+            with TabPane("Metadata", id="tab-metadata"):
+                yield JsonView(id="metadata")
+            with TabPane("Related", id="tab-related"):
+                yield OptionList(id="related")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#token-panel", Static).display = False
+        self.query_one("#run-error", Static).display = False
+        self._poll()
+
+    def on_unmount(self) -> None:
+        self.workers.cancel_group(self, POLL_GROUP)
+
+    def on_screen_suspend(self) -> None:
+        self._suspended = True
+        self.workers.cancel_group(self, POLL_GROUP)
+
+    def on_screen_resume(self) -> None:
+        if self._suspended:
+            self._suspended = False
+            self._poll()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_refresh_now(self) -> None:
+        self.refresh_now()
+
+    def action_switch_tab(self, step: int) -> None:
+        tabs = self.query_one("#tabs", TabbedContent).query_one(Tabs)
+        if step > 0:
+            tabs.action_next_tab()
+        else:
+            tabs.action_previous_tab()
+
+    # polling
+    @work(exclusive=True, group=POLL_GROUP)
+    async def _poll(self) -> None:
+        asked = True  # the first load, and every ctrl+r, happens even while polling is paused
+        while True:
+            self._wake.clear()
+            try:
+                if asked or not self._paused():
+                    await self._refresh_once()
+                    self.polls += 1
+                else:
+                    self._render_state()
+            except ApiError as error:
+                self._mark_stale(reason(error))
+            except NoMatches:
+                return  # the screen is being torn down under us (app exit): nothing left to draw
+            if self._finished():
+                self._render_state()
+                return
+            asked = False
+            with contextlib.suppress(TimeoutError):
+                asked = await asyncio.wait_for(self._wake.wait(), timeout=self._settings.refresh_seconds)
+
+    def _finished(self) -> bool:
+        """Stop polling once the run is final (after a clean refresh), or when it was never found."""
+        if self._data.detail is None:
+            return self._not_found
+        return self._data.detail.run.terminal and self._stale is None
+
+    async def _refresh_once(self) -> None:
+        try:
+            problems = await self._data.load()
+        except NotFound:
+            self._not_found = True
+            self._mark_stale("run not found (404)")
+            if self._data.detail is None:
+                self._show_not_found()
+            return
+        self._not_found = False
+        self._render_all()
+        if problems:
+            self._mark_stale(problems[0])
+        else:
+            self._last_ok = self._clock()
+            self._stale = None
+            self._render_state()
+
+    # rendering
+    def _render_all(self) -> None:
+        detail = self._data.detail
+        if detail is None:
+            return
+        now = self._clock()
+        run = detail.run
+        title = Content.assemble(
+            ("Run ", "bold"),
+            clean(run.id, 80),
+            "  ",
+            clean(run.task_identifier, 60),
+            "  ",
+            (run.status.value, status_style(run.status)),
+        )
+        self.query_one("#title", Static).update(title)
+        hung = None
+        if self._data.trace is not None:
+            hung = hung_span(self._data.trace, self._data.span_details, now, self._settings.thresholds)
+        queue = self._data.queue_info or QueueInfo(f"task/{run.task_identifier}", likely=run.queue is None)
+        self.query_one("#summary", RunSummary).show(
+            summary_content(
+                detail,
+                now,
+                queue=queue,
+                live_version=self._data.live_version,
+                deployment_known=self._data.deployment_known,
+                hung=hung if not run.terminal else None,
+            )
+        )
+        tree = self.query_one("#trace", TraceTree)
+        if self._data.trace is not None:
+            first = tree.node_for(self._data.trace.root.id) is None
+            tree.show_trace(self._data.trace, self._data.span_details, now, self._settings.thresholds)
+            if first:
+                self._cursor_to_hung(tree)
+        else:
+            tree.show_message(self._data.trace_note)
+        self._render_json(detail)
+        self._render_related(detail)
+        self._render_span_info()
+
+    def _cursor_to_hung(self, tree: TraceTree) -> None:
+        """On first load, put the cursor on the deepest open span: that is what the operator came for."""
+        assert self._data.trace is not None
+        span = deepest_open_span(self._data.trace)
+        if span is not None:
+            tree.move_to_span(span.id)
+
+    def _render_json(self, detail: RunDetail) -> None:
+        for name, view in (("payload", "#payload"), ("output", "#output"), ("metadata", "#metadata")):
+            widget = self.query_one(view, JsonView)
+            preview = self._data.previews.get(name)
+            if preview is not None:
+                widget.show(preview)
+            else:
+                widget.show_note(self._json_note(name, detail))
+        error_widget = self.query_one("#run-error", Static)
+        error = detail.error
+        error_widget.display = error is not None
+        if error is not None:
+            head = f"{error.name}: {error.message}" if error.name else error.message
+            body = head + ("\n" + error.stack_trace if error.stack_trace else "")
+            error_widget.update(Content(clean_multiline(body[:MAX_ERROR_CHARS])))
+
+    @staticmethod
+    def _json_note(name: str, detail: RunDetail) -> str:
+        if name == "payload":
+            if detail.payload_presigned_url:
+                return "The payload was offloaded to object storage; it is not fetched here."
+            return "No payload."
+        if name == "output":
+            if detail.output_presigned_url:
+                return "The output was offloaded to object storage; it is not fetched here."
+            return "No output yet." if not detail.run.terminal else "No output."
+        return "No metadata."
+
+    def _render_related(self, detail: RunDetail) -> None:
+        related = detail.related
+        entries: list[tuple[str, Run]] = []
+        parent, root = related.parent, related.root
+        same = parent is not None and root is not None and root.id == parent.id
+        if related.parent is not None:
+            entries.append(("parent/root" if same else "parent", related.parent))
+        if related.root is not None and not same:
+            entries.append(("root", related.root))
+        entries += [("child", child) for child in related.children]
+        key = tuple((role, run.id, run.status.value) for role, run in entries)
+        if key == self._related_key:
+            return
+        self._related_key = key
+        self._related = [run.id for _, run in entries]
+        options = self.query_one("#related", OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        if not entries:
+            options.add_option(Option(Content("No parent, root or child runs."), disabled=True))
+            return
+        options.add_options(
+            Option(
+                Content.assemble(
+                    (f"{role:<12}", "$text-muted"),
+                    clean(run.id, 60),
+                    "  ",
+                    clean(run.task_identifier, 40),
+                    "  ",
+                    (run.status.value, status_style(run.status)),
+                )
+            )
+            for role, run in entries
+        )
+        options.highlighted = highlighted if highlighted is not None and highlighted < len(entries) else 0
+
+    def _show_not_found(self) -> None:
+        self.query_one("#summary", RunSummary).show(
+            Content.assemble(
+                ("Run not found. ", "bold $error"),
+                f"No run {clean(self._run_id, 80)} in this environment (404). "
+                "Check the id and the profile; ctrl+r tries again.",
+            )
+        )
+        self.query_one("#trace", TraceTree).show_message("no trace: run not found")
+
+    def _mark_stale(self, reason: str) -> None:
+        if reason != self._stale:
+            self.notify(f"Run {clean(self._run_id, 60)}: {reason}", title="Run detail", severity="warning")
+        self._stale = reason
+        self._render_state()
+
+    def _render_state(self) -> None:
+        line = self.query_one("#state-line", Static)
+        now = self._clock()
+        line.set_class(self._stale is not None, "-stale")
+        if self._stale is not None:
+            since = f", data from {human_duration(now - self._last_ok)} ago" if self._last_ok else ""
+            line.update(Content.assemble(("STALE", "bold"), f": {self._stale}{since}  (ctrl+r retries)"))
+        elif self._data.detail is not None and self._data.detail.run.terminal:
+            line.update(Content(f"FINAL: polling stopped, loaded {clock_time(now)}  (ctrl+r reloads)"))
+        elif self._paused():
+            line.update(Content("⏸ PAUSED: polling is paused (P resumes, ctrl+r refreshes once)"))
+        else:
+            every = human_duration(self._settings.refresh_seconds)
+            line.update(Content(f"● LIVE: refreshing every {every}, updated {clock_time(now)}"))
+
+    # interaction
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Keys go to what the tab shows, so enter and arrows work straight away."""
+        target = _TAB_FOCUS.get(event.pane.id or "")
+        if target is not None and not isinstance(self.focused, Tabs):
+            self.query_one(target).focus()
+
+    @on(Tree.NodeHighlighted, "#trace")
+    def _span_highlighted(self) -> None:
+        span = self._render_span_info()
+        if span is not None and self._data.wants_detail(span.id):
+            self._fetch_span_detail(span.id)
+
+    def _render_span_info(self) -> Span | None:
+        """Describe the span under the cursor; returns it."""
+        info = self.query_one("#span-info", Static)
+        node = self.query_one("#trace", TraceTree).cursor_node
+        span = self._find_span(node.data.span_id) if node is not None and node.data is not None else None
+        if span is None or self._data.trace is None:
+            info.update(Content(""))
+            return None
+        detail = self._data.span_details.get(span.id)
+        info.update(span_info_content(span, detail, self._data.trace.root.start_time))
+        return span
+
+    @work(exclusive=True, group="run-detail-span")
+    async def _fetch_span_detail(self, span_id: str) -> None:
+        """Attributes of the span the cursor rests on (debounced, so arrowing through a trace stays cheap)."""
+        await asyncio.sleep(SPAN_DETAIL_DEBOUNCE_SECONDS)
+        try:
+            await self._data.fetch_span_detail(span_id)
+        except ApiError as error:
+            message = f"span {clean(span_id, 40)}: {reason(error)}"
+            self.query_one("#span-info", Static).update(Content(message))
+            return
+        self._render_all()
+
+    @on(Tree.NodeSelected, "#trace")
+    def _span_selected(self, event: Tree.NodeSelected[SpanRow]) -> None:
+        row = event.node.data
+        if row is not None and row.token_id is not None:
+            self._show_token(row.token_id)
+
+    @work(exclusive=True, group="run-detail-token")
+    async def _show_token(self, token_id: str) -> None:
+        panel = self.query_one("#token-panel", Static)
+        panel.display = True
+        panel.update(Content(f"Token {clean(token_id, 80)}: loading…"))
+        try:
+            token = await self._client.retrieve_token(token_id)
+        except ApiError as error:
+            why = reason(error)
+            panel.update(Content(f"Token {clean(token_id, 80)}: lookup failed ({why})"))
+            self.notify(f"Token {clean(token_id, 60)}: {why}", title="Token", severity="warning")
+            return
+        panel.update(token_content(token, self._clock()))
+
+    @on(OptionList.OptionSelected, "#related")
+    def _related_selected(self, event: OptionList.OptionSelected) -> None:
+        if 0 <= event.option_index < len(self._related):
+            run_id = self._related[event.option_index]
+            self.app.push_screen(
+                RunDetailScreen(self._client, self._settings, run_id, clock=self._clock, paused=self._paused)
+            )
+
+    def _find_span(self, span_id: str) -> Span | None:
+        if self._data.trace is None:
+            return None
+        return next((span for _, span in self._data.trace.root.walk() if span.id == span_id), None)

@@ -1,0 +1,340 @@
+"""Pane 2, runs: active runs, stuck ones first; pages read within the request budget."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from textual import on
+from textual.binding import Binding, BindingType
+
+from tui.model import (
+    ACTIVE_STATUSES,
+    Page,
+    QueueType,
+    Run,
+    RunStatus,
+    StuckThresholds,
+    is_stuck,
+    time_in_status,
+)
+from tui.screens.messages import OpenRun
+from tui.screens.pane import PaneScreen
+from tui.screens.session import Session
+from tui.widgets.format import seconds_until_change, short_duration
+from tui.widgets.table import Cell, Column, FastTable, Row
+
+PAGE_SIZE = 100
+OLDER_PAGES_EVERY = 5
+"""Full ticks between re-reads of one older page (round robin): the rest is polled at a slower cadence."""
+
+STATUS_SETS: tuple[tuple[str, tuple[RunStatus, ...]], ...] = (
+    ("active", ACTIVE_STATUSES),
+    ("dequeued+executing", (RunStatus.DEQUEUED, RunStatus.EXECUTING)),
+    (
+        "failed",
+        (
+            RunStatus.FAILED,
+            RunStatus.CRASHED,
+            RunStatus.SYSTEM_FAILURE,
+            RunStatus.TIMED_OUT,
+            RunStatus.EXPIRED,
+        ),
+    ),
+    ("all", ()),
+)
+WINDOWS: tuple[str | None, ...] = (None, "1h", "24h", "30d")
+PERIOD = re.compile(r"^[1-9]\d*[smhdw]$")
+STATUS_TONE = {
+    RunStatus.EXECUTING: "accent",
+    RunStatus.DEQUEUED: "accent",
+    RunStatus.WAITING: "muted",
+    RunStatus.QUEUED: "",
+    RunStatus.COMPLETED: "success",
+    RunStatus.FAILED: "error",
+    RunStatus.CRASHED: "error",
+    RunStatus.SYSTEM_FAILURE: "error",
+    RunStatus.TIMED_OUT: "error",
+}
+
+
+@dataclass(slots=True)
+class _RowEntry:
+    """A run's row and what it was built from; reused until the run changes or `valid_until` passes."""
+
+    run: Run
+    row: Row
+    stuck: bool
+    order: tuple[bool, float, float]
+    valid_until: float
+    scope: str | None
+
+
+@dataclass
+class _Segment:
+    """One page of the listing, re-read as a unit so runs that left it disappear."""
+
+    after: str | None
+    ids: list[str] = field(default_factory=list)
+    next: str | None = None
+
+
+class RunsScreen(PaneScreen):
+    """Runs, newest first, stuck runs first of all; `f` and `w` switch the status set and time window."""
+
+    PANE = "runs"
+    MARKS = True
+    EMPTY = "No runs match (f: statuses, w: window)"
+    COLUMNS = (
+        Column("flag", "", 5),
+        Column("id", "Run", 14, flex=3, max_width=32, cut_middle=True),
+        Column("task", "Task", 12, flex=3, max_width=40),
+        Column("status", "Status", 9),
+        Column("age", "In status", 9, align="right"),
+        Column("queue", "Queue", 12, priority=3, flex=1, max_width=30),
+        Column("version", "Version", 10, priority=2),
+        Column("tags", "Tags", 10, priority=4, flex=2),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "next_statuses", "Statuses", id="runs.statuses"),
+        Binding("w", "next_window", "Window", id="runs.window"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.statuses: tuple[RunStatus, ...] = ACTIVE_STATUSES
+        self.status_label = "active"
+        self.window: str | None = None
+        self._scope: tuple[str, QueueType] | None = None
+        self._runs: dict[str, Run] = {}
+        self._head: _Segment | None = None
+        self._stuck: _Segment | None = None
+        self._more: list[_Segment] = []
+        self._want_more = False
+        self._ticks = 0
+        self._rows: dict[str, _RowEntry] = {}
+        self._order: list[Row] = []
+        self._stuck_count = 0
+
+    def reset(self) -> None:
+        self._runs, self._head, self._stuck, self._more, self._rows = {}, None, None, [], {}
+        self._order = []
+        self.table.set_rows([])
+
+    def on_screen_resume(self) -> None:
+        if self.session.run_queue != self._scope:
+            self._scope = self.session.run_queue
+            self.reset()
+            self._last_full = 0.0
+        super().on_screen_resume()
+
+    # ----- data -----------------------------------------------------------------------------------------
+
+    @property
+    def stuck_statuses(self) -> tuple[RunStatus, ...]:
+        wanted = self.statuses or tuple(RunStatus)
+        return tuple(s for s in (RunStatus.DEQUEUED, RunStatus.EXECUTING) if s in wanted)
+
+    async def _page(
+        self,
+        after: str | None = None,
+        *,
+        statuses: tuple[RunStatus, ...] | None = None,
+        created_to: datetime | None = None,
+    ) -> Page[Run]:
+        return await self.session.client.list_runs(
+            statuses=self.statuses if statuses is None else statuses,
+            queue=self._scope,
+            created_to=created_to,
+            # The stuck query asks by age instead of a window: a run stuck for 8 days is still stuck.
+            period=self.window if created_to is None else None,
+            page_size=PAGE_SIZE,
+            after=after,
+        )
+
+    def _store(self, segment: _Segment, page: Page[Run]) -> _Segment:
+        segment.ids = [run.id for run in page.items]
+        segment.next = page.next
+        for run in page.items:
+            known = self._runs.get(run.id)
+            if known is None or run.updated_at >= known.updated_at:
+                self._runs[run.id] = run
+        return segment
+
+    async def poll(self, *, full: bool) -> None:
+        changed = False
+        if full or self._head is None:
+            self._ticks += 1
+            self._head = self._store(_Segment(None), await self._page())
+            if self.stuck_statuses:
+                threshold = self.session.settings.thresholds.stuck()
+                created_to = self.session.clock() - min(threshold.dequeued, threshold.executing)
+                page = await self._page(statuses=self.stuck_statuses, created_to=created_to)
+                self._stuck = self._store(_Segment(None), page)
+            else:
+                self._stuck = None
+            if self._more and self._ticks % OLDER_PAGES_EVERY == 0:
+                segment = self._more[(self._ticks // OLDER_PAGES_EVERY) % len(self._more)]
+                self._store(segment, await self._page(segment.after))
+            changed = True
+        if self._want_more:
+            self._want_more = False
+            last = self._more[-1] if self._more else self._head
+            if last is not None and last.next is not None:
+                self._more.append(self._store(_Segment(last.next), await self._page(last.next)))
+                changed = True
+        if changed:
+            self._prune()
+            self.render_rows()
+
+    def _prune(self) -> None:
+        keep: set[str] = set()
+        for segment in (self._head, self._stuck, *self._more):
+            if segment is not None:
+                keep.update(segment.ids)
+        for run_id in self._runs.keys() - keep:
+            del self._runs[run_id]
+            self._rows.pop(run_id, None)
+
+    @on(FastTable.NearEnd)
+    def _load_more(self) -> None:
+        last = self._more[-1] if self._more else self._head
+        if last is not None and last.next is not None:
+            self._want_more = True
+            self.nudge()
+
+    # ----- rendering ------------------------------------------------------------------------------------
+
+    def render_rows(self) -> None:
+        """Rows for every loaded run; a run's row is rebuilt only when it changed or its age text would."""
+        now = self.session.clock()
+        now_ts = now.timestamp()
+        thresholds = self.session.settings.thresholds.stuck()
+        scope_name = self._scope[0] if self._scope else None
+        entries = []
+        rebuilt = False
+        for run in self._runs.values():
+            entry = self._rows.get(run.id)
+            if (
+                entry is None
+                or entry.run is not run
+                or now_ts >= entry.valid_until
+                or entry.scope != scope_name
+            ):
+                entry = self._row_for(run, now, thresholds, scope_name)
+                self._rows[run.id] = entry
+                rebuilt = True
+            entries.append(entry)
+        if rebuilt or len(entries) != len(self._order):
+            # Stuck first (longest in status first), then newest first, as the list endpoint orders them.
+            entries.sort(key=lambda e: e.order)
+            self._order = [entry.row for entry in entries]
+            self._stuck_count = sum(1 for entry in entries if entry.stuck)
+        rows = self._order
+        self.table.set_rows(rows)
+        self.update_bars()
+
+    def _row_for(self, run: Run, now: datetime, thresholds: StuckThresholds, scope: str | None) -> _RowEntry:
+        seconds = time_in_status(run, now).total_seconds()
+        stuck = is_stuck(run, now, thresholds)
+        since = now.timestamp() - seconds
+        # The row changes when its age text does, or when its time in status crosses a stuck threshold.
+        valid_until = now.timestamp() + seconds_until_change(seconds)
+        if not stuck:
+            crossings = [since + t.total_seconds() for t in (thresholds.dequeued, thresholds.executing)]
+            valid_until = min([valid_until, *(c for c in crossings if c > now.timestamp())])
+        age = short_duration(seconds)
+        row = Row(
+            run.id,
+            (
+                Cell("STUCK", "error") if stuck else "",
+                run.id,
+                run.task_identifier,
+                Cell(run.status.value, "error" if stuck else STATUS_TONE.get(run.status, "muted")),
+                Cell(age, "error") if stuck else age,
+                run.queue or scope or "—",
+                run.version or "—",
+                ", ".join(run.tags),
+            ),
+        )
+        order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp())
+        return _RowEntry(run, row, stuck, order, valid_until, scope)
+
+    def summary(self) -> str:
+        parts = [f"{len(self._runs)} runs"]
+        parts.append(f"statuses: {self.status_label}")
+        parts.append(f"window: {self.window or '7d'}")
+        if self._scope is not None:
+            parts.append(f"queue: {self._scope[0]} (esc clears)")
+        last = self._more[-1] if self._more else self._head
+        if last is not None and last.next is not None:
+            parts.append("more below")
+        if self.table.marked:
+            parts.append(f"{len(self.table.marked)} marked")
+        return " · ".join(parts)
+
+    def warning(self) -> str:
+        return f"{self._stuck_count} STUCK" if self._stuck_count else ""
+
+    # ----- actions and commands -------------------------------------------------------------------------
+
+    def _requery(self) -> None:
+        self.reset()
+        self.table.empty_message = "Loading…"
+        self.update_bars()
+        self.refresh_now()
+
+    def action_next_statuses(self) -> None:
+        labels = [label for label, _ in STATUS_SETS]
+        index = (labels.index(self.status_label) + 1) % len(STATUS_SETS) if self.status_label in labels else 0
+        self.status_label, self.statuses = STATUS_SETS[index]
+        self._requery()
+
+    def action_next_window(self) -> None:
+        index = (WINDOWS.index(self.window) + 1) % len(WINDOWS) if self.window in WINDOWS else 0
+        self.window = WINDOWS[index]
+        self._requery()
+
+    def run_command(self, name: str, argument: str) -> bool:
+        if name == "status":
+            return self._set_statuses(argument)
+        if name == "window":
+            if argument and not PERIOD.match(argument):
+                self.notify(f"Not a period: {argument!r} (use 30m, 6h, 7d)", severity="warning")
+                return True
+            self.window = argument or None
+            self._requery()
+            return True
+        return False
+
+    def _set_statuses(self, argument: str) -> bool:
+        names = [part.strip().upper() for part in argument.split(",") if part.strip()]
+        unknown = [name for name in names if name not in RunStatus.__members__]
+        if unknown:
+            self.notify(
+                f"Unknown status {', '.join(unknown)}; known: {', '.join(RunStatus)}", severity="warning"
+            )
+            return True
+        self.statuses = tuple(RunStatus[name] for name in names)
+        self.status_label = ",".join(names) if names else "all"
+        self._requery()
+        return True
+
+    def back(self) -> bool:
+        if super().back():
+            return True
+        if self._scope is not None:
+            self.session.run_queue = None
+            self._scope = None
+            self._requery()
+        return False
+
+    def selected_run(self) -> Run | None:
+        key = self.table.cursor_key
+        return self._runs.get(key) if key is not None else None
+
+    @on(FastTable.Selected)
+    def _open_run(self, event: FastTable.Selected) -> None:
+        self.post_message(OpenRun(event.key))

@@ -1,0 +1,86 @@
+"""What every pane shares: settings, the client, the clock, the polling switch, freshness and caches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tui.api.client import EngineClient
+from tui.api.guard import WriteGuard
+from tui.config import Settings
+from tui.model import EnvironmentInfo, QueueMetrics, QueueType
+
+MISSED_REFRESHES_FOR_STALE = 3
+
+
+@dataclass
+class PaneStatus:
+    """Freshness of one pane's data: when it last succeeded and why it last failed."""
+
+    updated_at: datetime | None = None
+    failures: int = 0
+    error: str | None = None
+
+    def succeeded(self, now: datetime) -> None:
+        self.updated_at = now
+        self.failures = 0
+        self.error = None
+
+    def failed(self, reason: str) -> None:
+        self.failures += 1
+        self.error = reason
+
+    def stale(self, now: datetime, interval: float) -> bool:
+        if self.failures >= MISSED_REFRESHES_FOR_STALE:
+            return True
+        if self.updated_at is None:
+            return False
+        return (now - self.updated_at).total_seconds() > MISSED_REFRESHES_FOR_STALE * interval
+
+
+@dataclass
+class Session:
+    """Mutable state shared by the panes of one app; `generation` changes when the profile does."""
+
+    settings: Settings
+    client: EngineClient
+    clock: Callable[[], datetime]
+    paused: bool = False
+    generation: int = 0
+    panes: dict[str, PaneStatus] = field(default_factory=dict)
+    metrics: dict[str, tuple[datetime, QueueMetrics]] = field(default_factory=dict)
+    """Queue metrics by stored queue name, with the time they expire (one bucket after they were read)."""
+    environment: EnvironmentInfo | None = None
+    run_queue: tuple[str, QueueType] | None = None
+    """The queue the runs pane is scoped to, set by `enter` on a queue."""
+
+    def pane(self, name: str) -> PaneStatus:
+        return self.panes.setdefault(name, PaneStatus())
+
+    @property
+    def guard(self) -> WriteGuard | None:
+        guard = getattr(self.client, "guard", None)
+        return guard if isinstance(guard, WriteGuard) else None
+
+    def switch(self, settings: Settings, client: EngineClient) -> EngineClient:
+        """Point every pane at another profile; returns the old client for the caller to close."""
+        old = self.client
+        self.settings = settings
+        self.client = client
+        self.generation += 1
+        self.panes.clear()
+        self.metrics.clear()
+        self.environment = None
+        self.run_queue = None
+        return old
+
+    def cached_metrics(self, stored_name: str, now: datetime) -> QueueMetrics | None:
+        entry = self.metrics.get(stored_name)
+        if entry is None:
+            return None
+        return entry[1]
+
+    def metrics_due(self, stored_name: str, now: datetime) -> bool:
+        entry = self.metrics.get(stored_name)
+        return entry is None or entry[0] <= now

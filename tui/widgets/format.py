@@ -1,0 +1,90 @@
+"""Pure formatting for cells: short durations, sparklines, rates. No styling here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def short_duration(seconds: float) -> str:
+    """`45s`, `14m`, `3h12m`, `2d3h`: coarse on purpose: after a minute, rows change once a minute."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h"
+
+
+def seconds_until_change(seconds: float) -> float:
+    """How long until `short_duration(seconds)` shows something else."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        step = 1
+    elif seconds < 86_400:
+        step = 60
+    else:
+        step = 3_600
+    return (int(seconds) // step + 1) * step - seconds
+
+
+def age(since: datetime | None, now: datetime) -> str:
+    if since is None:
+        return "—"
+    return short_duration((now - since).total_seconds())
+
+
+def until(when: datetime | None, now: datetime) -> str:
+    """Time left until `when`: `in 12m`, `overdue 3m`, or `none`."""
+    if when is None:
+        return "none"
+    left = (when - now).total_seconds()
+    return f"in {short_duration(left)}" if left >= 0 else f"overdue {short_duration(-left)}"
+
+
+def millis(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value < 1000:
+        return f"{value:.0f}ms"
+    return short_duration(value / 1000) if value >= 60_000 else f"{value / 1000:.1f}s"
+
+
+def rate(value: float | None) -> str:
+    if value is None:
+        return "…"
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def sparkline(values: Sequence[int], width: int = 12) -> str:
+    """Unicode block sparkline of the last `width` values, scaled to their maximum."""
+    points = list(values)[-width:]
+    if not points:
+        return ""
+    top = max(points)
+    if top <= 0:
+        return _BLOCKS[0] * len(points)
+    return "".join(_BLOCKS[min(7, round(value / top * 7))] for value in points)
+
+
+def middle_cut(text: str, width: int) -> str:
+    """Shorten an id by cutting its middle (`run_cmeo2x…c3d7`), keeping both ends recognisable."""
+    if len(text) <= width or width < 5:
+        return text
+    head = (width - 1) // 2 + 2
+    tail = width - 1 - head
+    return text[:head] + "…" + text[-tail:] if tail > 0 else text[: width - 1] + "…"
+
+
+def seconds_ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    delta = now - when
+    return f"{short_duration(max(timedelta(0), delta).total_seconds())} ago"

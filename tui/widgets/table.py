@@ -1,0 +1,479 @@
+"""FastTable: a keyed table on Textual's Line API rendering only visible lines, caching each row's Strip."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.model.text import clean
+
+Align = Literal["left", "right"]
+TONES = ("error", "warning", "success", "muted", "accent", "bold")
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A cell with a tone (a component class suffix such as "error"); text is always rendered literally."""
+
+    text: str
+    tone: str = ""
+
+
+CellValue = str | Cell
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column: `width` is the minimum; `priority` 0 never drops, higher numbers drop first when narrow."""
+
+    key: str
+    label: str
+    width: int
+    priority: int = 0
+    flex: int = 0
+    max_width: int | None = None
+    align: Align = "left"
+    cut_middle: bool = False
+    """Cut long values in the middle (ids differ at both ends) instead of at the end."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row; `key` is stable across refreshes (a run id, a queue name)."""
+
+    key: str
+    cells: tuple[CellValue, ...]
+    tone: str = ""
+
+
+def fit(text: str, width: int, align: Align = "left", middle: bool = False) -> str:
+    """Pad or cut `text` to exactly `width` cells, marking a cut with an ellipsis."""
+    length = cell_len(text)
+    if length > width:
+        if width <= 0:
+            return ""
+        if middle and width >= 7 and length == len(text):
+            tail = (width - 1) // 3
+            return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
+        return set_cell_size(text, width - 1) + "…"
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad
+
+
+def _cell_text(value: CellValue) -> str:
+    return value.text if isinstance(value, Cell) else value
+
+
+class FastTable(ScrollView, can_focus=True):
+    """Only visible lines render; rows reconcile by key so the cursor and scroll stay on the same row."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j,down", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("k,up", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="table.page_down"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="table.page_up"),
+        Binding("home,g", "first", "First row", show=False, id="table.first"),
+        Binding("end,G", "last", "Last row", show=False, id="table.last"),
+        Binding("enter", "select", "Open", id="table.select"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "fast-table--header",
+        "fast-table--cursor",
+        "fast-table--mark",
+        "fast-table--empty",
+        *(f"fast-table--{tone}" for tone in TONES),
+    }
+    DEFAULT_CSS = """
+    FastTable { overflow-x: hidden; overflow-y: auto; height: 1fr; }
+    """
+
+    class Selected(Message):
+        """`enter` on a row."""
+
+        def __init__(self, table: FastTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+    class CursorMoved(Message):
+        """The cursor is on a different row."""
+
+        def __init__(self, table: FastTable, key: str | None, index: int) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+            self.index = index
+
+    class NearEnd(Message):
+        """The operator scrolled close to the last loaded row: a good moment to load more."""
+
+        def __init__(self, table: FastTable) -> None:
+            super().__init__()
+            self.table = table
+
+    def __init__(
+        self,
+        columns: Sequence[Column] = (),
+        *,
+        empty_message: str = "Nothing to show",
+        show_marks: bool = False,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self._columns: tuple[Column, ...] = tuple(columns)
+        self._layout: list[tuple[int, int]] = []
+        self._layout_width = -1
+        self._all: list[Row] = []
+        self._all_keys: list[str] = []
+        self._by_key: dict[str, Row] = {}
+        self._rows: list[Row] = []
+        self._keys: list[str] = []
+        self._index: dict[str, int] = {}
+        self._strips: dict[str, Strip] = {}
+        self._search: dict[str, str] = {}
+        self._styles: dict[str, Style] = {}
+        self._filter = ""
+        self._cursor = 0
+        self._cursor_strip: tuple[Row, Strip] | None = None
+        self.marked: set[str] = set()
+        self.show_marks = show_marks
+        self.empty_message = empty_message
+        self._near_end_at = -1
+        self.render_count = 0
+        """Rows rendered from scratch (not from the cache); the benchmark reads it."""
+
+    # ----- data -----------------------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def total_count(self) -> int:
+        return len(self._all)
+
+    @property
+    def cursor_index(self) -> int:
+        return self._cursor
+
+    @property
+    def cursor_key(self) -> str | None:
+        return self._keys[self._cursor] if 0 <= self._cursor < len(self._keys) else None
+
+    @property
+    def keys(self) -> Sequence[str]:
+        return self._keys
+
+    def row(self, key: str) -> Row | None:
+        return self._by_key.get(key)
+
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        self._columns = tuple(columns)
+        self._layout_width = -1
+        self._invalidate()
+        self.refresh()
+
+    def set_rows(self, rows: Sequence[Row]) -> None:
+        """Reconcile to `rows` (in display order): changed rows re-render, the cursor follows its key."""
+        old_key = self.cursor_key
+        old_screen_line = self._cursor - round(self.scroll_y)
+        rows = list(rows)
+        all_keys = [row.key for row in rows]
+        strips, search = self._strips, self._search
+        changed: list[str] = []
+        if all_keys == self._all_keys:
+            # The common tick: same rows in the same order, a few of them changed. No dict work at all.
+            for previous, row in zip(self._all, rows, strict=True):
+                if previous is not row and previous != row:
+                    strips.pop(row.key, None)
+                    search.pop(row.key, None)
+                    changed.append(row.key)
+                    self._by_key[row.key] = row
+            self._all = rows
+            if not self._filter:
+                self._rows = rows
+                self._refresh_keys(changed)
+                return
+        else:
+            by_key = dict(zip(all_keys, rows, strict=True))
+            for row in rows:
+                known = self._by_key.get(row.key)
+                if known is not row and known != row:
+                    strips.pop(row.key, None)
+                    search.pop(row.key, None)
+            for gone in self._by_key.keys() - by_key.keys():
+                strips.pop(gone, None)
+                search.pop(gone, None)
+            self._by_key = by_key
+            self._all = rows
+            self._all_keys = all_keys
+        old_keys = self._keys
+        self._apply_filter()
+        if self._keys == old_keys:
+            self._refresh_keys(changed)
+            return
+        self._restore_cursor(old_key, old_screen_line)
+
+    def set_filter(self, text: str) -> None:
+        """Case-insensitive substring filter over all cells; a leading `!` keeps rows that do not match."""
+        if text == self._filter:
+            return
+        old_key = self.cursor_key
+        self._filter = text
+        self._apply_filter()
+        self._restore_cursor(old_key, self._cursor - round(self.scroll_y))
+
+    @property
+    def filter(self) -> str:
+        return self._filter
+
+    def toggle_mark(self, key: str) -> None:
+        if key in self.marked:
+            self.marked.discard(key)
+        else:
+            self.marked.add(key)
+        self._strips.pop(key, None)
+        self._cursor_strip = None
+        self._refresh_keys([key])
+
+    def move_to(self, key: str) -> bool:
+        """Put the cursor on `key` if it is shown; returns whether it is."""
+        index = self._index.get(key)
+        if index is None:
+            return False
+        self._set_cursor(index)
+        return True
+
+    def _apply_filter(self) -> None:
+        text = self._filter
+        if not text or text == "!":
+            rows = self._all
+        else:
+            invert = text.startswith("!")
+            needle = (text[1:] if invert else text).lower()
+            rows = [row for row in self._all if (needle in self._search_text(row)) != invert]
+        self._rows = rows
+        self._keys = [row.key for row in rows]
+        self._index = {key: index for index, key in enumerate(self._keys)}
+        self.virtual_size = Size(self.scrollable_content_region.width, len(rows) + 1)
+
+    def _search_text(self, row: Row) -> str:
+        text = self._search.get(row.key)
+        if text is None:
+            text = self._search[row.key] = " ".join(_cell_text(cell) for cell in row.cells).lower()
+        return text
+
+    def _restore_cursor(self, key: str | None, screen_line: int) -> None:
+        index = self._index.get(key) if key is not None else None
+        if index is None:
+            index = min(self._cursor, max(0, len(self._rows) - 1))
+        self._cursor = index
+        # Keep the cursor row on the same screen line, so rows arriving above it do not shift the view.
+        self._scroll_line(index - max(0, screen_line))
+        self._scroll_cursor_into_view()
+        self.refresh()
+        self.post_message(self.CursorMoved(self, self.cursor_key, self._cursor))
+
+    def _refresh_keys(self, keys: Iterable[str]) -> None:
+        top = round(self.scroll_y)
+        bottom = top + self.size.height
+        for key in keys:
+            index = self._index.get(key)
+            if index is not None and top <= index < bottom:
+                self.refresh_line(index + 1)
+
+    # ----- cursor and scrolling -------------------------------------------------------------------------
+
+    def _set_cursor(self, index: int) -> None:
+        index = max(0, min(index, len(self._rows) - 1))
+        if index == self._cursor and self._rows:
+            self._scroll_cursor_into_view()
+            return
+        old = self._cursor
+        self._cursor = index
+        self._cursor_strip = None
+        self.refresh_line(old + 1)
+        self.refresh_line(index + 1)
+        self._scroll_cursor_into_view()
+        self.post_message(self.CursorMoved(self, self.cursor_key, index))
+
+    def _scroll_cursor_into_view(self) -> None:
+        visible = max(1, self.size.height - 1)
+        top = round(self.scroll_y)
+        if self._cursor < top:
+            self._scroll_line(self._cursor)
+        elif self._cursor >= top + visible:
+            self._scroll_line(self._cursor - visible + 1)
+
+    def _scroll_line(self, line: int) -> None:
+        line = max(0, min(line, self.max_scroll_y))
+        self.scroll_target_y = line
+        self.scroll_y = line
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value + 2 * self.size.height >= len(self._rows) and self._near_end_at != len(self._rows):
+            self._near_end_at = len(self._rows)
+            self.post_message(self.NearEnd(self))
+
+    def action_cursor_down(self) -> None:
+        self._set_cursor(self._cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self._set_cursor(self._cursor - 1)
+
+    def action_page_down(self) -> None:
+        self._set_cursor(self._cursor + max(1, self.size.height - 2))
+
+    def action_page_up(self) -> None:
+        self._set_cursor(self._cursor - max(1, self.size.height - 2))
+
+    def action_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_last(self) -> None:
+        self._set_cursor(len(self._rows) - 1)
+
+    def action_select(self) -> None:
+        key = self.cursor_key
+        if key is not None:
+            self.post_message(self.Selected(self, key))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self._set_cursor(round(self.scroll_y) + event.y - 1)
+
+    # ----- rendering ------------------------------------------------------------------------------------
+
+    def _on_resize(self, event: events.Resize) -> None:
+        self._layout_width = -1
+        self._invalidate()
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._strips.clear()
+        self._cursor_strip = None
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(f"fast-table--{name}", partial=True)
+        return style
+
+    @property
+    def _gutter(self) -> int:
+        return 2 if self.show_marks else 1
+
+    def _ensure_layout(self) -> None:
+        width = self.scrollable_content_region.width
+        if width == self._layout_width:
+            return
+        self._layout_width = width
+        self._invalidate()
+        available = width - self._gutter
+        order = sorted(range(len(self._columns)), key=lambda i: (self._columns[i].priority, i))
+        chosen: list[int] = []
+        used = 0
+        for index in order:
+            column = self._columns[index]
+            if column.priority and used + column.width + 1 > available:
+                break  # by priority: a less important column never shows while a more important one hides
+            chosen.append(index)
+            used += column.width + 1
+        chosen.sort()
+        widths = {index: self._columns[index].width for index in chosen}
+        spare = available - used
+        flexible = [i for i in chosen if self._columns[i].flex]
+        while spare > 0 and flexible:
+            total = sum(self._columns[i].flex for i in flexible)
+            given = 0
+            for index in list(flexible):
+                column = self._columns[index]
+                share = max(1, spare * column.flex // total)
+                if column.max_width is not None:
+                    share = min(share, column.max_width - widths[index])
+                share = min(share, spare - given)
+                widths[index] += share
+                given += share
+                if column.max_width is not None and widths[index] >= column.max_width:
+                    flexible.remove(index)
+            spare -= given
+            if given == 0:
+                break
+        self._layout = [(index, widths[index]) for index in chosen]
+
+    @property
+    def visible_columns(self) -> list[str]:
+        self._ensure_layout()
+        return [self._columns[index].key for index, _ in self._layout]
+
+    def render_line(self, y: int) -> Strip:
+        self._ensure_layout()
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            return self._render_header(width, base)
+        index = round(self.scroll_y) + y - 1
+        if index >= len(self._rows):
+            if index == 0 and y == 1:
+                text = fit(clean(self.empty_message), width)
+                return Strip([Segment(text, base + self._style("empty"))], width)
+            return Strip.blank(width, base)
+        row = self._rows[index]
+        if index == self._cursor:
+            cached = self._cursor_strip
+            if cached is None or cached[0] is not row:
+                cached = (row, self._render_row(row, width, base + self._style("cursor"), cursor=True))
+                self._cursor_strip = cached
+            return cached[1]
+        found = self._strips.get(row.key)
+        if found is None:
+            found = self._strips[row.key] = self._render_row(row, width, base, cursor=False)
+        return found
+
+    def _render_header(self, width: int, base: Style) -> Strip:
+        style = base + self._style("header")
+        segments = [Segment(" " * self._gutter, style)]
+        for index, column_width in self._layout:
+            column = self._columns[index]
+            segments.append(Segment(fit(column.label, column_width, column.align) + " ", style))
+        return Strip(segments).adjust_cell_length(width, style)
+
+    def _render_row(self, row: Row, width: int, base: Style, *, cursor: bool) -> Strip:
+        self.render_count += 1
+        row_style = base + self._style(row.tone) if row.tone else base
+        gutter = "▸" if cursor else " "
+        if self.show_marks:
+            gutter += "●" if row.key in self.marked else " "
+        segments = [Segment(gutter, row_style + self._style("mark"))]
+        cells = row.cells
+        for index, column_width in self._layout:
+            value = cells[index] if index < len(cells) else ""
+            if isinstance(value, Cell):
+                text, tone = value.text, value.tone
+            else:
+                text, tone = value, ""
+            style = row_style + self._style(tone) if tone else row_style
+            if cursor and tone:
+                style += self._style("cursor")
+            column = self._columns[index]
+            segments.append(Segment(fit(clean(text), column_width, column.align, column.cut_middle), style))
+            segments.append(Segment(" ", row_style))
+        return Strip(segments).adjust_cell_length(width, row_style)

@@ -1,0 +1,93 @@
+"""The always-visible top bar: profile and environment, connection, data age, request rate, write access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from tui.model.text import clean
+
+
+@dataclass(frozen=True, slots=True)
+class TopBarState:
+    """Everything the bar shows, already decided; the widget only lays it out."""
+
+    profile: str = ""
+    environment: str = ""
+    production: bool = False
+    demo: bool = False
+    connection: str = "CONNECTING"
+    freshness: str = "no data yet"
+    stale: bool = False
+    rate: str = ""
+    access: str = ""
+    polling_paused: bool = False
+    error: str | None = None
+
+
+_CONNECTION_TONE = {
+    "CONNECTED": "success",
+    "RETRYING": "warning",
+    "DISCONNECTED": "error",
+    "UNAUTHORIZED": "error",
+}
+
+
+class TopBar(Widget):
+    """One line; lower-priority parts are dropped first when the terminal is narrow."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "topbar--error",
+        "topbar--warning",
+        "topbar--success",
+        "topbar--muted",
+        "topbar--badge",
+        "topbar--accent",
+    }
+    DEFAULT_CSS = "TopBar { height: 1; }"
+
+    state: reactive[TopBarState] = reactive(TopBarState, layout=False)
+
+    def _tone(self, name: str) -> Style:
+        return self.get_component_rich_style(f"topbar--{name}", partial=True) if name else Style()
+
+    def render(self) -> Text:
+        state = self.state
+        # (priority, text, tone): priority 0 always stays; higher numbers go first when narrow.
+        parts: list[tuple[int, str, str]] = [
+            (
+                0,
+                f" {clean(state.profile, 24)} · {clean(state.environment, 20)}",
+                "error" if state.production else "accent",
+            ),
+        ]
+        if state.production:
+            parts.append((0, "PRODUCTION", "error"))
+        if state.demo:
+            parts.append((0, "DEMO", "badge"))
+        parts.append((0, state.connection, _CONNECTION_TONE.get(state.connection, "muted")))
+        freshness = f"STALE {state.freshness}" if state.stale else state.freshness
+        parts.append((1, freshness, "warning" if state.stale else "muted"))
+        if state.polling_paused:
+            parts.append((0, "POLLING PAUSED", "warning"))
+        if state.rate:
+            parts.append((3, state.rate, "muted"))
+        if state.access:
+            parts.append((0, state.access, "warning" if state.access.startswith("WRITE") else "muted"))
+        if state.error and (state.stale or state.connection != "CONNECTED"):
+            parts.append((4, clean(state.error, 40), "error"))
+        width = self.size.width or 120
+        while sum(len(text) + 3 for _, text, _ in parts) > width and any(p for p, _, _ in parts):
+            worst = max(range(len(parts)), key=lambda i: (parts[i][0], i))
+            del parts[worst]
+        result = Text(no_wrap=True, overflow="ellipsis")
+        for index, (_, text, tone) in enumerate(parts):
+            if index:
+                result.append(" │ ", style=self._tone("muted"))
+            result.append(text, style=self._tone(tone))
+        return result
