@@ -1,0 +1,595 @@
+"""The simulated run engine: a virtual clock, queues with concurrency slots, workers, runs, traces and tokens.
+
+Conventions the console relies on:
+- A tool call is a span named `tool <entity>.<tool>` whose span detail carries properties
+  `{"entity": <entity>, "tool": <tool>}`; it stays open (partial) while the call is in flight.
+- A token wait is a span named `wait.forToken()` whose span detail has entityType "waitpoint" and
+  properties `{"id": "waitpoint_…"}` (API.md §7.6).
+- `repair-queues` with dryRun false removes leaked slots at once (the real engine waits 60 s first).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tui.sim.history import History
+from tui.sim.state import Bulk, Deployment, Environment, Plan, Queue, Run, Span, Token
+
+TICK = 10.0
+START_DELAY = 2.0
+TOOL_SECONDS = 3.0
+STALL_TIMEOUT = 60.0
+MAX_ATTEMPTS = 3
+MAX_REQUEUES = 12
+BULK_BATCH = 25
+
+ACTIVE_DB = ("PENDING", "DEQUEUED", "EXECUTING", "WAITING_TO_RESUME", "DELAYED", "PENDING_VERSION")
+
+
+@dataclass
+class TaskSpec:
+    """A task: its default queue, arrival rate and how its runs behave."""
+
+    id: str
+    queue: str
+    per_minute: float
+    plan: Callable[[random.Random], Plan]
+    payload: Callable[[random.Random, int], Any] = lambda rng, n: {"n": n}
+    tags: Callable[[random.Random, int], list[str]] = lambda rng, n: []
+
+
+@dataclass
+class Faults:
+    """Injected trouble for the HTTP layer (the engine itself stays correct)."""
+
+    latency: float = 0.0
+    error_rate: float = 0.0
+    error_status: int = 503
+    malformed_rate: float = 0.0
+    drop_rate: float = 0.0
+    ratelimit_storm: bool = False
+
+
+def utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class Engine:
+    """Deterministic from its seed; time only moves through `advance` (and `sync`, which follows the real clock)."""
+
+    def __init__(self, *, seed: int = 1, start: datetime | None = None, speed: float = 1.0) -> None:
+        self.rng = random.Random(seed)
+        self.now = (start or datetime.now(UTC)).replace(microsecond=0)
+        self.speed = speed
+        self._anchor = time.monotonic()
+        self._counter = 0
+        self.env = Environment(id=self.new_id(), slug="dev", type="DEVELOPMENT", concurrency_limit=40)
+        self.queues: dict[str, Queue] = {}
+        self.tasks: dict[str, TaskSpec] = {}
+        self.runs: dict[str, Run] = {}
+        self.order: list[Run] = []
+        self.order_keys: list[tuple[datetime, str]] = []
+        """Sort keys of `order` (createdAt, id), oldest first, for cursor look-ups."""
+        self.children: dict[str, list[Run]] = {}
+        self.by_status: dict[str, set[str]] = {}
+        self.tokens: dict[str, Token] = {}
+        self.token_order: list[Token] = []
+        self.resolvers: dict[str, datetime] = {}
+        self.bulks: dict[str, Bulk] = {}
+        self.deployments: list[Deployment] = []
+        self.version = "20261128.1"
+        self.workers = 6
+        self.slots_per_worker = 5
+        self.entities_down: set[str] = set()
+        self.tool_timeout = 1800.0
+        self.auto_resolve: float | None = 90.0
+        """Seconds after which an approver completes a run's token; None leaves tokens orphaned."""
+        self.history = History()
+        self.faults = Faults()
+        self.scenario = ""
+        self._arrivals: dict[str, float] = {}
+        self._since_sample = 0.0
+        self._started: dict[str, int] = {}
+        self._waits: dict[str, list[float]] = {}
+        self._idem: dict[str, str] = {}
+
+    # -- ids and clock ---------------------------------------------------------------------------------
+    def new_id(self) -> str:
+        """A 25-char cuid-like id, deterministic from the seed."""
+        self._counter += 1
+        return f"c{self._counter:08x}{self.rng.getrandbits(64):016x}"
+
+    def hex_id(self, length: int = 16) -> str:
+        return f"{self.rng.getrandbits(length * 4):0{length}x}"
+
+    def sync(self) -> None:
+        """Advance virtual time by the real time elapsed since the last sync, times the speed factor."""
+        real = time.monotonic()
+        elapsed, self._anchor = real - self._anchor, real
+        if self.speed > 0 and elapsed > 0:
+            self.advance(elapsed * self.speed)
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock forward, running the engine in ticks of at most 10 s."""
+        remaining = max(0.0, seconds)
+        while remaining > 1e-9:
+            step = min(TICK, remaining)
+            remaining -= step
+            moved = self.now + timedelta(seconds=step)
+            self.now = moved.replace(microsecond=moved.microsecond // 1000 * 1000)  # the API speaks milliseconds
+            self._tick(step)
+
+    # -- indexes -----------------------------------------------------------------------------------------
+    def _set_status(self, run: Run, status: str, snapshot: str) -> None:
+        self.by_status.get(run.status, set()).discard(run.iid)
+        run.status, run.snapshot, run.updated_at = status, snapshot, self.now
+        self.by_status.setdefault(status, set()).add(run.iid)
+
+    def with_status(self, *statuses: str) -> list[Run]:
+        return [self.runs[i] for s in statuses for i in self.by_status.get(s, ())]
+
+    def add_queue(self, name: str, type_: str, limit: int | None) -> Queue:
+        queue = Queue(id=f"queue_{self.new_id()}", name=name, type=type_, base_limit=limit)
+        self.queues[queue.stored] = queue
+        self._started.setdefault(queue.stored, 0)
+        return queue
+
+    def queue_for(self, param: str, kind: str) -> Queue | None:
+        """Find a queue by `queue_…` id (kind "id") or by name (kind "task"/"custom")."""
+        if kind == "id":
+            return next((q for q in self.queues.values() if q.id == param), None)
+        stored = f"task/{param.removeprefix('task/')}" if kind == "task" else param
+        queue = self.queues.get(stored)
+        return queue if queue is not None and queue.type == kind else None
+
+    # -- creating runs -----------------------------------------------------------------------------------
+    def create_run(
+        self,
+        task: str,
+        *,
+        created_at: datetime | None = None,
+        queue: str | None = None,
+        payload: Any = None,
+        tags: Iterable[str] = (),
+        metadata: dict[str, Any] | None = None,
+        plan: Plan | None = None,
+        delay_until: datetime | None = None,
+        ttl: str | None = None,
+        idempotency_key: str | None = None,
+        parent: Run | None = None,
+        enqueue: bool = True,
+    ) -> Run:
+        spec = self.tasks.get(task)
+        when = created_at or self.now
+        stored = queue or (spec.queue if spec else f"task/{task}")
+        if stored not in self.queues:
+            self.add_queue(stored.removeprefix("task/"), "task" if stored.startswith("task/") else "custom", None)
+        n = len(self.order)
+        run = Run(
+            iid=self.new_id(),
+            task=task,
+            queue=stored,
+            status="PENDING",
+            snapshot="RUN_CREATED",
+            created_at=when,
+            updated_at=when,
+            plan=plan or (spec.plan(self.rng) if spec else Plan(duration=5.0)),
+            payload=payload if payload is not None else (spec.payload(self.rng, n) if spec else {}),
+            tags=sorted(set(tags) or set(spec.tags(self.rng, n) if spec else ())),
+            metadata=metadata,
+            ttl=ttl,
+            idempotency_key=idempotency_key,
+            trace_id=self.hex_id(32),
+        )
+        if parent is not None:
+            run.parent, run.root, run.depth = parent.iid, parent.root or parent.iid, parent.depth + 1
+            run.trigger_function = "triggerAndWait"
+            self.children.setdefault(parent.iid, []).append(run)
+        run.spans = Span(id=self.hex_id(), run_id=run.friendly, message=task, start=when)
+        run.span_index[run.spans.id] = run.spans
+        self.runs[run.iid] = run
+        key = (when, run.iid)
+        index = bisect.bisect_right(self.order_keys, key)
+        self.order_keys.insert(index, key)
+        self.order.insert(index, run)
+        self.by_status.setdefault("PENDING", set()).add(run.iid)
+        if ttl:
+            run.expire_at = when + timedelta(seconds=parse_duration(ttl))
+        if delay_until is not None and delay_until > self.now:
+            run.delay_until = delay_until
+            self._set_status(run, "DELAYED", "DELAYED")
+        elif enqueue:
+            self.enqueue(run)
+        return run
+
+    def enqueue(self, run: Run, at: datetime | None = None) -> None:
+        """Put a run in its queue's waiting set (QUEUED snapshot)."""
+        status = "WAITING_TO_RESUME" if run.status == "WAITING_TO_RESUME" else "PENDING"
+        self._set_status(run, status, "QUEUED")
+        run.eligible_at = at or self.now
+        self.queues[run.queue].waiting.append(run.iid)
+
+    def add_span(self, run: Run, message: str, *, parent: Span | None = None, **extra: Any) -> Span:
+        host = parent or self._attempt_span(run) or run.spans
+        assert host is not None
+        span = Span(id=self.hex_id(), run_id=run.friendly, message=message, start=self.now, parent_id=host.id, **extra)
+        host.children.append(span)
+        run.span_index[span.id] = span
+        return span
+
+    def _attempt_span(self, run: Run) -> Span | None:
+        if run.spans is None:
+            return None
+        attempts = [c for c in run.spans.children if c.attempt is not None and c.message.startswith("Attempt")]
+        return attempts[-1] if attempts else None
+
+    def _open_leaf(self, run: Run) -> Span | None:
+        attempt = self._attempt_span(run)
+        if attempt is None:
+            return None
+        open_children = [c for c in attempt.children if c.end is None]
+        return open_children[-1] if open_children else None
+
+    # -- slots -------------------------------------------------------------------------------------------
+    def _release(self, run: Run) -> None:
+        queue = self.queues[run.queue]
+        queue.operational.discard(run.iid)
+        queue.dequeued.discard(run.iid)
+        self.env.operational.discard(run.iid)
+        if run.iid in queue.waiting:
+            queue.waiting.remove(run.iid)
+
+    def worker_capacity(self) -> int:
+        return self.workers * self.slots_per_worker
+
+    def worker_used(self) -> int:
+        return len(self.by_status.get("DEQUEUED", ())) + sum(
+            1 for r in self.with_status("EXECUTING") if r.snapshot != "QUEUED_EXECUTING"
+        )
+
+    def env_limit(self) -> int:
+        return 0 if self.env.paused else self.env.concurrency_limit
+
+    def queue_limit(self, queue: Queue) -> int:
+        if queue.paused:
+            return 0
+        return min(queue.limit if queue.limit is not None else 1_000_000, self.env_limit())
+
+    # -- the tick ----------------------------------------------------------------------------------------
+    def _tick(self, dt: float) -> None:
+        self._arrive(dt)
+        self._timers()
+        self._progress()
+        self._dequeue()
+        self._bulk_step()
+        self._since_sample += dt
+        if self._since_sample >= TICK - 1e-9:
+            self._since_sample = 0.0
+            self._sample()
+
+    def _arrive(self, dt: float) -> None:
+        for spec in self.tasks.values():
+            acc = self._arrivals.get(spec.id, self.rng.random()) + spec.per_minute * dt / 60.0
+            count = int(acc)
+            self._arrivals[spec.id] = acc - count
+            for _ in range(count):
+                self.create_run(spec.id)
+
+    def _timers(self) -> None:
+        for run in self.with_status("DELAYED"):
+            if run.delay_until is not None and run.delay_until <= self.now:
+                self.enqueue(run, run.delay_until)
+        for queue in self.queues.values():
+            for iid in [i for i in queue.waiting if self.runs[i].expire_at is not None]:
+                run = self.runs[iid]
+                if run.status == "PENDING" and run.expire_at is not None and run.expire_at <= self.now:
+                    self._finish(run, "EXPIRED", error={"type": "STRING_ERROR", "raw": "Run expired (TTL)"})
+                    run.expired_at = self.now
+        for token in self.token_order:
+            if token.status != "PENDING":
+                continue
+            if token.timeout_at is not None and token.timeout_at <= self.now:
+                message = f"Waitpoint timed out at {iso(token.timeout_at)}"
+                self.complete_token(token, _json({"code": "TRIGGER_WAITPOINT_TIMEOUT", "message": message}), True)
+            elif token.iid in self.resolvers and self.resolvers[token.iid] <= self.now:
+                self.complete_token(token, _json({"approved": True, "by": "approver-bot"}))
+
+    def _progress(self) -> None:
+        for run in self.with_status("DEQUEUED"):
+            if run.plan.never_starts:
+                continue  # the worker heartbeats but never starts the attempt
+            if run.phase_end is not None and run.phase_end <= self.now:
+                self._start_attempt(run)
+        for run in self.with_status("EXECUTING"):
+            while run.phase_end is not None and run.phase_end <= self.now and run.status == "EXECUTING":
+                self._phase_done(run)
+
+    def _start_attempt(self, run: Run) -> None:
+        resumed = run.phase == "resume"
+        self._set_status(run, "EXECUTING", "EXECUTING")
+        if run.started_at is None:
+            run.started_at = self.now
+        if resumed:
+            leaf = self._open_leaf(run)
+            if leaf is not None:
+                leaf.end = self.now
+            self._begin(run, "work")
+            return
+        run.attempt += 1
+        assert run.spans is not None
+        span = Span(
+            id=self.hex_id(),
+            run_id=run.friendly,
+            message=f"Attempt {run.attempt}",
+            start=self.now,
+            parent_id=run.spans.id,
+            attempt=run.attempt,
+        )
+        run.spans.children.append(span)
+        run.span_index[span.id] = span
+        self._begin(run, "tool" if run.plan.tool else ("wait" if run.plan.wait_token else "work"))
+
+    def _begin(self, run: Run, phase: str) -> None:
+        run.phase = phase
+        if phase == "tool":
+            assert run.plan.tool is not None
+            entity, _, tool = run.plan.tool.partition(".")
+            self.add_span(run, f"tool {run.plan.tool}", properties={"entity": entity, "tool": tool})
+            down = entity in self.entities_down
+            run.phase_end = self.now + timedelta(seconds=self.tool_timeout if down else TOOL_SECONDS)
+        elif phase == "wait":
+            token = self.tokens.get(run.token or "")
+            if token is None:
+                token = self.create_token(tags=[f"run:{run.friendly}"])
+                if self.auto_resolve is not None:
+                    self.resolvers[token.iid] = self.now + timedelta(seconds=self.auto_resolve)
+            run.token = token.iid
+            token.waiters.add(run.iid)
+            self.add_span(run, "wait.forToken()", properties={"id": token.friendly}, entity_type="waitpoint")
+            run.phase_end = None
+            if token.status == "COMPLETED":
+                self._phase_done(run)
+            elif run.plan.checkpoint:
+                self._release(run)
+                self._set_status(run, "WAITING_TO_RESUME", "SUSPENDED")
+            else:
+                run.snapshot = "EXECUTING_WITH_WAITPOINTS"
+        else:
+            duration = run.plan.duration
+            run.phase_end = None if math.isinf(duration) else self.now + timedelta(seconds=duration)
+
+    def _phase_done(self, run: Run) -> None:
+        leaf = self._open_leaf(run)
+        if run.phase == "tool":
+            assert run.plan.tool is not None
+            entity = run.plan.tool.partition(".")[0]
+            if leaf is not None:
+                leaf.end = self.now
+                leaf.is_error = entity in self.entities_down
+            if entity in self.entities_down:
+                self._attempt_failed(
+                    run, f"ToolCallTimeout: {run.plan.tool} did not answer in {self.tool_timeout:.0f} s"
+                )
+                return
+            self._begin(run, "wait" if run.plan.wait_token else "work")
+        elif run.phase == "wait":
+            if leaf is not None:
+                leaf.end = self.now
+            run.snapshot = "EXECUTING"
+            self._begin(run, "work")
+        elif run.plan.fail:
+            self._attempt_failed(run, "Error: upstream returned 500")
+        else:
+            run.output = {"ok": True, "items": self.rng.randint(1, 40)}
+            self._finish(run, "COMPLETED_SUCCESSFULLY")
+
+    def _attempt_failed(self, run: Run, message: str) -> None:
+        attempt = self._attempt_span(run)
+        if attempt is not None:
+            attempt.end, attempt.is_error = self.now, True
+            attempt.events.append({"name": "exception", "time": iso(self.now), "properties": {"message": message}})
+        if run.attempt < MAX_ATTEMPTS:
+            self._release(run)
+            run.phase = ""
+            self.enqueue(run, self.now + timedelta(seconds=5 * run.attempt))
+        else:
+            self._finish(run, "COMPLETED_WITH_ERRORS", error={"message": message, "name": "Error"})
+
+    def _finish(self, run: Run, status: str, error: dict[str, Any] | None = None, cancelled: bool = False) -> None:
+        self._release(run)
+        if error is not None:
+            run.error = error
+        run.completed_at = self.now
+        run.phase_end = None
+        self._set_status(run, status, "FINISHED")
+        if run.token and run.token in self.tokens:
+            self.tokens[run.token].waiters.discard(run.iid)
+        if run.spans is not None:
+            for span in run.span_index.values():
+                if span.end is None:
+                    span.end = self.now
+                    span.is_cancelled = cancelled
+                    span.is_error = span.is_error or (status != "COMPLETED_SUCCESSFULLY" and not cancelled)
+            if cancelled:
+                run.spans.events.append(
+                    {"name": "cancellation", "time": iso(self.now), "properties": {"reason": "Canceled by user"}}
+                )
+                self.add_span(run, "cancelled", parent=run.spans).end = self.now
+
+    def _dequeue(self) -> None:
+        capacity = self.worker_capacity() - self.worker_used()
+        env_cap = math.floor(self.env_limit() * self.env.burst_factor)
+        progress = True
+        while progress and capacity > 0:
+            progress = False
+            for queue in self.queues.values():
+                if capacity <= 0 or len(self.env.operational) >= env_cap:
+                    return
+                if not queue.waiting or len(queue.operational) >= self.queue_limit(queue):
+                    continue
+                run = self.runs[queue.waiting.pop(0)]
+                if run.eligible_at is not None and run.eligible_at > self.now:
+                    queue.waiting.append(run.iid)
+                    continue
+                self._pull(queue, run)
+                capacity -= 1
+                progress = True
+
+    def _pull(self, queue: Queue, run: Run) -> None:
+        queue.operational.add(run.iid)
+        queue.dequeued.add(run.iid)
+        self.env.operational.add(run.iid)
+        if run.status == "WAITING_TO_RESUME":
+            run.phase = "resume"
+        self._set_status(run, "DEQUEUED", "PENDING_EXECUTING")
+        run.locked_at = self.now
+        run.version = run.version or self.version
+        run.phase_end = self.now + timedelta(seconds=START_DELAY)
+        self._started[queue.stored] = self._started.get(queue.stored, 0) + 1
+        eligible = run.eligible_at or run.created_at
+        self._waits.setdefault(queue.stored, []).append((self.now - eligible).total_seconds() * 1000)
+
+    def _sample(self) -> None:
+        stamp = self.now.timestamp()
+        for stored, queue in self.queues.items():
+            self.history.record(
+                stored,
+                stamp,
+                queued=len(queue.waiting),
+                running=len(queue.dequeued),
+                limit=self.queue_limit(queue),
+                started=self._started.get(stored, 0),
+                waits=self._waits.pop(stored, []),
+            )
+            self._started[stored] = 0
+
+    # -- mutations the API exposes -----------------------------------------------------------------------
+    def cancel(self, run: Run) -> None:
+        """Cancel an unfinished run; a finished run is left as it is (the API still answers 200)."""
+        if run.final:
+            return
+        self._finish(run, "CANCELED", error={"type": "STRING_ERROR", "raw": "Canceled by user"}, cancelled=True)
+
+    def replay(self, run: Run) -> Run:
+        return self.create_run(run.task, queue=run.queue, payload=run.payload, tags=run.tags, metadata=run.metadata)
+
+    def create_token(
+        self,
+        *,
+        idempotency_key: str | None = None,
+        timeout: str | None = None,
+        tags: Iterable[str] = (),
+        created_at: datetime | None = None,
+    ) -> Token:
+        if idempotency_key and idempotency_key in self._idem:
+            return self.tokens[self._idem[idempotency_key]]
+        token = Token(iid=self.new_id(), created_at=created_at or self.now, tags=sorted(set(tags)))
+        token.idempotency_key = idempotency_key or self.hex_id(24)
+        token.user_key = idempotency_key is not None
+        if idempotency_key:
+            self._idem[idempotency_key] = token.iid
+            token.idempotency_expires_at = token.created_at + timedelta(days=30)
+        if timeout:
+            token.timeout_at = parse_when(timeout, token.created_at)
+        self.tokens[token.iid] = token
+        self.token_order.append(token)
+        return token
+
+    def complete_token(self, token: Token, output: str | None, is_error: bool = False) -> None:
+        """Complete a token once (later completions are no-ops) and continue every run blocked on it."""
+        if token.status == "COMPLETED":
+            return
+        token.status, token.output, token.output_is_error, token.completed_at = "COMPLETED", output, is_error, self.now
+        for iid in sorted(token.waiters):
+            run = self.runs[iid]
+            if run.status == "WAITING_TO_RESUME":
+                self.enqueue(run)  # back through the queue; the API shows WAITING until a worker pulls it
+            elif run.status == "EXECUTING" and run.phase == "wait":
+                run.phase_end = self.now
+        token.waiters.clear()
+
+    def pause_queue(self, queue: Queue, paused: bool) -> None:
+        queue.paused = paused
+
+    def override(self, queue: Queue, limit: int | None, percent: float | None) -> None:
+        if percent is not None:
+            limit = min(self.env.concurrency_limit, max(1, math.floor(self.env.concurrency_limit * percent / 100)))
+        queue.override_limit, queue.override_percent, queue.overridden_at = limit, percent, self.now
+
+    def reset(self, queue: Queue) -> None:
+        queue.override_limit = queue.override_percent = queue.overridden_at = None
+
+    def scale_workers(self, size: int) -> None:
+        self.workers = max(0, size)
+
+    # -- bulk actions --------------------------------------------------------------------------------------
+    def create_bulk(self, kind: str, targets: list[str], name: str | None) -> Bulk:
+        bulk = Bulk(iid=self.new_id(), type=kind, created_at=self.now, targets=targets, name=name)
+        self.bulks[bulk.iid] = bulk
+        return bulk
+
+    def _bulk_step(self) -> None:
+        for bulk in self.bulks.values():
+            if bulk.status != "PENDING":
+                continue
+            for iid in bulk.targets[bulk.done : bulk.done + BULK_BATCH]:
+                run = self.runs.get(iid)
+                bulk.done += 1
+                if run is None:
+                    bulk.failure += 1
+                elif bulk.type == "CANCEL":
+                    if run.final:
+                        bulk.failure += 1
+                    else:
+                        self.cancel(run)
+                        run.bulk.append(bulk.friendly)
+                        bulk.success += 1
+                else:
+                    self.replay(run).bulk.append(bulk.friendly)
+                    bulk.success += 1
+            if bulk.done >= len(bulk.targets):
+                bulk.status, bulk.completed_at = "COMPLETED", self.now
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration like `30s`, `10m`, `1h30m`, `3d`, `4w`."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    total, number = 0.0, ""
+    for char in text.strip():
+        if char.isdigit() or char == ".":
+            number += char
+        elif char in units and number:
+            total += float(number) * units[char]
+            number = ""
+        else:
+            raise ValueError(f"invalid duration {text!r}")
+    if number or total <= 0:
+        raise ValueError(f"invalid duration {text!r}")
+    return total
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    """A duration from `now`, or an ISO date."""
+    try:
+        return now + timedelta(seconds=parse_duration(text))
+    except ValueError:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def iso(moment: datetime) -> str:
+    """JavaScript's Date.toISOString(): milliseconds and a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
