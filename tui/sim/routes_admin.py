@@ -11,6 +11,9 @@ from tui.sim.http import Ctx, json_error
 from tui.sim.state import Queue
 
 REASON_PAUSED = "Queue is paused."
+CURRENT_CONCURRENCY_LABEL = (
+    "Env current concurrency, this is what is used to determine if the environment can be dequeued from"
+)
 
 
 def _env(ctx: Ctx) -> Engine:
@@ -113,7 +116,7 @@ async def report(ctx: Ctx) -> Any:
         "currentDequeued": {"value": dequeued, "label": "Env current dequeued, this is what is displayed to the user"},
         "currentConcurrency": {
             "value": len(engine.env.operational),
-            "label": "Env current concurrency, this is what is used to determine if the environment can be dequeued from",
+            "label": CURRENT_CONCURRENCY_LABEL,
         },
         "analysis": {
             "canDequeue": reason is None,

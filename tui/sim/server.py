@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -326,7 +327,5 @@ def serve(options: SimOptions) -> None:
     print(f"  admin token:    {sim.admin_token}")
     print(f"  environment id: {sim.engine.env.id}")
     print(f"  try:  PLATOS_API_URL=http://{options.host}:{options.port} PLATOS_SECRET_KEY={sim.secret_key} platos-tui")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(app, host=options.host, port=options.port, log_level="warning", lifespan="off")
-    except KeyboardInterrupt:
-        pass
