@@ -1,0 +1,439 @@
+"""Every simulator response validates against the official OpenAPI schemas, with API.md §13's deviations explicit.
+
+Endpoints the OpenAPI file lacks (metrics, span detail, deployments/current, whoami, claims, admin) are checked
+against schemas written here from API.md.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from tui.sim.server import DEFAULT_ADMIN_TOKEN, DEFAULT_SECRET_KEY, SimOptions, create_app
+
+SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "trigger-v4-openapi.yaml"
+API = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}", "x-trigger-api-version": "2025-07-16"}
+LEGACY = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}"}
+ADMIN = {"Authorization": f"Bearer {DEFAULT_ADMIN_TOKEN}"}
+SCENARIOS = ["incident", "healthy", "queue-drift", "orphan-waitpoint", "long-blocker"]
+
+# API.md §13.1: with `x-trigger-api-version: 2025-07-16` the server speaks the SDK's status vocabulary.
+SDK_RUN_STATUSES = [
+    "PENDING_VERSION",
+    "QUEUED",
+    "DEQUEUED",
+    "EXECUTING",
+    "WAITING",
+    "COMPLETED",
+    "CANCELED",
+    "FAILED",
+    "CRASHED",
+    "SYSTEM_FAILURE",
+    "DELAYED",
+    "EXPIRED",
+    "TIMED_OUT",
+]
+# API.md §13.1 too: without the header, the legacy set, which the OpenAPI list enum lacks DELAYED/EXPIRED/TIMED_OUT for.
+LEGACY_RUN_STATUSES = [
+    "PENDING_VERSION",
+    "WAITING_FOR_DEPLOY",
+    "DELAYED",
+    "QUEUED",
+    "EXECUTING",
+    "REATTEMPTING",
+    "FROZEN",
+    "COMPLETED",
+    "CANCELED",
+    "FAILED",
+    "CRASHED",
+    "INTERRUPTED",
+    "SYSTEM_FAILURE",
+    "EXPIRED",
+    "TIMED_OUT",
+]
+
+
+def _is_run_status_enum(node: dict[str, Any]) -> bool:
+    values = node.get("enum")
+    return isinstance(values, list) and "EXECUTING" in values and "QUEUED" in values
+
+
+def _walk(node: Any, visit: Callable[[dict[str, Any]], None]) -> None:
+    if isinstance(node, dict):
+        visit(node)
+        for value in node.values():
+            _walk(value, visit)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, visit)
+
+
+def deviate(spec: dict[str, Any], statuses: list[str]) -> dict[str, Any]:
+    """The documented disagreements of API.md §13, applied one by one to a copy of the spec."""
+    spec = copy.deepcopy(spec)
+
+    def visit(node: dict[str, Any]) -> None:
+        if node.get("nullable") is True and isinstance(node.get("type"), str):
+            # Not a deviation: the file uses OpenAPI 3.0's `nullable`, which JSON Schema 2020-12 spells this way.
+            node["type"] = [node["type"], "null"]
+            if isinstance(node.get("enum"), list):
+                node["enum"] = [*node["enum"], None]
+        if _is_run_status_enum(node):
+            node["enum"] = statuses  # §13.1 status vocabularies
+        required = node.get("required")
+        props = node.get("properties", {})
+        if isinstance(required, list) and "properties" in required and "isPartial" in props:
+            required.remove("properties")  # §13.5 the ClickHouse trace store omits data.properties
+        if "deployedAt" in props and "shortCode" in props:
+            for key in ("deployedAt", "git"):  # §13.8 deployedAt and git can be JSON null
+                if key in props:
+                    props[key] = {"anyOf": [props[key], {"type": "null"}]}
+
+    _walk(spec, visit)
+    return spec
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    if not SPEC_PATH.exists():
+        pytest.skip(f"the official OpenAPI file is not at {SPEC_PATH}")
+    loaded: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
+    return loaded
+
+
+def validator_for(spec: dict[str, Any], path: str, method: str, status: str) -> Draft202012Validator:
+    resource = Resource.from_contents(spec, default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource("urn:spec", resource)
+    pointer = "/".join(
+        part.replace("~", "~0").replace("/", "~1")
+        for part in ("paths", path, method, "responses", status, "content", "application/json", "schema")
+    )
+    assert spec["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+    return Draft202012Validator({"$ref": f"urn:spec#/{pointer}"}, registry=registry)
+
+
+def check(validator: Draft202012Validator, body: Any, where: str) -> None:
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    assert not errors, f"{where}: " + "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+
+
+# Schemas for endpoints the OpenAPI file does not describe (API.md §4.8, §5.7, §9, §6.2, §12, §10).
+ISO = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"}
+NUM = {"type": "number"}
+INT = {"type": "integer"}
+METRICS = {
+    "type": "object",
+    "required": [
+        "queue",
+        "period",
+        "from",
+        "to",
+        "waitMs",
+        "peakQueued",
+        "startedCount",
+        "startedPerMin",
+        "throttledCount",
+        "bucketIntervalMs",
+        "depthTrend",
+    ],
+    "properties": {
+        "queue": {"type": "string"},
+        "period": {"type": "string"},
+        "from": ISO,
+        "to": ISO,
+        "waitMs": {
+            "type": "object",
+            "required": ["p50", "p95"],
+            "properties": {"p50": {"type": ["number", "null"]}, "p95": {"type": ["number", "null"]}},
+        },
+        "peakQueued": INT,
+        "startedCount": INT,
+        "startedPerMin": NUM,
+        "throttledCount": INT,
+        "bucketIntervalMs": INT,
+        "depthTrend": {"type": "array", "items": INT, "minItems": 1},
+    },
+}
+SPAN_DETAIL = {
+    "type": "object",
+    "required": [
+        "spanId",
+        "parentId",
+        "runId",
+        "message",
+        "isError",
+        "isPartial",
+        "isCancelled",
+        "level",
+        "startTime",
+        "durationMs",
+    ],
+    "properties": {
+        "spanId": {"type": "string"},
+        "parentId": {"type": ["string", "null"]},
+        "runId": {"type": "string"},
+        "message": {"type": "string"},
+        "isError": {"type": "boolean"},
+        "isPartial": {"type": "boolean"},
+        "isCancelled": {"type": "boolean"},
+        "level": {"type": "string"},
+        "startTime": ISO,
+        "durationMs": NUM,
+        "properties": {"type": "object", "minProperties": 1},
+        "events": {"type": "array", "minItems": 1},
+        "entityType": {"type": "string"},
+    },
+}
+DEPLOYMENT_CURRENT = {
+    "type": "object",
+    "required": ["id", "createdAt", "shortCode", "version", "runtime", "runtimeVersion", "status"],
+    "properties": {
+        "id": {"type": "string"},
+        "createdAt": ISO,
+        "deployedAt": ISO,
+        "version": {"type": "string"},
+        "status": {"type": "string"},
+    },
+}
+WHOAMI = {
+    "type": "object",
+    "required": ["id", "slug", "type", "paused", "maximumConcurrencyLimit", "concurrencyLimitBurstFactor"],
+    "properties": {"paused": {"type": "boolean"}, "maximumConcurrencyLimit": INT, "concurrencyLimitBurstFactor": NUM},
+}
+CLAIMS = {
+    "type": "object",
+    "required": ["sub", "pub"],
+    "properties": {"sub": {"type": "string"}, "pub": {"const": True}},
+}
+REPAIR_RESULT = {
+    "type": "object",
+    "required": ["runIds", "repairs", "dryRun"],
+    "properties": {
+        "runIds": {"type": "array", "items": {"type": "string", "not": {"pattern": "^run_"}}},
+        "repairs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["action", "runId", "snapshotStatus", "snapshotId"],
+                "properties": {
+                    "action": {"enum": ["repairSnapshot", "ignore"]},
+                    "snapshotStatus": {
+                        "enum": [
+                            "RUN_CREATED",
+                            "DELAYED",
+                            "QUEUED",
+                            "QUEUED_EXECUTING",
+                            "PENDING_EXECUTING",
+                            "EXECUTING",
+                            "EXECUTING_WITH_WAITPOINTS",
+                            "SUSPENDED",
+                            "PENDING_CANCEL",
+                            "FINISHED",
+                        ]
+                    },
+                },
+            },
+        },
+        "dryRun": {"type": "boolean"},
+    },
+}
+REPAIR = {
+    "type": "object",
+    "required": ["environment", "queues"],
+    "properties": {
+        "environment": REPAIR_RESULT,
+        "queues": {"type": "array", "items": {"allOf": [REPAIR_RESULT, {"required": ["queue"]}]}},
+    },
+}
+VALUE = {"type": "object", "required": ["value"], "properties": {"value": {"type": ["integer", "null"]}}}
+REPORT = {
+    "type": "object",
+    "required": [
+        "concurrencyLimit",
+        "concurrencyLimitWithBurstFactor",
+        "currentDequeued",
+        "currentConcurrency",
+        "analysis",
+        "queues",
+    ],
+    "properties": {
+        "analysis": {"type": "object", "required": ["canDequeue", "reasons", "metrics"]},
+        "queues": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "name",
+                    "friendlyId",
+                    "type",
+                    "paused",
+                    "dbConcurrencyLimit",
+                    "key",
+                    "analysis",
+                    "concurrencyLimit",
+                    "currentConcurrency",
+                    "currentDequeued",
+                ],
+                "properties": {
+                    "type": {"enum": ["VIRTUAL", "NAMED"]},
+                    "concurrencyLimit": VALUE,
+                    "currentConcurrency": VALUE,
+                    "currentDequeued": VALUE,
+                },
+            },
+        },
+    },
+}
+
+
+class Probe:
+    """Drives one scenario and validates every answer."""
+
+    def __init__(self, scenario: str, spec: dict[str, Any]) -> None:
+        self.app = create_app(SimOptions(scenario=scenario, speed=0))
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://127.0.0.1")
+        self.v2 = deviate(spec, SDK_RUN_STATUSES)
+        self.v1 = deviate(spec, LEGACY_RUN_STATUSES)
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        spec_path: str | None,
+        *,
+        status: int = 200,
+        body: Any = None,
+        headers: dict[str, str] = API,
+        schema: dict[str, Any] | None = None,
+    ) -> Any:
+        response = await self.http.request(method, url, json=body, headers=headers)
+        assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text[:200]}"
+        data = response.json()
+        if spec_path is not None:
+            doc = self.v1 if headers is LEGACY else self.v2
+            check(validator_for(doc, spec_path, method.lower(), str(status)), data, f"{method} {url}")
+        if schema is not None:
+            check(Draft202012Validator(schema), data, f"{method} {url}")
+        return data
+
+
+@pytest.fixture(params=SCENARIOS)
+async def probe(request: pytest.FixtureRequest, spec: dict[str, Any]) -> AsyncIterator[Probe]:
+    probing = Probe(request.param, spec)
+    yield probing
+    await probing.http.aclose()
+
+
+async def test_every_endpoint_conforms(probe: Probe) -> None:
+    engine = probe.app.state.sim.engine
+    runs_path, run_path = "/api/v1/runs", "/api/v3/runs/{runId}"
+    page = await probe.call("GET", "/api/v1/runs?page[size]=100", runs_path)
+    assert page["data"] and "next" in page["pagination"]
+    await probe.call("GET", f"/api/v1/runs?page[size]=100&page[after]={page['pagination']['next']}", runs_path)
+    await probe.call("GET", "/api/v1/runs?page[size]=100", runs_path, headers=LEGACY)
+    await probe.call("GET", "/api/v1/runs?filter[createdAt][period]=2d&page[size]=100", runs_path)
+    active = await probe.call("GET", "/api/v1/runs?filter[status]=QUEUED,DEQUEUED,EXECUTING,WAITING", runs_path)
+    for run in [*page["data"][:15], *active["data"][:10]]:
+        await probe.call("GET", f"/api/v3/runs/{run['id']}", run_path)
+        await probe.call("GET", f"/api/v3/runs/{run['id']}", run_path, headers=LEGACY)
+        trace = await probe.call("GET", f"/api/v1/runs/{run['id']}/trace", "/api/v1/runs/{runId}/trace")
+        span = trace["trace"]["rootSpan"]
+        while span["children"]:
+            span = span["children"][-1]
+        await probe.call("GET", f"/api/v1/runs/{run['id']}/spans/{span['id']}", None, schema=SPAN_DETAIL)
+    queues = await probe.call("GET", "/api/v1/queues?perPage=3", "/api/v1/queues")
+    assert queues["pagination"]["totalPages"] >= 2
+    for queue in (await probe.call("GET", "/api/v1/queues?perPage=100", "/api/v1/queues"))["data"]:
+        q = "/api/v1/queues/{queueParam}"
+        await probe.call("GET", f"/api/v1/queues/{queue['id']}", q)
+        await probe.call("GET", f"/api/v1/queues/{queue['name']}?type={queue['type']}", q)
+        await probe.call(
+            "GET", f"/api/v1/queues/{queue['name']}/metrics?type={queue['type']}&period=1h", None, schema=METRICS
+        )
+        body = {"type": "id", "action": "pause" if not queue["paused"] else "resume"}
+        await probe.call("POST", f"/api/v1/queues/{queue['id']}/pause", q + "/pause", body=body)
+        await probe.call(
+            "POST",
+            f"/api/v1/queues/{queue['id']}/concurrency/override",
+            q + "/concurrency/override",
+            body={"concurrencyLimit": 2},
+        )
+        await probe.call("POST", f"/api/v1/queues/{queue['id']}/concurrency/reset", q + "/concurrency/reset", body={})
+    await probe.call("GET", "/api/v1/queues/nope/metrics", None, schema=METRICS)
+    tokens_path = "/api/v1/waitpoints/tokens"
+    tokens = await probe.call("GET", "/api/v1/waitpoints/tokens?page[size]=100", tokens_path)
+    created = await probe.call("POST", tokens_path, tokens_path, body={"timeout": "1h", "tags": ["conformance"]})
+    for token in [*tokens["data"][:5], created]:
+        await probe.call("GET", f"{tokens_path}/{token['id']}", tokens_path + "/{waitpointId}")
+    await probe.call(
+        "POST",
+        f"{tokens_path}/{created['id']}/complete",
+        tokens_path + "/{waitpointId}/complete",
+        body={"data": {"ok": True}},
+    )
+    await probe.call("GET", f"{tokens_path}/{created['id']}", tokens_path + "/{waitpointId}")
+    triggered = await probe.call(
+        "POST",
+        "/api/v1/tasks/send-email/trigger",
+        "/api/v1/tasks/{taskIdentifier}/trigger",
+        body={"payload": {"to": "ops@example.com"}, "options": {"tags": ["t"]}},
+    )
+    await probe.call("POST", f"/api/v2/runs/{triggered['id']}/cancel", "/api/v2/runs/{runId}/cancel")
+    await probe.call("POST", f"/api/v1/runs/{triggered['id']}/replay", "/api/v1/runs/{runId}/replay")
+    bulk = await probe.call(
+        "POST",
+        "/api/v1/bulk-actions",
+        "/api/v1/bulk-actions",
+        status=202,
+        body={"action": "cancel", "runIds": [triggered["id"]]},
+    )
+    await probe.call("GET", f"/api/v1/bulk-actions/{bulk['id']}", "/api/v1/bulk-actions/{bulkActionId}")
+    await probe.call("GET", "/api/v1/bulk-actions", "/api/v1/bulk-actions")
+    await probe.call("POST", f"/api/v1/bulk-actions/{bulk['id']}/abort", "/api/v1/bulk-actions/{bulkActionId}/abort")
+    await probe.call("GET", "/api/v1/deployments", "/api/v1/deployments")
+    await probe.call("GET", "/api/v1/deployments/current", None, schema=DEPLOYMENT_CURRENT)
+    await probe.call("GET", "/api/v1/whoami", None, schema=WHOAMI)
+    await probe.call("POST", "/api/v1/auth/jwt/claims", None, schema=CLAIMS)
+    admin = f"/admin/api/v1/environments/{engine.env.id}"
+    await probe.call("POST", f"{admin}/engine/repair-queues", None, headers=ADMIN, body={"dryRun": True}, schema=REPAIR)
+    await probe.call("GET", f"{admin}/engine/report", None, headers=ADMIN, schema=REPORT)
+
+
+async def test_optional_fields_are_absent_not_null(spec: dict[str, Any]) -> None:
+    probing = Probe("incident", spec)
+    page = await probing.call("GET", "/api/v1/runs?page[size]=100", "/api/v1/runs")
+    nullable = {
+        "concurrencyLimit",
+        "current",
+        "base",
+        "override",
+        "overriddenAt",
+        "overriddenBy",
+        "concurrencyLimitOverridePercent",
+        "p50",
+        "p95",
+        "parentId",
+    }
+
+    def no_nulls(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                assert value is not None or key in nullable, f"{where}.{key} is null"
+                no_nulls(value, f"{where}.{key}")
+        elif isinstance(node, list):
+            for item in node:
+                no_nulls(item, where)
+
+    no_nulls(page, "runs")
+    for run in page["data"][:20]:
+        no_nulls(await probing.call("GET", f"/api/v3/runs/{run['id']}", "/api/v3/runs/{runId}"), run["id"])
+    await probing.http.aclose()
