@@ -136,7 +136,14 @@ def start_demo(scenario: str) -> tuple[Settings, RunningSim]:
         read_only=False,
         demo=True,
         budget_per_second=10.0,
-        plugins=(Plugin("scale-workers", scale, "Scale the simulator's worker pool (replicas)"),),
+        plugins=(
+            Plugin(
+                "scale-workers",
+                scale,
+                "Scale the simulator's worker pool (replicas)",
+                env=(("PLATOS_SIM_TOKEN", sim.admin_token),),
+            ),
+        ),
     )
     return settings, sim
 
@@ -264,16 +271,31 @@ def dispatch(args: argparse.Namespace, out: TextIO) -> int:
     return _run_async(args, lambda c, s: triage_command(c, s, args.json, out))
 
 
+def _missing_part(exc: ImportError) -> str | None:
+    """The name of one of our own modules that is missing (still being written), else None."""
+    name = exc.name or ""
+    return name if name == "tui" or name.startswith("tui.") else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `platos-tui` console script."""
-    from tui.api.errors import ApiError
-
     args = build_parser().parse_args(argv)
+    expected: tuple[type[Exception], ...] = (ConfigError,)
+    try:
+        from tui.api.errors import ApiError
+
+        expected = (ConfigError, ApiError)
+    except ImportError as exc:  # the client layer is missing: config and profile commands still work
+        if _missing_part(exc) is None:
+            raise
     try:
         return dispatch(args, sys.stdout)
-    except ConfigError as exc:
+    except expected as exc:
         return _fail(str(exc))
-    except ApiError as exc:
-        return _fail(str(exc))
+    except ImportError as exc:
+        missing = _missing_part(exc)
+        if missing is None:
+            raise
+        return _fail(f"this command is not available yet ({missing} is missing from this build)")
     except KeyboardInterrupt:
         return 130

@@ -51,6 +51,8 @@ class Plugin:
     name: str
     command: str
     description: str = ""
+    # Extra environment for the command (e.g. a token it needs); kept out of argv and out of reprs.
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +217,7 @@ def _secret(
         return None
     command = profile.get(f"{kind}_command", str)
     if command:
-        origin = f"{profile.path}{_line_of(profile.path, profile.name, kind + '_command')}"
+        origin = f"{profile.path}{_line_of(profile.path, profile.name, kind + '_command')}: profile {profile.name!r}"
         return run_secret_command(command, what, origin)
     plain = profile.get(kind, str)
     if plain:
@@ -229,7 +231,11 @@ def _plugins(profile: _Profile) -> tuple[Plugin, ...]:
     for item in items:
         if not (isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("command"), str)):
             raise profile.error("plugins", "each [[plugins]] entry needs string `name` and `command`")
-        plugins.append(Plugin(item["name"], item["command"], str(item.get("description", ""))))
+        env = item.get("env", {})
+        if not (isinstance(env, dict) and all(isinstance(v, str) for v in env.values())):
+            raise profile.error("plugins", f"plugin {item['name']!r}: `env` must be a table of strings")
+        pairs = tuple((str(k), v) for k, v in env.items())
+        plugins.append(Plugin(item["name"], item["command"], str(item.get("description", "")), pairs))
     return tuple(plugins)
 
 
@@ -251,7 +257,31 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     warn: Warn = lambda _msg: None,
 ) -> Settings | None:
-    """Resolve settings by precedence flags > environment > profile; None when nothing is configured at all."""
+    """Resolve settings by precedence flags > environment > profile; None when nothing is configured at all.
+
+    The file looks like this (thresholds live in their own sub-table, never as flat keys)::
+
+        default_profile = "prod"
+
+        [profiles.prod]
+        url = "https://platos.example.com"
+        environment = "prod-eu"            # a label; env_type is development|staging|production|preview
+        secret_key_command = "pass show platos/prod"   # or secret_key_env = "VAR"; plain secret_key warns
+        admin_token_env = "PLATOS_PROD_PAT"           # or admin_token_command; optional
+        refresh_seconds = 2                # also: read_only, allow_insecure_http, connect_timeout,
+                                           # read_timeout, budget_per_second
+        [profiles.prod.thresholds]
+        dequeued_seconds = 120             # executing_seconds, tool_call_seconds, waitpoint_seconds
+        [profiles.prod.keymap]
+        cancel = "c"
+        [[profiles.prod.plugins]]
+        name = "scale-workers"
+        command = "kubectl -n platos scale deploy/worker --replicas={replicas}"
+        env = { KUBECONFIG = "/etc/platos/kubeconfig" }   # optional
+
+    env_type comes from the profile, else the key prefix, else production (the safe guess). Production
+    profiles start read-only unless they say `read_only = false`; the --read-only flag always wins.
+    """
     env = os.environ if environ is None else environ
     path = config_path(env)
     data = read_config(path, warn) or {}

@@ -46,8 +46,9 @@ def list_profiles(out: TextIO, warn: Warn) -> int:
     for name, table in sorted(profiles.items()):
         table = table if isinstance(table, dict) else {}
         marker = "*" if name == default else " "
-        kind = table.get("env_type") or table.get("environment") or ""
-        out.write(f"{marker} {name:<16} {table.get('url', '?'):<40} {kind}\n")
+        kind = table.get("env_type") or "(type from key)"
+        label = f"  [{table['environment']}]" if table.get("environment") else ""
+        out.write(f"{marker} {name:<16} {table.get('url', '?'):<40} {kind}{label}\n")
     return 0
 
 
@@ -65,7 +66,9 @@ def show_profile(name: str, out: TextIO, warn: Warn, environ: Mapping[str, str])
         out.write(f"  {label}: {secret_source(table, kind, environ)}\n")
     for plugin in table.get("plugins", []) or []:
         if isinstance(plugin, dict):
-            out.write(f"  plugin {plugin.get('name')}: {plugin.get('command')}\n")
+            env = plugin.get("env")
+            names = f" (env: {', '.join(sorted(map(str, env)))})" if isinstance(env, dict) and env else ""
+            out.write(f"  plugin {plugin.get('name')}: {plugin.get('command')}{names}\n")
     return 0
 
 

@@ -230,3 +230,168 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert "platos-tui 0." in capsys.readouterr().out
 
 
+def test_failing_key_command_names_profile_and_command_but_not_its_output(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The printed secret is assembled at run time, so it appears nowhere in the command itself.
+    command = f"{sys.executable} -c \"print('tr_prod_' + 'leaked' * 3); raise SystemExit(3)\""
+    write(cfg, f"[profiles.prod]\nurl = 'https://x'\nsecret_key_command = '''{command}'''\n")
+    assert main(["triage"]) == 2
+    err = capsys.readouterr().err
+    assert "profile 'prod'" in err and "exited 3" in err and ":line 3" in err and "-c" in err
+    assert "leakedleaked" not in err
+
+
+def test_key_command_timeout_is_a_config_error(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    def slow(*args: object, **kwargs: object) -> None:
+        raise subprocess.TimeoutExpired(cmd="x", timeout=10)
+
+    write(cfg, '[profiles.a]\nurl = "https://x"\nsecret_key_command = "pass show platos/a"\n')
+    monkeypatch.setattr(subprocess, "run", slow)
+    with pytest.raises(ConfigError, match=r"profile 'a': secret key command `pass show platos/a` failed \(timed out"):
+        load_settings()
+
+
+def test_key_command_runs_without_a_shell(cfg: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    write(cfg, f'[profiles.a]\nurl = "https://x"\nsecret_key_command = "echo {DEV_KEY}; touch {marker}"\n')
+    settings = load_settings()
+    assert settings is not None and settings.secret_key.startswith(DEV_KEY) and not marker.exists()
+
+
+def test_unknown_key_prefix_is_treated_as_production(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATOS_API_URL", "https://x")
+    monkeypatch.setenv("PLATOS_SECRET_KEY", "sk_something_else")
+    settings = load_settings()
+    assert settings is not None and settings.production and settings.read_only
+
+
+@pytest.mark.parametrize(
+    ("key", "env_type", "read_only"),
+    [
+        ("tr_dev_x", EnvironmentType.DEVELOPMENT, False),
+        ("tr_stg_x", EnvironmentType.STAGING, False),
+        ("tr_prod_x", EnvironmentType.PRODUCTION, True),
+        ("tr_preview_x", EnvironmentType.PREVIEW, False),
+    ],
+)
+def test_env_type_from_key_prefix_and_read_only_default(
+    cfg: Path, key: str, env_type: EnvironmentType, read_only: bool
+) -> None:
+    write(cfg, f'[profiles.a]\nurl = "https://x"\nsecret_key = "{key}"\n')
+    settings = load_settings()
+    assert settings is not None and settings.env_type is env_type and settings.read_only is read_only
+    assert settings.env_label == env_type.value
+
+
+def test_env_only_needs_both_url_and_key(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATOS_API_URL", "https://x")
+    with pytest.raises(ConfigError, match="no secret key"):
+        load_settings()
+    monkeypatch.delenv("PLATOS_API_URL")
+    monkeypatch.setenv("PLATOS_SECRET_KEY", DEV_KEY)
+    with pytest.raises(ConfigError, match="no API URL"):
+        load_settings()
+
+
+def test_plugins_keymap_and_tuning(cfg: Path) -> None:
+    write(
+        cfg,
+        f"""
+[profiles.a]
+url = "http://127.0.0.1:8030"
+secret_key = "{DEV_KEY}"
+allow_insecure_http = true
+connect_timeout = 1.5
+read_timeout = 4
+budget_per_second = 5
+[profiles.a.keymap]
+cancel = "x"
+[[profiles.a.plugins]]
+name = "scale-workers"
+command = "kubectl scale deploy/worker --replicas={{replicas}}"
+description = "scale up"
+env = {{ KUBE_TOKEN = "kube-secret-value" }}
+""",
+    )
+    settings = load_settings()
+    assert settings is not None
+    assert settings.allow_insecure_http and (settings.connect_timeout, settings.read_timeout) == (1.5, 4.0)
+    assert settings.budget_per_second == 5.0 and settings.keymap == (("cancel", "x"),)
+    (plugin,) = settings.plugins
+    assert plugin.name == "scale-workers" and "{replicas}" in plugin.command and plugin.description == "scale up"
+    assert plugin.env == (("KUBE_TOKEN", "kube-secret-value"),) and "kube-secret-value" not in repr(plugin)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ('read_only = "no"\n', "read_only must be true or false"),
+        ("refresh_seconds = 0\n", "refresh_seconds must be a positive number"),
+        ('env_type = "prod"\n', "env_type must be one of"),
+        ('[profiles.a.thresholds]\nexecuting_seconds = "long"\n', "executing_seconds must be a positive number"),
+        ('[[profiles.a.plugins]]\nname = "x"\n', "needs string `name` and `command`"),
+    ],
+)
+def test_wrong_types_name_the_key(cfg: Path, extra: str, expected: str) -> None:
+    write(cfg, f'[profiles.a]\nurl = "https://x"\nsecret_key = "{DEV_KEY}"\n{extra}')
+    with pytest.raises(ConfigError, match=expected) as error:
+        load_settings()
+    assert str(cfg) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_readable_config_warns_once_on_stderr_from_any_command(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(cfg, '[profiles.a]\nurl = "https://x"\nsecret_key_env = "A_KEY"\n')
+    cfg.chmod(0o640)
+    assert main(["profile", "list"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "readable by group or others" in err and "chmod 600" in err
+    cfg.chmod(0o600)
+    assert main(["profile", "list"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_profile_add_keeps_other_profiles_and_sets_default(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "add", "a", "--url", "https://a", "--secret-key-env", "A"]) == 0
+    assert (
+        main(
+            [
+                "profile",
+                "add",
+                "b",
+                "--url",
+                "https://b",
+                "--secret-key-command",
+                "pass show b",
+                "--admin-token-env",
+                "B_PAT",
+                "--env-type",
+                "production",
+                "--environment",
+                "prod-eu",
+                "--no-read-only",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["profile", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "* a" in out and "  b" in out and "production" in out and "prod-eu" in out
+    assert main(["profile", "add", "b", "--url", "https://b2", "--secret-key-env", "B", "--default"]) == 0
+    assert main(["profile", "show", "b"]) == 0
+    out = capsys.readouterr().out
+    assert "(default)" in out and "https://b2" in out and "from env B (NOT set)" in out
+    assert main(["profile", "remove", "b"]) == 0
+    assert main(["profile", "list"]) == 0
+    assert "b2" not in capsys.readouterr().out
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+
+
+def test_profile_add_refuses_two_secret_sources(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["profile", "add", "a", "--url", "https://a", "--secret-key-env", "A", "--secret-key-command", "x"])
+    assert exit_.value.code == 2 and not cfg.exists()
+    capsys.readouterr()
