@@ -56,9 +56,7 @@ def queue(
     return Queue(f"queue_{name}", name, type_, running, queued, paused, limit)
 
 
-def metrics(
-    q: Queue, started: int, *, trend: tuple[int, ...] = (0, 0, 0), throttled: int = 0
-) -> QueueMetrics:
+def metrics(q: Queue, started: int, *, trend: tuple[int, ...] = (0, 0, 0), throttled: int = 0) -> QueueMetrics:
     return QueueMetrics(
         queue=q.stored_name,
         period="15m",
@@ -95,9 +93,7 @@ def token(
     token_id: str, *, age: float, timeout_in: float | None = None, status: TokenStatus = TokenStatus.WAITING
 ) -> TokenDetail:
     timeout = NOW + timedelta(seconds=timeout_in) if timeout_in is not None else None
-    return TokenDetail(
-        WaitpointToken(token_id, f"https://x/{token_id}", status, ago(age), timeout_at=timeout)
-    )
+    return TokenDetail(WaitpointToken(token_id, f"https://x/{token_id}", status, ago(age), timeout_at=timeout))
 
 
 def tool_span(entity: str, age: float) -> OpenSpan:
@@ -112,9 +108,7 @@ def trace(r: Run, *spans: OpenSpan, tokens: tuple[TokenDetail, ...] = ()) -> Run
     return RunTrace(r, spans, tokens)
 
 
-def facts(
-    r: Run, e: EnvFacts, *, queue_name: str | None = "task/agent-turn", tr: RunTrace | None = None
-) -> RunFacts:
+def facts(r: Run, e: EnvFacts, *, queue_name: str | None = "task/agent-turn", tr: RunTrace | None = None) -> RunFacts:
     return RunFacts(NOW, RunDetail(r), e, queue_name=queue_name, queue_how="test", trace=tr)
 
 
@@ -126,7 +120,6 @@ def repair(
     queue_leaks: dict[str, tuple[Repair, ...]] | None = None, env_leaks: tuple[Repair, ...] = ()
 ) -> RepairReport:
     queues = tuple(
-        (name, RepairResult(tuple(r.run_id for r in rs), rs, True))
-        for name, rs in (queue_leaks or {}).items()
+        (name, RepairResult(tuple(r.run_id for r in rs), rs, True)) for name, rs in (queue_leaks or {}).items()
     )
     return RepairReport(RepairResult(tuple(r.run_id for r in env_leaks), env_leaks, True), queues)

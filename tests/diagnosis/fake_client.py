@@ -39,9 +39,7 @@ class FakeClient:
     traces: dict[str, Trace] = field(default_factory=dict)
     spans: dict[tuple[str, str], SpanDetail] = field(default_factory=dict)
     tokens: dict[str, TokenDetail] = field(default_factory=dict)
-    env: EnvironmentInfo = field(
-        default_factory=lambda: EnvironmentInfo("env_1", "prod", "PRODUCTION", False, 100)
-    )
+    env: EnvironmentInfo = field(default_factory=lambda: EnvironmentInfo("env_1", "prod", "PRODUCTION", False, 100))
     fail_metrics: set[str] = field(default_factory=set)
     calls: Counter[str] = field(default_factory=Counter)
 
@@ -105,9 +103,7 @@ class FakeClient:
 
     async def list_tokens(self, *, statuses: Sequence[TokenStatus] = (), **_: object) -> Page[WaitpointToken]:
         self.calls["list_tokens"] += 1
-        return Page(
-            tuple(t.token for t in self.tokens.values() if not statuses or t.token.status in statuses)
-        )
+        return Page(tuple(t.token for t in self.tokens.values() if not statuses or t.token.status in statuses))
 
     async def current_deployment(self) -> Deployment | None:
         self.calls["current_deployment"] += 1

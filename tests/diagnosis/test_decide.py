@@ -98,9 +98,7 @@ def test_queue_paused() -> None:
     f = diagnose(facts(run("run_q", age=600), e), TH)
     assert f.cause is Cause.QUEUE_PAUSED
     assert "37 queued" in f.summary
-    assert [(r.action, r.key, r.target) for r in f.recovery] == [
-        (Action.RESUME_QUEUE, "p", "task/agent-turn")
-    ]
+    assert [(r.action, r.key, r.target) for r in f.recovery] == [(Action.RESUME_QUEUE, "p", "task/agent-turn")]
 
 
 def test_paused_queue_is_blocking_even_for_a_young_run() -> None:
@@ -147,9 +145,7 @@ def test_long_running_blocker_names_the_blockers() -> None:
     assert all(r.key == "c" for r in f.recovery)
     assert any("run_h2 (agent-turn, EXECUTING 2 h 2 m)" in e for e in f.evidence)
     checks = [v for v in f.verify if v.kind is VerifyKind.RUN_STATUS]
-    assert {v.target for v in checks} == {"run_h0", "run_h1", "run_h2"} and checks[0].expected == (
-        "CANCELED",
-    )
+    assert {v.target for v in checks} == {"run_h0", "run_h1", "run_h2"} and checks[0].expected == ("CANCELED",)
 
 
 def test_diagnosing_a_blocker_itself_says_so() -> None:
@@ -206,9 +202,7 @@ def test_waitpoint_with_a_near_timeout_or_under_threshold_is_not_an_orphan() -> 
     f = diagnose(facts(r, env(qf(queue(), started=3)), tr=near), TH)
     assert f.cause is Cause.UNKNOWN  # overdue, but the token resolves itself soon
     far = trace(r, wait_span("waitpoint_1", 7000), tokens=(token("waitpoint_1", age=7000, timeout_in=86400),))
-    assert (
-        diagnose(facts(r, env(qf(queue(), started=3)), tr=far), TH).cause is Cause.WAITPOINT_WITHOUT_RESUMER
-    )
+    assert diagnose(facts(r, env(qf(queue(), started=3)), tr=far), TH).cause is Cause.WAITPOINT_WITHOUT_RESUMER
     assert (
         diagnose(facts(r, env(qf(queue(), started=3)), tr=far), Thresholds(waitpoint_seconds=3 * 3600)).cause
         is Cause.NOT_STUCK
@@ -227,9 +221,7 @@ def test_queue_state_drift_public_signal() -> None:
     f = diagnose(facts(run("run_q", age=900), e), TH)
     assert f.cause is Cause.QUEUE_STATE_DRIFT
     assert any("0 DEQUEUED/EXECUTING, but the queue counts 10 running" in x for x in f.evidence)
-    assert [(r.action, r.key, r.target) for r in f.recovery] == [
-        (Action.REPAIR_QUEUES, "R", "task/agent-turn")
-    ]
+    assert [(r.action, r.key, r.target) for r in f.recovery] == [(Action.REPAIR_QUEUES, "R", "task/agent-turn")]
 
 
 def test_drift_public_signal_needs_a_complete_holder_list() -> None:
@@ -251,9 +243,7 @@ def test_admin_dry_run_without_leaks_overrides_the_public_signal() -> None:
 
 
 def test_leaks_in_the_environment_pass_count_for_a_stalled_queue_at_cap() -> None:
-    e = env(
-        qf(queue(running=10, queued=25, limit=10), started=0, leaks=()), repair=repair(env_leaks=(leak("x"),))
-    )
+    e = env(qf(queue(running=10, queued=25, limit=10), started=0, leaks=()), repair=repair(env_leaks=(leak("x"),)))
     assert diagnose(facts(run("run_q", age=900), e), TH).cause is Cause.QUEUE_STATE_DRIFT
 
 

@@ -42,13 +42,8 @@ def test_worker_pool_empty_is_one_finding_with_counts() -> None:
 
 
 def test_entity_findings_are_grouped_by_entity_with_counts() -> None:
-    hung = [
-        trace(run(f"run_c{i}", RunStatus.EXECUTING, in_status=900), tool_span("crm", 500 + i))
-        for i in range(14)
-    ]
-    hung += [
-        trace(run(f"run_e{i}", RunStatus.EXECUTING, in_status=900), tool_span("erp", 300)) for i in range(2)
-    ]
+    hung = [trace(run(f"run_c{i}", RunStatus.EXECUTING, in_status=900), tool_span("crm", 500 + i)) for i in range(14)]
+    hung += [trace(run(f"run_e{i}", RunStatus.EXECUTING, in_status=900), tool_span("erp", 300)) for i in range(2)]
     findings = triage(env(qf(queue(running=16, limit=100), started=5), candidates=tuple(hung)), TH)
     assert [(f.cause, f.entity) for f in findings] == [
         (Cause.ENTITY_BACKEND_UNREACHABLE, "crm"),
@@ -106,7 +101,7 @@ def test_worst_first_and_grouping_of_queues() -> None:
     paused = findings[0]
     assert paused.summary == "PAUSED: 2 queues paused, 80 runs waiting: task/p1, p2"
     assert [r.target for r in paused.recovery] == ["task/p1", "p2"]
-    assert findings[1].summary == "WAITING: 1 run wait on 1 token nothing resumes"
+    assert findings[1].summary == "WAITING: 1 run wait on 1 token nothing resumes, oldest 2 h 30 m"
 
 
 def test_drift_from_the_admin_dry_run() -> None:
@@ -132,9 +127,7 @@ def test_unknown_group_for_stuck_runs_nothing_explains() -> None:
 
 
 def test_trace_cap_is_said_in_evidence() -> None:
-    hung = tuple(
-        trace(run(f"run_c{i}", RunStatus.EXECUTING, in_status=900), tool_span("crm", 500)) for i in range(3)
-    )
+    hung = tuple(trace(run(f"run_c{i}", RunStatus.EXECUTING, in_status=900), tool_span("crm", 500)) for i in range(3))
     findings = triage(env(qf(queue(running=3), started=1), candidates=hung, candidates_total=120), TH)
     assert "traced 3 of 120 stuck candidates (cap)" in findings[0].evidence
 

@@ -34,13 +34,8 @@ def test_new_runs_flowing_means_started_count_rises() -> None:
 
 def test_token_completed() -> None:
     check = VerifyCheck(VerifyKind.TOKEN_COMPLETED, "token", "waitpoint_1")
-    assert (
-        evaluate(check, Observation(tokens={"waitpoint_1": TokenStatus.WAITING})).state is VerifyState.PENDING
-    )
-    assert (
-        evaluate(check, Observation(tokens={"waitpoint_1": TokenStatus.TIMED_OUT})).state
-        is VerifyState.PENDING
-    )
+    assert evaluate(check, Observation(tokens={"waitpoint_1": TokenStatus.WAITING})).state is VerifyState.PENDING
+    assert evaluate(check, Observation(tokens={"waitpoint_1": TokenStatus.TIMED_OUT})).state is VerifyState.PENDING
     assert evaluate(check, Observation(tokens={"waitpoint_1": TokenStatus.COMPLETED})).holds
 
 

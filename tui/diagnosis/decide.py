@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from tui.config import Thresholds
-from tui.diagnosis.evidence import queue_line, run_age, run_check, started_line
+from tui.diagnosis.evidence import DEQUEUED_HINT, queue_line, run_age, run_check, started_line
 from tui.diagnosis.facts import RunFacts
 from tui.diagnosis.findings import PRECEDENCE, Action, Cause, Finding, Outcome, Recovery, Step
 from tui.diagnosis.fmt import dur, limit_text, listing, name
@@ -56,9 +56,7 @@ def is_overdue(f: RunFacts, th: Thresholds) -> bool:
 
 def _run_step(f: RunFacts, th: Thresholds, overdue: bool) -> Step:
     run = f.run
-    evidence = [
-        f"run {run.id} ({name(run.task_identifier)}): {run.status.value} for {dur(f.time_in_status())}"
-    ]
+    evidence = [f"run {run.id} ({name(run.task_identifier)}): {run.status.value} for {dur(f.time_in_status())}"]
     window = window_for(f, th)
     if window is not None:
         evidence.append(f"expected window for {run.status.value}: {dur(window)}")
@@ -74,9 +72,7 @@ def _run_step(f: RunFacts, th: Thresholds, overdue: bool) -> Step:
                 else (" (the live deployment)" if live == run.version else f" (live is {name(live)})")
             )
         )
-    evidence.append(
-        f"queue {name(f.queue_name)} ({f.queue_how})" if f.queue_name else f"queue unknown ({f.queue_how})"
-    )
+    evidence.append(f"queue {name(f.queue_name)} ({f.queue_how})" if f.queue_name else f"queue unknown ({f.queue_how})")
     if run.terminal:
         return Step(CHECK_RUN, Outcome.NO, (*evidence, "terminal status: the run can no longer change"))
     return Step(CHECK_RUN, Outcome.YES if overdue else Outcome.NO, tuple(evidence))
@@ -99,9 +95,7 @@ def _path(f: RunFacts, th: Thresholds, overdue: bool, held: dict[Cause, Finding]
             queue_line(q, env),
             f"environment: running {env.env_running} of {limit_text(env.env_capacity)}",
         )
-        steps.append(
-            Step(CHECK_CAP, Outcome.YES if env.at_cap(q) or env.env_saturated else Outcome.NO, cap_ev)
-        )
+        steps.append(Step(CHECK_CAP, Outcome.YES if env.at_cap(q) or env.env_saturated else Outcome.NO, cap_ev))
         dq = Outcome.UNKNOWN if q.started is None else (Outcome.YES if q.started == 0 else Outcome.NO)
         steps.append(Step(CHECK_DEQUEUE, dq, (started_line(q, env),)))
     stall = environment_stall(env)
@@ -143,13 +137,16 @@ def _path(f: RunFacts, th: Thresholds, overdue: bool, held: dict[Cause, Finding]
         drift_ev: tuple[str, ...] = ("queue not at its cap and no admin token: no drift signal",)
     elif env.repair is not None:
         drift_ev = ("admin dry run: no leak in this queue",)
+    elif q is not None and q.holders is not None:
+        drift_ev = (
+            f"no admin token; runs list for {name(q.name)}: {len(q.holders)} DEQUEUED/EXECUTING "
+            f"for {q.queue.running} running" + ("" if q.holders_complete else " (list cut by paging)"),
+        )
     else:
-        drift_ev = ("no admin token: public signal only (running vs DEQUEUED/EXECUTING runs listed)",)
+        drift_ev = ("no admin token, and the slot holders were not listed",)
     drift_known = q is not None and (env.repair is not None or q.holders is not None or not env.at_cap(q))
     steps.append(
-        Step(
-            CHECK_DRIFT, outcome(Cause.QUEUE_STATE_DRIFT, drift_known), ev(Cause.QUEUE_STATE_DRIFT, drift_ev)
-        )
+        Step(CHECK_DRIFT, outcome(Cause.QUEUE_STATE_DRIFT, drift_known), ev(Cause.QUEUE_STATE_DRIFT, drift_ev))
     )
     return steps
 
@@ -229,7 +226,7 @@ def diagnose(f: RunFacts, th: Thresholds) -> Finding:
             runs=runs,
             also_true=also,
             path=path,
-            summary=f"{run.id}: {primary.summary}",
+            summary=primary.summary if run.id in primary.summary else f"{run.id}: {primary.summary}",
         )
     also = tuple(dict.fromkeys(x.cause for x in found))
     if not overdue:
@@ -254,10 +251,7 @@ def _unknown(f: RunFacts, path: tuple[Step, ...], also: tuple[Cause, ...]) -> Fi
     checked = [f"checked: {s.check} → {s.outcome.value}" for s in path[1:]]
     hint: list[str] = []
     if run.status is RunStatus.DEQUEUED:
-        hint.append(
-            "DEQUEUED too long usually means the runner never started the attempt "
-            "(pod not scheduled, image pull, crashed runner); the engine requeues it after the stall timeout"
-        )
+        hint.append(DEQUEUED_HINT)
     if run.status is RunStatus.PENDING_VERSION:
         hint.append(f"no deployed version has task {name(run.task_identifier)} yet: deploy it")
     if f.trace is not None and any(t.token.status is TokenStatus.WAITING for t in f.trace.tokens):
@@ -271,9 +265,7 @@ def _unknown(f: RunFacts, path: tuple[Step, ...], also: tuple[Cause, ...]) -> Fi
             Recovery(f"cancel run {run.id}", Action.CANCEL, run.id),
             Recovery("trace the run for forensic detail", external="trace-run"),
         ),
-        verify=(
-            run_check(run.id, (RunStatus.CANCELED, RunStatus.COMPLETED), f"run {run.id} reaches CANCELED"),
-        ),
+        verify=(run_check(run.id, (RunStatus.CANCELED, RunStatus.COMPLETED), f"run {run.id} reaches CANCELED"),),
         path=path,
         also_true=also,
         run_id=run.id,

@@ -9,6 +9,11 @@ from tui.diagnosis.findings import VerifyCheck, VerifyKind
 from tui.diagnosis.fmt import limit_text, name
 from tui.model import Run, RunStatus, time_in_status
 
+DEQUEUED_HINT = (
+    "DEQUEUED too long: a worker pulled the run but its runner never started the attempt "
+    "(pod not scheduled, image pull, crashed runner); the engine requeues it after the stall timeout"
+)
+
 
 def queue_line(q: QueueFacts, env: EnvFacts) -> str:
     """`queue task/agent-turn: queued 412, running 0, limit 10` (the limit that gates dequeueing)."""

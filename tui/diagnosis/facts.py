@@ -142,11 +142,7 @@ class EnvFacts:
         """The environment is at its limit (with burst), so every queue stalls (API.md §11.4)."""
         if self.env_paused:
             return False
-        if (
-            self.engine_report is not None
-            and not self.engine_report.can_dequeue
-            and self.engine_report.reasons
-        ):
+        if self.engine_report is not None and not self.engine_report.can_dequeue and self.engine_report.reasons:
             return any("limit" in reason for reason in self.engine_report.reasons)
         capacity = self.env_capacity
         return capacity is not None and capacity > 0 and self.env_running >= capacity

@@ -113,9 +113,7 @@ def _open_leaves(trace: Trace) -> list[Span]:
     return leaves[:3]
 
 
-async def trace_run(
-    client: EngineClient, run: Run, notes: Notes, tokens: dict[str, TokenDetail | None]
-) -> RunTrace:
+async def trace_run(client: EngineClient, run: Run, notes: Notes, tokens: dict[str, TokenDetail | None]) -> RunTrace:
     """The run's open leaf spans (entity or token resolved through span detail) and its tokens' status."""
     trace = await notes.attempt(f"trace of {run.id}", client.run_trace(run.id))
     if trace is None:
@@ -142,9 +140,7 @@ async def trace_run(
         if span.token_id is None:
             continue
         if span.token_id not in tokens:
-            tokens[span.token_id] = await notes.attempt(
-                f"token {span.token_id}", client.retrieve_token(span.token_id)
-            )
+            tokens[span.token_id] = await notes.attempt(f"token {span.token_id}", client.retrieve_token(span.token_id))
         token = tokens[span.token_id]
         if token is not None:
             found.append(token)
@@ -163,9 +159,7 @@ async def _holders(client: EngineClient, q: Queue, notes: Notes) -> tuple[tuple[
     for _ in range(MAX_HOLDER_PAGES):
         page = await notes.attempt(
             f"slot holders of {q.stored_name}",
-            client.list_runs(
-                queue=_queue_key(q), statuses=HOLDING, period=HOLDER_PERIOD, page_size=100, after=after
-            ),
+            client.list_runs(queue=_queue_key(q), statuses=HOLDING, period=HOLDER_PERIOD, page_size=100, after=after),
         )
         if page is None:
             return None, False
@@ -219,9 +213,7 @@ async def _environment(
     )
     by_name = {q.stored_name: m for q, m in zip(active, metrics, strict=True)}
     report = await notes.attempt("admin engine report", client.engine_report())
-    repair = (
-        await notes.attempt("admin repair dry run", client.repair_queues(dry_run=True)) if report else None
-    )
+    repair = await notes.attempt("admin repair dry run", client.repair_queues(dry_run=True)) if report else None
     leaks = _leaks_by_queue(repair)
     engine = {s.name: s for s in report.queues} if report is not None else {}
     facts = [
@@ -241,9 +233,7 @@ async def _environment(
     pages = await bounded(
         notes.attempt(
             f"queued runs of {facts[i].name}",
-            client.list_runs(
-                queue=_queue_key(facts[i].queue), statuses=[RunStatus.QUEUED], created_to=queued_before
-            ),
+            client.list_runs(queue=_queue_key(facts[i].queue), statuses=[RunStatus.QUEUED], created_to=queued_before),
         )
         for i in sampled
     )
@@ -273,9 +263,7 @@ def _at_cap(q: Queue, env_limit: int | None) -> bool:
 # ---------------------------------------------------------------- one run
 
 
-async def find_queue(
-    client: EngineClient, run: Run, queues: Sequence[Queue], notes: Notes
-) -> tuple[str | None, str]:
+async def find_queue(client: EngineClient, run: Run, queues: Sequence[Queue], notes: Notes) -> tuple[str | None, str]:
     """The stored name of the run's queue, and how it was found (see the module docstring)."""
     if run.queue:
         return run.queue, "reported with the run"
@@ -308,9 +296,7 @@ async def gather_run_facts(
     detail = await client.retrieve_run(run_id)
     run = detail.run
     if run.terminal:
-        return RunFacts(
-            now, detail, EnvFacts(now, window, ()), queue_how="not looked up: the run is terminal"
-        )
+        return RunFacts(now, detail, EnvFacts(now, window, ()), queue_how="not looked up: the run is terminal")
     notes = Notes()
     queues = await notes.attempt("queue list", client.list_queues()) or []
     queue_name, how = await find_queue(client, run, queues, notes)
@@ -367,14 +353,12 @@ async def gather_environment_facts(
         queues=queues,
         holders_for=_at_cap,
         sample_queued=sample,
-        queued_before=now - timedelta(seconds=thresholds.dequeued_seconds),
+        queued_before=now - timedelta(seconds=thresholds.dequeued_seconds + 1),
     )
     active: list[Run] = []
     after: str | None = None
     for _ in range(MAX_ACTIVE_PAGES):
-        page = await notes.attempt(
-            "active runs", client.list_runs(statuses=ACTIVE, page_size=100, after=after)
-        )
+        page = await notes.attempt("active runs", client.list_runs(statuses=ACTIVE, page_size=100, after=after))
         if page is None:
             break
         active.extend(page.items)
@@ -392,9 +376,7 @@ async def gather_environment_facts(
         notes.lines.append(f"traced {max_traces} of {len(candidates)} stuck candidates (cap)")
     tokens: dict[str, TokenDetail | None] = {}
     traces = await bounded((trace_run(client, r, notes, tokens)) for r in candidates[:max_traces])
-    waiting = await notes.attempt(
-        "waiting tokens", client.list_tokens(statuses=[TokenStatus.WAITING], page_size=100)
-    )
+    waiting = await notes.attempt("waiting tokens", client.list_tokens(statuses=[TokenStatus.WAITING], page_size=100))
     return replace(
         env,
         candidates=tuple(traces),

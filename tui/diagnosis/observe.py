@@ -11,14 +11,10 @@ from tui.diagnosis.verify import Observation
 from tui.model import Queue
 
 
-async def observe(
-    client: EngineClient, checks: Sequence[VerifyCheck], *, window: str = DEFAULT_WINDOW
-) -> Observation:
+async def observe(client: EngineClient, checks: Sequence[VerifyCheck], *, window: str = DEFAULT_WINDOW) -> Observation:
     """Fetch exactly what the checks need; what fails stays unobserved (the check shows as unknown)."""
     notes = Notes()
-    queue_names = {
-        c.target for c in checks if c.kind in (VerifyKind.QUEUE_DEPTH_NORMAL, VerifyKind.RUNS_FLOWING)
-    }
+    queue_names = {c.target for c in checks if c.kind in (VerifyKind.QUEUE_DEPTH_NORMAL, VerifyKind.RUNS_FLOWING)}
     queues: dict[str, Queue] = {}
     if queue_names:
         listed = await notes.attempt("queue list", client.list_queues()) or []

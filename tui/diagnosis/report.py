@@ -84,9 +84,7 @@ def _verify_json(v: VerifyCheck) -> dict[str, Any]:
     }
 
 
-def finding_json(
-    f: Finding, plugins: frozenset[str] = frozenset(), *, with_run: bool = True
-) -> dict[str, Any]:
+def finding_json(f: Finding, plugins: frozenset[str] = frozenset(), *, with_run: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {"run": f.run_id} if with_run else {}
     data.update(
         cause=f.cause.value,
@@ -97,16 +95,12 @@ def finding_json(
         also_true=[c.value for c in f.also_true],
     )
     if with_run:
-        data["path"] = [
-            {"check": s.check, "outcome": s.outcome.value, "evidence": list(s.evidence)} for s in f.path
-        ]
+        data["path"] = [{"check": s.check, "outcome": s.outcome.value, "evidence": list(s.evidence)} for s in f.path]
     data.update(runs=list(f.runs), queues=list(f.queues), entity=f.entity)
     return data
 
 
-def triage_json(
-    findings: Sequence[Finding], env: EnvFacts, plugins: frozenset[str] = frozenset()
-) -> dict[str, Any]:
+def triage_json(findings: Sequence[Finding], env: EnvFacts, plugins: frozenset[str] = frozenset()) -> dict[str, Any]:
     return {
         "findings": [finding_json(f, plugins, with_run=False) for f in findings],
         "runs": list(affected_runs(findings)),
@@ -158,16 +152,13 @@ def render_triage(findings: Sequence[Finding], env: EnvFacts, plugins: frozenset
         lines = [f"nothing stuck ({checked})"]
     else:
         lines = [
-            f"{plural(len(findings), 'finding')}, "
-            f"{plural(len(affected_runs(findings)), 'run')} affected ({checked})"
+            f"{plural(len(findings), 'finding')}, {plural(len(affected_runs(findings)), 'run')} affected ({checked})"
         ]
         for f in findings:
             lines += ["", f"{f.summary}  [{f.cause.value}]"]
             lines += _finding_lines(f, plugins, "  ")
             if f.runs:
-                shown = ", ".join(f.runs[:10]) + (
-                    f", … (+{len(f.runs) - 10} more)" if len(f.runs) > 10 else ""
-                )
+                shown = ", ".join(f.runs[:10]) + (f", … (+{len(f.runs) - 10} more)" if len(f.runs) > 10 else "")
                 lines.append(f"  runs: {shown}")
     if env.notes:
         lines += ["", "notes:"] + [f"  - {n}" for n in env.notes]

@@ -60,14 +60,12 @@ def waitpoint_without_resumer(t: RunTrace, now: datetime, th: Thresholds) -> Fin
             continue  # it will time out soon by itself
         timeout = "no timeout" if token.timeout_at is None else f"times out in {dur(token.timeout_at - now)}"
         evidence = (
-            f"run {t.run.id} is {t.run.status.value} with an open {name(span.message)} span "
-            f"for {dur(span.age(now))}",
+            f"run {t.run.id} is {t.run.status.value} with an open {name(span.message)} span for {dur(span.age(now))}",
             f"token {name(token.id)}: WAITING for {dur(waited)}, {timeout} (threshold {dur(limit)})",
         )
         return Finding(
             Cause.WAITPOINT_WITHOUT_RESUMER,
-            f"run {t.run.id} waits on token {name(token.id)}: WAITING {dur(waited)}, {timeout}, "
-            "nothing resumes it",
+            f"run {t.run.id} waits on token {name(token.id)}: WAITING {dur(waited)}, {timeout}, nothing resumes it",
             evidence=evidence,
             recovery=(
                 Recovery(
@@ -104,12 +102,10 @@ def entity_backend_unreachable(t: RunTrace, now: datetime, th: Thresholds) -> Fi
     entity = span.entity or "?"
     return Finding(
         Cause.ENTITY_BACKEND_UNREACHABLE,
-        f"run {t.run.id} hung {dur(span.age(now))} calling entity `{name(entity)}` "
-        f"(per-call threshold {dur(limit)})",
+        f"run {t.run.id} hung {dur(span.age(now))} calling entity `{name(entity)}` (per-call threshold {dur(limit)})",
         evidence=(
-            f"run {t.run.id} is EXECUTING for {dur(run_age(t.run, now))}",
-            f"open tool call {name(span.message)} to entity `{name(entity)}` for {dur(span.age(now))} "
-            f"(threshold {dur(limit)})",
+            f"run {t.run.id}: EXECUTING for {dur(run_age(t.run, now))}, open tool call {name(span.message)} "
+            f"to entity `{name(entity)}` for {dur(span.age(now))} (per-call threshold {dur(limit)})",
         ),
         recovery=(
             Recovery(
@@ -158,8 +154,7 @@ def queue_paused(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding | None
         evidence=(f"environment {name(env_name)}: paused", queue_line(q, env)),
         recovery=(
             Recovery(
-                "resume the environment (needs a personal access token: "
-                "POST /api/v1/projects/{ref}/{env}/resume)",
+                "resume the environment (needs a personal access token: POST /api/v1/projects/{ref}/{env}/resume)",
                 external="resume-environment",
             ),
         ),
@@ -204,9 +199,7 @@ def queue_state_drift(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding |
         f"of limit {limit_text(env.limit_of(q))} "
         f"held by {len(q.holders) if q.holders is not None else '?'} live runs, {q.queue.queued} queued",
         evidence=tuple(evidence),
-        recovery=(
-            Recovery(f"repair queue {name(q.name)} (admin; dry run first)", Action.REPAIR_QUEUES, q.name),
-        ),
+        recovery=(Recovery(f"repair queue {name(q.name)} (admin; dry run first)", Action.REPAIR_QUEUES, q.name),),
         verify=flow_checks(q, env),
         queues=(q.name,),
         runs=tuple(r.id for r in q.queued_runs),
@@ -243,9 +236,7 @@ def long_running_blocker(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Findin
             started_line(q, env),
             f"slot holders ({len(holders)}), all older than {dur(old)}: {listing(named, BLOCKERS_NAMED)}",
         ),
-        recovery=tuple(
-            Recovery(f"cancel blocking run {h.id}", Action.CANCEL, h.id) for h in ranked[:BLOCKERS_NAMED]
-        ),
+        recovery=tuple(Recovery(f"cancel blocking run {h.id}", Action.CANCEL, h.id) for h in ranked[:BLOCKERS_NAMED]),
         verify=(
             *(
                 run_check(h.id, (RunStatus.CANCELED,), f"blocking run {h.id} reaches CANCELED")
@@ -277,14 +268,10 @@ def concurrency_at_cap(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding 
     else:
         return None
     recovery = [
-        Recovery(
-            f"raise the concurrency limit of {name(q.name)} (override)", Action.OVERRIDE_CONCURRENCY, q.name
-        )
+        Recovery(f"raise the concurrency limit of {name(q.name)} (override)", Action.OVERRIDE_CONCURRENCY, q.name)
     ]
     if binding == "environment":
-        recovery = [
-            Recovery("raise the environment concurrency limit (admin), or shed load", external="env-limit")
-        ]
+        recovery = [Recovery("raise the environment concurrency limit (admin), or shed load", external="env-limit")]
     return Finding(
         Cause.CONCURRENCY_AT_CAP,
         f"{scope} at its concurrency cap: running {q.queue.running} of {limit_text(limit)} "
@@ -348,8 +335,7 @@ def stall_finding(stall: Stall, env: EnvFacts) -> Finding:
     free = [q for q in stall.stalled if not env.at_cap(q)]
     evidence = [
         f"started in last {env.window}: 0 in all {plural(stall.checked, 'queue')} with metrics",
-        f"backlog: {stall.backlog} runs in {plural(len(stall.stalled), 'queue')}, none paused, "
-        "environment not paused",
+        f"backlog: {stall.backlog} runs in {plural(len(stall.stalled), 'queue')}, none paused, environment not paused",
         *(queue_line(q, env) for q in stall.stalled[:BLOCKERS_NAMED]),
         f"free slots left unused, e.g. {queue_line(free[0], env)}" if free else "no free slots",
     ]

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from tui.config import Thresholds
-from tui.diagnosis.evidence import run_age, run_check
+from tui.diagnosis.evidence import DEQUEUED_HINT, run_age, run_check
 from tui.diagnosis.facts import EnvFacts
 from tui.diagnosis.findings import PRECEDENCE, SEVERITY, Action, Cause, Finding, Recovery, VerifyCheck
 from tui.diagnosis.fmt import dur, listing, name, plural
@@ -52,20 +52,14 @@ def _group_summary(cause: Cause, members: Sequence[Finding], env: EnvFacts) -> s
     if cause is Cause.ENTITY_BACKEND_UNREACHABLE:
         entity = members[0].entity
         ids = {r for m in members for r in m.runs}
-        ages = [
-            s.age(env.now)
-            for t in env.candidates
-            if t.run.id in ids
-            for s in t.open_spans
-            if s.entity == entity
-        ]
+        ages = [s.age(env.now) for t in env.candidates if t.run.id in ids for s in t.open_spans if s.entity == entity]
         oldest = f", oldest call {dur(max(ages))}" if ages else ""
         return f"{plural(len(members), 'run')} hung calling entity `{name(entity)}`{oldest}"
     if cause is Cause.WAITPOINT_WITHOUT_RESUMER:
-        tokens = _unique(
-            r.target or "" for m in members for r in m.recovery if r.action is Action.COMPLETE_TOKEN
-        )
-        return f"{plural(len(members), 'run')} wait on {plural(len(tokens), 'token')} nothing resumes"
+        tokens = _unique(r.target or "" for m in members for r in m.recovery if r.action is Action.COMPLETE_TOKEN)
+        ages = [env.now - d.token.created_at for t in env.candidates for d in t.tokens if d.token.id in tokens]
+        oldest = f", oldest {dur(max(ages))}" if ages else ""
+        return f"{plural(len(members), 'run')} wait on {plural(len(tokens), 'token')} nothing resumes{oldest}"
     if len(members) == 1:
         return members[0].summary
     if cause is Cause.QUEUE_PAUSED:
@@ -95,9 +89,7 @@ def _unknown_group(env: EnvFacts, th: Thresholds, explained: set[str]) -> Findin
     stuck = [
         t.run
         for t in env.candidates
-        if t.run.id not in explained
-        and t.run.status in window
-        and run_age(t.run, env.now) > window[t.run.status]
+        if t.run.id not in explained and t.run.status in window and run_age(t.run, env.now) > window[t.run.status]
     ]
     if not stuck:
         return None
@@ -106,14 +98,16 @@ def _unknown_group(env: EnvFacts, th: Thresholds, explained: set[str]) -> Findin
         Cause.UNKNOWN,
         f"UNKNOWN: {plural(len(stuck), 'run')} past their window with no known cause, "
         f"oldest {dur(run_age(stuck[0], env.now))}",
-        evidence=tuple(
-            f"{r.id} ({name(r.task_identifier)}): {r.status.value} for {dur(run_age(r, env.now))}"
-            for r in stuck[:EVIDENCE_LINES]
+        evidence=(
+            *(
+                f"{r.id} ({name(r.task_identifier)}): {r.status.value} for {dur(run_age(r, env.now))}"
+                for r in stuck[:EVIDENCE_LINES]
+            ),
+            *((DEQUEUED_HINT,) if any(r.status is RunStatus.DEQUEUED for r in stuck) else ()),
         ),
         recovery=tuple(Recovery(f"cancel run {r.id}", Action.CANCEL, r.id) for r in stuck[:BLOCKERS_NAMED]),
         verify=tuple(
-            run_check(r.id, (RunStatus.CANCELED,), f"run {r.id} reaches CANCELED")
-            for r in stuck[:BLOCKERS_NAMED]
+            run_check(r.id, (RunStatus.CANCELED,), f"run {r.id} reaches CANCELED") for r in stuck[:BLOCKERS_NAMED]
         ),
         runs=tuple(r.id for r in stuck),
         waiting=len(stuck),
@@ -149,9 +143,7 @@ def triage(env: EnvFacts, th: Thresholds) -> list[Finding]:
         members = groups.setdefault((f.cause, f.entity), [])
         if f not in members:  # environment-wide findings come once per queue, identical
             members.append(f)
-    findings = [
-        _merge(members, _group_summary(cause, members, env)) for (cause, _), members in groups.items()
-    ]
+    findings = [_merge(members, _group_summary(cause, members, env)) for (cause, _), members in groups.items()]
     capped = env.candidates_total > len(env.candidates)
     if capped:
         note = f"traced {len(env.candidates)} of {env.candidates_total} stuck candidates (cap)"

@@ -47,9 +47,7 @@ def queue_depth_normal(check: VerifyCheck, obs: Observation) -> VerifyResult:
     threshold = check.threshold or 0
     was = f"was {int(check.baseline)}, " if check.baseline is not None else ""
     detail = f"queued {queue.queued} ({was}normal ≤ {threshold:g})"
-    return VerifyResult(
-        check, VerifyState.HOLDS if queue.queued <= threshold else VerifyState.PENDING, detail
-    )
+    return VerifyResult(check, VerifyState.HOLDS if queue.queued <= threshold else VerifyState.PENDING, detail)
 
 
 def run_status(check: VerifyCheck, obs: Observation) -> VerifyResult:
@@ -66,9 +64,7 @@ def runs_flowing(check: VerifyCheck, obs: Observation) -> VerifyResult:
         return VerifyResult(check, VerifyState.UNKNOWN, f"metrics of {name(check.target)} not observed")
     baseline = check.baseline or 0
     state = VerifyState.HOLDS if metrics.started_count > baseline else VerifyState.PENDING
-    return VerifyResult(
-        check, state, f"started {metrics.started_count} in {metrics.period} (was {baseline:g})"
-    )
+    return VerifyResult(check, state, f"started {metrics.started_count} in {metrics.period} (was {baseline:g})")
 
 
 def token_completed(check: VerifyCheck, obs: Observation) -> VerifyResult:

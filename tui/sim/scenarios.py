@@ -40,7 +40,7 @@ def _agent_payload(rng: random.Random, n: int) -> Any:
 
 TASKS: tuple[tuple[str, str, float, Callable[[random.Random], Plan]], ...] = (
     ("agent-turn", "task/agent-turn", 4.0, lambda rng: Plan(duration=rng.uniform(20, 40), tool="crm.lookup")),
-    ("process-video", "task/process-video", 1.0, lambda rng: Plan(duration=rng.uniform(90, 150))),
+    ("process-video", "task/process-video", 1.0, lambda rng: Plan(duration=rng.uniform(30, 60))),
     ("send-email", "shared-email", 6.0, lambda rng: Plan(duration=rng.uniform(1, 3), fail=rng.random() < 0.03)),
     ("approve-order", "task/approve-order", 0.5, lambda rng: Plan(duration=2.0, wait_token=True)),
     ("sync-crm", "task/sync-crm", 1.0, lambda rng: Plan(duration=rng.uniform(10, 25), tool="crm.upsert")),
@@ -222,7 +222,6 @@ def _worker_pool_zero(engine: Engine, now: datetime) -> None:
 
 def _queue_paused(engine: Engine, now: datetime) -> None:
     engine.queues["task/process-video"].paused = True
-    engine.tasks["process-video"].per_minute = 2.0
 
 
 def _concurrency_cap(engine: Engine, now: datetime) -> None:
