@@ -206,7 +206,7 @@ class Engine:
             run.delay_until = delay_until
             self._set_status(run, "DELAYED", "DELAYED")
         elif enqueue:
-            self.enqueue(run)
+            self.enqueue(run, when)
         return run
 
     def enqueue(self, run: Run, at: datetime | None = None) -> None:
@@ -280,7 +280,8 @@ class Engine:
             count = int(acc)
             self._arrivals[spec.id] = acc - count
             for _ in range(count):
-                self.create_run(spec.id)
+                # Arrivals land anywhere inside the tick, so scheduling delays are real, not zero.
+                self.create_run(spec.id, created_at=self.now - timedelta(seconds=self.rng.uniform(0, dt)))
 
     def _timers(self) -> None:
         for run in self.with_status("DELAYED"):
