@@ -37,9 +37,7 @@ def frozen_clock() -> datetime:
 
 
 def settings(refresh: float = 0.05) -> Settings:
-    return Settings(
-        profile="test", url="http://sim.invalid", secret_key="tr_dev_secret", refresh_seconds=refresh
-    )
+    return Settings(profile="test", url="http://sim.invalid", secret_key="tr_dev_secret", refresh_seconds=refresh)
 
 
 def ago(**kwargs: float) -> datetime:
@@ -86,9 +84,7 @@ def stuck_trace() -> Trace:
     tool = span("s-tool", "tool.call crm.lookup", ago(minutes=14), partial=True)
     fetch = span("s-fetch", "fetch-order", ago(minutes=19, seconds=50), ms=1200)
     attempt = span("s-attempt", "Attempt 1", ago(minutes=20), partial=True, children=(fetch, tool))
-    return Trace(
-        trace_id="t1", root=span("s-root", "sync-crm", ago(minutes=25), partial=True, children=(attempt,))
-    )
+    return Trace(trace_id="t1", root=span("s-root", "sync-crm", ago(minutes=25), partial=True, children=(attempt,)))
 
 
 def waiting_trace() -> Trace:
@@ -96,9 +92,7 @@ def waiting_trace() -> Trace:
     attempt = span("s-att", "Attempt 1", ago(minutes=10), partial=True, children=(wait,), run_id="run_wait")
     return Trace(
         trace_id="t2",
-        root=span(
-            "s-wroot", "approve-order", ago(minutes=10), partial=True, children=(attempt,), run_id="run_wait"
-        ),
+        root=span("s-wroot", "approve-order", ago(minutes=10), partial=True, children=(attempt,), run_id="run_wait"),
     )
 
 
@@ -154,9 +148,7 @@ class FakeDetailClient:
                 attempt_count=1,
             ),
             "run_done": RunDetail(
-                run=make_run(
-                    "run_done", RunStatus.COMPLETED, started_at=ago(minutes=5), finished_at=ago(minutes=4)
-                ),
+                run=make_run("run_done", RunStatus.COMPLETED, started_at=ago(minutes=5), finished_at=ago(minutes=4)),
                 payload={"orderId": 2},
                 has_payload=True,
                 output={"ok": True, "rows": 3},
@@ -197,9 +189,7 @@ class FakeDetailClient:
         self.span_details: dict[str, SpanDetail] = {
             "s-tool": span_detail("s-tool", "tool.call crm.lookup", {"entity": "crm-backend"}),
             "s-fetch": span_detail("s-fetch", "fetch-order", {"order": 9921, "note": "[b]x[/b]"}),
-            "s-wait": span_detail(
-                "s-wait", "wait.forToken()", {"id": "waitpoint_abc123"}, entity_type="waitpoint"
-            ),
+            "s-wait": span_detail("s-wait", "wait.forToken()", {"id": "waitpoint_abc123"}, entity_type="waitpoint"),
         }
         self.tokens: dict[str, TokenDetail] = {
             "waitpoint_abc123": TokenDetail(
@@ -270,9 +260,7 @@ def self_ref_child() -> Run:
     return make_run("run_stuck", RunStatus.EXECUTING)
 
 
-def span_detail(
-    span_id: str, message: str, properties: dict[str, Any], entity_type: str | None = None
-) -> SpanDetail:
+def span_detail(span_id: str, message: str, properties: dict[str, Any], entity_type: str | None = None) -> SpanDetail:
     return SpanDetail(
         span_id=span_id,
         run_id="run_x",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -30,16 +31,20 @@ class Host(App[None]):
         self.push_screen(self.detail)
 
 
-def sim_client(scenario: str) -> EngineClient:
-    options = sim.SimOptions(scenario=scenario, speed=0, seed=1)
-    key = getattr(options, "secret_key", None) or "tr_dev_simulator"
-    return EngineClient(
-        "http://sim.test",
-        key,
-        allow_insecure_http=True,
+def sim_client(scenario: str) -> tuple[EngineClient, Callable[[], datetime]]:
+    """A client on an in-process simulator, and the simulator's (frozen, speed 0) clock."""
+    app = sim.create_app(sim.SimOptions(scenario=scenario, speed=0, seed=1))
+    client = EngineClient(
+        "http://127.0.0.1",
+        sim.DEFAULT_SECRET_KEY,
         budget_per_second=None,
-        transport=httpx.ASGITransport(app=sim.create_app(options)),
+        transport=httpx.ASGITransport(app=app),
     )
+    return client, lambda: app.state.sim.engine.now
+
+
+def settings() -> Settings:
+    return Settings(profile="sim", url="http://127.0.0.1", secret_key="unused", refresh_seconds=0.2)
 
 
 async def find_run(client: EngineClient, status: RunStatus, wanted: Callable[[Trace], bool]) -> str:
@@ -72,15 +77,14 @@ def _waits_on_token(trace: Trace) -> bool:
 
 
 async def test_entity_offline_run_shows_the_hung_tool_call() -> None:
-    client = sim_client("entity-offline")
+    client, clock = sim_client("entity-offline")
     try:
         run_id = await find_run(client, RunStatus.EXECUTING, _hangs_in_tool)
-        settings = Settings(profile="sim", url="http://sim.test", secret_key="x", refresh_seconds=0.2)
-        screen = RunDetailScreen(client, settings, run_id)
+        screen = RunDetailScreen(client, settings(), run_id, clock=clock)
         async with Host(screen).run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: screen.polls > 0)
             assert "EXECUTING" in text(screen, "#title")
-            assert "Hung in" in text(screen, "#summary") and "⏳ running" in text(screen, "#summary")
+            assert "Hung in" in text(screen, "#summary") and "● running" in text(screen, "#summary")
             tree = screen.query_one(TraceTree)
             trace = screen._data.trace
             assert trace is not None
@@ -88,18 +92,17 @@ async def test_entity_offline_run_shows_the_hung_tool_call() -> None:
             assert hung is not None
             await wait_for(pilot, lambda: (row := tree.row_for(hung.id)) is not None and row.entity is not None)
             row = tree.row_for(hung.id)
-            assert row is not None and "⏳ running" in row.plain and f"entity {row.entity}" in row.plain
+            assert row is not None and "● running" in row.plain and f"entity {row.entity}" in row.plain
             assert tree.cursor_node is tree.node_for(hung.id)
     finally:
         await client.aclose()
 
 
 async def test_orphan_waitpoint_run_links_to_its_token() -> None:
-    client = sim_client("orphan-waitpoint")
+    client, clock = sim_client("orphan-waitpoint")
     try:
         run_id = await find_run(client, RunStatus.WAITING, _waits_on_token)
-        settings = Settings(profile="sim", url="http://sim.test", secret_key="x", refresh_seconds=0.2)
-        screen = RunDetailScreen(client, settings, run_id)
+        screen = RunDetailScreen(client, settings(), run_id, clock=clock)
         async with Host(screen).run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: screen.selected_token_id is not None)
             token_id = screen.selected_token_id
@@ -112,10 +115,9 @@ async def test_orphan_waitpoint_run_links_to_its_token() -> None:
 
 
 async def test_unknown_run_on_the_simulator_says_not_found() -> None:
-    client = sim_client("healthy")
+    client, clock = sim_client("healthy")
     try:
-        settings = Settings(profile="sim", url="http://sim.test", secret_key="x", refresh_seconds=0.2)
-        screen = RunDetailScreen(client, settings, "run_doesnotexist0000000000")
+        screen = RunDetailScreen(client, settings(), "run_doesnotexist0000000000", clock=clock)
         async with Host(screen).run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: screen.polls > 0 or "not found" in text(screen, "#summary"))
             await wait_for(pilot, lambda: "Run not found" in text(screen, "#summary"))

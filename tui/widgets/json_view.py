@@ -75,9 +75,7 @@ def prepare_json(value: JSON, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> JsonPre
 class _JsonTheme(HighlightTheme):
     """Theme-variable colours; a truncated tail is not flagged as a syntax error."""
 
-    STYLES = {
-        key: ("" if tuple(key) == ("Error",) else style) for key, style in HighlightTheme.STYLES.items()
-    }
+    STYLES = {key: ("" if tuple(key) == ("Error",) else style) for key, style in HighlightTheme.STYLES.items()}
 
 
 def highlight_json(text: str) -> Content:

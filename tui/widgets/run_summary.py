@@ -140,6 +140,13 @@ def summary_content(
     run = detail.run
     lines: list[Sequence[Part]] = []
     lines.append(("Status   ", (run.status.value, status_style(run.status)), *_status_suffix(detail, now)))
+    # What the operator came for goes first, so it stays visible when the summary must scroll (80x24).
+    if hung is not None:
+        lines.append(("Hung in  ", *_hung_parts(hung)))
+    if detail.error is not None:
+        error = clean(detail.error.message, 200)
+        name = clean(detail.error.name, 60) + ": " if detail.error.name else ""
+        lines.append(("Error    ", (name + error, "$error")))
     lines.append(("Timeline ", *_timeline_parts(detail, now)))
     lines.append(("Task     ", (clean(run.task_identifier, 60), "bold"), "   Queue ", *_queue_parts(queue)))
     lines.append(
@@ -155,12 +162,6 @@ def summary_content(
         tags += f" (+{len(run.tags) - MAX_TAGS} more)"
     idem = clean(run.idempotency_key, 80) if run.idempotency_key else "—"
     lines.append(("Tags     ", tags, "   Idempotency key ", idem))
-    if hung is not None:
-        lines.append(("Hung in  ", *_hung_parts(hung)))
-    if detail.error is not None:
-        error = clean(detail.error.message, 200)
-        name = clean(detail.error.name, 60) + ": " if detail.error.name else ""
-        lines.append(("Error    ", (name + error, "$error")))
     parts: list[Part] = []
     for index, line in enumerate(lines):
         if index:
@@ -184,7 +185,7 @@ def _queue_parts(info: QueueInfo) -> list[Part]:
         parts.append((" (likely)", "$text-muted"))
     queue = info.queue
     if info.missing:
-        parts.append(("  (no such queue)", "$text-muted"))
+        parts.append(("  not found: the task may use a custom queue", "$text-muted"))
     if queue is None:
         return parts
     limit = "∞" if queue.concurrency_limit is None else str(queue.concurrency_limit)
@@ -215,7 +216,7 @@ def _hung_parts(hung: HungSpan) -> list[Part]:
         parts.append(f"  entity {clean(hung.entity, 40)}")
     if hung.token_id:
         parts.append(f"  token {clean(hung.token_id, 60)}")
-    parts.append((f"  ⏳ running {human_duration(hung.age)}", "$warning"))
+    parts.append((f"  ● running {human_duration(hung.age)}", "$warning"))
     if hung.hung:
         parts.append(("  HUNG HERE?", "bold reverse $warning"))
     return parts

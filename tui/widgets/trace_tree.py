@@ -104,7 +104,11 @@ class SpanRow:
 
 
 def span_row(
-    span: Span, root_start: datetime, detail: SpanDetail | None, now: datetime, hung_span_id: str | None,
+    span: Span,
+    root_start: datetime,
+    detail: SpanDetail | None,
+    now: datetime,
+    hung_span_id: str | None,
     thresholds: Thresholds,
 ) -> SpanRow:
     """Build one line: message (+ entity, token), duration and start offset, and the open/hung/error flag."""
@@ -120,7 +124,7 @@ def span_row(
     offset = f"@+{human_duration(span.start_time - root_start)}"
     if span.is_partial:
         age = max(timedelta(0), now - span.start_time)
-        flag = f"⏳ running {human_duration(age)}"
+        flag = f"● running {human_duration(age)}"
         state = "open"
         if span.id == hung_span_id:
             if age.total_seconds() > hang_threshold(span, thresholds):
