@@ -146,7 +146,11 @@ class PlatosApp(App[None]):
             return
         from tui.screens.run_detail import RunDetailScreen
 
-        self.push_screen(RunDetailScreen(self.session.client, self.session.settings, run_id))
+        session = self.session
+        screen = RunDetailScreen(
+            session.client, session.settings, run_id, clock=session.clock, paused=lambda: session.paused
+        )
+        self.push_screen(screen)
 
     # ----- global actions -------------------------------------------------------------------------------
 
