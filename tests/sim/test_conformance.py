@@ -18,13 +18,14 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tui.sim.scenarios import SCENARIOS as SCENARIO_NAMES
 from tui.sim.server import DEFAULT_ADMIN_TOKEN, DEFAULT_SECRET_KEY, SimOptions, create_app
 
 SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "trigger-v4-openapi.yaml"
 API = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}", "x-trigger-api-version": "2025-07-16"}
 LEGACY = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}"}
 ADMIN = {"Authorization": f"Bearer {DEFAULT_ADMIN_TOKEN}"}
-SCENARIOS = ["incident", "healthy", "queue-drift", "orphan-waitpoint", "long-blocker"]
+SCENARIOS = list(SCENARIO_NAMES)
 
 # API.md §13.1: with `x-trigger-api-version: 2025-07-16` the server speaks the SDK's status vocabulary.
 SDK_RUN_STATUSES = [
@@ -67,6 +68,65 @@ def _is_run_status_enum(node: dict[str, Any]) -> bool:
     return isinstance(values, list) and "EXECUTING" in values and "QUEUED" in values
 
 
+RUN_HELPERS = ("isQueued", "isExecuting", "isWaiting", "isCompleted", "isSuccess", "isFailed", "isCancelled")
+
+
+def _nullable(node: dict[str, Any], statuses: list[str]) -> None:
+    if node.get("nullable") is True and isinstance(node.get("type"), str):
+        node["type"] = [node["type"], "null"]
+        if isinstance(node.get("enum"), list):
+            node["enum"] = [*node["enum"], None]
+
+
+def _status_vocabulary(node: dict[str, Any], statuses: list[str]) -> None:
+    if _is_run_status_enum(node):
+        node["enum"] = statuses
+
+
+def _extra(*names: str, where: str) -> Callable[[dict[str, Any], list[str]], None]:
+    """Allow documented extra keys on the object schema that declares `where`."""
+
+    def patch(node: dict[str, Any], statuses: list[str]) -> None:
+        props = node.get("properties")
+        if isinstance(props, dict) and where in props:
+            for name in names:
+                props.setdefault(name, {})
+
+    return patch
+
+
+# The documented disagreements between the OpenAPI file and the real server (API.md §13, §4, §7), one row each.
+# Every row is applied to every schema node of a copy of the spec; anything not listed here must match the file,
+# and objects are closed (no undocumented keys), see `close_objects`.
+DEVIATIONS: tuple[tuple[str, str, Callable[[dict[str, Any], list[str]], None]], ...] = (
+    ("OpenAPI 3.0", "`nullable: true` is JSON Schema 2020-12's type union (not a deviation)", _nullable),
+    ("§13.1", "run status enums: the vocabulary chosen by x-trigger-api-version", _status_vocabulary),
+    (
+        "§13.3",
+        "queue objects carry releaseConcurrencyOnWaitpoint and concurrencyLimitOverridePercent",
+        _extra("releaseConcurrencyOnWaitpoint", "concurrencyLimitOverridePercent", where="concurrency"),
+    ),
+    ("§13.5", "trace may carry isTruncated", _extra("isTruncated", where="rootSpan")),
+    (
+        "§13.7",
+        "token retrieve has type, userProvidedIdempotencyKey, inactiveIdempotencyKey, completedAfter",
+        _extra("type", "userProvidedIdempotencyKey", "inactiveIdempotencyKey", "completedAfter", where="url"),
+    ),
+    (
+        "§4.1",
+        "run objects carry the SDK's boolean helpers, depth, taskKind, env and region (not in the file)",
+        _extra(*RUN_HELPERS, "depth", "taskKind", "env", "region", where="isTest"),
+    ),
+    (
+        "§4.3",
+        "retrieve carries attemptCount and relatedRuns run fields",
+        _extra("attemptCount", "triggerFunction", "batchId", where="isTest"),
+    ),
+)
+# Checked and not needed as rows: §13.5 (the file does not require data.properties and lists attemptNumber) and
+# §13.8 (the list's deployedAt/git already accept what the simulator sends).
+
+
 def _walk(node: Any, visit: Callable[[dict[str, Any]], None]) -> None:
     if isinstance(node, dict):
         visit(node)
@@ -77,28 +137,39 @@ def _walk(node: Any, visit: Callable[[dict[str, Any]], None]) -> None:
             _walk(value, visit)
 
 
+def close_objects(spec: dict[str, Any]) -> None:
+    """Forbid undocumented keys: `unevaluatedProperties: false` on every object schema that is not an allOf part."""
+    parts: set[int] = set()
+    refs: set[str] = set()
+
+    def find_parts(node: dict[str, Any]) -> None:
+        for part in node.get("allOf", []):
+            if isinstance(part, dict):
+                parts.add(id(part))
+                if "$ref" in part:
+                    refs.add(part["$ref"].rsplit("/", 1)[-1])
+
+    _walk(spec, find_parts)
+    schemas = spec.get("components", {}).get("schemas", {})
+    for name in refs:
+        if name in schemas:
+            parts.add(id(schemas[name]))
+
+    def close(node: dict[str, Any]) -> None:
+        if id(node) in parts or "additionalProperties" in node:
+            return
+        if isinstance(node.get("properties"), dict) or "allOf" in node:
+            node.setdefault("unevaluatedProperties", False)
+
+    _walk(spec, close)
+
+
 def deviate(spec: dict[str, Any], statuses: list[str]) -> dict[str, Any]:
-    """The documented disagreements of API.md §13, applied one by one to a copy of the spec."""
+    """A copy of the spec with the DEVIATIONS rows applied and its objects closed."""
     spec = copy.deepcopy(spec)
-
-    def visit(node: dict[str, Any]) -> None:
-        if node.get("nullable") is True and isinstance(node.get("type"), str):
-            # Not a deviation: the file uses OpenAPI 3.0's `nullable`, which JSON Schema 2020-12 spells this way.
-            node["type"] = [node["type"], "null"]
-            if isinstance(node.get("enum"), list):
-                node["enum"] = [*node["enum"], None]
-        if _is_run_status_enum(node):
-            node["enum"] = statuses  # §13.1 status vocabularies
-        required = node.get("required")
-        props = node.get("properties", {})
-        if isinstance(required, list) and "properties" in required and "isPartial" in props:
-            required.remove("properties")  # §13.5 the ClickHouse trace store omits data.properties
-        if "deployedAt" in props and "shortCode" in props:
-            for key in ("deployedAt", "git"):  # §13.8 deployedAt and git can be JSON null
-                if key in props:
-                    props[key] = {"anyOf": [props[key], {"type": "null"}]}
-
-    _walk(spec, visit)
+    for _section, _why, patch in DEVIATIONS:
+        _walk(spec, lambda node, patch=patch: patch(node, statuses))  # type: ignore[misc]
+    close_objects(spec)
     return spec
 
 
@@ -381,6 +452,11 @@ async def test_every_endpoint_conforms(probe: Probe) -> None:
         body={"data": {"ok": True}},
     )
     await probe.call("GET", f"{tokens_path}/{created['id']}", tokens_path + "/{waitpointId}")
+    other = await probe.call("POST", tokens_path, tokens_path, body={})
+    callback = "/api/v1/waitpoints/tokens/{waitpointId}/callback/{callbackHash}"
+    await probe.call("POST", httpx.URL(other["url"]).path, callback, body={"approved": True}, headers={})
+    detail = await probe.call("GET", f"{tokens_path}/{other['id']}", tokens_path + "/{waitpointId}")
+    assert detail["status"] == "COMPLETED" and detail["output"] == '{"approved":true}'
     triggered = await probe.call(
         "POST",
         "/api/v1/tasks/send-email/trigger",
@@ -406,6 +482,25 @@ async def test_every_endpoint_conforms(probe: Probe) -> None:
     admin = f"/admin/api/v1/environments/{engine.env.id}"
     await probe.call("POST", f"{admin}/engine/repair-queues", None, headers=ADMIN, body={"dryRun": True}, schema=REPAIR)
     await probe.call("GET", f"{admin}/engine/report", None, headers=ADMIN, schema=REPORT)
+
+
+def test_the_deviation_table_is_needed(spec: dict[str, Any]) -> None:
+    """Without the §13.1 row, a DEQUEUED run (SDK vocabulary) fails the file's own run-list schema."""
+    bare = copy.deepcopy(spec)
+    _walk(bare, lambda node: _nullable(node, []))
+    close_objects(bare)
+    run = {"status": "DEQUEUED"}
+    status_schema = bare["components"]["schemas"]
+    enums = [n for n in _collect(status_schema) if _is_run_status_enum(n)]
+    assert enums and all("DEQUEUED" not in n["enum"] for n in enums), run
+    fixed = deviate(spec, SDK_RUN_STATUSES)
+    assert all("DEQUEUED" in n["enum"] for n in _collect(fixed["components"]["schemas"]) if _is_run_status_enum(n))
+
+
+def _collect(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    _walk(node, found.append)
+    return found
 
 
 async def test_optional_fields_are_absent_not_null(spec: dict[str, Any]) -> None:

@@ -133,7 +133,8 @@ class Engine:
         self.by_status.setdefault(status, set()).add(run.iid)
 
     def with_status(self, *statuses: str) -> list[Run]:
-        return [self.runs[i] for s in statuses for i in self.by_status.get(s, ())]
+        """Runs in these DB statuses, in creation order (ids sort by creation), so every tick is deterministic."""
+        return [self.runs[i] for s in statuses for i in sorted(self.by_status.get(s, ()))]
 
     def add_queue(self, name: str, type_: str, limit: int | None) -> Queue:
         queue = Queue(id=f"queue_{self.new_id()}", name=name, type=type_, base_limit=limit)
@@ -168,6 +169,7 @@ class Engine:
     ) -> Run:
         spec = self.tasks.get(task)
         when = created_at or self.now
+        when = when.replace(microsecond=when.microsecond // 1000 * 1000)  # cursors carry createdAt in milliseconds
         stored = queue or (spec.queue if spec else f"task/{task}")
         if stored not in self.queues:
             self.add_queue(stored.removeprefix("task/"), "task" if stored.startswith("task/") else "custom", None)
@@ -305,12 +307,26 @@ class Engine:
     def _progress(self) -> None:
         for run in self.with_status("DEQUEUED"):
             if run.plan.never_starts:
-                continue  # the worker heartbeats but never starts the attempt
+                stalled = run.locked_at is not None and (self.now - run.locked_at).total_seconds() >= STALL_TIMEOUT
+                if stalled and not run.plan.heartbeats:
+                    self._stalled(run)
+                continue
             if run.phase_end is not None and run.phase_end <= self.now:
                 self._start_attempt(run)
         for run in self.with_status("EXECUTING"):
             while run.phase_end is not None and run.phase_end <= self.now and run.status == "EXECUTING":
                 self._phase_done(run)
+
+    def _stalled(self, run: Run) -> None:
+        """The PENDING_EXECUTING stall timeout: nack back to the queue, or fail after too many (API.md §11.2)."""
+        run.requeues += 1
+        if run.requeues >= MAX_REQUEUES:
+            code = "TASK_RUN_DEQUEUED_MAX_RETRIES"
+            self._finish(run, "SYSTEM_FAILURE", error={"message": f"{code}: the attempt never started", "name": code})
+            return
+        self._release(run)
+        run.phase_end = None
+        self.enqueue(run)
 
     def _start_attempt(self, run: Run) -> None:
         resumed = run.phase == "resume"

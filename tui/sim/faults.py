@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -94,6 +95,20 @@ class FaultLayer:
         return response
 
 
+class SimulatedDrop(ConnectionAbortedError):
+    """Raised to cut a response short; never logged (it would draw over the TUI in --demo)."""
+
+
+def _not_a_drop(record: logging.LogRecord) -> bool:
+    return not (record.exc_info and isinstance(record.exc_info[1], SimulatedDrop))
+
+
+def _silence_drops() -> None:
+    server_log = logging.getLogger("uvicorn.error")
+    if _not_a_drop not in server_log.filters:
+        server_log.addFilter(_not_a_drop)
+
+
 class _Dropped(Response):
     """Promises a body and closes the connection half-way, as a crashing proxy would."""
 
@@ -101,6 +116,7 @@ class _Dropped(Response):
         super().__init__(b"", status_code=200, headers={"content-length": "4096"}, media_type="application/json")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        _silence_drops()
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": b'{"data":', "more_body": True})
-        raise ConnectionAbortedError("simulated dropped connection")
+        raise SimulatedDrop("simulated dropped connection")

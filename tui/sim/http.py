@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -124,3 +126,45 @@ def page_size(ctx: Ctx, default: int, *, minimum: int = 1) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         raise query_error("page[size]", "Number must be between 1 and 100")
     return max(minimum, int(raw))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def mint_jwt(secret: str, env_id: str, scopes: list[str], now: float, ttl_seconds: float) -> str:
+    """A public access token like the real one: HS256 with the env secret key, `sub` = env id (API.md §1.2)."""
+    header = {"alg": "HS256", "typ": "JWT"}
+    claims = {
+        "sub": env_id,
+        "pub": True,
+        "scopes": scopes,
+        "iss": "https://id.trigger.dev",
+        "aud": "https://api.trigger.dev",
+        "iat": int(now),
+        "exp": int(now + ttl_seconds),
+    }
+    signing = (
+        _b64(json.dumps(header, separators=(",", ":")).encode())
+        + "."
+        + _b64(json.dumps(claims, separators=(",", ":")).encode())
+    )
+    signature = hmac.new(secret.encode(), signing.encode(), hashlib.sha256).digest()
+    return signing + "." + _b64(signature)
+
+
+def verify_jwt(token: str, secret: str, now: float) -> dict[str, Any] | None:
+    """The claims of a token this server minted and that has not expired, else None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    expected = _b64(hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(expected, parts[2]):
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
+        return None
+    return claims

@@ -7,7 +7,7 @@ from typing import Any
 
 from tui.sim import views
 from tui.sim.engine import Engine
-from tui.sim.http import Ctx, json_error
+from tui.sim.http import ApiError, Ctx, json_error, query_error
 from tui.sim.state import Queue
 
 REASON_PAUSED = "Queue is paused."
@@ -29,11 +29,14 @@ def _ordered(engine: Engine, names: list[str]) -> list[Queue]:
 
 async def repair_queues(ctx: Ctx) -> Any:
     engine = _env(ctx)
-    body = ctx.json_body() if ctx.body else {}
+    try:
+        body = ctx.json_body()
+    except ApiError:
+        body = {"dryRun": None}  # the real route parses without a guard, so a bad body is a 500 (API.md §10.1)
     dry_run = body.get("dryRun", True)
     names = body.get("queues", [])
-    if not isinstance(dry_run, bool) or not isinstance(names, list):
-        raise json_error(500, "Internal Server Error")  # the real route parses without a guard (API.md §10.1)
+    if not isinstance(dry_run, bool) or not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise json_error(500, "Internal Server Error")
     env_ids = sorted(engine.env.operational)
     queue_results = []
     for queue in _ordered(engine, [str(n) for n in names]):
@@ -78,7 +81,7 @@ def _queue_report(engine: Engine, queue: Queue) -> dict[str, Any]:
         "type": "VIRTUAL" if queue.type == "task" else "NAMED",
         "paused": queue.paused,
         "dbConcurrencyLimit": queue.limit,
-        "key": f"{{org:org_sim}}:proj:{engine.env.project_ref}:env:{engine.env.id}:queue:{queue.stored}",
+        "key": f"{_env_key(engine)}:queue:{queue.stored}",
         "analysis": {
             "canDequeue": not reasons,
             "reasons": reasons,
@@ -104,13 +107,15 @@ def _env_reason(engine: Engine) -> str | None:
 
 async def report(ctx: Ctx) -> Any:
     engine = _env(ctx)
-    page = int(ctx.query("page") or 1)
-    per_page = min(100, int(ctx.query("per_page") or 50))
+    raw_page, raw_per_page = ctx.query("page") or "1", ctx.query("per_page") or "50"
+    if not raw_page.isdigit() or not raw_per_page.isdigit() or int(raw_page) < 1 or int(raw_per_page) < 1:
+        raise query_error("page", "Expected a positive integer")
+    page, per_page = int(raw_page), min(100, int(raw_per_page))
     queues = _ordered(engine, [])[(page - 1) * per_page : page * per_page]
     limit = engine.env_limit()
     reason = _env_reason(engine)
     dequeued = sum(len(q.dequeued) for q in engine.queues.values())
-    return {
+    body: dict[str, Any] = {
         "concurrencyLimit": {"value": limit},
         "concurrencyLimitWithBurstFactor": {"value": math.floor(limit * engine.env.burst_factor)},
         "currentDequeued": {"value": dequeued, "label": "Env current dequeued, this is what is displayed to the user"},
@@ -129,6 +134,26 @@ async def report(ctx: Ctx) -> Any:
         },
         "queues": [_queue_report(engine, q) for q in queues],
     }
+    if ctx.query("verbose") == "1":
+        _add_keys(engine, body)
+    return body
+
+
+def _env_key(engine: Engine) -> str:
+    return f"{{org:org_sim}}:proj:{engine.env.project_ref}:env:{engine.env.id}"
+
+
+def _add_keys(engine: Engine, body: dict[str, Any]) -> None:
+    """`verbose=1` names the Redis keys behind each number (API.md §10.3); the names mirror the run queue's."""
+    env = _env_key(engine)
+    body["concurrencyLimit"]["key"] = f"{env}:concurrency"
+    body["concurrencyLimitWithBurstFactor"]["key"] = f"{env}:concurrencyBurstFactor"
+    body["currentDequeued"]["key"] = f"{env}:currentDequeued"
+    body["currentConcurrency"]["key"] = f"{env}:currentConcurrency"
+    for queue in body["queues"]:
+        queue["concurrencyLimit"]["key"] = f"{queue['key']}:concurrency"
+        queue["currentConcurrency"]["key"] = f"{queue['key']}:currentConcurrency"
+        queue["currentDequeued"]["key"] = f"{queue['key']}:currentDequeued"
 
 
 async def environment(ctx: Ctx) -> Any:

@@ -7,13 +7,16 @@ import hmac
 import json
 import math
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
+from starlette.responses import JSONResponse
+
 from tui.sim import views
-from tui.sim.engine import iso
-from tui.sim.http import Ctx, json_error, page_size, parse_period, parse_time, query_error
+from tui.sim.engine import iso, parse_duration
+from tui.sim.http import ApiError, Ctx, json_error, mint_jwt, page_size, parse_period, parse_time, query_error
 from tui.sim.state import Queue, Token
 
 MAX_TOKEN_TAGS = 10
@@ -139,21 +142,45 @@ async def create_token(ctx: Ctx) -> Any:
         raise json_error(400, "tags: Expected a string or an array of strings")
     if len(tags) > MAX_TOKEN_TAGS:
         raise json_error(422, f"Waitpoints can only have 10 tags, you're trying to set {len(tags)}.")
-    key, timeout = body.get("idempotencyKey"), body.get("timeout")
-    existing = isinstance(key, str) and any(t.idempotency_key == key and t.user_key for t in ctx.engine.tokens.values())
+    key, timeout, key_ttl = body.get("idempotencyKey"), body.get("timeout"), body.get("idempotencyKeyTTL")
+    if key is not None and (not isinstance(key, str) or len(key) > 2048):
+        raise json_error(400, "idempotencyKey: Expected a string of at most 2048 characters")
+    engine = ctx.engine
+    ttl_seconds = None
+    if key_ttl is not None:
+        try:
+            ttl_seconds = parse_duration(str(key_ttl))
+        except ValueError:
+            raise json_error(400, f"idempotencyKeyTTL: invalid duration {key_ttl!r}") from None
+    existing = engine.tokens.get(engine._idem.get(key, "")) if isinstance(key, str) else None
+    expires = existing.idempotency_expires_at if existing is not None else None
+    if existing is not None and expires is not None and expires <= engine.now:
+        # An expired key moves to `inactiveIdempotencyKey` and a new token is created (API.md §7.1).
+        setattr(existing, "inactive_key", key)  # noqa: B010 (Token.inactive_key is being added to state.py)
+        existing.idempotency_key = existing.iid
+        existing.user_key = False
+        del engine._idem[str(key)]
+        existing = None
     try:
-        token = ctx.engine.create_token(
+        token = engine.create_token(
             idempotency_key=key if isinstance(key, str) else None,
             timeout=timeout if isinstance(timeout, str) else None,
             tags=tags,
         )
     except ValueError as exc:
         raise json_error(400, f"timeout: {exc}") from None
-    from starlette.responses import JSONResponse
+    if existing is None and ttl_seconds is not None and token.user_key:
+        token.idempotency_expires_at = token.created_at + timedelta(seconds=ttl_seconds)
 
     claims = json.dumps({"sub": ctx.engine.env.id, "pub": True})
-    body_out = {"id": token.friendly, "isCached": existing, "url": views.callback_url(ctx.base_url, token, ctx.secret)}
-    return JSONResponse(body_out, headers={"x-trigger-jwt": "sim.jwt.token", "x-trigger-jwt-claims": claims})
+    body_out = {
+        "id": token.friendly,
+        "isCached": existing is not None,
+        "url": views.callback_url(ctx.base_url, token, ctx.secret),
+    }
+    # A real HS256 public token scoped to this token (valid 24 h), as the real route sends (API.md §7.1).
+    jwt = mint_jwt(ctx.secret, engine.env.id, [f"write:waitpoints:{token.friendly}"], time.time(), 86400)
+    return JSONResponse(body_out, headers={"x-trigger-jwt": jwt, "x-trigger-jwt-claims": claims})
 
 
 async def list_tokens(ctx: Ctx) -> Any:
@@ -176,7 +203,7 @@ async def list_tokens(ctx: Ctx) -> Any:
         return (
             (not statuses or item["status"] in statuses)
             and (not tags or bool(tags.intersection(token.tags)))
-            and (key is None or token.idempotency_key == key)
+            and (key is None or key in (token.idempotency_key, getattr(token, "inactive_key", None)))
             and (start is None or token.created_at >= start)
             and (end is None or token.created_at <= end)
             and (after is None or token.iid < after)
@@ -231,9 +258,40 @@ async def callback(ctx: Ctx) -> Any:
 
 
 # -- deployments and environment ------------------------------------------------------------------------------
+DEPLOYMENT_STATUSES = ("PENDING", "BUILDING", "DEPLOYING", "DEPLOYED", "FAILED", "CANCELED", "TIMED_OUT")
+
+
+def _deployment_window(ctx: Ctx) -> tuple[datetime | None, datetime | None]:
+    """period, or from (optionally with to); `to` alone is ignored. Bad values end in a 500 (API.md §9)."""
+    period, since, until = ctx.query("period"), ctx.query("from"), ctx.query("to")
+    try:
+        if period:
+            return ctx.engine.now - timedelta(seconds=parse_period(period, "period")), None
+        if since:
+            start = parse_time(since, "from")
+            return start, parse_time(until, "to") if until else None
+    except ApiError:
+        raise json_error(500, "Internal Server Error") from None
+    return None, None
+
+
 async def list_deployments(ctx: Ctx) -> Any:
     size = page_size(ctx, 20, minimum=5)
-    items = sorted(ctx.engine.deployments, key=lambda d: d.id, reverse=True)
+    status = ctx.query("status")
+    if status is not None and status not in DEPLOYMENT_STATUSES:
+        raise query_error("status", "Invalid enum value. Expected " + " | ".join(DEPLOYMENT_STATUSES))
+    start, end = _deployment_window(ctx)
+    items = sorted(
+        (
+            d
+            for d in ctx.engine.deployments
+            if (status is None or d.status == status)
+            and (start is None or d.created_at >= start)
+            and (end is None or d.created_at <= end)
+        ),
+        key=lambda d: d.id,
+        reverse=True,
+    )
     after = ctx.query("page[after]")
     if after:
         items = [d for d in items if d.id < after]

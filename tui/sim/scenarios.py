@@ -274,7 +274,9 @@ def _stuck_dequeued(engine: Engine, now: datetime, count: int) -> None:
     for i in range(count):
         created = now - WARM_UP - timedelta(minutes=4 + i)
         with at(engine, created):
-            run = engine.create_run("summarize", plan=Plan(duration=10.0, never_starts=True), tags=["stuck"])
+            run = engine.create_run(
+                "summarize", plan=Plan(duration=10.0, never_starts=True, heartbeats=True), tags=["stuck"]
+            )
         _force(engine, run, created + timedelta(seconds=20), executing=False)
 
 
@@ -329,7 +331,7 @@ def _large(engine: Engine, queue_count: int, run_count: int) -> None:
         elif status in ("DEQUEUED", "EXECUTING"):
             run.snapshot = "PENDING_EXECUTING" if status == "DEQUEUED" else "EXECUTING"
             run.started_at = run.locked_at = when
-            run.plan = Plan(duration=math.inf, never_starts=True)
+            run.plan = Plan(duration=math.inf, never_starts=True, heartbeats=True)
             queue.dequeued.add(run.iid)
             queue.operational.add(run.iid)
         elif status == "WAITING_TO_RESUME":

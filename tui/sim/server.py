@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 import threading
 import time
@@ -87,9 +88,12 @@ class Sim:
         self.bucket = Bucket()
         self.faults = FaultLayer(parse_faults(options.faults) if options.faults else None)
         self.lock = asyncio.Lock()
+        self.on_switch: Callable[[Engine], None] = lambda engine: None
 
     def switch(self, scenario: str) -> None:
-        self.engine = build(scenario, seed=self.options.seed, speed=self.engine.speed)
+        """Rebuild the world for another scenario, keeping the virtual clock where it is."""
+        self.engine = build(scenario, seed=self.options.seed, start=self.engine.now, speed=self.engine.speed)
+        self.on_switch(self.engine)
 
 
 Handler = Callable[[Ctx], Awaitable[Any]]
@@ -186,7 +190,7 @@ def _rate_limited(reset: int, headers: dict[str, str]) -> Response:
 
 
 def create_app(options: SimOptions) -> Starlette:
-    """The ASGI app; `app.state.sim.engine` is the live engine."""
+    """The ASGI app; `app.state.engine` (also `app.state.sim.engine`) is the live engine."""
     sim = Sim(options)
     table: list[tuple[str, str, Handler, dict[str, bool]]] = [
         *routes_runs.ROUTES,
@@ -197,6 +201,12 @@ def create_app(options: SimOptions) -> Starlette:
     routes += _sim_routes(sim)
     app = Starlette(routes=routes, exception_handlers={405: _method_not_allowed})
     app.state.sim = sim
+    app.state.engine = sim.engine
+
+    def follow(engine: Engine) -> None:
+        app.state.engine = engine
+
+    sim.on_switch = follow
     return app
 
 
@@ -296,8 +306,23 @@ def _free_port(host: str) -> int:
         return port
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_host(options: SimOptions) -> None:
+    if not options.public and not is_loopback(options.host):
+        raise ValueError(f"refusing to bind non-loopback host {options.host!r} without public=True (--public)")
+
+
 def start_in_background(options: SimOptions) -> RunningSim:
     """Serve on loopback in a daemon thread (port 0 picks a free port) and return once it accepts connections."""
+    _check_host(options)
     port = options.port or _free_port(options.host)
     app = create_app(options)
     config = uvicorn.Config(app, host=options.host, port=port, log_level="error", lifespan="off", access_log=False)
@@ -314,6 +339,7 @@ def start_in_background(options: SimOptions) -> RunningSim:
 
 def serve(options: SimOptions) -> None:
     """Serve in the foreground until Ctrl-C, after printing where and with which keys."""
+    _check_host(options)
     started = time.perf_counter()
     app = create_app(options)
     sim: Sim = app.state.sim

@@ -97,6 +97,8 @@ class Plan:
     fail: bool = False
     never_starts: bool = False
     """The worker pulls the run but never starts the attempt (the run sits DEQUEUED)."""
+    heartbeats: bool = False
+    """A stuck worker that still heartbeats pushes the stall timer back forever, so the run is never requeued."""
 
 
 @dataclass(slots=True)

@@ -224,6 +224,35 @@ def span_detail(node: Span) -> dict[str, Any]:
     return body
 
 
+def events(root: Span) -> list[dict[str, Any]]:
+    """Flattened spans as run events: startTime in epoch nanoseconds as a string, ns durations (API.md §4.9)."""
+    out: list[dict[str, Any]] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        partial = node.end is None
+        out.append(
+            {
+                "spanId": node.id,
+                "parentId": node.parent_id,
+                "runId": node.run_id,
+                "message": node.message,
+                "style": {},
+                "events": list(node.events),
+                "startTime": str(round(node.start.timestamp() * 1_000_000) * 1000),
+                "duration": 0 if partial else round((node.end - node.start).total_seconds() * 1e9),  # type: ignore[operator]
+                "isError": node.is_error,
+                "isPartial": partial,
+                "isCancelled": node.is_cancelled,
+                "kind": "UNSPECIFIED",
+                "attemptNumber": node.attempt,
+                "level": "TRACE",
+            }
+        )
+        stack.extend(reversed(node.children))
+    return out
+
+
 def token_item(engine: Engine, token: Token, base_url: str, secret: str) -> dict[str, Any]:
     status = "WAITING" if token.status == "PENDING" else ("TIMED_OUT" if token.output_is_error else "COMPLETED")
     body: dict[str, Any] = {"id": token.friendly, "url": callback_url(base_url, token, secret), "status": status}
@@ -248,6 +277,7 @@ def token_detail(engine: Engine, token: Token, base_url: str, secret: str) -> di
         body["outputType"] = "application/json"
     body["outputIsError"] = token.output_is_error
     body["userProvidedIdempotencyKey"] = token.user_key
+    _put(body, "inactiveIdempotencyKey", getattr(token, "inactive_key", None))
     return body
 
 
