@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -56,6 +57,7 @@ class PlatosApp(App[None]):
         Binding("colon", "command_line", "Command", id="app.command"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("y", "copy", "Copy id", id="app.copy"),
+        Binding("d", "diagnose", "Diagnose", id="app.diagnose", tooltip="Why is this run stuck? (the runbook, live)"),
         Binding("escape", "go_back", "Back", show=False, id="app.back"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="app.refresh"),
         Binding("P", "toggle_polling", "Pause polling", show=False, id="app.pause"),
@@ -77,6 +79,12 @@ class PlatosApp(App[None]):
         self._load_profile = load_profile
         self._clock = clock or utc_now
         self._start_demo = start_demo
+        self._client: Future[EngineClient] | None = None
+        if settings is not None:
+            # Building the client loads the TLS trust store (~30 ms, without the GIL): overlap it with startup.
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="platos-client")
+            self._client = pool.submit(make_client, settings)
+            pool.shutdown(wait=False)
         self.session: Session | None = None
         self._origin: str | None = None
 
@@ -89,7 +97,9 @@ class PlatosApp(App[None]):
     def _start(self, settings: Settings) -> None:
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
-        self.session = Session(settings, self._make_client(settings), self._clock)
+        early, self._client = self._client, None
+        client = early.result() if early is not None else self._make_client(settings)
+        self.session = Session(settings, client, self._clock)
         for name, screen in PANES.items():
             self.add_mode(name, partial(screen, self.session))
         self.switch_mode("queues")
@@ -111,6 +121,10 @@ class PlatosApp(App[None]):
             return False
         if action == "filter":
             return isinstance(self.screen, PaneScreen)
+        if action == "diagnose":
+            from tui.screens.run_detail import RunDetailScreen
+
+            return self.session is not None and isinstance(self.screen, (RunsScreen, RunDetailScreen))
         return True
 
     def action_pane(self, name: str) -> None:
@@ -153,6 +167,22 @@ class PlatosApp(App[None]):
         self.push_screen(screen)
 
     # ----- global actions -------------------------------------------------------------------------------
+
+    def _run_to_diagnose(self) -> str | None:
+        """The run under the cursor of the runs pane, or the run of the run detail screen."""
+        from tui.screens.run_detail import RunDetailScreen
+
+        screen = self.screen
+        if isinstance(screen, RunsScreen):
+            return screen.table.cursor_key
+        return screen.run_id if isinstance(screen, RunDetailScreen) else None
+
+    def action_diagnose(self) -> None:
+        run_id = self._run_to_diagnose()
+        if self.session is not None and run_id is not None:
+            from tui.screens.diagnosis import DiagnosisScreen
+
+            self.push_screen(DiagnosisScreen(self.session, run_id))
 
     def action_filter(self) -> None:
         if isinstance(self.screen, PaneScreen):

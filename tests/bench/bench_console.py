@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from textual import events  # noqa: E402
 from textual.app import App, ComposeResult  # noqa: E402
-from textual.widgets import DataTable, Footer, Header  # noqa: E402
+from textual.widgets import DataTable  # noqa: E402
 
 from tui.widgets.table import Column, FastTable, Row  # noqa: E402
 
@@ -55,9 +55,7 @@ def make_cells(i: int, generation: int = 0) -> tuple[str, ...]:
     )
 
 
-def churn(
-    rows: list[Row], generation: int, fraction: float = 0.05, seed: int = 0
-) -> tuple[list[Row], list[int]]:
+def churn(rows: list[Row], generation: int, fraction: float = 0.05, seed: int = 0) -> tuple[list[Row], list[int]]:
     rng = random.Random(seed + generation)
     changed = rng.sample(range(len(rows)), max(1, int(len(rows) * fraction)))
     new = list(rows)
@@ -105,9 +103,7 @@ def load_stock(table: DataTable[Any], count: int) -> None:
         table.add_row(*make_cells(i), key=f"k{i}")
 
 
-async def frame_after(
-    probe: Probe, since: float, condition: Callable[[], bool], timeout: float = 5.0
-) -> float:
+async def frame_after(probe: Probe, since: float, condition: Callable[[], bool], timeout: float = 5.0) -> float:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         for stamp in probe.frames:
@@ -120,61 +116,23 @@ async def frame_after(
 # ----- 1. startup ----------------------------------------------------------------------------------------
 
 
-def child_bare() -> None:
-    class Bare(App[None]):
-        def compose(self) -> ComposeResult:
-            yield Header()
-            yield DataTable()
-            yield Footer()
+def startup(repeats: int, url: str | None, key: str | None) -> tuple[list[float], list[float]]:
+    """Seconds from spawning the process to the timed paint, each launch in a fresh interpreter."""
+    child = Path(__file__).with_name("startup_child.py")
 
-        def on_mount(self) -> None:
-            table = self.query_one(DataTable)
-            table.add_columns("a", "b", "c")
-            for i in range(50):
-                table.add_row(str(i), f"row {i}", "x")
-            self.call_after_refresh(self.exit)
-
-    Bare().run(headless=True)
-
-
-def child_console(url: str | None) -> None:
-    from tui.app import PlatosApp
-    from tui.config import Settings
-
-    if url is None:
-        from tests.app.fakes import incident
-
-        client: Any = incident()
-        settings = Settings(profile="bench", url="http://fake.invalid", secret_key="tr_dev_x")
-        make_client: Any = lambda _: client  # noqa: E731
-    else:
-        from tui.api.client import EngineClient
-
-        settings = Settings(profile="bench", url=url, secret_key="tr_dev_bench", allow_insecure_http=True)
-        make_client = lambda s: EngineClient(s.url, s.secret_key, allow_insecure_http=True)  # noqa: E731
-
-    class Timed(PlatosApp):
-        def on_ready(self) -> None:
-            self.set_interval(0.005, self.check)
-
-        def check(self) -> None:
-            table = getattr(self.screen, "table", None)
-            if isinstance(table, FastTable) and table.total_count:
-                self.call_after_refresh(self.exit)
-
-    Timed(settings, make_client=make_client).run(headless=True)
-
-
-def startup(repeats: int, url: str | None) -> tuple[list[float], list[float]]:
     def timed(*args: str) -> float:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, __file__, *args], check=True, cwd=ROOT, timeout=60)
-        return time.perf_counter() - start
+        start = time.time()  # wall clock: the child reports its paint in the same clock
+        out = subprocess.run(
+            [sys.executable, str(child), *args], check=True, cwd=ROOT, timeout=60, capture_output=True, text=True
+        )
+        painted = [line for line in out.stdout.splitlines() if line.startswith("PAINTED ")]
+        return float(painted[-1].split()[1]) - start
 
     bare, console = [], []
     for _ in range(repeats):
-        bare.append(timed("--child", "bare"))
-        console.append(timed("--child", "console", *(["--url", url] if url else [])))
+        bare.append(timed("bare"))
+        if url is not None:
+            console.append(timed("console", url, key or ""))
     return bare, console
 
 
@@ -378,40 +336,41 @@ def memory() -> tuple[float, float, float]:
 # ----- main ----------------------------------------------------------------------------------------------
 
 
-def start_sim() -> tuple[str | None, Any]:
+def start_sim() -> tuple[str | None, str | None, Any]:
+    """The incident simulator on a loopback port, or Nones when the simulator cannot be imported."""
     try:
         from tui.sim.server import SimOptions, start_in_background
     except ImportError:
-        return None, None
-    handle = start_in_background(SimOptions(scenario="incident", seed=1))
-    url = getattr(handle, "url", None) or (handle if isinstance(handle, str) else None)
-    return url, handle
+        return None, None, None
+    running = start_in_background(SimOptions(port=0, scenario="incident", seed=1))
+    return running.url, running.secret_key, running
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child")
-    parser.add_argument("--url")
     args = parser.parse_args()
-    if args.child == "bare":
-        return child_bare()
-    if args.child == "console":
-        return child_console(args.url)
     if args.child and args.child.startswith("memory-"):
         return child_memory(args.child.removeprefix("memory-"))
 
     repeats = 3 if args.quick else 7
     print(f"platos-tui console benchmark · python {sys.version.split()[0]} · {os.cpu_count()} cores")
-    url, _sim = start_sim()
-    bare, console = startup(repeats, url)
-    against = "loopback simulator" if url else "in-process fake client (simulator not available)"
-    print(f"\n1. launch to first queue data ({against}), median of {repeats}")
+    url, key, sim = start_sim()
+    try:
+        bare, console = startup(repeats, url, key)
+    finally:
+        if sim is not None:
+            sim.stop()
+    print(f"\n1. launch to first queue data on screen (loopback simulator), median of {repeats}")
     print(f"   bare Textual app (Header, 50-row DataTable, Footer): {statistics.median(bare):6.2f} s")
-    print(
-        f"   platos-tui:                                          {statistics.median(console):6.2f} s"
-        f"   ratio {statistics.median(console) / statistics.median(bare):.2f} (target ≤ 1.5)"
-    )
+    if console:
+        print(
+            f"   platos-tui:                                          {statistics.median(console):6.2f} s"
+            f"   ratio {statistics.median(console) / statistics.median(bare):.2f} (target ≤ 1.5)"
+        )
+    else:
+        print("   platos-tui: not measured (the simulator could not be imported)")
     print("\n2. refresh with 5% of rows changed, change applied to frame painted (median ms)")
     for count in (1_000, 10_000):
         fast, stock = asyncio.run(refresh_cost(count, repeats))

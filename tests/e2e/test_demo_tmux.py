@@ -36,9 +36,7 @@ class Terminal:
         self.socket = socket
 
     def tmux(self, *args: str) -> str:
-        result = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
-        )
+        result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
         return result.stdout
 
     def screen(self) -> str:
@@ -101,8 +99,10 @@ def test_demo_switches_panes_by_keys(terminal: Terminal) -> None:
     terminal.keys("3")
     terminal.wait_for("Token", "status: WAITING")
     terminal.keys("4")
-    terminal.wait_for("Verdict", "findings")
-    terminal.keys(":", "runs", "Enter")
+    terminal.wait_for("4 Triage", "findings")
+    terminal.keys(":")
+    time.sleep(0.5)  # the command line opens asynchronously; keys sent before it has focus would go elsewhere
+    terminal.keys("runs", "Enter")
     terminal.wait_for("In status")
     terminal.keys("?")
     terminal.wait_for("Keys and commands")

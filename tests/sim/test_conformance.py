@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from api_schemas import CLAIMS, DEPLOYMENT_CURRENT, METRICS, REPAIR, REPORT, SPAN_DETAIL, WHOAMI
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -71,6 +72,17 @@ def _is_run_status_enum(node: dict[str, Any]) -> bool:
 RUN_HELPERS = ("isQueued", "isExecuting", "isWaiting", "isCompleted", "isSuccess", "isFailed", "isCancelled")
 
 
+def _error_enum(extra: str, where: str) -> Callable[[dict[str, Any], list[str]], None]:
+    """Allow another documented message in an error body's `error` enum."""
+
+    def patch(node: dict[str, Any], statuses: list[str]) -> None:
+        error = node.get("properties", {}).get("error")
+        if isinstance(error, dict) and where in error.get("enum", []) and extra not in error["enum"]:
+            error["enum"] = [*error["enum"], extra]
+
+    return patch
+
+
 def _nullable(node: dict[str, Any], statuses: list[str]) -> None:
     if node.get("nullable") is True and isinstance(node.get("type"), str):
         node["type"] = [node["type"], "null"]
@@ -123,6 +135,18 @@ DEVIATIONS: tuple[tuple[str, str, Callable[[dict[str, Any], list[str]], None]], 
         _extra("attemptCount", "triggerFunction", "batchId", where="isTest"),
     ),
 )
+ERROR_DEVIATIONS: tuple[tuple[str, str, Callable[[dict[str, Any], list[str]], None]], ...] = (
+    (
+        "§4.3",
+        "a missing run is also the route builder's 404 {error: Not found}",
+        _error_enum("Not found", "Run not found"),
+    ),
+    (
+        "§1.6",
+        "an unknown secret key answers {error: Invalid API key}",
+        _error_enum("Invalid API key", "Invalid or Missing API key"),
+    ),
+)
 # Checked and not needed as rows: §13.5 (the file does not require data.properties and lists attemptNumber) and
 # §13.8 (the list's deployedAt/git already accept what the simulator sends).
 
@@ -167,7 +191,7 @@ def close_objects(spec: dict[str, Any]) -> None:
 def deviate(spec: dict[str, Any], statuses: list[str]) -> dict[str, Any]:
     """A copy of the spec with the DEVIATIONS rows applied and its objects closed."""
     spec = copy.deepcopy(spec)
-    for _section, _why, patch in DEVIATIONS:
+    for _section, _why, patch in DEVIATIONS + ERROR_DEVIATIONS:
         _walk(spec, lambda node, patch=patch: patch(node, statuses))  # type: ignore[misc]
     close_objects(spec)
     return spec
@@ -195,175 +219,6 @@ def validator_for(spec: dict[str, Any], path: str, method: str, status: str) -> 
 def check(validator: Draft202012Validator, body: Any, where: str) -> None:
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     assert not errors, f"{where}: " + "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
-
-
-# Schemas for endpoints the OpenAPI file does not describe (API.md §4.8, §5.7, §9, §6.2, §12, §10).
-ISO = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"}
-NUM = {"type": "number"}
-INT = {"type": "integer"}
-METRICS = {
-    "type": "object",
-    "required": [
-        "queue",
-        "period",
-        "from",
-        "to",
-        "waitMs",
-        "peakQueued",
-        "startedCount",
-        "startedPerMin",
-        "throttledCount",
-        "bucketIntervalMs",
-        "depthTrend",
-    ],
-    "properties": {
-        "queue": {"type": "string"},
-        "period": {"type": "string"},
-        "from": ISO,
-        "to": ISO,
-        "waitMs": {
-            "type": "object",
-            "required": ["p50", "p95"],
-            "properties": {"p50": {"type": ["number", "null"]}, "p95": {"type": ["number", "null"]}},
-        },
-        "peakQueued": INT,
-        "startedCount": INT,
-        "startedPerMin": NUM,
-        "throttledCount": INT,
-        "bucketIntervalMs": INT,
-        "depthTrend": {"type": "array", "items": INT, "minItems": 1},
-    },
-}
-SPAN_DETAIL = {
-    "type": "object",
-    "required": [
-        "spanId",
-        "parentId",
-        "runId",
-        "message",
-        "isError",
-        "isPartial",
-        "isCancelled",
-        "level",
-        "startTime",
-        "durationMs",
-    ],
-    "properties": {
-        "spanId": {"type": "string"},
-        "parentId": {"type": ["string", "null"]},
-        "runId": {"type": "string"},
-        "message": {"type": "string"},
-        "isError": {"type": "boolean"},
-        "isPartial": {"type": "boolean"},
-        "isCancelled": {"type": "boolean"},
-        "level": {"type": "string"},
-        "startTime": ISO,
-        "durationMs": NUM,
-        "properties": {"type": "object", "minProperties": 1},
-        "events": {"type": "array", "minItems": 1},
-        "entityType": {"type": "string"},
-    },
-}
-DEPLOYMENT_CURRENT = {
-    "type": "object",
-    "required": ["id", "createdAt", "shortCode", "version", "runtime", "runtimeVersion", "status"],
-    "properties": {
-        "id": {"type": "string"},
-        "createdAt": ISO,
-        "deployedAt": ISO,
-        "version": {"type": "string"},
-        "status": {"type": "string"},
-    },
-}
-WHOAMI = {
-    "type": "object",
-    "required": ["id", "slug", "type", "paused", "maximumConcurrencyLimit", "concurrencyLimitBurstFactor"],
-    "properties": {"paused": {"type": "boolean"}, "maximumConcurrencyLimit": INT, "concurrencyLimitBurstFactor": NUM},
-}
-CLAIMS = {
-    "type": "object",
-    "required": ["sub", "pub"],
-    "properties": {"sub": {"type": "string"}, "pub": {"const": True}},
-}
-REPAIR_RESULT = {
-    "type": "object",
-    "required": ["runIds", "repairs", "dryRun"],
-    "properties": {
-        "runIds": {"type": "array", "items": {"type": "string", "not": {"pattern": "^run_"}}},
-        "repairs": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["action", "runId", "snapshotStatus", "snapshotId"],
-                "properties": {
-                    "action": {"enum": ["repairSnapshot", "ignore"]},
-                    "snapshotStatus": {
-                        "enum": [
-                            "RUN_CREATED",
-                            "DELAYED",
-                            "QUEUED",
-                            "QUEUED_EXECUTING",
-                            "PENDING_EXECUTING",
-                            "EXECUTING",
-                            "EXECUTING_WITH_WAITPOINTS",
-                            "SUSPENDED",
-                            "PENDING_CANCEL",
-                            "FINISHED",
-                        ]
-                    },
-                },
-            },
-        },
-        "dryRun": {"type": "boolean"},
-    },
-}
-REPAIR = {
-    "type": "object",
-    "required": ["environment", "queues"],
-    "properties": {
-        "environment": REPAIR_RESULT,
-        "queues": {"type": "array", "items": {"allOf": [REPAIR_RESULT, {"required": ["queue"]}]}},
-    },
-}
-VALUE = {"type": "object", "required": ["value"], "properties": {"value": {"type": ["integer", "null"]}}}
-REPORT = {
-    "type": "object",
-    "required": [
-        "concurrencyLimit",
-        "concurrencyLimitWithBurstFactor",
-        "currentDequeued",
-        "currentConcurrency",
-        "analysis",
-        "queues",
-    ],
-    "properties": {
-        "analysis": {"type": "object", "required": ["canDequeue", "reasons", "metrics"]},
-        "queues": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": [
-                    "name",
-                    "friendlyId",
-                    "type",
-                    "paused",
-                    "dbConcurrencyLimit",
-                    "key",
-                    "analysis",
-                    "concurrencyLimit",
-                    "currentConcurrency",
-                    "currentDequeued",
-                ],
-                "properties": {
-                    "type": {"enum": ["VIRTUAL", "NAMED"]},
-                    "concurrencyLimit": VALUE,
-                    "currentConcurrency": VALUE,
-                    "currentDequeued": VALUE,
-                },
-            },
-        },
-    },
-}
 
 
 class Probe:
@@ -416,6 +271,7 @@ async def test_every_endpoint_conforms(probe: Probe) -> None:
     for run in [*page["data"][:15], *active["data"][:10]]:
         await probe.call("GET", f"/api/v3/runs/{run['id']}", run_path)
         await probe.call("GET", f"/api/v3/runs/{run['id']}", run_path, headers=LEGACY)
+        await probe.call("GET", f"/api/v1/runs/{run['id']}/events", "/api/v1/runs/{runId}/events")
         trace = await probe.call("GET", f"/api/v1/runs/{run['id']}/trace", "/api/v1/runs/{runId}/trace")
         span = trace["trace"]["rootSpan"]
         while span["children"]:
@@ -482,6 +338,29 @@ async def test_every_endpoint_conforms(probe: Probe) -> None:
     admin = f"/admin/api/v1/environments/{engine.env.id}"
     await probe.call("POST", f"{admin}/engine/repair-queues", None, headers=ADMIN, body={"dryRun": True}, schema=REPAIR)
     await probe.call("GET", f"{admin}/engine/report", None, headers=ADMIN, schema=REPORT)
+    verbose = await probe.call("GET", f"{admin}/engine/report?verbose=1", None, headers=ADMIN, schema=REPORT)
+    assert "key" in verbose["concurrencyLimit"] and "key" in verbose["queues"][0]["currentConcurrency"]
+
+
+async def test_error_bodies_conform(spec: dict[str, Any]) -> None:
+    probing = Probe("incident", spec)
+    bad_key = {**API, "Authorization": "Bearer tr_dev_000000000000000000000000"}
+    run = "/api/v3/runs/{runId}"
+    for method, url, path in (
+        ("GET", "/api/v3/runs/run_nope", run),
+        ("GET", "/api/v1/runs/run_nope/trace", "/api/v1/runs/{runId}/trace"),
+        ("GET", "/api/v1/runs/run_nope/events", "/api/v1/runs/{runId}/events"),
+        ("POST", "/api/v2/runs/run_nope/cancel", "/api/v2/runs/{runId}/cancel"),
+        ("POST", "/api/v1/runs/run_nope/replay", "/api/v1/runs/{runId}/replay"),
+    ):
+        await probing.call(method, url, path, status=404)
+        await probing.call(method, url, path, status=401, headers=bad_key)
+    await probing.call("GET", "/api/v1/runs?filter[status]=NOPE", "/api/v1/runs", status=400)
+    await probing.call("POST", "/api/v1/bulk-actions", "/api/v1/bulk-actions", status=400, body={"action": "x"})
+    trigger = "/api/v1/tasks/{taskIdentifier}/trigger"
+    await probing.call("POST", "/api/v1/tasks/send-email/trigger", trigger, status=401, body={}, headers=bad_key)
+    await probing.call("POST", "/api/v1/tasks/send-email/trigger", trigger, status=400, body=[])
+    await probing.http.aclose()
 
 
 def test_the_deviation_table_is_needed(spec: dict[str, Any]) -> None:

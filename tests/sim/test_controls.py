@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import httpx
@@ -11,7 +12,15 @@ from conftest import ADMIN_HEADERS, V2, Client
 
 from tui.sim import control
 from tui.sim.faults import FaultConfig, parse_faults
-from tui.sim.server import NON_ADMIN_TOKEN, SimOptions, create_app, serve, start_in_background
+from tui.sim.server import (
+    DEFAULT_ADMIN_TOKEN,
+    DEFAULT_SECRET_KEY,
+    NON_ADMIN_TOKEN,
+    SimOptions,
+    create_app,
+    serve,
+    start_in_background,
+)
 
 
 def test_fault_specs_parse() -> None:
@@ -116,3 +125,9 @@ async def _timed(http: httpx.AsyncClient, path: str) -> float:
     assert response.status_code == 200
     await asyncio.sleep(0)
     return time.perf_counter() - started
+
+
+def test_default_credentials_have_the_real_formats() -> None:
+    assert re.fullmatch(r"tr_dev_[0-9a-zA-Z]{24}", DEFAULT_SECRET_KEY)
+    for token in (DEFAULT_ADMIN_TOKEN, NON_ADMIN_TOKEN):
+        assert re.fullmatch(r"tr_pat_[1-9a-km-z]{40}", token)

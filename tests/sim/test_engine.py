@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import tui.sim.engine as engine_module
+from tui.sim import views
 from tui.sim.engine import MAX_ATTEMPTS, MAX_REQUEUES, STALL_TIMEOUT, Engine
 from tui.sim.scenarios import SCENARIOS, build
 from tui.sim.state import Plan, Run, Span
@@ -230,3 +231,18 @@ def test_every_scenario_keeps_producing_runs(name: str) -> None:
     before = len(engine.runs)
     engine.advance(300)
     assert len(engine.runs) > before + 20
+
+
+def test_spawned_children_show_in_related_runs() -> None:
+    engine = tiny()
+    parent = engine.create_run("work", plan=Plan(duration=5, spawn="notify"))
+    run_for(engine, 10)
+    (child,) = engine.children[parent.iid]
+    assert (child.task, child.depth, child.trigger_function, child.parent) == ("notify", 1, "trigger", parent.iid)
+    assert any(s.message == "trigger notify" and s.end for s in spans(parent))
+    body = views.retrieve(engine, parent, True)
+    assert [c["id"] for c in body["relatedRuns"]["children"]] == [child.friendly]
+    related = views.retrieve(engine, child, True)["relatedRuns"]
+    assert related["parent"]["id"] == related["root"]["id"] == parent.friendly
+    run_for(engine, 30)
+    assert len(engine.children[parent.iid]) == 1 and child.status == "COMPLETED_SUCCESSFULLY"

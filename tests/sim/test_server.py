@@ -7,8 +7,10 @@ import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 from conftest import ADMIN_HEADERS, V2, Client
 
+from tui.sim import views
 from tui.sim.server import NON_ADMIN_TOKEN
 from tui.sim.state import Plan
 
@@ -142,3 +144,58 @@ async def test_run_list_window_and_filters(client: Client) -> None:
         "/api/v1/runs?filter[taskIdentifier]=nope&filter[taskIdentifier]=send-email", headers=V2
     )
     assert repeated.json()["data"]  # a repeated key keeps its last value (API.md §2.1)
+
+
+async def test_the_token_jwt_completes_only_its_token(client: Client) -> None:
+    created = await client.post("/api/v1/waitpoints/tokens", {})
+    other = (await client.ok("POST", "/api/v1/waitpoints/tokens", {}))["id"]
+    jwt = created.headers["x-trigger-jwt"]
+    bearer = {"Authorization": f"Bearer {jwt}"}
+    assert (await client.post(f"/api/v1/waitpoints/tokens/{other}/complete", {}, headers=bearer)).status_code == 403
+    done = await client.post(f"/api/v1/waitpoints/tokens/{created.json()['id']}/complete", {}, headers=bearer)
+    assert (done.status_code, done.json()) == (200, {"success": True})
+    forged = {"Authorization": f"Bearer {jwt[:-4]}AAAA"}
+    assert (await client.post(f"/api/v1/waitpoints/tokens/{other}/complete", {}, headers=forged)).status_code == 401
+    assert (await client.get("/api/v1/queues", headers=bearer)).json() == {"error": "Invalid API key"}
+
+
+async def test_exempt_paths_without_a_key_and_unexpected_errors(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = await client.http.post("/api/v1/auth/jwt/claims")
+    assert (bare.status_code, bare.json()) == (401, {"error": "Invalid or Missing API key"})
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views, "queue_item", explode)
+    broken = await client.get("/api/v1/queues")
+    assert (broken.status_code, broken.json()) == (500, {"error": "Internal Server Error"})
+    assert "x-ratelimit-limit" in broken.headers
+
+
+async def test_bulk_by_filter_progresses_over_virtual_time_and_aborts(client: Client) -> None:
+    queued = [r for r in client.engine.with_status("PENDING") if r.queue == "task/process-video"]
+    assert len(queued) > 25  # the incident's paused queue
+    body = {"action": "cancel", "name": "drain", "filter": {"status": "QUEUED", "taskIdentifier": "process-video"}}
+    bulk_id = (await client.ok("POST", "/api/v1/bulk-actions", body))["id"]
+    first = await client.ok("GET", f"/api/v1/bulk-actions/{bulk_id}")
+    assert first["status"] == "PENDING" and first["counts"] == {"total": len(queued), "success": 0, "failure": 0}
+    await client.advance(10)
+    partial = await client.ok("GET", f"/api/v1/bulk-actions/{bulk_id}")
+    assert partial["status"] == "PENDING" and 0 < partial["counts"]["success"] < len(queued)
+    assert (await client.ok("POST", f"/api/v1/bulk-actions/{bulk_id}/abort")) == {"id": bulk_id}
+    await client.advance(60)
+    aborted = await client.ok("GET", f"/api/v1/bulk-actions/{bulk_id}")
+    assert aborted["status"] == "ABORTED" and aborted["counts"] == partial["counts"] and "completedAt" in aborted
+    touched = await client.ok("GET", "/api/v1/runs", **{"filter[bulkAction]": bulk_id, "page[size]": 100})
+    assert len(touched["data"]) == partial["counts"]["success"] and {r["status"] for r in touched["data"]} == {
+        "CANCELED"
+    }
+    assert (await client.post(f"/api/v1/bulk-actions/{bulk_id}/abort")).status_code == 409
+    replay = await client.ok("POST", "/api/v1/bulk-actions", {"action": "replay", "runIds": [touched["data"][0]["id"]]})
+    await client.advance(10)
+    done = await client.ok("GET", f"/api/v1/bulk-actions/{replay['id']}")
+    assert done["type"] == "REPLAY" and done["status"] == "COMPLETED" and done["counts"]["success"] == 1
+    replayed = await client.ok("GET", "/api/v1/runs", **{"filter[bulkAction]": replay["id"]})
+    assert [r["status"] for r in replayed["data"]] == ["QUEUED"]  # a fresh run in the paused queue

@@ -59,7 +59,8 @@ def test_help_snapshot(snap_compare: Any) -> None:
     assert snap_compare(make_app(incident(), settings()), terminal_size=(100, 30), run_before=run_before)
 
 
-def test_welcome_snapshot(snap_compare: Any) -> None:
+def test_welcome_snapshot(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATOS_TUI_CONFIG", "/home/operator/.config/platos-tui/config.toml")
     app = make_app(incident(), None, start_demo=lambda: settings(demo=True))
     app._settings = None
     assert snap_compare(app, terminal_size=(80, 24))

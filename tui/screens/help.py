@@ -58,10 +58,7 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         rows = [Row(f"key:{key}:{where}", (key, what, where)) for key, what, where in self._keys]
-        rows += [
-            Row(f"cmd:{c.name}", (f":{c.name} {c.argument}".rstrip(), c.description, "command"))
-            for c in COMMANDS
-        ]
+        rows += [Row(f"cmd:{c.name}", (f":{c.name} {c.argument}".rstrip(), c.description, "command")) for c in COMMANDS]
         table = self.query_one(FastTable)
         table.set_rows(rows)
         table.focus()

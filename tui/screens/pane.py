@@ -65,13 +65,15 @@ class PaneScreen(Screen[None]):
         self._interval = session.settings.refresh_seconds
         self._notified: str | None = None
         self._loaded = False
+        self._footer = False
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
         yield PaneHeader(id="pane-header")
         yield self.table
         yield Input(placeholder="filter (substring; ! inverts)", id="filter")
-        yield Footer()
+        # The Footer is mounted after the first poll: it costs a few dozen ms to build, and the first
+        # frame with data matters more (issue 4, startup target).
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -108,9 +110,10 @@ class PaneScreen(Screen[None]):
     @work(exclusive=True, group="poll")
     async def _poll_loop(self) -> None:
         while True:
-            if self._wake.is_set() or not self.session.paused:
+            woken = self._wake.is_set()
+            self._wake.clear()  # before polling, so a ctrl+r pressed during this poll is not lost
+            if woken or not self.session.paused:
                 await self._poll_once()
-            self._wake.clear()
             timeout = max(0.05, self._interval - (time.monotonic() - self._last_full))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
@@ -145,6 +148,13 @@ class PaneScreen(Screen[None]):
                     self._notified = None
         self._pace()
         self.update_bars()
+        if not self._footer:
+            self._footer = True
+            self.call_after_refresh(self._mount_footer)
+
+    async def _mount_footer(self) -> None:
+        await self.mount(Footer())
+        self.refresh_bindings()  # the Footer draws its keys when the bindings are announced
 
     def _failed(self, reason: str) -> None:
         self.session.pane(self.PANE).failed(reason)

@@ -169,9 +169,7 @@ class QueuesScreen(PaneScreen):
             self._pending_select = None
         self.update_bars()
 
-    def _row(
-        self, queue: Queue, health: QueueHealth, metrics: QueueMetrics | None, env_limit: int | None
-    ) -> Row:
+    def _row(self, queue: Queue, health: QueueHealth, metrics: QueueMetrics | None, env_limit: int | None) -> Row:
         limit = effective_limit(queue, env_limit)
         running = f"{queue.running}/{limit if limit is not None else '∞'}{'*' if queue.overridden else ''}"
         at_cap = limit is not None and queue.running >= limit

@@ -217,12 +217,7 @@ class RunsScreen(PaneScreen):
         rebuilt = False
         for run in self._runs.values():
             entry = self._rows.get(run.id)
-            if (
-                entry is None
-                or entry.run is not run
-                or now_ts >= entry.valid_until
-                or entry.scope != scope_name
-            ):
+            if entry is None or entry.run is not run or now_ts >= entry.valid_until or entry.scope != scope_name:
                 entry = self._row_for(run, now, thresholds, scope_name)
                 self._rows[run.id] = entry
                 rebuilt = True
@@ -313,9 +308,7 @@ class RunsScreen(PaneScreen):
         names = [part.strip().upper() for part in argument.split(",") if part.strip()]
         unknown = [name for name in names if name not in RunStatus.__members__]
         if unknown:
-            self.notify(
-                f"Unknown status {', '.join(unknown)}; known: {', '.join(RunStatus)}", severity="warning"
-            )
+            self.notify(f"Unknown status {', '.join(unknown)}; known: {', '.join(RunStatus)}", severity="warning")
             return True
         self.statuses = tuple(RunStatus[name] for name in names)
         self.status_label = ",".join(names) if names else "all"

@@ -1,128 +1,235 @@
-"""Pane 4, triage (placeholder until tui/diagnosis lands): stalled/paused queues and stuck runs."""
+"""Pane 4, triage: the whole environment diagnosed, findings grouped by cause, worst first, fix one key away."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from pathlib import Path
+from typing import ClassVar
 
 from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
 
-from tui.model import (
-    HEALTH_SEVERITY,
-    Queue,
-    QueueHealth,
-    Run,
-    RunStatus,
-    is_stuck,
-    queue_health,
-    time_in_status,
-)
-from tui.screens.messages import OpenRun, OpenRuns
-from tui.screens.pane import PaneScreen
+from tui.diagnosis import EnvFacts, Finding, triage
+from tui.diagnosis.findings import SEVERITY
+from tui.diagnosis.gather import gather_environment_facts
+from tui.model import Run
+from tui.model.text import clean
+from tui.screens.affected_runs import AffectedRunsScreen
+from tui.screens.diagnosis import DiagnosisScreen
+from tui.screens.finding_view import finding_detail
+from tui.screens.messages import OpenRuns
+from tui.screens.pane import MAX_BACKOFF_SECONDS, PaneScreen
+from tui.screens.recovery import RecoveryRunner
 from tui.screens.session import Session
-from tui.widgets.format import short_duration
+from tui.widgets.checklist import FindingSection
 from tui.widgets.table import Cell, Column, FastTable, Row
 
-METRICS_PER_POLL = 4
-SHOWN = frozenset({QueueHealth.PAUSED, QueueHealth.STALLED, QueueHealth.AT_CAP})
+TRIAGE_EVERY = 5
+"""Triage every this many refresh intervals: one costs ~15-60 requests against a budget of 2 req/s."""
+TONES = {0: "error", 1: "warning", 2: "warning", 3: "success"}
+
+
+def finding_key(finding: Finding) -> str:
+    return f"{finding.cause.value}:{finding.entity or ''}"
 
 
 class TriageScreen(PaneScreen):
-    """Worst first: STALLED and PAUSED queues, AT CAP queues, then stuck runs (longest first)."""
+    """Findings worst first; the detail area shows the selected one's evidence and recovery keys."""
 
     PANE = "triage"
-    EMPTY = "Nothing stalled, paused or stuck right now"
+    CSS_PATH = str(Path(__file__).parent.parent / "styles" / "diagnosis.tcss")
+    EMPTY = "Nothing stuck"
     COLUMNS = (
-        Column("verdict", "Verdict", 10),
-        Column("kind", "Kind", 5),
-        Column("what", "Queue / run", 20, flex=2, max_width=40),
-        Column("detail", "Detail", 20, flex=3),
+        Column("finding", "Finding", 30, flex=4),
+        Column("runs", "Runs", 5, align="right"),
+        Column("queues", "Queues", 6, align="right", priority=1),
+        Column("cause", "Cause", 18, priority=2, max_width=28, flex=1),
     )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "diagnose", "Diagnose run", id="triage.diagnose",
+                tooltip="Diagnose the first run of the selected finding"),
+        Binding("c", "recover('cancel')", "Cancel", id="triage.cancel"),
+        Binding("p", "recover('resume_queue')", "Resume queue", id="triage.resume"),
+        Binding("r", "recover('complete_token')", "Complete token", id="triage.complete"),
+        Binding("R", "recover('repair_queues')", "Repair", id="triage.repair"),
+        Binding("o", "recover('override_concurrency')", "Override", id="triage.override"),
+        Binding("x", "recover('plugin')", "Plugin", id="triage.plugin"),
+    ]
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
-        self._queues: list[Queue] = []
-        self._stuck: list[Run] = []
+        self.findings: list[Finding] = []
+        self.env: EnvFacts | None = None
+        self._by_key: dict[str, Finding] = {}
+        self._interval = TRIAGE_EVERY * session.settings.refresh_seconds
+        self._gathering = False
+        self._took = 0.0
+        self.recovery = RecoveryRunner(self, session)
+        self.table.empty_message = "Triaging the environment… (one triage reads ~15-60 requests)"
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            yield widget
+            if widget is self.table:
+                with VerticalScroll(id="triage-detail"):
+                    yield FindingSection(Content(""), id="triage-finding")
 
     def reset(self) -> None:
-        self._queues, self._stuck = [], []
+        self.findings, self.env, self._by_key = [], None, {}
         self.table.set_rows([])
+        self._show_detail()
+
+    def _pace(self) -> None:
+        # Never spend more than about a third of the time triaging, however slow the budget makes one.
+        base = max(TRIAGE_EVERY * self.session.settings.refresh_seconds, 2 * self._took)
+        failures = self.session.pane(self.PANE).failures
+        self._interval = max(base, min(MAX_BACKOFF_SECONDS, base * 2 ** min(failures, 4))) if failures else base
+
+    # ----- data -----------------------------------------------------------------------------------------
 
     async def poll(self, *, full: bool) -> None:
-        if not full and self._queues:
+        if not full and self.env is not None:
             return
-        client = self.session.client
-        now = self.session.clock()
-        self._queues = await client.list_queues()
-        if self.session.environment is None:
-            self.session.environment = await client.environment()
-        backlogged = sorted((q for q in self._queues if q.queued and not q.paused), key=lambda q: -q.queued)
-        due = [q for q in backlogged if self.session.metrics_due(q.stored_name, now)]
-        for queue in due[:METRICS_PER_POLL]:
-            metrics = await client.queue_metrics(queue, "15m")
-            expires = now + timedelta(milliseconds=max(10_000, metrics.bucket_interval_ms))
-            self.session.metrics[queue.stored_name] = (expires, metrics)
-        thresholds = self.session.settings.thresholds.stuck()
-        page = await client.list_runs(
-            statuses=(RunStatus.DEQUEUED, RunStatus.EXECUTING),
-            created_to=now - min(thresholds.dequeued, thresholds.executing),
-            page_size=100,
-        )
-        self._stuck = [run for run in page.items if is_stuck(run, now, thresholds)]
+        self._gathering = True
+        self.update_bars()
+        started = time.monotonic()
+        try:
+            thresholds = self.session.settings.thresholds
+            env = await gather_environment_facts(self.session.client, thresholds, self.session.clock())
+            findings = triage(env, thresholds)
+        finally:
+            self._gathering = False
+            self._took = time.monotonic() - started
+            self._last_full = time.monotonic()  # the next triage waits a full interval after this one ends
+        self.env, self.findings = env, findings
+        self._by_key = {finding_key(f): f for f in findings}
         self.render_rows()
 
     def render_rows(self) -> None:
-        now = self.session.clock()
-        env = self.session.environment
-        env_limit = env.concurrency_limit if env is not None else None
-        queue_rows = []
-        for queue in self._queues:
-            metrics = self.session.cached_metrics(queue.stored_name, now)
-            health = queue_health(queue, metrics, env_limit)
-            if health not in SHOWN:
-                continue
-            rate = f", {metrics.started_per_min:.1f}/min dequeued" if metrics is not None else ""
-            detail = f"{queue.queued} queued, {queue.running} running{rate}"
-            tone = "error" if health is QueueHealth.STALLED else "warning"
-            queue_rows.append(
-                (
-                    HEALTH_SEVERITY[health],
-                    -queue.queued,
-                    Row(
-                        f"queue:{queue.stored_name}", (Cell(health.value, tone), "queue", queue.name, detail)
+        rows = []
+        for finding in self.findings:
+            tone = TONES[SEVERITY[finding.cause]]
+            rows.append(
+                Row(
+                    finding_key(finding),
+                    (
+                        Cell(finding.summary, tone),
+                        str(len(finding.runs)),
+                        str(len(finding.queues)),
+                        Cell(finding.cause.value, "muted"),
                     ),
                 )
             )
-        queue_rows.sort(key=lambda r: (r[0], r[1]))
-        stuck = sorted(self._stuck, key=lambda run: -time_in_status(run, now).total_seconds())
-        run_rows = [
-            Row(
-                f"run:{run.id}",
-                (
-                    Cell("STUCK", "error"),
-                    "run",
-                    run.id,
-                    f"{run.status.value} for {short_duration(time_in_status(run, now).total_seconds())}"
-                    f" · {run.task_identifier}",
-                ),
-            )
-            for run in stuck
-        ]
-        self.table.set_rows([row for _, _, row in queue_rows] + run_rows)
+        self.table.set_rows(rows)
+        self._show_detail()
         self.update_bars()
 
+    def selected(self) -> Finding | None:
+        key = self.table.cursor_key
+        return self._by_key.get(key) if key is not None else None
+
+    def _show_detail(self) -> None:
+        finding = self.selected()
+        try:
+            section = self.query_one("#triage-finding", FindingSection)
+        except Exception:
+            return  # not mounted yet
+        if finding is not None:
+            section.update(finding_detail(finding, self.recovery.plugin_names, self._enter_hint(finding)))
+        elif self.env is not None and not self.findings:
+            section.update(Content.styled(self.loaded_message(), "$success"))
+        else:
+            section.update(Content(""))
+        self.refresh_bindings()
+
+    @on(FastTable.CursorMoved)
+    def _cursor_moved(self) -> None:
+        self._show_detail()
+
+    # ----- bars -----------------------------------------------------------------------------------------
+
+    def loaded_message(self) -> str:
+        env = self.env
+        if env is None:
+            return self.EMPTY
+        return (
+            f"Nothing stuck: {len(env.queues)} queues, {env.active_runs_seen} active runs, "
+            f"{len(env.candidates)} traced (window {env.window})"
+        )
+
     def summary(self) -> str:
-        return f"{self.table.total_count} findings · enter opens the queue's runs or the run"
+        if self.env is None:
+            return "triaging the environment…" if self._gathering else "not triaged yet"
+        runs = len({r for f in self.findings for r in f.runs})
+        every = f"every {self._interval:g} s"
+        busy = " · triaging…" if self._gathering else ""
+        return f"{len(self.findings)} findings, {runs} runs affected · triage {every}{busy}"
+
+    def warning(self) -> str:
+        status = self.session.pane(self.PANE)
+        if status.error and self.env is not None:
+            return f"STALE: {clean(status.error, 60)}"
+        return ""
 
     def selected_value(self) -> str | None:
-        key = self.table.cursor_key
-        return key.partition(":")[2] if key else None
+        finding = self.selected()
+        return finding.runs[0] if finding is not None and finding.runs else None
+
+    # ----- keys -----------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        finding = self.selected()
+        if action == "recover":
+            return finding is not None and self.recovery.offers(finding, str(parameters[0]))
+        if action == "diagnose":
+            return finding is not None and bool(finding.runs)
+        return True
+
+    def _runs_index(self) -> dict[str, Run]:
+        env = self.env
+        if env is None:
+            return {}
+        runs: dict[str, Run] = {}
+        for q in env.queues:
+            runs.update({r.id: r for r in (*(q.holders or ()), *q.queued_runs)})
+        runs.update({r.id: r for r in env.env_holders or ()})
+        runs.update({t.run.id: t.run for t in env.candidates})
+        return runs
+
+    def _blocked(self) -> dict[str, str]:
+        env = self.env
+        return {d.token.id: t.run.id for t in env.candidates for d in t.tokens} if env is not None else {}
+
+    def action_recover(self, what: str) -> None:
+        finding = self.selected()
+        if finding is not None:
+            self.recovery.start(finding, what, runs=self._runs_index(), blocked=self._blocked())
+
+    def recovered(self) -> None:
+        self.refresh_now()
+
+    def action_diagnose(self) -> None:
+        finding = self.selected()
+        if finding is not None and finding.runs:
+            self.app.push_screen(DiagnosisScreen(self.session, finding.runs[0]))
+
+    def _enter_hint(self, finding: Finding) -> str:
+        if len(finding.queues) == 1:
+            return f"enter: runs of queue {clean(finding.queues[0], 60)}"
+        return f"enter: the {len(finding.runs)} runs" if finding.runs else ""
 
     @on(FastTable.Selected)
     def _open(self, event: FastTable.Selected) -> None:
-        kind, _, ident = event.key.partition(":")
-        if kind == "run":
-            self.post_message(OpenRun(ident))
+        finding = self._by_key.get(event.key)
+        if finding is None or self.env is None:
             return
-        for queue in self._queues:
-            if queue.stored_name == ident:
-                self.post_message(OpenRuns((queue.name, queue.type), origin=self.PANE))
+        queues = [q.queue for q in self.env.queues if q.name in finding.queues]
+        if len(finding.queues) == 1 and len(queues) == 1:
+            self.post_message(OpenRuns((queues[0].name, queues[0].type), origin=self.PANE))
+        elif finding.runs:
+            self.app.push_screen(AffectedRunsScreen(self.session, finding, self._runs_index()))
+        else:
+            self.notify("This finding names no runs", timeout=3)

@@ -74,9 +74,7 @@ class WaitpointsScreen(PaneScreen):
         client = self.session.client
         changed = False
         if full or not self._tokens:
-            page = await client.list_tokens(
-                statuses=self.statuses, tags=[self.tag] if self.tag else [], page_size=100
-            )
+            page = await client.list_tokens(statuses=self.statuses, tags=[self.tag] if self.tag else [], page_size=100)
             # Page one replaces what it covers; older pages the operator scrolled to stay (with their cursor).
             oldest = min((t.created_at for t in page.items), default=None) if page.next else None
             older = {k: t for k, t in self._tokens.items() if oldest is not None and t.created_at < oldest}

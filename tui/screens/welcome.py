@@ -11,26 +11,31 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tui.config import config_path
+
 WELCOME = """\
 Welcome to platos-tui
 
 No profile is configured yet. Either:
 
-  • add a profile to the config file (platos-tui shows its path with --help):
+  • add a profile to {path}
+    (or run `platos-tui profile add`):
+
+      default_profile = "prod"
 
       [profiles.prod]
       url = "https://platos.example.com"
-      secret_key_env = "PLATOS_PROD_KEY"     # the key itself stays in your environment
-      read_only = true
+      secret_key_env = "PLATOS_PROD_KEY"    # or secret_key_command = "pass show platos/prod"
+      admin_token_env = "PLATOS_PROD_PAT"   # optional: repair queues, engine report
 
   • or set environment variables and start again:
 
-      TRIGGER_API_URL=https://platos.example.com
-      TRIGGER_SECRET_KEY=tr_prod_…            # never shown, never logged
-      PLATOS_ADMIN_TOKEN=…                    # optional: admin repair and engine report
+      PLATOS_API_URL=https://platos.example.com     (or TRIGGER_API_URL)
+      PLATOS_SECRET_KEY=tr_prod_…                   (or TRIGGER_SECRET_KEY; never shown, never logged)
+      PLATOS_ADMIN_TOKEN=…                          (optional)
 
   • or press  d  to start the demo: a simulated engine with an incident in progress
-    (same as `platos-tui --demo`).
+    (the same as `platos-tui --demo`).
 
 Press q to quit.
 """
@@ -50,7 +55,7 @@ class WelcomeScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="welcome-box"):
-            yield Static(WELCOME, id="welcome-text", markup=False)
+            yield Static(WELCOME.format(path=config_path()), id="welcome-text", markup=False)
         yield Footer()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -19,15 +19,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tui.sim import lifecycle
+from tui.sim.clock import iso as iso
+from tui.sim.clock import parse_duration as parse_duration
+from tui.sim.clock import parse_when as parse_when
+from tui.sim.clock import to_json
+from tui.sim.clock import utc as utc
 from tui.sim.history import History
+from tui.sim.lifecycle import MAX_ATTEMPTS as MAX_ATTEMPTS
+from tui.sim.lifecycle import MAX_REQUEUES as MAX_REQUEUES
+from tui.sim.lifecycle import STALL_TIMEOUT as STALL_TIMEOUT
 from tui.sim.state import Bulk, Deployment, Environment, Plan, Queue, Run, Span, Token
 
 TICK = 10.0
 START_DELAY = 2.0
-TOOL_SECONDS = 3.0
-STALL_TIMEOUT = 60.0
-MAX_ATTEMPTS = 3
-MAX_REQUEUES = 12
 BULK_BATCH = 25
 
 ACTIVE_DB = ("PENDING", "DEQUEUED", "EXECUTING", "WAITING_TO_RESUME", "DELAYED", "PENDING_VERSION")
@@ -43,22 +48,6 @@ class TaskSpec:
     plan: Callable[[random.Random], Plan]
     payload: Callable[[random.Random, int], Any] = lambda rng, n: {"n": n}
     tags: Callable[[random.Random, int], list[str]] = lambda rng, n: []
-
-
-@dataclass
-class Faults:
-    """Injected trouble for the HTTP layer (the engine itself stays correct)."""
-
-    latency: float = 0.0
-    error_rate: float = 0.0
-    error_status: int = 503
-    malformed_rate: float = 0.0
-    drop_rate: float = 0.0
-    ratelimit_storm: bool = False
-
-
-def utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
 
 
 class Engine:
@@ -92,7 +81,6 @@ class Engine:
         self.auto_resolve: float | None = 90.0
         """Seconds after which an approver completes a run's token; None leaves tokens orphaned."""
         self.history = History()
-        self.faults = Faults()
         self.scenario = ""
         self._arrivals: dict[str, float] = {}
         self._since_sample = 0.0
@@ -268,7 +256,7 @@ class Engine:
     def _tick(self, dt: float) -> None:
         self._arrive(dt)
         self._timers()
-        self._progress()
+        lifecycle.progress(self)
         self._dequeue()
         self._bulk_step()
         self._since_sample += dt
@@ -293,152 +281,16 @@ class Engine:
             for iid in [i for i in queue.waiting if self.runs[i].expire_at is not None]:
                 run = self.runs[iid]
                 if run.status == "PENDING" and run.expire_at is not None and run.expire_at <= self.now:
-                    self._finish(run, "EXPIRED", error={"type": "STRING_ERROR", "raw": "Run expired (TTL)"})
+                    lifecycle.finish(self, run, "EXPIRED", error={"type": "STRING_ERROR", "raw": "Run expired (TTL)"})
                     run.expired_at = self.now
         for token in self.token_order:
             if token.status != "PENDING":
                 continue
             if token.timeout_at is not None and token.timeout_at <= self.now:
                 message = f"Waitpoint timed out at {iso(token.timeout_at)}"
-                self.complete_token(token, _json({"code": "TRIGGER_WAITPOINT_TIMEOUT", "message": message}), True)
+                self.complete_token(token, to_json({"code": "TRIGGER_WAITPOINT_TIMEOUT", "message": message}), True)
             elif token.iid in self.resolvers and self.resolvers[token.iid] <= self.now:
-                self.complete_token(token, _json({"approved": True, "by": "approver-bot"}))
-
-    def _progress(self) -> None:
-        for run in self.with_status("DEQUEUED"):
-            if run.plan.never_starts:
-                stalled = run.locked_at is not None and (self.now - run.locked_at).total_seconds() >= STALL_TIMEOUT
-                if stalled and not run.plan.heartbeats:
-                    self._stalled(run)
-                continue
-            if run.phase_end is not None and run.phase_end <= self.now:
-                self._start_attempt(run)
-        for run in self.with_status("EXECUTING"):
-            while run.phase_end is not None and run.phase_end <= self.now and run.status == "EXECUTING":
-                self._phase_done(run)
-
-    def _stalled(self, run: Run) -> None:
-        """The PENDING_EXECUTING stall timeout: nack back to the queue, or fail after too many (API.md §11.2)."""
-        run.requeues += 1
-        if run.requeues >= MAX_REQUEUES:
-            code = "TASK_RUN_DEQUEUED_MAX_RETRIES"
-            self._finish(run, "SYSTEM_FAILURE", error={"message": f"{code}: the attempt never started", "name": code})
-            return
-        self._release(run)
-        run.phase_end = None
-        self.enqueue(run)
-
-    def _start_attempt(self, run: Run) -> None:
-        resumed = run.phase == "resume"
-        self._set_status(run, "EXECUTING", "EXECUTING")
-        if run.started_at is None:
-            run.started_at = self.now
-        if resumed:
-            leaf = self._open_leaf(run)
-            if leaf is not None:
-                leaf.end = self.now
-            self._begin(run, "work")
-            return
-        run.attempt += 1
-        assert run.spans is not None
-        span = Span(
-            id=self.hex_id(),
-            run_id=run.friendly,
-            message=f"Attempt {run.attempt}",
-            start=self.now,
-            parent_id=run.spans.id,
-            attempt=run.attempt,
-        )
-        run.spans.children.append(span)
-        run.span_index[span.id] = span
-        self._begin(run, "tool" if run.plan.tool else ("wait" if run.plan.wait_token else "work"))
-
-    def _begin(self, run: Run, phase: str) -> None:
-        run.phase = phase
-        if phase == "tool":
-            assert run.plan.tool is not None
-            entity, _, tool = run.plan.tool.partition(".")
-            self.add_span(run, f"tool {run.plan.tool}", properties={"entity": entity, "tool": tool})
-            down = entity in self.entities_down
-            run.phase_end = self.now + timedelta(seconds=self.tool_timeout if down else TOOL_SECONDS)
-        elif phase == "wait":
-            token = self.tokens.get(run.token or "")
-            if token is None:
-                token = self.create_token(tags=[f"run:{run.friendly}"])
-                if self.auto_resolve is not None:
-                    self.resolvers[token.iid] = self.now + timedelta(seconds=self.auto_resolve)
-            run.token = token.iid
-            token.waiters.add(run.iid)
-            self.add_span(run, "wait.forToken()", properties={"id": token.friendly}, entity_type="waitpoint")
-            run.phase_end = None
-            if token.status == "COMPLETED":
-                self._phase_done(run)
-            elif run.plan.checkpoint:
-                self._release(run)
-                self._set_status(run, "WAITING_TO_RESUME", "SUSPENDED")
-            else:
-                run.snapshot = "EXECUTING_WITH_WAITPOINTS"
-        else:
-            duration = run.plan.duration
-            run.phase_end = None if math.isinf(duration) else self.now + timedelta(seconds=duration)
-
-    def _phase_done(self, run: Run) -> None:
-        leaf = self._open_leaf(run)
-        if run.phase == "tool":
-            assert run.plan.tool is not None
-            entity = run.plan.tool.partition(".")[0]
-            if leaf is not None:
-                leaf.end = self.now
-                leaf.is_error = entity in self.entities_down
-            if entity in self.entities_down:
-                self._attempt_failed(
-                    run, f"ToolCallTimeout: {run.plan.tool} did not answer in {self.tool_timeout:.0f} s"
-                )
-                return
-            self._begin(run, "wait" if run.plan.wait_token else "work")
-        elif run.phase == "wait":
-            if leaf is not None:
-                leaf.end = self.now
-            run.snapshot = "EXECUTING"
-            self._begin(run, "work")
-        elif run.plan.fail:
-            self._attempt_failed(run, "Error: upstream returned 500")
-        else:
-            run.output = {"ok": True, "items": self.rng.randint(1, 40)}
-            self._finish(run, "COMPLETED_SUCCESSFULLY")
-
-    def _attempt_failed(self, run: Run, message: str) -> None:
-        attempt = self._attempt_span(run)
-        if attempt is not None:
-            attempt.end, attempt.is_error = self.now, True
-            attempt.events.append({"name": "exception", "time": iso(self.now), "properties": {"message": message}})
-        if run.attempt < MAX_ATTEMPTS:
-            self._release(run)
-            run.phase = ""
-            self.enqueue(run, self.now + timedelta(seconds=5 * run.attempt))
-        else:
-            self._finish(run, "COMPLETED_WITH_ERRORS", error={"message": message, "name": "Error"})
-
-    def _finish(self, run: Run, status: str, error: dict[str, Any] | None = None, cancelled: bool = False) -> None:
-        self._release(run)
-        if error is not None:
-            run.error = error
-        run.completed_at = self.now
-        run.phase_end = None
-        self._set_status(run, status, "FINISHED")
-        if run.token and run.token in self.tokens:
-            self.tokens[run.token].waiters.discard(run.iid)
-        if run.spans is not None:
-            for span in run.span_index.values():
-                if span.end is None:
-                    span.end = self.now
-                    span.is_cancelled = cancelled
-                    span.is_error = span.is_error or (status != "COMPLETED_SUCCESSFULLY" and not cancelled)
-            if cancelled:
-                run.spans.events.append(
-                    {"name": "cancellation", "time": iso(self.now), "properties": {"reason": "Canceled by user"}}
-                )
-                self.add_span(run, "cancelled", parent=run.spans).end = self.now
+                self.complete_token(token, to_json({"approved": True, "by": "approver-bot"}))
 
     def _dequeue(self) -> None:
         capacity = self.worker_capacity() - self.worker_used()
@@ -492,7 +344,9 @@ class Engine:
         """Cancel an unfinished run; a finished run is left as it is (the API still answers 200)."""
         if run.final:
             return
-        self._finish(run, "CANCELED", error={"type": "STRING_ERROR", "raw": "Canceled by user"}, cancelled=True)
+        lifecycle.finish(
+            self, run, "CANCELED", error={"type": "STRING_ERROR", "raw": "Canceled by user"}, cancelled=True
+        )
 
     def replay(self, run: Run) -> Run:
         return self.create_run(run.task, queue=run.queue, payload=run.payload, tags=run.tags, metadata=run.metadata)
@@ -573,40 +427,3 @@ class Engine:
                     bulk.success += 1
             if bulk.done >= len(bulk.targets):
                 bulk.status, bulk.completed_at = "COMPLETED", self.now
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration like `30s`, `10m`, `1h30m`, `3d`, `4w`."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    total, number = 0.0, ""
-    for char in text.strip():
-        if char.isdigit() or char == ".":
-            number += char
-        elif char in units and number:
-            total += float(number) * units[char]
-            number = ""
-        else:
-            raise ValueError(f"invalid duration {text!r}")
-    if number or total <= 0:
-        raise ValueError(f"invalid duration {text!r}")
-    return total
-
-
-def parse_when(text: str, now: datetime) -> datetime:
-    """A duration from `now`, or an ISO date."""
-    try:
-        return now + timedelta(seconds=parse_duration(text))
-    except ValueError:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def iso(moment: datetime) -> str:
-    """JavaScript's Date.toISOString(): milliseconds and a Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"))

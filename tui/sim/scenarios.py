@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from tui.sim import lifecycle
 from tui.sim.engine import Engine, TaskSpec
 from tui.sim.state import Deployment, Plan, Queue, Run
 
@@ -40,7 +41,7 @@ def _agent_payload(rng: random.Random, n: int) -> Any:
 
 TASKS: tuple[tuple[str, str, float, Callable[[random.Random], Plan]], ...] = (
     ("agent-turn", "task/agent-turn", 4.0, lambda rng: Plan(duration=rng.uniform(20, 40), tool="crm.lookup")),
-    ("process-video", "task/process-video", 1.0, lambda rng: Plan(duration=rng.uniform(30, 60))),
+    ("process-video", "task/process-video", 1.0, lambda rng: Plan(duration=rng.uniform(30, 60), spawn="send-email")),
     ("send-email", "shared-email", 6.0, lambda rng: Plan(duration=rng.uniform(1, 3), fail=rng.random() < 0.03)),
     ("approve-order", "task/approve-order", 0.5, lambda rng: Plan(duration=2.0, wait_token=True)),
     ("sync-crm", "task/sync-crm", 1.0, lambda rng: Plan(duration=rng.uniform(10, 25), tool="crm.upsert")),
@@ -98,8 +99,15 @@ def build(
     _history(engine)
     _specials(engine, now)
     FAULTS[name](engine, now)
-    engine.advance(WARM_UP.total_seconds())
+    engine.advance((now - engine.now).total_seconds())
+    _just_arrived(engine)
     return engine
+
+
+def _just_arrived(engine: Engine) -> None:
+    """Runs triggered this very second: QUEUED until the scheduler's next pass, in every scenario."""
+    for task in ("send-email", "summarize"):
+        engine.create_run(task, tags=["just-arrived"])
 
 
 def _deployments(engine: Engine, now: datetime) -> None:
@@ -195,7 +203,7 @@ def _force(engine: Engine, run: Run, started: datetime, *, executing: bool = Tru
     with at(engine, started):
         engine._pull(queue, run)
         if executing:
-            engine._start_attempt(run)
+            lifecycle.start_attempt(engine, run)
 
 
 def _blocked_on_orphans(engine: Engine, now: datetime, count: int) -> None:
@@ -217,6 +225,8 @@ def _blocked_on_orphans(engine: Engine, now: datetime, count: int) -> None:
 
 
 def _worker_pool_zero(engine: Engine, now: datetime) -> None:
+    """The pool flows for a while, then is scaled to 0: suspended approvals stay WAITING, backlogs grow."""
+    engine.advance((now - timedelta(minutes=22) - engine.now).total_seconds())
     engine.workers = 0
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import re
 import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 import uvicorn
 from starlette.applications import Starlette
@@ -22,12 +24,13 @@ from starlette.routing import Route
 from tui.sim import routes_admin, routes_queues, routes_runs
 from tui.sim.engine import Engine
 from tui.sim.faults import FaultLayer, parse_faults
-from tui.sim.http import ApiError, Ctx
+from tui.sim.http import ApiError, Ctx, verify_jwt
 from tui.sim.scenarios import build
 
-DEFAULT_SECRET_KEY = "tr_dev_pl4tosdem0simu1at0rkey1"
-DEFAULT_ADMIN_TOKEN = "tr_pat_" + "pl4tosdem9simu2at9radm3ntokenabcdefghijk"[:40]
-NON_ADMIN_TOKEN = "tr_pat_" + "n9nadm3nuserpatabcdefghijkmnpqrstuvwxyz2"[:40]
+# Fixed dev credentials in the real formats (API.md §1.2): `tr_dev_` + 24 alnum, `tr_pat_` + 40 of [1-9a-km-z].
+DEFAULT_SECRET_KEY = "tr_dev_pl4tosdem0simu1at0rkey12"
+DEFAULT_ADMIN_TOKEN = "tr_pat_p4tosdem9simu2at9radm3ntokenabcdefghijkm"
+NON_ADMIN_TOKEN = "tr_pat_n9nadm3nuserpatabcdefghijkmnpqrstuvwxyz2"
 BUCKET_MAX = 750
 REFILL = 250
 REFILL_SECONDS = 10.0
@@ -99,9 +102,13 @@ class Sim:
 Handler = Callable[[Ctx], Awaitable[Any]]
 
 
-def _auth_api(sim: Sim, request: Request) -> None:
+COMPLETE_PATH = re.compile(r"^/api/v1/waitpoints/tokens/([^/]+)/complete$")
+
+
+def _auth_api(sim: Sim, request: Request, *, limited: bool) -> None:
     header = request.headers.get("authorization")
-    if not header:
+    if not header and limited:
+        # The rate-limit middleware answers first on limited paths (API.md §1.6).
         raise ApiError(
             401,
             {
@@ -113,11 +120,23 @@ def _auth_api(sim: Sim, request: Request) -> None:
             },
             problem=True,
         )
-    token = header.removeprefix("Bearer ").strip()
+    token = (header or "").removeprefix("Bearer ").strip()
     if not token:
         raise ApiError(401, {"error": "Invalid or Missing API key"})
-    if token != sim.secret_key:
-        raise ApiError(401, {"error": "Invalid API key"})
+    if token == sim.secret_key:
+        return
+    complete = COMPLETE_PATH.match(request.url.path)
+    if complete and token.count(".") == 2:
+        # The token-create response's public JWT may complete that one token (API.md §1.3, §7.4).
+        claims = verify_jwt(token, sim.secret_key, time.time())
+        if claims is None:
+            raise ApiError(401, {"error": "Public Access Token is invalid"})
+        if f"write:waitpoints:{unquote(complete.group(1))}" not in claims.get("scopes", []):
+            raise ApiError(
+                403, {"error": "Unauthorized", "code": "unauthorized", "param": "access_token", "type": "authorization"}
+            )
+        return
+    raise ApiError(401, {"error": "Invalid API key"})
 
 
 def _auth_admin(sim: Sim, request: Request) -> None:
@@ -154,7 +173,7 @@ def endpoint(
                     }
                     if not allowed:
                         return _rate_limited(reset, headers)
-                _auth_api(sim, request)
+                _auth_api(sim, request, limited=limited)
             async with sim.lock:
                 sim.engine.sync()
                 ctx = Ctx(request, sim.engine, await _body(request), sim.secret_key, str(request.base_url).rstrip("/"))
@@ -162,6 +181,9 @@ def endpoint(
             response = result if isinstance(result, Response) else JSONResponse(result)
         except ApiError as error:
             response = error.response()
+        except Exception:
+            # Like the route builder's catch-all (API.md §2.1); also keeps tracebacks off the demo's terminal.
+            response = JSONResponse({"error": "Internal Server Error"}, status_code=500)
         response.headers.update(headers)
         return sim.faults.after(response)
 
@@ -269,6 +291,8 @@ def _sim_routes(sim: Sim) -> list[Route]:
                     return JSONResponse(await handler(ctx))
             except ApiError as error:
                 return error.response()
+            except Exception:
+                return JSONResponse({"error": "Internal Server Error"}, status_code=500)
 
         return Route(f"/_sim/{handler.__name__}", run, methods=[method])
 
@@ -340,6 +364,8 @@ def start_in_background(options: SimOptions) -> RunningSim:
 def serve(options: SimOptions) -> None:
     """Serve in the foreground until Ctrl-C, after printing where and with which keys."""
     _check_host(options)
+    if not options.port:
+        options = replace(options, port=_free_port(options.host))
     started = time.perf_counter()
     app = create_app(options)
     sim: Sim = app.state.sim

@@ -97,6 +97,8 @@ class Plan:
     fail: bool = False
     never_starts: bool = False
     """The worker pulls the run but never starts the attempt (the run sits DEQUEUED)."""
+    spawn: str | None = None
+    """A task this run triggers (fire and forget) when its main work begins: a child run in `relatedRuns`."""
     heartbeats: bool = False
     """A stuck worker that still heartbeats pushes the stall timer back forever, so the run is never requeued."""
 
@@ -169,6 +171,8 @@ class Token:
     idempotency_key: str | None = None
     user_key: bool = False
     idempotency_expires_at: datetime | None = None
+    inactive_key: str | None = None
+    """A user key that expired and moved aside (API.md §7.1 `inactiveIdempotencyKey`)."""
     tags: list[str] = field(default_factory=list)
     waiters: set[str] = field(default_factory=set)
 

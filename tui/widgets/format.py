@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -72,19 +72,3 @@ def sparkline(values: Sequence[int], width: int = 12) -> str:
     if top <= 0:
         return _BLOCKS[0] * len(points)
     return "".join(_BLOCKS[min(7, round(value / top * 7))] for value in points)
-
-
-def middle_cut(text: str, width: int) -> str:
-    """Shorten an id by cutting its middle (`run_cmeo2x…c3d7`), keeping both ends recognisable."""
-    if len(text) <= width or width < 5:
-        return text
-    head = (width - 1) // 2 + 2
-    tail = width - 1 - head
-    return text[:head] + "…" + text[-tail:] if tail > 0 else text[: width - 1] + "…"
-
-
-def seconds_ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "never"
-    delta = now - when
-    return f"{short_duration(max(timedelta(0), delta).total_seconds())} ago"

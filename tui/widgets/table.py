@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -17,62 +15,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.model.text import clean
+from tui.widgets.table_model import TONES, Align, Cell, CellValue, Column, Row, cell_text, column_layout, fit
 
-Align = Literal["left", "right"]
-TONES = ("error", "warning", "success", "muted", "accent", "bold")
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """A cell with a tone (a component class suffix such as "error"); text is always rendered literally."""
-
-    text: str
-    tone: str = ""
-
-
-CellValue = str | Cell
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A column: `width` is the minimum; `priority` 0 never drops, higher numbers drop first when narrow."""
-
-    key: str
-    label: str
-    width: int
-    priority: int = 0
-    flex: int = 0
-    max_width: int | None = None
-    align: Align = "left"
-    cut_middle: bool = False
-    """Cut long values in the middle (ids differ at both ends) instead of at the end."""
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One row; `key` is stable across refreshes (a run id, a queue name)."""
-
-    key: str
-    cells: tuple[CellValue, ...]
-    tone: str = ""
-
-
-def fit(text: str, width: int, align: Align = "left", middle: bool = False) -> str:
-    """Pad or cut `text` to exactly `width` cells, marking a cut with an ellipsis."""
-    length = cell_len(text)
-    if length > width:
-        if width <= 0:
-            return ""
-        if middle and width >= 7 and length == len(text):
-            tail = (width - 1) // 3
-            return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
-        return set_cell_size(text, width - 1) + "…"
-    pad = " " * (width - length)
-    return pad + text if align == "right" else text + pad
-
-
-def _cell_text(value: CellValue) -> str:
-    return value.text if isinstance(value, Cell) else value
+__all__ = ["TONES", "Align", "Cell", "CellValue", "Column", "FastTable", "Row", "fit"]
 
 
 class FastTable(ScrollView, can_focus=True):
@@ -272,7 +217,7 @@ class FastTable(ScrollView, can_focus=True):
     def _search_text(self, row: Row) -> str:
         text = self._search.get(row.key)
         if text is None:
-            text = self._search[row.key] = " ".join(_cell_text(cell) for cell in row.cells).lower()
+            text = self._search[row.key] = " ".join(cell_text(cell) for cell in row.cells).lower()
         return text
 
     def _restore_cursor(self, key: str | None, screen_line: int) -> None:
@@ -387,37 +332,7 @@ class FastTable(ScrollView, can_focus=True):
             return
         self._layout_width = width
         self._invalidate()
-        available = width - self._gutter
-        order = sorted(range(len(self._columns)), key=lambda i: (self._columns[i].priority, i))
-        chosen: list[int] = []
-        used = 0
-        for index in order:
-            column = self._columns[index]
-            if column.priority and used + column.width + 1 > available:
-                break  # by priority: a less important column never shows while a more important one hides
-            chosen.append(index)
-            used += column.width + 1
-        chosen.sort()
-        widths = {index: self._columns[index].width for index in chosen}
-        spare = available - used
-        flexible = [i for i in chosen if self._columns[i].flex]
-        while spare > 0 and flexible:
-            total = sum(self._columns[i].flex for i in flexible)
-            given = 0
-            for index in list(flexible):
-                column = self._columns[index]
-                share = max(1, spare * column.flex // total)
-                if column.max_width is not None:
-                    share = min(share, column.max_width - widths[index])
-                share = min(share, spare - given)
-                widths[index] += share
-                given += share
-                if column.max_width is not None and widths[index] >= column.max_width:
-                    flexible.remove(index)
-            spare -= given
-            if given == 0:
-                break
-        self._layout = [(index, widths[index]) for index in chosen]
+        self._layout = column_layout(self._columns, width - self._gutter)
 
     @property
     def visible_columns(self) -> list[str]:

@@ -1,0 +1,166 @@
+"""The attempt lifecycle: start, tool calls, token waits, retries, stalls and finishing (API.md §3, §11)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from tui.sim.clock import iso
+from tui.sim.state import Run, Span
+
+if TYPE_CHECKING:
+    from tui.sim.engine import Engine
+
+TOOL_SECONDS = 3.0
+STALL_TIMEOUT = 60.0
+MAX_ATTEMPTS = 3
+MAX_REQUEUES = 12
+
+
+def progress(engine: Engine) -> None:
+    """Start attempts that are due and end the phases that are over."""
+    for run in engine.with_status("DEQUEUED"):
+        if run.plan.never_starts:
+            overdue = run.locked_at is not None and (engine.now - run.locked_at).total_seconds() >= STALL_TIMEOUT
+            if overdue and not run.plan.heartbeats:
+                stalled(engine, run)
+            continue
+        if run.phase_end is not None and run.phase_end <= engine.now:
+            start_attempt(engine, run)
+    for run in engine.with_status("EXECUTING"):
+        while run.phase_end is not None and run.phase_end <= engine.now and run.status == "EXECUTING":
+            phase_done(engine, run)
+
+
+def stalled(engine: Engine, run: Run) -> None:
+    """The PENDING_EXECUTING stall timeout: nack back to the queue, or fail after too many (API.md §11.2)."""
+    run.requeues += 1
+    if run.requeues >= MAX_REQUEUES:
+        code = "TASK_RUN_DEQUEUED_MAX_RETRIES"
+        finish(engine, run, "SYSTEM_FAILURE", error={"message": f"{code}: the attempt never started", "name": code})
+        return
+    engine._release(run)
+    run.phase_end = None
+    engine.enqueue(run)
+
+
+def start_attempt(engine: Engine, run: Run) -> None:
+    resumed = run.phase == "resume"
+    engine._set_status(run, "EXECUTING", "EXECUTING")
+    if run.started_at is None:
+        run.started_at = engine.now
+    if resumed:
+        leaf = engine._open_leaf(run)
+        if leaf is not None:
+            leaf.end = engine.now
+        begin(engine, run, "work")
+        return
+    run.attempt += 1
+    assert run.spans is not None
+    span = Span(
+        id=engine.hex_id(),
+        run_id=run.friendly,
+        message=f"Attempt {run.attempt}",
+        start=engine.now,
+        parent_id=run.spans.id,
+        attempt=run.attempt,
+    )
+    run.spans.children.append(span)
+    run.span_index[span.id] = span
+    begin(engine, run, "tool" if run.plan.tool else ("wait" if run.plan.wait_token else "work"))
+
+
+def begin(engine: Engine, run: Run, phase: str) -> None:
+    run.phase = phase
+    if phase == "tool":
+        assert run.plan.tool is not None
+        entity, _, tool = run.plan.tool.partition(".")
+        engine.add_span(run, f"tool {run.plan.tool}", properties={"entity": entity, "tool": tool})
+        down = entity in engine.entities_down
+        run.phase_end = engine.now + timedelta(seconds=engine.tool_timeout if down else TOOL_SECONDS)
+    elif phase == "wait":
+        token = engine.tokens.get(run.token or "")
+        if token is None:
+            token = engine.create_token(tags=[f"run:{run.friendly}"])
+            if engine.auto_resolve is not None:
+                engine.resolvers[token.iid] = engine.now + timedelta(seconds=engine.auto_resolve)
+        run.token = token.iid
+        token.waiters.add(run.iid)
+        engine.add_span(run, "wait.forToken()", properties={"id": token.friendly}, entity_type="waitpoint")
+        run.phase_end = None
+        if token.status == "COMPLETED":
+            phase_done(engine, run)
+        elif run.plan.checkpoint:
+            engine._release(run)
+            engine._set_status(run, "WAITING_TO_RESUME", "SUSPENDED")
+        else:
+            run.snapshot = "EXECUTING_WITH_WAITPOINTS"
+    else:
+        if run.plan.spawn and run.iid not in engine.children:
+            child = engine.create_run(run.plan.spawn, parent=run, tags=run.tags)
+            child.trigger_function = "trigger"
+            engine.add_span(run, f"trigger {run.plan.spawn}").end = engine.now
+        duration = run.plan.duration
+        run.phase_end = None if math.isinf(duration) else engine.now + timedelta(seconds=duration)
+
+
+def phase_done(engine: Engine, run: Run) -> None:
+    leaf = engine._open_leaf(run)
+    if run.phase == "tool":
+        assert run.plan.tool is not None
+        entity = run.plan.tool.partition(".")[0]
+        if leaf is not None:
+            leaf.end = engine.now
+            leaf.is_error = entity in engine.entities_down
+        if entity in engine.entities_down:
+            attempt_failed(
+                engine, run, f"ToolCallTimeout: {run.plan.tool} did not answer in {engine.tool_timeout:.0f} s"
+            )
+            return
+        begin(engine, run, "wait" if run.plan.wait_token else "work")
+    elif run.phase == "wait":
+        if leaf is not None:
+            leaf.end = engine.now
+        run.snapshot = "EXECUTING"
+        begin(engine, run, "work")
+    elif run.plan.fail:
+        attempt_failed(engine, run, "Error: upstream returned 500")
+    else:
+        run.output = {"ok": True, "items": engine.rng.randint(1, 40)}
+        finish(engine, run, "COMPLETED_SUCCESSFULLY")
+
+
+def attempt_failed(engine: Engine, run: Run, message: str) -> None:
+    attempt = engine._attempt_span(run)
+    if attempt is not None:
+        attempt.end, attempt.is_error = engine.now, True
+        attempt.events.append({"name": "exception", "time": iso(engine.now), "properties": {"message": message}})
+    if run.attempt < MAX_ATTEMPTS:
+        engine._release(run)
+        run.phase = ""
+        engine.enqueue(run, engine.now + timedelta(seconds=5 * run.attempt))
+    else:
+        finish(engine, run, "COMPLETED_WITH_ERRORS", error={"message": message, "name": "Error"})
+
+
+def finish(engine: Engine, run: Run, status: str, error: dict[str, Any] | None = None, cancelled: bool = False) -> None:
+    engine._release(run)
+    if error is not None:
+        run.error = error
+    run.completed_at = engine.now
+    run.phase_end = None
+    engine._set_status(run, status, "FINISHED")
+    if run.token and run.token in engine.tokens:
+        engine.tokens[run.token].waiters.discard(run.iid)
+    if run.spans is not None:
+        for span in run.span_index.values():
+            if span.end is None:
+                span.end = engine.now
+                span.is_cancelled = cancelled
+                span.is_error = span.is_error or (status != "COMPLETED_SUCCESSFULLY" and not cancelled)
+        if cancelled:
+            run.spans.events.append(
+                {"name": "cancellation", "time": iso(engine.now), "properties": {"reason": "Canceled by user"}}
+            )
+            engine.add_span(run, "cancelled", parent=run.spans).end = engine.now

@@ -1,0 +1,99 @@
+"""What FastTable shows: cells, columns, rows, and the pure layout and fitting rules behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rich.cells import cell_len, set_cell_size
+
+Align = Literal["left", "right"]
+TONES = ("error", "warning", "success", "muted", "accent", "bold")
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A cell with a tone (a component class suffix such as "error"); text is always rendered literally."""
+
+    text: str
+    tone: str = ""
+
+
+CellValue = str | Cell
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column: `width` is the minimum; `priority` 0 never drops, higher numbers drop first when narrow."""
+
+    key: str
+    label: str
+    width: int
+    priority: int = 0
+    flex: int = 0
+    max_width: int | None = None
+    align: Align = "left"
+    cut_middle: bool = False
+    """Cut long values in the middle (ids differ at both ends) instead of at the end."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row; `key` is stable across refreshes (a run id, a queue name)."""
+
+    key: str
+    cells: tuple[CellValue, ...]
+    tone: str = ""
+
+
+def fit(text: str, width: int, align: Align = "left", middle: bool = False) -> str:
+    """Pad or cut `text` to exactly `width` cells, marking a cut with an ellipsis."""
+    length = cell_len(text)
+    if length > width:
+        if width <= 0:
+            return ""
+        if middle and width >= 7 and length == len(text):
+            tail = (width - 1) // 3
+            return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
+        return set_cell_size(text, width - 1) + "…"
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad
+
+
+def cell_text(value: CellValue) -> str:
+    return value.text if isinstance(value, Cell) else value
+
+
+def column_layout(columns: Sequence[Column], available: int) -> list[tuple[int, int]]:
+    """(column index, width) pairs that fit `available` cells: by priority, then spare width to flex columns."""
+    order = sorted(range(len(columns)), key=lambda i: (columns[i].priority, i))
+    chosen: list[int] = []
+    used = 0
+    for index in order:
+        column = columns[index]
+        if column.priority and used + column.width + 1 > available:
+            break  # by priority: a less important column never shows while a more important one hides
+        chosen.append(index)
+        used += column.width + 1
+    chosen.sort()
+    widths = {index: columns[index].width for index in chosen}
+    spare = available - used
+    flexible = [i for i in chosen if columns[i].flex]
+    while spare > 0 and flexible:
+        total = sum(columns[i].flex for i in flexible)
+        given = 0
+        for index in list(flexible):
+            column = columns[index]
+            share = max(1, spare * column.flex // total)
+            if column.max_width is not None:
+                share = min(share, column.max_width - widths[index])
+            share = min(share, spare - given)
+            widths[index] += share
+            given += share
+            if column.max_width is not None and widths[index] >= column.max_width:
+                flexible.remove(index)
+        spare -= given
+        if given == 0:
+            break
+    return [(index, widths[index]) for index in chosen]
