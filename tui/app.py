@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
@@ -19,10 +19,13 @@ from tui.config import Settings
 from tui.model.text import clean
 from tui.screens.command_line import CommandLine
 from tui.screens.commands import parse
+from tui.screens.flow_keys import FLOW_COMMANDS, command_flow, key_applies, key_flow
+from tui.screens.flows import ActionFlows
 from tui.screens.help import HelpScreen
 from tui.screens.messages import OpenRun, OpenRuns
 from tui.screens.palette import BindingsProvider
 from tui.screens.pane import PaneScreen
+from tui.screens.plugin_palette import PluginsProvider
 from tui.screens.queues import QueuesScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.session import Session
@@ -47,7 +50,7 @@ class PlatosApp(App[None]):
 
     TITLE = "platos-tui"
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
-    COMMANDS = App.COMMANDS | {BindingsProvider}
+    COMMANDS = App.COMMANDS | {BindingsProvider, PluginsProvider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "pane('queues')", "Queues", show=False, id="pane.queues"),
         Binding("2", "pane('runs')", "Runs", show=False, id="pane.runs"),
@@ -61,6 +64,9 @@ class PlatosApp(App[None]):
         Binding("escape", "go_back", "Back", show=False, id="app.back"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="app.refresh"),
         Binding("P", "toggle_polling", "Pause polling", show=False, id="app.pause"),
+        Binding("c", "act('cancel')", "Cancel run", id="run_detail.cancel", tooltip="Cancel this run"),
+        Binding("r", "act('complete')", "Complete token", id="run_detail.complete", tooltip="Token of the wait span"),
+        Binding("R", "act('replay')", "Replay", id="run_detail.replay", tooltip="Replay this run as a new run"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -100,6 +106,7 @@ class PlatosApp(App[None]):
         early, self._client = self._client, None
         client = early.result() if early is not None else self._make_client(settings)
         self.session = Session(settings, client, self._clock)
+        self.session.flows = ActionFlows(self, self.session)
         for name, screen in PANES.items():
             self.add_mode(name, partial(screen, self.session))
         self.switch_mode("queues")
@@ -121,6 +128,8 @@ class PlatosApp(App[None]):
             return False
         if action == "filter":
             return isinstance(self.screen, PaneScreen)
+        if action == "act":  # recovery keys: the run detail's live here, the panes bind theirs as `app.act`
+            return self.session is not None and key_applies(self.screen, str(parameters[0]) if parameters else "")
         if action == "diagnose":
             from tui.screens.run_detail import RunDetailScreen
 
@@ -212,6 +221,15 @@ class PlatosApp(App[None]):
             if not self.session.paused:
                 self.screen.refresh_now()
 
+    def action_act(self, name: str) -> None:
+        """A recovery key (bound by the panes as `app.act('…')`): the flow runs in a worker."""
+        if self.session is not None:
+            self._run_flow(key_flow(self, self.session.flows, name))
+
+    def _run_flow(self, flow: Awaitable[object] | None) -> None:
+        if flow is not None:
+            self.run_worker(flow, group="actions")
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen.for_screen(self.screen))
 
@@ -245,6 +263,8 @@ class PlatosApp(App[None]):
                 self.notify(f"No queue named {clean(argument, 60)}", severity="warning")
         elif command.name == "profile":
             await self._switch_profile(argument)
+        elif command.name in FLOW_COMMANDS:
+            self._run_flow(command_flow(self, self.session.flows, command.name, argument) if self.session else None)
         elif not (isinstance(self.screen, PaneScreen) and self.screen.run_command(command.name, argument)):
             self.notify(f":{command.name} does not apply to this pane", severity="warning")
 
@@ -260,6 +280,7 @@ class PlatosApp(App[None]):
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
         old = self.session.switch(settings, self._make_client(settings))
+        self.session.flows = ActionFlows(self, self.session)
         with contextlib.suppress(Exception):
             await old.aclose()
         self.notify(f"Switched to profile {clean(settings.profile, 40)}")

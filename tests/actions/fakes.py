@@ -167,9 +167,7 @@ class FakeEngine:
     async def reset_concurrency(self, queue: Queue) -> Queue:
         await self._mutate("reset_concurrency", queue.name)
         q = self.queues[queue.name]
-        self.queues[queue.name] = replace(
-            q, concurrency_limit=q.base_limit, override_limit=None, base_limit=None
-        )
+        self.queues[queue.name] = replace(q, concurrency_limit=q.base_limit, override_limit=None, base_limit=None)
         return self.queues[queue.name]
 
     async def queue_metrics(self, queue: Queue, period: str = "15m") -> QueueMetrics:

@@ -40,9 +40,7 @@ def test_bulk_requires_typing_the_number_of_runs_even_outside_production() -> No
     conf = confirm_cancel_runs(runs, settings(), NOW)
     assert conf.expected_text == "12" and conf.targets == tuple(r.id for r in runs)
     assert conf.details[-1] == "… and 2 more"
-    matching = confirm_cancel_matching(
-        RunFilter(statuses=(RunStatus.DEQUEUED,)), 37, settings(production=True)
-    )
+    matching = confirm_cancel_matching(RunFilter(statuses=(RunStatus.DEQUEUED,)), 37, settings(production=True))
     assert matching.expected_text == "37"
     assert "Cancel all 37 runs matching [status DEQUEUED, created in the last 7 days]" in matching.effect
     assert confirm_cancel_runs(runs[:1], settings(), NOW).action == "cancel_run"
@@ -64,9 +62,7 @@ def test_untrusted_strings_are_rendered_safe() -> None:
 
 def test_token_confirmation_shows_the_body_or_why_it_cannot_be_sent() -> None:
     good = check_token_body('{\n  "approved": true\n}')
-    conf = confirm_complete_token(
-        "waitpoint_1", good, '{\n  "approved": true\n}', settings(), blocked_run="run_w"
-    )
+    conf = confirm_complete_token("waitpoint_1", good, '{\n  "approved": true\n}', settings(), blocked_run="run_w")
     assert "resume the run run_w" in conf.effect and conf.details[1] == '  "approved": true'
     bad = check_token_body("{oops")
     conf = confirm_complete_token("waitpoint_1", bad, "{oops", settings())
@@ -75,9 +71,7 @@ def test_token_confirmation_shows_the_body_or_why_it_cannot_be_sent() -> None:
 
 def test_repair_confirmation_lists_each_queue() -> None:
     leak = Repair("repairSnapshot", "abc", "FINISHED", "snap")
-    report = RepairReport(
-        RepairResult(("abc",), (leak,), True), (("task/process-video", RepairResult((), (), True)),)
-    )
+    report = RepairReport(RepairResult(("abc",), (leak,), True), (("task/process-video", RepairResult((), (), True)),))
     conf = confirm_repair(report, [], settings())
     assert "all queues" in conf.effect and "1 leaked slot(s)" in conf.effect
     assert conf.details == (

@@ -64,13 +64,9 @@ def test_the_program_cannot_be_a_placeholder() -> None:
         plugin_parameters(Plugin("p", "tool 'unterminated"))
 
 
-async def test_plugin_runs_without_a_shell_and_is_audited(
-    engine: FakeEngine, make_runner: RunnerFactory
-) -> None:
+async def test_plugin_runs_without_a_shell_and_is_audited(engine: FakeEngine, make_runner: RunnerFactory) -> None:
     runner = make_runner()
-    result = await runner.run_plugin(
-        Plugin("echo", f"{ECHO} {{value}} fixed"), {"value": "1; rm -rf / && echo hi"}
-    )
+    result = await runner.run_plugin(Plugin("echo", f"{ECHO} {{value}} fixed"), {"value": "1; rm -rf / && echo hi"})
     assert result.ok and result.output is not None
     assert result.output.strip() == '["1; rm -rf / && echo hi", "fixed"]'
     assert result.verification is None  # not a scale plugin
@@ -107,9 +103,7 @@ async def test_plugin_output_is_truncated_and_scrubbed(make_runner: RunnerFactor
     assert SECRET not in (read_entries()[0].message or "")
 
 
-async def test_scale_plugin_is_verified_by_dequeue_resuming(
-    engine: FakeEngine, make_runner: RunnerFactory
-) -> None:
+async def test_scale_plugin_is_verified_by_dequeue_resuming(engine: FakeEngine, make_runner: RunnerFactory) -> None:
     engine.queues["agent-turn"] = make_queue(queued=30, running=0)
     plugin = Plugin("scale-workers", f"{PY} -c 'pass' {{replicas}}")
     result = await make_runner(timeout=2).run_plugin(plugin, {"replicas": "3"})

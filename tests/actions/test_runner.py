@@ -107,9 +107,7 @@ async def test_timeout_after_sending_is_unknown_and_verification_decides(
     assert entry.outcome == "unknown" and entry.verification is not None
 
 
-async def test_timeout_where_nothing_happened_is_not_verified(
-    engine: FakeEngine, make_runner: RunnerFactory
-) -> None:
+async def test_timeout_where_nothing_happened_is_not_verified(engine: FakeEngine, make_runner: RunnerFactory) -> None:
     engine.runs["run_1"] = make_run()
     engine.fail["cancel_run"] = Timeout("no answer")
     result = await make_runner(timeout=3.0).cancel_run(engine.runs["run_1"])
@@ -119,9 +117,7 @@ async def test_timeout_where_nothing_happened_is_not_verified(
     assert result.verification.checks == 4
 
 
-async def test_cancel_of_a_finished_run_is_not_verified(
-    engine: FakeEngine, make_runner: RunnerFactory
-) -> None:
+async def test_cancel_of_a_finished_run_is_not_verified(engine: FakeEngine, make_runner: RunnerFactory) -> None:
     engine.runs["run_1"] = make_run(status=RunStatus.COMPLETED)
     result = await make_runner(timeout=30).cancel_run(engine.runs["run_1"])
     assert result.ok and result.verification is not None
@@ -140,9 +136,7 @@ async def test_cancel_marked_runs_sequentially(engine: FakeEngine, make_runner: 
     assert len(entries) == 3 and all(e.verification and e.verification["verified"] for e in entries)
 
 
-async def test_cancel_marked_runs_skips_a_run_already_in_flight(
-    engine: FakeEngine, make_runner: RunnerFactory
-) -> None:
+async def test_cancel_marked_runs_skips_a_run_already_in_flight(engine: FakeEngine, make_runner: RunnerFactory) -> None:
     runs = [make_run(f"run_{i}") for i in range(3)]
     engine.runs.update({r.id: r for r in runs})
     runner = make_runner()
@@ -171,9 +165,7 @@ async def test_cancel_matching_counts_then_bulk_cancels_with_progress(
     engine: FakeEngine, make_runner: RunnerFactory
 ) -> None:
     for i in range(250):
-        engine.runs[f"run_{i}"] = make_run(
-            f"run_{i}", status=RunStatus.DEQUEUED if i < 3 else RunStatus.COMPLETED
-        )
+        engine.runs[f"run_{i}"] = make_run(f"run_{i}", status=RunStatus.DEQUEUED if i < 3 else RunStatus.COMPLETED)
     runner = make_runner(timeout=10)
     everything = RunFilter()
     assert await runner.count_matching(everything) == (250, False)
@@ -206,9 +198,7 @@ async def test_pause_and_resume_are_verified(engine: FakeEngine, make_runner: Ru
     assert "no backlog" in resumed.verification.seen
 
 
-async def test_resume_with_a_backlog_waits_for_runs_to_start(
-    engine: FakeEngine, make_runner: RunnerFactory
-) -> None:
+async def test_resume_with_a_backlog_waits_for_runs_to_start(engine: FakeEngine, make_runner: RunnerFactory) -> None:
     queue = make_queue(queued=40, paused=True)
     engine.queues[queue.name] = queue
 
@@ -221,9 +211,7 @@ async def test_resume_with_a_backlog_waits_for_runs_to_start(
     assert result.verification.checks > 1
 
 
-async def test_resume_that_never_flows_is_not_verified(
-    engine: FakeEngine, make_runner: RunnerFactory
-) -> None:
+async def test_resume_that_never_flows_is_not_verified(engine: FakeEngine, make_runner: RunnerFactory) -> None:
     queue = make_queue(queued=40, paused=True)
     engine.queues[queue.name] = queue
     result = await make_runner(timeout=5).resume_queue(queue)
@@ -251,9 +239,7 @@ async def test_override_validates_then_is_verified_and_reset_restores(
     assert engine.queues[queue.name].concurrency_limit == 10
 
 
-async def test_complete_token_never_sends_an_invalid_body(
-    engine: FakeEngine, make_runner: RunnerFactory
-) -> None:
+async def test_complete_token_never_sends_an_invalid_body(engine: FakeEngine, make_runner: RunnerFactory) -> None:
     engine.tokens["waitpoint_1"] = TokenStatus.WAITING
     runner = make_runner()
     for text in ("", "{", "{'a': 1}", "NaN", '{"a": Infinity}', "[1, 2,]"):
@@ -280,9 +266,7 @@ async def test_complete_token_is_verified_when_the_blocked_run_leaves_waiting(
     assert entry.request is not None and entry.request["body"] == {"data": {"approved": True}}
 
 
-async def test_repair_dry_run_first_then_apply_and_verify(
-    engine: FakeEngine, make_runner: RunnerFactory
-) -> None:
+async def test_repair_dry_run_first_then_apply_and_verify(engine: FakeEngine, make_runner: RunnerFactory) -> None:
     engine.leaks = 2
     engine.guard = WriteGuard(read_only=True)
     runner = make_runner()
@@ -322,9 +306,7 @@ async def test_messages_never_carry_the_secret(engine: FakeEngine, make_runner: 
 
 
 async def test_abort_bulk(engine: FakeEngine, make_runner: RunnerFactory) -> None:
-    engine.bulk["bulk_9"] = BulkAction(
-        "bulk_9", BulkActionType.CANCEL, BulkActionStatus.PENDING, 10, 1, 0, NOW
-    )
+    engine.bulk["bulk_9"] = BulkAction("bulk_9", BulkActionType.CANCEL, BulkActionStatus.PENDING, 10, 1, 0, NOW)
     result = await make_runner().abort_bulk("bulk_9")
     assert result.ok and engine.requests == [("abort_bulk_action", "bulk_9")]
     assert engine.bulk["bulk_9"].status is BulkActionStatus.ABORTED

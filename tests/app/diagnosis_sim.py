@@ -121,8 +121,8 @@ async def sim_console(
         async with app.run_test(size=size) as pilot:
             await wait_for(pilot, lambda: app.session is not None, timeout=10)
             assert app.session is not None
-            if flows:
-                app.session.flows = RecordingFlows()  # type: ignore[attr-defined]
+            # The app now builds real ActionFlows; None keeps the "actions not available" path testable.
+            app.session.flows = RecordingFlows() if flows else None
             yield SimConsole(app, pilot, engine, transport, side)
     finally:
         await side.aclose()

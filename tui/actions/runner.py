@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -407,7 +408,9 @@ class ActionRunner:
                 except ApiError:
                     baseline = None
             attempt = self._start(action, (plugin.name,), {"argv": argv})
-            proc = await run_argv(argv, timeout=self._plugin_timeout, env=self._plugin_env)
+            base = self._plugin_env if self._plugin_env is not None else os.environ
+            env = {**base, **dict(plugin.env)}  # the plugin's own variables (e.g. a token) win over ours
+            proc = await run_argv(argv, timeout=self._plugin_timeout, env=env)
             output = self._scrub.text(proc.output)
             if proc.ok:
                 outcome, message = Outcome.OK, f"{plugin.name} exited 0"

@@ -24,6 +24,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("status", "A,B", "Runs pane: show these statuses (empty = all)"),
     Command("window", "PERIOD", "Runs pane: time window such as 1h or 7d (empty = 7d)"),
     Command("tag", "TAG", "Waitpoints pane: only tokens with this tag (empty = any)"),
+    Command("write", "[15m]", "Elevate to write mode for a time box (asks a reason)"),
+    Command("cancel-matching", "", "Runs pane: bulk-cancel every run matching the filter (count shown first)"),
+    Command("plugin", "NAME", "Run a profile plugin (external recovery), asks its arguments"),
+    Command("audit", "", "Show the audit log of actions"),
     Command("help", "", "Show keys and commands"),
     Command("q", "", "Quit", ("quit", "q!")),
 )

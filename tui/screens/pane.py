@@ -247,6 +247,8 @@ class PaneScreen(Screen[None]):
             error=status.error or stats.last_error,
         )
         summary = self.summary()
+        if self.table.marked:
+            summary += f" · {len(self.table.marked)} marked"
         if self.table.filter:
             summary += f" · filter: {self.table.filter}"
         header.state = PaneHeaderState(self.PANE, summary, self.warning())

@@ -71,6 +71,11 @@ class QueuesScreen(PaneScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "next_sort", "Sort", id="queues.sort"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="queues.reverse"),
+        Binding("space", "app.act('mark')", "Mark", show=False, id="queues.mark", tooltip="Mark queues for R"),
+        Binding("p", "app.act('pause')", "Pause/resume", id="queues.pause"),
+        Binding("o", "app.act('override')", "Override limit", id="queues.override"),
+        Binding("O", "app.act('reset')", "Reset limit", show=False, id="queues.reset"),
+        Binding("R", "app.act('repair')", "Repair", id="queues.repair", tooltip="Admin repair-queues (dry run first)"),
     ]
 
     def __init__(self, session: Session) -> None:

@@ -100,6 +100,8 @@ class RunsScreen(PaneScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "next_statuses", "Statuses", id="runs.statuses"),
         Binding("w", "next_window", "Window", id="runs.window"),
+        Binding("space", "app.act('mark')", "Mark", id="runs.mark", tooltip="Mark/unmark the run for c"),
+        Binding("c", "app.act('cancel')", "Cancel run", id="runs.cancel", tooltip="Cancel marked runs, or this"),
     ]
 
     def __init__(self, session: Session) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from tui.api.client import EngineClient
 from tui.api.guard import WriteGuard
@@ -54,6 +55,8 @@ class Session:
     environment: EnvironmentInfo | None = None
     run_queue: tuple[str, QueueType] | None = None
     """The queue the runs pane is scoped to, set by `enter` on a queue."""
+    flows: Any = None
+    """The recovery flows (`tui.screens.flows.ActionFlows`), set by the app and rebuilt on profile switch."""
 
     def pane(self, name: str) -> PaneStatus:
         return self.panes.setdefault(name, PaneStatus())

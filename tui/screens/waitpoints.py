@@ -47,6 +47,7 @@ class WaitpointsScreen(PaneScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "next_status", "Status", id="waitpoints.status"),
         Binding("u", "copy_url", "Copy URL", id="waitpoints.copy_url"),
+        Binding("r", "app.act('complete')", "Complete", id="waitpoints.complete", tooltip="Complete with JSON"),
     ]
 
     def __init__(self, session: Session) -> None:

@@ -1,0 +1,127 @@
+"""The console on the in-process simulator for action tests: a counting/failing/gated transport, fast verification."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from textual.pilot import Pilot
+
+from tests.app.harness import wait_for
+from tui.actions import Verifier, VerifyOptions
+from tui.api.client import EngineClient
+from tui.api.guard import WriteGuard
+from tui.app import PlatosApp
+from tui.config import Plugin, Settings
+from tui.model import EnvironmentType
+from tui.screens.flows import ActionFlows
+from tui.sim import server
+
+START = datetime(2026, 11, 28, 8, 0, 0, tzinfo=UTC)
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """Counts every request; can fail POSTs whose path contains a string, or hold them until released."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.requests: list[tuple[str, str]] = []
+        self.fail: dict[str, int] = {}
+        self.gate: asyncio.Event | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.requests.append((request.method, path))
+        if request.method == "POST":
+            for part, status in self.fail.items():
+                if part in path:
+                    return httpx.Response(status, json={"error": "simulated failure"})
+            if self.gate is not None:
+                await self.gate.wait()
+        return await self.inner.handle_async_request(request)
+
+    def posts(self, part: str = "") -> list[str]:
+        return [p for m, p in self.requests if m == "POST" and part in p]
+
+
+@dataclass
+class Rig:
+    app: PlatosApp
+    pilot: Pilot[Any]
+    engine: Any
+    transport: Counting
+    notes: list[str] = field(default_factory=list)
+
+    def notifications(self) -> str:
+        return "\n".join(n.message for n in self.app._notifications)
+
+
+@asynccontextmanager
+async def rig(
+    scenario: str,
+    *,
+    read_only: bool = False,
+    production: bool = False,
+    admin: bool = True,
+    plugins: tuple[Plugin, ...] = (),
+    step: float = 5.0,
+) -> AsyncIterator[Rig]:
+    """`step`: simulated seconds each verification sleep advances the frozen sim clock."""
+    sim_app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1, start=START))
+    engine = sim_app.state.sim.engine
+    transport = Counting(sim_app)
+    settings = Settings(
+        profile="test",
+        url="http://127.0.0.1",
+        secret_key=server.DEFAULT_SECRET_KEY,
+        admin_token=server.DEFAULT_ADMIN_TOKEN if admin else None,
+        env_type=EnvironmentType.PRODUCTION if production else EnvironmentType.DEVELOPMENT,
+        env_label="prod" if production else "development",
+        read_only=read_only,
+        refresh_seconds=0.05,
+        plugins=plugins,
+    )
+
+    def make_client(config: Settings) -> EngineClient:
+        return EngineClient(
+            config.url,
+            config.secret_key,
+            admin_token=config.admin_token,
+            transport=transport,
+            budget_per_second=None,
+            guard=WriteGuard(read_only=read_only),
+        )
+
+    async def sleep(seconds: float) -> None:
+        engine.advance(step)
+        await asyncio.sleep(0.01)
+
+    app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for(
+            pilot, lambda: app.session is not None and app.session.pane("queues").updated_at is not None, timeout=10
+        )
+        session = app.session
+        assert session is not None
+        options = VerifyOptions(
+            interval=0.05, timeout=3, repair_interval=0.05, repair_timeout=3, bulk_timeout=3
+        )
+        session.flows = ActionFlows(app, session, verifier=Verifier(session.client, options, sleep=sleep))
+        yield Rig(app, pilot, engine, transport)
+
+
+async def wait_note(r: Rig, text: str, timeout: float = 5.0) -> None:
+    """Wait for a notification containing `text`."""
+    await wait_for(r.pilot, lambda: text in r.notifications(), timeout)
+
+
+def in_flight(r: Rig) -> bool:
+    return any(w.group == "actions" and w.is_running for w in r.app.workers)
+
+
+Pred = Callable[[], bool]

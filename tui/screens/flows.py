@@ -1,0 +1,331 @@
+"""Recovery flows: ask, confirm, run through `ActionRunner`, notify, verify. Keys call `dispatch`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from textual.app import App
+from textual.notifications import SeverityLevel
+
+from tui.actions import (
+    ActionResult,
+    ActionRunner,
+    AuditLog,
+    Confirmation,
+    Outcome,
+    RunFilter,
+    Verifier,
+    check_limit,
+    check_token_body,
+    confirm_cancel_matching,
+    confirm_cancel_runs,
+    confirm_complete_token,
+    confirm_override,
+    confirm_pause,
+    confirm_plugin,
+    confirm_repair,
+    confirm_replay,
+    confirm_reset,
+    default_audit_path,
+    parse_write_minutes,
+    plugin_parameters,
+)
+from tui.actions.plugins import PluginError, build_argv
+from tui.api.errors import ApiError
+from tui.config import Plugin
+from tui.model import BulkAction, Queue, Run
+from tui.model.text import clean
+from tui.screens.bulk import BulkProgressScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.prompt import PromptScreen
+from tui.screens.repair import RepairScreen
+from tui.screens.session import Session
+from tui.screens.token_editor import TokenEditorScreen
+
+READ_ONLY_HINT = "read-only: type :write 15m to elevate"
+ADMIN_HINT = (
+    "repair needs the admin token: set admin_token_env in the profile (or PLATOS_ADMIN_TOKEN) and restart"
+)
+
+
+class ActionFlows:
+    """Ask, confirm, run through ActionRunner, notify, verify. Every method must be awaited inside a worker."""
+
+    def __init__(self, app: App[Any], session: Session, *, verifier: Verifier | None = None) -> None:
+        self.app = app
+        self.session = session
+        self.runner = ActionRunner(
+            session.client,
+            session.settings,
+            AuditLog(default_audit_path()),
+            session.clock,
+            verifier=verifier,
+            plugin_env=dict(os.environ),
+        )
+        self._pending: set[tuple[str, str]] = set()
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    @contextmanager
+    def _once(self, action: str, targets: Sequence[str]) -> Iterator[bool]:
+        """Exactly once per target, from the first key press (before the modal) until verification ends."""
+        keys = {(action, t) for t in targets}
+        free = not (keys & self._pending)
+        if free:
+            self._pending |= keys
+        try:
+            yield free
+        finally:
+            if free:
+                self._pending -= keys
+
+    def _writable(self) -> bool:
+        guard = self.session.guard
+        if guard is not None and not guard.allows_writes():
+            self.app.notify(READ_ONLY_HINT, title="Nothing sent", severity="warning")
+            return False
+        return True
+
+    async def _confirm(self, confirmation: Confirmation) -> bool:
+        answer: bool | None = await self.app.push_screen_wait(ConfirmScreen(confirmation))
+        return bool(answer)
+
+    def _sent(self, result: ActionResult) -> None:
+        self.app.notify(clean(result.message, 200), title=result.action, timeout=4)
+
+    def _report(self, result: ActionResult) -> ActionResult:
+        if result.verification is not None:
+            v = result.verification
+            self.app.notify(
+                clean(v.message, 300), title=result.action, severity="information" if v.verified else "error"
+            )
+        else:
+            severity: SeverityLevel = "information" if result.outcome is Outcome.OK else "error"
+            if result.outcome is Outcome.REFUSED:
+                severity = "warning"
+            self.app.notify(clean(result.message, 300), title=result.action, severity=severity)
+        self._refresh()
+        return result
+
+    def _refresh(self) -> None:
+        refresh = getattr(self.app.screen, "refresh_now", None)
+        if callable(refresh):
+            refresh()
+
+    async def _gate(self, confirmation: Confirmation) -> bool:
+        return self._writable() and await self._confirm(confirmation)
+
+    # -- runs --------------------------------------------------------------------------------------------
+    async def cancel_runs(self, runs: Sequence[Run]) -> ActionResult | None:
+        if not runs:
+            return None
+        with self._once("cancel_run", [r.id for r in runs]) as free:
+            if not free:
+                self.app.notify("cancel already in progress: nothing sent", severity="warning")
+                return None
+            confirmation = confirm_cancel_runs(runs, self.session.settings, self.runner.now())
+            if not await self._gate(confirmation):
+                return None
+            if len(runs) == 1:
+                result = await self.runner.cancel_run(runs[0], on_sent=self._sent)
+            else:
+                result = await self.runner.cancel_runs(runs, on_sent=self._sent)
+            return self._report(result)
+
+    async def cancel_matching(self, run_filter: RunFilter) -> ActionResult | None:
+        target = run_filter.describe()
+        with self._once("cancel_matching", [target]) as free:
+            if not free or not self._writable():
+                return None
+            try:
+                count, capped = await self.runner.count_matching(run_filter)
+            except ApiError as exc:
+                self.app.notify(f"could not count matching runs: {clean(str(exc), 200)}", severity="error")
+                return None
+            if count == 0:
+                self.app.notify("no runs match the current filter: nothing to cancel", severity="warning")
+                return None
+            if not await self._confirm(
+                confirm_cancel_matching(run_filter, count, self.session.settings, capped=capped)
+            ):
+                return None
+            progress = BulkProgressScreen(f"Bulk cancel: {clean(target, 100)}", lambda: self._abort(progress))
+            self.app.push_screen(progress)
+
+            def on_progress(bulk: BulkAction) -> None:
+                if progress.is_attached:
+                    progress.show(bulk)
+
+            result = await self.runner.cancel_matching(run_filter, on_sent=self._sent, on_progress=on_progress)
+            if progress.is_attached:
+                progress.finish(clean(result.summary, 300))
+            return self._report(result)
+
+    def _abort(self, progress: BulkProgressScreen) -> None:
+        bulk = progress.bulk
+        if bulk is None:
+            self.app.notify("the bulk action has not started yet", severity="warning")
+            return
+
+        async def abort() -> None:
+            self._report(await self.runner.abort_bulk(bulk.id))
+
+        self.app.run_worker(abort(), group="actions")
+
+    async def replay(self, run: Run) -> ActionResult | None:
+        with self._once("replay_run", [run.id]) as free:
+            if not free:
+                return None
+            confirmation = confirm_replay(run, self.session.settings, self.runner.now())
+            if not await self._gate(confirmation):
+                return None
+            return self._report(await self.runner.replay_run(run, on_sent=self._sent))
+
+    # -- queues ------------------------------------------------------------------------------------------
+    async def toggle_pause(self, queue: Queue) -> ActionResult | None:
+        pause = not queue.paused
+        with self._once("pause_queue", [queue.name]) as free:
+            if not free:
+                return None
+            if not await self._gate(confirm_pause(queue, pause, self.session.settings)):
+                return None
+            call = self.runner.pause_queue if pause else self.runner.resume_queue
+            return self._report(await call(queue, on_sent=self._sent))
+
+    async def override(self, queue: Queue) -> ActionResult | None:
+        with self._once("override_concurrency", [queue.name]) as free:
+            if not free or not self._writable():
+                return None
+            env_limit = self.session.environment.concurrency_limit if self.session.environment else None
+
+            def check(text: str) -> str | None:
+                try:
+                    check_limit(text, env_limit)
+                except ValueError as exc:
+                    return str(exc)
+                return None
+
+            current = "" if queue.concurrency_limit is None else str(queue.concurrency_limit)
+            text = await self.app.push_screen_wait(
+                PromptScreen(f"New concurrency limit for {clean(queue.name, 60)}", value=current, check=check)
+            )
+            if text is None:
+                return None
+            limit = check_limit(text, env_limit)
+            if not await self._confirm(confirm_override(queue, limit, self.session.settings)):
+                return None
+            return self._report(
+                await self.runner.override_concurrency(queue, limit, env_limit=env_limit, on_sent=self._sent)
+            )
+
+    async def reset(self, queue: Queue) -> ActionResult | None:
+        with self._once("reset_concurrency", [queue.name]) as free:
+            if not free:
+                return None
+            if not await self._gate(confirm_reset(queue, self.session.settings)):
+                return None
+            return self._report(await self.runner.reset_concurrency(queue, on_sent=self._sent))
+
+    async def repair(self, queues: Sequence[Queue] = ()) -> ActionResult | None:
+        if not self.session.settings.admin_token:
+            self.app.notify(ADMIN_HINT, title="Repair queues", severity="warning", timeout=10)
+            return None
+        names = [q.stored_name for q in queues]
+        with self._once("repair", names or ["all queues"]) as free:
+            if not free or not self._writable():
+                return None
+            dry = await self.runner.repair_queues(queues)
+            if dry.report is None:
+                return self._report(dry)
+            apply = await self.app.push_screen_wait(
+                RepairScreen(dry.report, title="Repair queues: dry run (nothing changed yet)", offer_apply=True)
+            )
+            if not apply or not await self._confirm(confirm_repair(dry.report, names, self.session.settings)):
+                return dry
+            result = await self.runner.apply_repair(queues, on_sent=self._sent)
+            self._report(result)
+            if result.report is not None:
+                await self.app.push_screen_wait(
+                    RepairScreen(result.report, title="Repair queues: dry run after applying", offer_apply=False)
+                )
+            return result
+
+    # -- waitpoints --------------------------------------------------------------------------------------
+    async def complete_token(self, token_id: str, blocked_run_id: str | None = None) -> ActionResult | None:
+        with self._once("complete_token", [token_id]) as free:
+            if not free or not self._writable():
+                return None
+            text = await self.app.push_screen_wait(TokenEditorScreen(token_id))
+            if text is None:
+                return None
+            body = check_token_body(text)
+            confirmation = confirm_complete_token(
+                token_id, body, text, self.session.settings, blocked_run=blocked_run_id
+            )
+            if not body.valid or not await self._confirm(confirmation):
+                return None
+            return self._report(
+                await self.runner.complete_token(token_id, text, blocked_run=blocked_run_id, on_sent=self._sent)
+            )
+
+    # -- plugins and elevation ---------------------------------------------------------------------------
+    async def run_plugin(self, plugin: Plugin, preset: Mapping[str, str] | None = None) -> ActionResult | None:
+        from tui.screens.audit import TextScreen
+
+        with self._once("plugin", [plugin.name]) as free:
+            if not free or not self._writable():
+                return None
+            args = dict(preset or {})
+            for name in plugin_parameters(plugin):
+                if name in args:
+                    continue
+                value = await self.app.push_screen_wait(
+                    PromptScreen(f"{clean(plugin.name, 40)}: {name}", check=lambda t: None if t.strip() else "required")
+                )
+                if value is None:
+                    return None
+                args[name] = value
+            try:
+                argv = build_argv(plugin, args)
+            except PluginError as exc:
+                self.app.notify(clean(str(exc), 200), severity="error")
+                return None
+            if not await self._confirm(confirm_plugin(plugin, argv, self.session.settings)):
+                return None
+            result = await self.runner.run_plugin(plugin, args, on_sent=self._sent)
+            self.app.push_screen(
+                TextScreen(
+                    f"{clean(plugin.name, 40)}: {clean(result.message, 100)}", (result.output or "").splitlines()
+                )
+            )
+            return self._report(result)
+
+    async def elevate(self, minutes: int | None = None) -> None:
+        minutes = minutes or 15
+        reason = await self.app.push_screen_wait(
+            PromptScreen(
+                f"Write mode for {minutes} min: why? (goes into the audit log)",
+                check=lambda t: None if t.strip() else "a reason is required",
+            )
+        )
+        if reason is None:
+            return
+        result = self.runner.elevate(minutes, reason)
+        self._report(result)
+        update = getattr(self.app.screen, "update_bars", None)
+        if callable(update):
+            update()
+
+
+def plugin_named(flows: ActionFlows, name: str) -> Plugin | None:
+    return next((p for p in flows.session.settings.plugins if p.name == name), None)
+
+
+def write_minutes(argument: str) -> int | None:
+    try:
+        return parse_write_minutes(argument)
+    except ValueError:
+        return None
+

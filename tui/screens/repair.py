@@ -1,0 +1,66 @@
+"""The repair-queues report: per environment and per queue, run id, snapshot status and action (API.md §10.2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from tui.model import RepairReport
+from tui.model.text import clean
+
+ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
+
+class RepairScreen(ModalScreen[bool]):
+    """Shows a dry run. With `offer_apply`, `a` answers True (apply); `esc` answers False."""
+
+    CSS_PATH = ACTIONS_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "apply", "Apply repair", id="repair.apply"),
+        Binding("escape", "close", "Close", id="repair.close"),
+    ]
+
+    def __init__(self, report: RepairReport, *, title: str, offer_apply: bool) -> None:
+        super().__init__(classes="action-modal")
+        self.report = report
+        self.title_text = title
+        self.offer_apply = offer_apply and report.leak_count > 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="repair-box"):
+            yield Static(Text(self.title_text), id="repair-title")
+            count = self.report.leak_count
+            yield Static(
+                Text("nothing to repair" if count == 0 else f"{count} leaked slot(s) would be repaired"),
+                id="repair-summary",
+            )
+            table: DataTable[str] = DataTable(id="repair-table", cursor_type="row")
+            table.add_columns("Scope", "Run id", "Snapshot status", "Action")
+            for scope, result in (("environment", self.report.environment), *self.report.queues):
+                if not result.repairs:
+                    table.add_row(clean(scope, 60), "-", "-", "nothing")
+                for repair in result.repairs:
+                    table.add_row(
+                        clean(scope, 60),
+                        clean(repair.friendly_run_id, 60),
+                        clean(repair.snapshot_status, 40),
+                        clean(repair.action, 40),
+                    )
+            yield table
+            help_text = "a: apply (asks to confirm) · esc: close" if self.offer_apply else "esc: close"
+            yield Static(help_text, id="repair-help")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.offer_apply if action == "apply" else True
+
+    def action_apply(self) -> None:
+        self.dismiss(True)
+
+    def action_close(self) -> None:
+        self.dismiss(False)
