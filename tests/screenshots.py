@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,12 @@ from tui.model import EnvironmentType  # noqa: E402
 from tui.sim.server import DEFAULT_ADMIN_TOKEN, DEFAULT_SECRET_KEY, SimOptions, create_app  # noqa: E402
 
 OUT = ROOT / "screenshots"
+START = datetime(2026, 11, 28, 3, 14, tzinfo=UTC)
 Step = Callable[[Pilot[Any]], Awaitable[None]]
 
 
 def build() -> tuple[PlatosApp, Any]:
-    sim = create_app(SimOptions(scenario="incident", speed=0, seed=1))
+    sim = create_app(SimOptions(scenario="incident", speed=0, seed=1, start=START))
     engine = sim.state.sim.engine
     client = EngineClient(
         "http://127.0.0.1",
