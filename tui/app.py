@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -20,7 +20,6 @@ from tui.model.text import clean
 from tui.screens.command_line import CommandLine
 from tui.screens.commands import parse
 from tui.screens.flow_keys import FLOW_COMMANDS, command_flow, key_applies, key_flow
-from tui.screens.flows import ActionFlows
 from tui.screens.help import HelpScreen
 from tui.screens.messages import OpenRun, OpenRuns
 from tui.screens.palette import BindingsProvider
@@ -29,15 +28,22 @@ from tui.screens.plugin_palette import PluginsProvider
 from tui.screens.queues import QueuesScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.session import Session
-from tui.screens.triage import TriageScreen
 from tui.screens.waitpoints import WaitpointsScreen
 from tui.screens.welcome import WelcomeScreen
 
-PANES: dict[str, type[PaneScreen]] = {
+
+def _triage(session: Session) -> PaneScreen:
+    # Triage pulls in the whole diagnosis layer; import it when the pane is first shown, not at start-up.
+    from tui.screens.triage import TriageScreen
+
+    return TriageScreen(session)
+
+
+PANES: dict[str, Callable[[Session], PaneScreen]] = {
     "queues": QueuesScreen,
     "runs": RunsScreen,
     "waitpoints": WaitpointsScreen,
-    "triage": TriageScreen,
+    "triage": _triage,
 }
 
 
@@ -47,6 +53,11 @@ def utc_now() -> datetime:
 
 class PlatosApp(App[None]):
     """The console. Settings None opens the welcome screen; the demo starts from there with one key."""
+
+    def _flows(self, session: Session) -> Any:
+        from tui.screens.flows import ActionFlows
+
+        return ActionFlows(self, session)
 
     TITLE = "platos-tui"
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
@@ -106,7 +117,7 @@ class PlatosApp(App[None]):
         early, self._client = self._client, None
         client = early.result() if early is not None else self._make_client(settings)
         self.session = Session(settings, client, self._clock)
-        self.session.flows = ActionFlows(self, self.session)
+        self.session.flows = self._flows(self.session)
         for name, screen in PANES.items():
             self.add_mode(name, partial(screen, self.session))
         self.switch_mode("queues")
@@ -280,7 +291,7 @@ class PlatosApp(App[None]):
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
         old = self.session.switch(settings, self._make_client(settings))
-        self.session.flows = ActionFlows(self, self.session)
+        self.session.flows = self._flows(self.session)
         with contextlib.suppress(Exception):
             await old.aclose()
         self.notify(f"Switched to profile {clean(settings.profile, 40)}")

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
-from tui.actions import RunFilter
 from tui.model.text import clean
-from tui.screens.flows import ActionFlows, plugin_named, write_minutes
+
+if TYPE_CHECKING:  # the flows pull in the actions layer; import them when a key is pressed, not at start-up
+    from tui.actions import RunFilter
+    from tui.screens.flows import ActionFlows
 
 FLOW_COMMANDS = ("write", "audit", "plugin", "cancel-matching")
 
 
 def _runs_filter(screen: Any) -> RunFilter:
+    from tui.actions import RunFilter
+
     return RunFilter(statuses=tuple(screen.statuses), queue=screen.session.run_queue, period=screen.window)
 
 
@@ -89,6 +93,7 @@ def key_flow(app: App[Any], flows: ActionFlows, name: str) -> Awaitable[object] 
 
 def command_flow(app: App[Any], flows: ActionFlows, name: str, argument: str) -> Awaitable[object] | None:
     from tui.screens.audit import AuditScreen
+    from tui.screens.flows import plugin_named, write_minutes
     from tui.screens.runs import RunsScreen
 
     if name == "write":
