@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
 from tui.api.errors import InvalidResponse
+from tui.model.paging import Page
 from tui.model.text import clean
 
 E = TypeVar("E", bound=Enum)
+T = TypeVar("T")
 
 _MISSING: Any = object()
 
@@ -199,3 +201,11 @@ def cursors(body: Obj) -> tuple[str | None, str | None]:
     if pagination is None:
         return None, None
     return pagination.opt_text("next"), pagination.opt_text("previous")
+
+
+def cursor_page(body: object, label: str, parse_item: Callable[[Obj], T]) -> Page[T]:
+    """A `{data: [...], pagination: {next?, previous?}}` list, each item parsed by `parse_item`."""
+    root = Obj(body, label)
+    items = tuple(parse_item(item) for item in root.objects("data", required=True))
+    next_cursor, previous = cursors(root)
+    return Page(items=items, next=next_cursor, previous=previous)

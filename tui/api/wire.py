@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from tui.api.errors import InvalidResponse
-from tui.api.reader import Obj, as_datetime, cursors
+from tui.api.reader import Obj, as_datetime, cursor_page
 from tui.api.wire_env import (
     parse_bulk_action,
     parse_claims_subject,
@@ -71,10 +71,7 @@ def parse_run(o: Obj) -> Run:
 
 
 def parse_run_page(body: object) -> Page[Run]:
-    root = Obj(body, "runs")
-    items = tuple(parse_run(item) for item in root.objects("data", required=True))
-    next_cursor, previous = cursors(root)
-    return Page(items=items, next=next_cursor, previous=previous)
+    return cursor_page(body, "runs", parse_run)
 
 
 def parse_run_detail(body: object) -> RunDetail:
@@ -276,10 +273,7 @@ def parse_token(o: Obj) -> WaitpointToken:
 
 
 def parse_token_page(body: object) -> Page[WaitpointToken]:
-    root = Obj(body, "tokens")
-    items = tuple(parse_token(item) for item in root.objects("data", required=True))
-    next_cursor, previous = cursors(root)
-    return Page(items=items, next=next_cursor, previous=previous)
+    return cursor_page(body, "tokens", parse_token)
 
 
 def parse_token_detail(body: object) -> TokenDetail:

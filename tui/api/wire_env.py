@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tui.api.reader import Obj, cursors
+from tui.api.reader import Obj, cursor_page
 from tui.model import (
     BulkAction,
     BulkActionStatus,
@@ -35,7 +35,10 @@ def parse_bulk_action(body: object) -> BulkAction:
 
 
 def parse_deployment(body: object, label: str = "deployment") -> Deployment:
-    o = Obj(body, label)
+    return _deployment(Obj(body, label))
+
+
+def _deployment(o: Obj) -> Deployment:
     return Deployment(
         id=o.text("id"),
         short_code=o.text("shortCode"),
@@ -47,10 +50,7 @@ def parse_deployment(body: object, label: str = "deployment") -> Deployment:
 
 
 def parse_deployment_page(body: object) -> Page[Deployment]:
-    root = Obj(body, "deployments")
-    items = tuple(parse_deployment(item, path) for path, item in root.array("data", required=True))
-    next_cursor, previous = cursors(root)
-    return Page(items=items, next=next_cursor, previous=previous)
+    return cursor_page(body, "deployments", _deployment)
 
 
 def parse_environment(body: object) -> EnvironmentInfo:
