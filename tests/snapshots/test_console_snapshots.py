@@ -30,7 +30,8 @@ def loaded(pane: str) -> Any:
                 pilot,
                 lambda: "run_wait" in str(app.screen.query_one("FastTable").row("waitpoint_approval000001")),
             )
-        await pilot.pause(0.2)
+        # Triage fills its detail area a beat after its table; under load that beat is longer.
+        await pilot.pause(0.6 if pane == "triage" else 0.2)
         # Polling keeps going; pausing it makes the frame deterministic.
         app.session.paused = True
         await pilot.pause(0.1)
