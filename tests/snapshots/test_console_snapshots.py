@@ -21,6 +21,8 @@ def loaded(pane: str) -> Any:
         await wait_for(
             pilot, lambda: app.session is not None and app.session.pane("queues").updated_at is not None
         )
+        # Queue metrics arrive after the queue list; wait for them so the frame never races them.
+        await wait_for(pilot, lambda: bool(app.session.metrics))
         await pilot.press(PANES[pane])
         await wait_for(
             pilot, lambda: app.current_mode == pane and app.session.pane(pane).updated_at is not None
