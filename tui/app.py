@@ -116,8 +116,7 @@ class PlatosApp(App[None]):
             self.set_keymap(dict(settings.keymap))
         early, self._client = self._client, None
         client = early.result() if early is not None else self._make_client(settings)
-        self.session = Session(settings, client, self._clock)
-        self.session.flows = self._flows(self.session)
+        self.session = Session(settings, client, self._clock, make_flows=self._flows)
         for name, screen in PANES.items():
             self.add_mode(name, partial(screen, self.session))
         self.switch_mode("queues")
@@ -291,7 +290,6 @@ class PlatosApp(App[None]):
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
         old = self.session.switch(settings, self._make_client(settings))
-        self.session.flows = self._flows(self.session)
         with contextlib.suppress(Exception):
             await old.aclose()
         self.notify(f"Switched to profile {clean(settings.profile, 40)}")

@@ -135,10 +135,10 @@ async def test_scale_workers_plugin_runs_without_a_shell_and_dequeue_resumes(
             await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
             await pilot.press("4", "enter")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-            assert "scale-workers 4" in screen_text(app)
+            await wait_for_text(pilot, "scale-workers 4")
             await pilot.press("y")
             await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), timeout=15)
-            assert "exited 0" in screen_text(app)
+            await wait_for_text(pilot, "exited 0")  # the screen is pushed before its first paint
             await wait_for(pilot, lambda: any("verified" in n.message for n in app._notifications), timeout=15)
     finally:
         sim.stop()

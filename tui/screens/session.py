@@ -55,8 +55,21 @@ class Session:
     environment: EnvironmentInfo | None = None
     run_queue: tuple[str, QueueType] | None = None
     """The queue the runs pane is scoped to, set by `enter` on a queue."""
-    flows: Any = None
-    """The recovery flows (`tui.screens.flows.ActionFlows`), set by the app and rebuilt on profile switch."""
+    make_flows: Callable[[Session], Any] | None = None
+    """Builds the recovery flows (`tui.screens.flows.ActionFlows`) the first time a key needs them."""
+    _flows: Any = field(default=None, repr=False)
+
+    @property
+    def flows(self) -> Any:
+        # Built on first use: the flows pull in every action screen, which first paint does not need.
+        if self._flows is None and self.make_flows is not None:
+            self._flows = self.make_flows(self)
+        return self._flows
+
+    @flows.setter
+    def flows(self, value: Any) -> None:
+        """Replace the flows (tests, or None for "no actions here"); nothing is built lazily after that."""
+        self._flows, self.make_flows = value, None
 
     def pane(self, name: str) -> PaneStatus:
         return self.panes.setdefault(name, PaneStatus())
@@ -76,6 +89,7 @@ class Session:
         self.metrics.clear()
         self.environment = None
         self.run_queue = None
+        self._flows = None  # the next key builds them again, against the new client
         return old
 
     def cached_metrics(self, stored_name: str, now: datetime) -> QueueMetrics | None:
