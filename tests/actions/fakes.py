@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tui.api.errors import ApiError, ConfigurationError, ReadOnly
+from tui.api.errors import ApiError, ConfigurationError, Conflict, ReadOnly
 from tui.api.guard import WriteGuard
 from tui.config import Settings
 from tui.model import (
@@ -213,6 +213,9 @@ class FakeEngine:
 
     async def abort_bulk_action(self, bulk_id: str) -> str:
         await self._mutate("abort_bulk_action", bulk_id)
+        status = self.bulk[bulk_id].status
+        if status is not BulkActionStatus.PENDING:  # the server answers 409 (API.md §8)
+            raise Conflict(f"Bulk action group already {status.value.lower()}: {bulk_id}", status=409)
         self.bulk[bulk_id] = replace(self.bulk[bulk_id], status=BulkActionStatus.ABORTED)
         return bulk_id
 

@@ -310,3 +310,11 @@ async def test_abort_bulk(engine: FakeEngine, make_runner: RunnerFactory) -> Non
     result = await make_runner().abort_bulk("bulk_9")
     assert result.ok and engine.requests == [("abort_bulk_action", "bulk_9")]
     assert engine.bulk["bulk_9"].status is BulkActionStatus.ABORTED
+    assert result.verification is not None and result.verification.verified
+
+
+async def test_abort_of_a_finished_bulk_fails_with_the_reason(engine: FakeEngine, make_runner: RunnerFactory) -> None:
+    engine.bulk["bulk_9"] = BulkAction("bulk_9", BulkActionType.CANCEL, BulkActionStatus.COMPLETED, 10, 10, 0, NOW)
+    result = await make_runner().abort_bulk("bulk_9")
+    assert result.outcome is Outcome.FAILED and "already completed" in result.message
+    assert result.verification is None

@@ -26,27 +26,33 @@ START = datetime(2026, 11, 28, 8, 0, 0, tzinfo=UTC)
 
 
 class Counting(httpx.AsyncBaseTransport):
-    """Counts every request; can fail POSTs whose path contains a string, or hold them until released."""
+    """Counts every request; can fail POSTs whose path or body contains a string, or hold them until released."""
 
     def __init__(self, app: Any) -> None:
         self.inner = httpx.ASGITransport(app=app)
         self.requests: list[tuple[str, str]] = []
+        self.bodies: list[str] = []
         self.fail: dict[str, int] = {}
         self.gate: asyncio.Event | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        body = (await request.aread()).decode(errors="replace")
         self.requests.append((request.method, path))
+        self.bodies.append(body)
         if request.method == "POST":
             for part, status in self.fail.items():
-                if part in path:
+                if part in path or part in body:
                     return httpx.Response(status, json={"error": "simulated failure"})
             if self.gate is not None:
                 await self.gate.wait()
         return await self.inner.handle_async_request(request)
 
-    def posts(self, part: str = "") -> list[str]:
-        return [p for m, p in self.requests if m == "POST" and part in p]
+    def posts(self, part: str = "", body: str = "") -> list[str]:
+        """Paths of the POSTs whose path contains `part` and whose body contains `body`."""
+        return [
+            p for (m, p), b in zip(self.requests, self.bodies, strict=True) if m == "POST" and part in p and body in b
+        ]
 
 
 @dataclass
@@ -70,8 +76,9 @@ async def rig(
     admin: bool = True,
     plugins: tuple[Plugin, ...] = (),
     step: float = 5.0,
+    pause: float = 0.01,
 ) -> AsyncIterator[Rig]:
-    """`step`: simulated seconds each verification sleep advances the frozen sim clock."""
+    """Each verification sleep advances the frozen sim clock by `step` simulated seconds and waits `pause` real ones."""
     sim_app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1, start=START))
     engine = sim_app.state.sim.engine
     transport = Counting(sim_app)
@@ -99,7 +106,7 @@ async def rig(
 
     async def sleep(seconds: float) -> None:
         engine.advance(step)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(pause)
 
     app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now)
     async with app.run_test(size=(140, 45)) as pilot:

@@ -49,31 +49,6 @@ async def test_p_resumes_the_paused_queue_and_verifies_it_flows(state_dir: Path)
     assert entry.action == "resume_queue" and entry.complete and entry.verification
 
 
-async def test_pause_cancelled_sends_nothing() -> None:
-    async with rig("queue-paused") as r:
-        await select(r, "process-video")
-        await r.pilot.press("p")
-        await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen))
-        await r.pilot.press("escape")
-        await wait_for(r.pilot, lambda: isinstance(r.app.screen, QueuesScreen))
-        assert r.transport.posts() == []
-
-
-async def test_pause_read_only_and_server_error() -> None:
-    async with rig("queue-paused", read_only=True) as r:
-        await select(r, "process-video")
-        await r.pilot.press("p")
-        await wait_note(r, "read-only")
-        assert r.transport.posts() == []
-    async with rig("queue-paused") as r:
-        await select(r, "process-video")
-        r.transport.fail["/pause"] = 503
-        await r.pilot.press("p")
-        await confirm(r)
-        await wait_note(r, "failed")
-        assert len(r.transport.posts("/pause")) == 1 and r.app.is_running
-
-
 async def test_override_validates_a_positive_integer_then_reset_restores() -> None:
     async with rig("queue-paused") as r:
         await select(r, "process-video")

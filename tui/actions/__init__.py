@@ -11,6 +11,7 @@ from tui.actions.audit import (
 from tui.actions.confirm import (
     Confirmation,
     Environment,
+    confirm_abort_bulk,
     confirm_cancel_matching,
     confirm_cancel_run,
     confirm_cancel_runs,
@@ -47,6 +48,7 @@ __all__ = [
     "build_argv",
     "check_limit",
     "check_token_body",
+    "confirm_abort_bulk",
     "confirm_cancel_matching",
     "confirm_cancel_run",
     "confirm_cancel_runs",

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from tui.actions.inputs import BodyCheck, RunFilter
 from tui.config import Plugin, Settings
-from tui.model import Queue, RepairReport, Run, time_in_status
+from tui.model import BulkAction, Queue, RepairReport, Run, time_in_status
 from tui.model.text import clean
 
 _ID_LIMIT = 80
@@ -142,6 +142,20 @@ def confirm_cancel_matching(
             "the count can change until then. Runs that already finished count as failures.",
         ),
         expected_text=_typed(settings, count),
+    )
+
+
+def confirm_abort_bulk(bulk: BulkAction, settings: Settings) -> Confirmation:
+    env = environment_of(settings)
+    progress = f"{bulk.success + bulk.failure} of {bulk.total} processed"
+    return Confirmation(
+        action="abort_bulk",
+        title="Abort bulk action",
+        environment=env,
+        targets=(bulk.id,),
+        effect=f"Abort bulk {bulk.type.value.lower()} {_id(bulk.id)} ({progress}) in {env.words}?",
+        details=("Runs it already canceled stay canceled; the rest are left as they are.",),
+        expected_text=_typed(settings),
     )
 
 

@@ -240,7 +240,7 @@ class ActionRunner:
                 result, lambda: self._verifier.bulk_finished(bulk_id, on_progress), on_sent
             )
 
-    async def abort_bulk(self, bulk_id: str) -> ActionResult:
+    async def abort_bulk(self, bulk_id: str, *, on_sent: Notify | None = None) -> ActionResult:
         req = RequestSummary("POST", f"/api/v1/bulk-actions/{bulk_id}/abort")
         with self._claim("abort_bulk", (bulk_id,)) as claimed:
             if not claimed:
@@ -248,7 +248,7 @@ class ActionRunner:
             result, _ = await self._send(
                 "abort_bulk", (bulk_id,), req, lambda: self._client.abort_bulk_action(bulk_id)
             )
-            return result
+            return await self._verified(result, lambda: self._verifier.bulk_aborted(bulk_id), on_sent)
 
     # -- queues ------------------------------------------------------------------------------------------
     async def pause_queue(self, queue: Queue, *, on_sent: Notify | None = None) -> ActionResult:

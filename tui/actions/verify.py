@@ -249,6 +249,18 @@ class Verifier:
 
         return await self.watch(check, timeout=self.options.bulk_timeout)
 
+    async def bulk_aborted(self, bulk_id: str) -> Verification:
+        async def check() -> tuple[State, str]:
+            bulk = await self._client.retrieve_bulk_action(bulk_id)
+            seen = f"{bulk.status.value}: {bulk.success + bulk.failure}/{bulk.total} processed"
+            if bulk.status is BulkActionStatus.ABORTED:
+                return State.DONE, seen
+            if bulk.status is BulkActionStatus.COMPLETED:
+                return State.IMPOSSIBLE, f"{seen} (it finished before the abort)"
+            return State.PENDING, seen
+
+        return await self.watch(check)
+
 
 _FINAL = {"COMPLETED", "FAILED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"}
 

@@ -20,6 +20,7 @@ from tui.actions import (
     Verifier,
     check_limit,
     check_token_body,
+    confirm_abort_bulk,
     confirm_cancel_matching,
     confirm_cancel_runs,
     confirm_complete_token,
@@ -46,6 +47,19 @@ from tui.screens.session import Session
 from tui.screens.token_editor import TokenEditorScreen
 
 READ_ONLY_HINT = "read-only: type :write 15m to elevate"
+BUSY_HINT = "{} already in progress: nothing sent"
+LABELS = {
+    "cancel_run": "cancel",
+    "cancel_matching": "bulk cancel",
+    "abort_bulk": "abort",
+    "replay_run": "replay",
+    "pause_queue": "pause/resume",
+    "override_concurrency": "override",
+    "reset_concurrency": "reset",
+    "repair": "repair",
+    "complete_token": "completing this token",
+    "plugin": "this plugin",
+}
 ADMIN_HINT = (
     "repair needs the admin token: set admin_token_env in the profile (or PLATOS_ADMIN_TOKEN) and restart"
 )
@@ -70,11 +84,16 @@ class ActionFlows:
     # -- helpers -----------------------------------------------------------------------------------------
     @contextmanager
     def _once(self, action: str, targets: Sequence[str]) -> Iterator[bool]:
-        """Exactly once per target, from the first key press (before the modal) until verification ends."""
+        """Exactly once per target, from the first key press (before the modal) until verification ends.
+
+        A second press meanwhile yields False after saying so: key repeat or an impatient operator sends nothing.
+        """
         keys = {(action, t) for t in targets}
         free = not (keys & self._pending)
         if free:
             self._pending |= keys
+        else:
+            self.app.notify(BUSY_HINT.format(LABELS.get(action, action)), severity="warning")
         try:
             yield free
         finally:
@@ -123,7 +142,6 @@ class ActionFlows:
             return None
         with self._once("cancel_run", [r.id for r in runs]) as free:
             if not free:
-                self.app.notify("cancel already in progress: nothing sent", severity="warning")
                 return None
             confirmation = confirm_cancel_runs(runs, self.session.settings, self.runner.now())
             if not await self._gate(confirmation):
@@ -168,11 +186,13 @@ class ActionFlows:
         if bulk is None:
             self.app.notify("the bulk action has not started yet", severity="warning")
             return
+        self.app.run_worker(self.abort_bulk(bulk), group="actions")
 
-        async def abort() -> None:
-            self._report(await self.runner.abort_bulk(bulk.id))
-
-        self.app.run_worker(abort(), group="actions")
+    async def abort_bulk(self, bulk: BulkAction) -> ActionResult | None:
+        with self._once("abort_bulk", [bulk.id]) as free:
+            if not free or not await self._gate(confirm_abort_bulk(bulk, self.session.settings)):
+                return None
+            return self._report(await self.runner.abort_bulk(bulk.id, on_sent=self._sent))
 
     async def replay(self, run: Run) -> ActionResult | None:
         with self._once("replay_run", [run.id]) as free:
@@ -234,13 +254,21 @@ class ActionFlows:
             return None
         names = [q.stored_name for q in queues]
         with self._once("repair", names or ["all queues"]) as free:
-            if not free or not self._writable():
+            if not free:
                 return None
+            # The dry run changes nothing, so read-only shows it too; only the apply needs write mode.
+            guard = self.session.guard
+            writable = guard is None or guard.allows_writes()
             dry = await self.runner.repair_queues(queues)
             if dry.report is None:
                 return self._report(dry)
             apply = await self.app.push_screen_wait(
-                RepairScreen(dry.report, title="Repair queues: dry run (nothing changed yet)", offer_apply=True)
+                RepairScreen(
+                    dry.report,
+                    title="Repair queues: dry run (nothing changed yet)",
+                    offer_apply=writable,
+                    refusal=None if writable else READ_ONLY_HINT,
+                )
             )
             if not apply or not await self._confirm(confirm_repair(dry.report, names, self.session.settings)):
                 return dry

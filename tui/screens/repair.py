@@ -18,7 +18,10 @@ from tui.model.text import clean
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
 class RepairScreen(ModalScreen[bool]):
-    """Shows a dry run. With `offer_apply`, `a` answers True (apply); `esc` answers False."""
+    """Shows a dry run. With `offer_apply`, `a` answers True (apply); `esc` answers False.
+
+    `refusal` says why `a` cannot apply (read-only): the key then explains instead of doing nothing.
+    """
 
     CSS_PATH = ACTIONS_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -26,11 +29,12 @@ class RepairScreen(ModalScreen[bool]):
         Binding("escape", "close", "Close", id="repair.close"),
     ]
 
-    def __init__(self, report: RepairReport, *, title: str, offer_apply: bool) -> None:
+    def __init__(self, report: RepairReport, *, title: str, offer_apply: bool, refusal: str | None = None) -> None:
         super().__init__(classes="action-modal")
         self.report = report
         self.title_text = title
         self.offer_apply = offer_apply and report.leak_count > 0
+        self.refusal = refusal if report.leak_count > 0 and not self.offer_apply else None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="repair-box"):
@@ -54,12 +58,17 @@ class RepairScreen(ModalScreen[bool]):
                     )
             yield table
             help_text = "a: apply (asks to confirm) · esc: close" if self.offer_apply else "esc: close"
+            if self.refusal is not None:
+                help_text = f"{self.refusal} · esc: close"
             yield Static(help_text, id="repair-help")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.offer_apply if action == "apply" else True
+        return self.offer_apply or self.refusal is not None if action == "apply" else True
 
     def action_apply(self) -> None:
+        if self.refusal is not None:
+            self.notify(self.refusal, title="Nothing sent", severity="warning")
+            return
         self.dismiss(True)
 
     def action_close(self) -> None:

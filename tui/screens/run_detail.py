@@ -107,7 +107,9 @@ class RunDetailScreen(Screen[None]):
     @property
     def selected_token_id(self) -> str | None:
         """The token of the `wait.forToken()` span under the trace cursor (for the complete-token action)."""
-        return self.query_one("#trace", TraceTree).selected_token_id
+        trees = self.query("#trace").results(TraceTree)
+        tree = next(trees, None)  # None before the screen has composed
+        return tree.selected_token_id if tree is not None else None
 
     @property
     def polling(self) -> bool:
