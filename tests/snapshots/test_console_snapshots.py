@@ -36,6 +36,7 @@ def loaded(pane: str) -> Any:
         await pilot.pause(0.6 if pane == "triage" else 0.2)
         # Polling keeps going; pausing it makes the frame deterministic.
         app.session.paused = True
+        app.screen.update_bars()  # say so now, not at the next tick of the age counter
         await pilot.pause(0.1)
 
     return run_before

@@ -88,9 +88,12 @@ class PaneScreen(Screen[None]):
         if self._ticker is None:
             return  # not mounted yet: on_mount starts polling
         self._ticker.resume()
-        self._full = time.monotonic() - self._last_full >= self._interval
+        self._full = not self._loaded or time.monotonic() - self._last_full >= self._interval
         self._wake.set()
-        self._poll_loop()
+        # Mounting the current pane and switching to it both resume it; a second loop would cancel the first
+        # one's poll halfway (a triage takes seconds), so only start a loop when none is running.
+        if not any(w.group == "poll" and w.is_running and not w.is_cancelled for w in self.workers):
+            self._poll_loop()
         self.table.focus()
 
     def on_screen_suspend(self) -> None:

@@ -164,7 +164,7 @@ class TriageScreen(PaneScreen):
         if self.env is None:
             return "triaging the environment…" if self._gathering else "not triaged yet"
         runs = len({r for f in self.findings for r in f.runs})
-        every = f"every {self._interval:g} s"
+        every = f"every {self._interval:.3g} s"
         busy = " · triaging…" if self._gathering else ""
         return f"{len(self.findings)} findings, {runs} runs affected · triage {every}{busy}"
 

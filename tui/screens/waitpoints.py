@@ -60,13 +60,13 @@ class WaitpointsScreen(PaneScreen):
         self._blocked: dict[str, str] = {}
         """Token id -> the run found waiting on it."""
         self._candidates: list[str] = []
-        self._candidates_read = 0.0
+        self._candidates_read: float | None = None
         self._scanned: dict[str, float] = {}
         self._pending_spans: list[tuple[str, str]] = []
 
     def reset(self) -> None:
         self._tokens, self._next, self._blocked, self._scanned = {}, None, {}, {}
-        self._candidates, self._pending_spans, self._candidates_read = [], [], 0.0
+        self._candidates, self._pending_spans, self._candidates_read = [], [], None
         self.table.set_rows([])
 
     # ----- data -----------------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ class WaitpointsScreen(PaneScreen):
             return False
         calls = 0
         found = False
-        if now - self._candidates_read >= SCAN_LIST_EVERY:
+        if self._candidates_read is None or now - self._candidates_read >= SCAN_LIST_EVERY:
             page = await client.list_runs(statuses=(RunStatus.WAITING, RunStatus.EXECUTING), page_size=100)
             self._candidates = [run.id for run in page.items]
             self._candidates_read = now
@@ -141,6 +141,21 @@ class WaitpointsScreen(PaneScreen):
                     self._pending_spans.append((run_id, span.id))
         return found
 
+    def _scan_covered(self) -> bool:
+        """Every waiting or executing run has had its trace read and no wait span is left to look up."""
+        return (
+            self._candidates_read is not None
+            and not self._pending_spans
+            and all(run_id in self._scanned for run_id in self._candidates)
+        )
+
+    def _blocked_cell(self, token: WaitpointToken, covered: bool) -> str:
+        if token.id in self._blocked:
+            return self._blocked[token.id]
+        if token.status is not TokenStatus.WAITING:
+            return "—"
+        return "none seen" if covered else "…"  # "…": the scan has not reached every waiting run yet
+
     @on(FastTable.NearEnd)
     def _load_more(self) -> None:
         if self._next is not None:
@@ -152,6 +167,7 @@ class WaitpointsScreen(PaneScreen):
     def render_rows(self) -> None:
         now = self.session.clock()
         tokens = sorted(self._tokens.values(), key=lambda t: t.created_at, reverse=True)
+        covered = self._scan_covered()
         rows = []
         for token in tokens:
             overdue = token.timeout_at is not None and token.timeout_at < now
@@ -165,7 +181,7 @@ class WaitpointsScreen(PaneScreen):
                         Cell(token.status.value, TONE.get(token.status, "")),
                         age(token.created_at, now),
                         Cell(timeout, "error" if overdue else "warning" if no_resumer else ""),
-                        self._blocked.get(token.id, "…" if token.status is TokenStatus.WAITING else "—"),
+                        self._blocked_cell(token, covered),
                         ", ".join(token.tags),
                         token.idempotency_key or "—",
                         token.url,

@@ -46,5 +46,7 @@ class PaneHeader(Widget):
             result.append(" ")
             result.append(clean(state.warning), style=self.get_component_rich_style("pane-header--warning"))
         if state.summary:
-            result.append(" " + clean(state.summary))
+            # Cut with a visible ellipsis: a line that merely overflows would lose its last words silently.
+            room = self.size.width - result.cell_len - 1 if self.size.width else None
+            result.append(" " + clean(state.summary, room if room is None or room > 0 else 0))
         return result

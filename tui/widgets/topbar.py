@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
@@ -82,7 +83,7 @@ class TopBar(Widget):
         if state.error and (state.stale or state.connection != "CONNECTED"):
             parts.append((4, clean(state.error, 40), "error"))
         width = self.size.width or 120
-        while sum(len(text) + 3 for _, text, _ in parts) > width and any(p for p, _, _ in parts):
+        while cell_len(" │ ".join(text for _, text, _ in parts)) > width and any(p for p, _, _ in parts):
             worst = max(range(len(parts)), key=lambda i: (parts[i][0], i))
             del parts[worst]
         result = Text(no_wrap=True, overflow="ellipsis")
