@@ -1,6 +1,7 @@
 """Console speed, each figure next to its baseline measured in the same run (issue 4, "Speed").
 
-Run: `python tests/bench/bench_console.py` from the repo root (add `--quick` for fewer repetitions).
+Run: `python tests/bench/bench_console.py` from the repo root (`--quick` for fewer repetitions, `--only NAME` for
+one section).
 Not a test: these numbers are noisy on shared machines, so they are printed, not asserted.
 """
 
@@ -333,29 +334,85 @@ def memory() -> tuple[float, float, float]:
     return ours, stock, rebuild
 
 
+# ----- 6. request budget at scale ------------------------------------------------------------------------
+
+
+async def budget_at_scale(url: str, key: str, seconds: float) -> tuple[list[float], dict[str, float]]:
+    """Every request the console sends while an operator cycles the panes (and pages the runs) against a
+    simulator with 1,000 queues and 10,000 runs, at the default budget; and each pane's worst data age."""
+    import httpx
+
+    from tui.api.client import EngineClient
+    from tui.api.guard import WriteGuard
+    from tui.app import PlatosApp
+    from tui.config import Settings
+
+    stamps: list[float] = []
+
+    class Counted(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            stamps.append(time.monotonic())
+            return await super().handle_async_request(request)
+
+    settings = Settings(profile="bench", url=url, secret_key=key, allow_insecure_http=True)
+
+    def make_client(config: Settings) -> EngineClient:
+        return EngineClient(
+            config.url,
+            config.secret_key,
+            transport=Counted(),
+            budget_per_second=config.budget_per_second,
+            guard=WriteGuard(read_only=True),
+            allow_insecure_http=True,
+        )
+
+    worst: dict[str, float] = {}
+    app = PlatosApp(settings, make_client=make_client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        start = time.monotonic()
+        panes = ["1", "2", "3", "4", "1", "2"]
+        step = seconds / len(panes)
+        for index, key_name in enumerate(panes):
+            await pilot.press(key_name)
+            while time.monotonic() - start < (index + 1) * step:
+                if key_name == "2":
+                    await pilot.press("pagedown")  # scrolling pulls further pages in
+                await pilot.pause(0.5)
+                session = app.session
+                assert session is not None
+                for name, status in session.panes.items():
+                    if status.updated_at is not None and name == app.current_mode:
+                        age = (session.clock() - status.updated_at).total_seconds()
+                        worst[name] = max(worst.get(name, 0.0), age)
+    return stamps, worst
+
+
+def windows(stamps: list[float], width: float) -> float:
+    """The most requests per second in any window of `width` seconds."""
+    best, left = 0, 0
+    for right in range(len(stamps)):
+        while stamps[right] - stamps[left] > width:
+            left += 1
+        best = max(best, right - left + 1)
+    return best / width
+
+
 # ----- main ----------------------------------------------------------------------------------------------
 
 
-def start_sim() -> tuple[str | None, str | None, Any]:
+def start_sim(queues: int | None = None, runs: int | None = None) -> tuple[str | None, str | None, Any]:
     """The incident simulator on a loopback port, or Nones when the simulator cannot be imported."""
     try:
         from tui.sim.server import SimOptions, start_in_background
     except ImportError:
         return None, None, None
-    running = start_in_background(SimOptions(port=0, scenario="incident", seed=1))
+    running = start_in_background(SimOptions(port=0, scenario="incident", seed=1, queues=queues, runs=runs))
     return running.url, running.secret_key, running
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--child")
-    args = parser.parse_args()
-    if args.child and args.child.startswith("memory-"):
-        return child_memory(args.child.removeprefix("memory-"))
 
-    repeats = 3 if args.quick else 7
-    print(f"platos-tui console benchmark · python {sys.version.split()[0]} · {os.cpu_count()} cores")
+def section_startup(quick: bool) -> None:
+    repeats = 3 if quick else 7
     url, key, sim = start_sim()
     try:
         bare, console = startup(repeats, url, key)
@@ -371,6 +428,10 @@ def main() -> None:
         )
     else:
         print("   platos-tui: not measured (the simulator could not be imported)")
+
+
+def section_refresh(quick: bool) -> None:
+    repeats = 3 if quick else 7
     print("\n2. refresh with 5% of rows changed, change applied to frame painted (median ms)")
     for count in (1_000, 10_000):
         fast, stock = asyncio.run(refresh_cost(count, repeats))
@@ -378,13 +439,19 @@ def main() -> None:
             f"   {count:>6} rows   FastTable {fast:7.1f} ms   DataTable {stock:7.1f} ms"
             f"   ratio {fast / stock:.2f} (target ≤ 20 ms and ≤ 0.25)"
         )
+
+
+def section_keys(quick: bool) -> None:
     print("\n3. key pressed as a 5% refresh starts, press to painted cursor (p95 ms)")
-    presses = 20 if args.quick else 40
+    presses = 20 if quick else 40
     for count in (1_000, 10_000):
         fast = asyncio.run(key_latency(count, presses, stock_table=False))
         stock = asyncio.run(key_latency(count, presses, stock_table=True))
         print(f"   {count:>6} rows   FastTable {fast:7.1f} ms   DataTable {stock:7.1f} ms   (target ≤ 50 ms)")
-    seconds = 10.0 if args.quick else 30.0
+
+
+def section_steady(quick: bool) -> None:
+    seconds = 10.0 if quick else 30.0
     cpu, per_refresh, unchanged = asyncio.run(steady_state(10_000, seconds))
     print(f"\n4. steady state, 10,000 rows, refresh every 2 s with 5% churn, {seconds:.0f} s")
     print(
@@ -392,6 +459,9 @@ def main() -> None:
         f"   written {per_refresh:5.2f} KB per refresh (target ≤ 2.5 KB)"
         f"   unchanged refresh {unchanged:4.2f} KB"
     )
+
+
+def section_memory(quick: bool) -> None:
     ours, stock_mb, rebuild = memory()
     print("\n5. resident memory with 10,000 runs loaded")
     print(
@@ -399,6 +469,50 @@ def main() -> None:
         "   (target ≤ 150 MB)"
     )
     print(f"   runs pane rebuilding its rows for 10,000 runs with 5% changed: {rebuild:.1f} ms (median of 5)")
+
+
+def section_budget(quick: bool) -> None:
+    seconds = 30.0 if quick else 90.0
+    print(f"\n6. requests against the budget (2/s), 1,000 queues and 10,000 runs, all panes in turn, {seconds:.0f} s")
+    url, key, sim = start_sim(queues=1_000, runs=10_000)
+    if url is None:
+        print("   not measured (the simulator could not be imported)")
+        return
+    try:
+        stamps, worst = asyncio.run(budget_at_scale(url, key or "", seconds))
+    finally:
+        sim.stop()
+    span = stamps[-1] - stamps[0] if len(stamps) > 1 else 1.0
+    print(
+        f"   {len(stamps)} requests: mean {len(stamps) / span:4.2f}/s, busiest 10 s {windows(stamps, 10):4.2f}/s,"
+        f" busiest 1 s {windows(stamps, 1):4.0f} (burst 4)   (target: mean and 10 s ≤ 2/s)"
+    )
+    ages = ", ".join(f"{name} {age:.0f} s" for name, age in sorted(worst.items()))
+    print(f"   worst data age while shown: {ages}")
+
+
+SECTIONS = {
+    "startup": section_startup,
+    "refresh": section_refresh,
+    "keys": section_keys,
+    "steady": section_steady,
+    "memory": section_memory,
+    "budget": section_budget,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run just these sections")
+    parser.add_argument("--child")
+    args = parser.parse_args()
+    if args.child and args.child.startswith("memory-"):
+        return child_memory(args.child.removeprefix("memory-"))
+    print(f"platos-tui console benchmark · python {sys.version.split()[0]} · {os.cpu_count()} cores")
+    for name, section in SECTIONS.items():
+        if not args.only or name in args.only:
+            section(args.quick)
 
 
 if __name__ == "__main__":
