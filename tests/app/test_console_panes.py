@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
-from tests.app.fakes import NOW, FakeClient, incident, metrics, queue, run, token
+from tests.app.fakes import NOW, FakeClient, incident, metrics, queue, run, settings, token
 from tests.app.harness import console, wait_for, wait_for_text
 from tests.app.screen_text import screen_lines, screen_text
 from tui.model import QueueType, RunStatus, TokenStatus
@@ -239,3 +240,24 @@ def test_age_text_and_when_it_changes() -> None:
     assert seconds_until_change(10.5) == 0.5
     assert seconds_until_change(61) == 59
     assert seconds_until_change(90_000) == 3_600 - (90_000 % 3_600)
+
+
+async def test_a_slow_refresh_rests_as_long_as_it_took_then_speeds_up_again() -> None:
+    """Pacing: a poll that spent 0.3 s (a budget-throttled 1,000-queue read) is followed by as long a rest."""
+    import asyncio
+
+    slow = incident()
+    original = slow.list_queues
+
+    async def list_queues() -> list[Any]:
+        await asyncio.sleep(delay)
+        return await original()
+
+    delay = 0.3
+    slow.list_queues = list_queues  # type: ignore[method-assign]
+    async with console(slow, config=settings(refresh=0.05)) as (app, pilot, _):
+        screen = app.screen
+        assert isinstance(screen, QueuesScreen)
+        await wait_for(pilot, lambda: screen._interval >= 0.5)
+        delay = 0.0
+        await wait_for(pilot, lambda: screen._interval < 0.1, timeout=10)

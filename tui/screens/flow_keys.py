@@ -57,9 +57,8 @@ def key_flow(app: App[Any], flows: ActionFlows, name: str) -> Awaitable[object] 
             screen.update_bars()
         return None
     if isinstance(screen, RunsScreen) and name == "cancel":
-        marked = [r for k in sorted(screen.table.marked) if (r := screen._runs.get(k)) is not None]
         run = screen.selected_run()
-        runs = marked or ([run] if run is not None else [])
+        runs = screen.marked_runs() or ([run] if run is not None else [])
         return flows.cancel_runs(runs) if runs else None
     if isinstance(screen, RunDetailScreen) and name in ("cancel", "replay", "complete"):
         detail = screen.detail
@@ -76,8 +75,7 @@ def key_flow(app: App[Any], flows: ActionFlows, name: str) -> Awaitable[object] 
         return flows.cancel_runs([run]) if name == "cancel" else flows.replay(run)
     if isinstance(screen, QueuesScreen) and name in ("pause", "override", "reset", "repair"):
         if name == "repair":
-            queues = [q for k, q in screen._by_key.items() if k in screen.table.marked]
-            return flows.repair(queues)
+            return flows.repair(screen.marked_queues())
         queue = screen.selected_queue()
         if queue is None:
             return None
@@ -86,7 +84,7 @@ def key_flow(app: App[Any], flows: ActionFlows, name: str) -> Awaitable[object] 
         selected = screen.selected_token()
         if selected is None:
             return None
-        waiter = screen._blocked.get(selected.id)
+        waiter = screen.blocked_run(selected.id)
         return flows.complete_token(selected.id, waiter if waiter and waiter.startswith("run_") else None)
     return None
 

@@ -63,6 +63,8 @@ class PaneScreen(Screen[None]):
         self._generation = session.generation
         self._last_full = 0.0
         self._interval = session.settings.refresh_seconds
+        self._took = 0.0
+        """How long the last full poll took, waits on the request budget included."""
         self._notified: str | None = None
         self._loaded = False
         self._footer = False
@@ -134,6 +136,7 @@ class PaneScreen(Screen[None]):
         full, self._full = self._full, False
         if full:
             self._last_full = time.monotonic()
+        started = time.monotonic()
         try:
             await self.poll(full=full)
         except ApiError as error:
@@ -149,6 +152,8 @@ class PaneScreen(Screen[None]):
                 if self._notified is not None:
                     self.notify(f"{self.PANE}: data is fresh again", title="Recovered")
                     self._notified = None
+        if full:
+            self._took = time.monotonic() - started
         self._pace()
         self.update_bars()
         if not self._footer:
@@ -174,18 +179,21 @@ class PaneScreen(Screen[None]):
             self.table.refresh()
 
     def _pace(self) -> None:
-        """Stretch the interval near the request budget or while the server fails; shrink it back after."""
+        """Back off while the server fails or says its bucket is low; otherwise rest as long as the last poll took.
+
+        The budget already caps the rate. Resting as long as a full poll took (1,000 queues are 10 pages, 5 s
+        at 2 req/s) keeps half of the budget free for actions and other clients, and the data stays fresh.
+        The interval runs from the start of one full poll to the start of the next, hence twice the time taken.
+        """
         base = self.session.settings.refresh_seconds
         stats = self.session.client.stats()
         status = self.session.pane(self.PANE)
         if status.failures:
             self._interval = min(MAX_BACKOFF_SECONDS, base * 2 ** min(status.failures, 4))
-        elif getattr(stats, "slowed_down", False) or (
-            stats.budget_per_second and stats.requests_per_second > 0.8 * stats.budget_per_second
-        ):
+        elif getattr(stats, "slowed_down", False):
             self._interval = min(MAX_BACKOFF_SECONDS, self._interval * 1.5)
         else:
-            self._interval = max(base, self._interval / 1.5)
+            self._interval = min(MAX_BACKOFF_SECONDS, max(base, 2 * self._took))
 
     # ----- subclass hooks -------------------------------------------------------------------------------
 

@@ -232,6 +232,10 @@ class QueuesScreen(PaneScreen):
         key = self.table.cursor_key
         return self._by_key.get(key) if key is not None else None
 
+    def marked_queues(self) -> list[Queue]:
+        """The marked queues (`R` repairs these, or every queue when none is marked)."""
+        return [queue for key, queue in self._by_key.items() if key in self.table.marked]
+
     def selected_value(self) -> str | None:
         queue = self.selected_queue()
         return queue.name if queue is not None else None

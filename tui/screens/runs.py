@@ -330,6 +330,10 @@ class RunsScreen(PaneScreen):
         key = self.table.cursor_key
         return self._runs.get(key) if key is not None else None
 
+    def marked_runs(self) -> list[Run]:
+        """The marked runs still listed, in id order (`c` cancels these instead of the cursor's run)."""
+        return [run for key in sorted(self.table.marked) if (run := self._runs.get(key)) is not None]
+
     @on(FastTable.Selected)
     def _open_run(self, event: FastTable.Selected) -> None:
         self.post_message(OpenRun(event.key))

@@ -66,7 +66,6 @@ class TriageScreen(PaneScreen):
         self._by_key: dict[str, Finding] = {}
         self._interval = TRIAGE_EVERY * session.settings.refresh_seconds
         self._gathering = False
-        self._took = 0.0
         self.recovery = RecoveryRunner(self, session)
         self.table.empty_message = "Triaging the environment… (one triage reads ~15-60 requests)"
 
@@ -95,14 +94,12 @@ class TriageScreen(PaneScreen):
             return
         self._gathering = True
         self.update_bars()
-        started = time.monotonic()
         try:
             thresholds = self.session.settings.thresholds
             env = await gather_environment_facts(self.session.client, thresholds, self.session.clock())
             findings = triage(env, thresholds)
         finally:
             self._gathering = False
-            self._took = time.monotonic() - started
             self._last_full = time.monotonic()  # the next triage waits a full interval after this one ends
         self.env, self.findings = env, findings
         self._by_key = {finding_key(f): f for f in findings}

@@ -230,6 +230,10 @@ class WaitpointsScreen(PaneScreen):
         key = self.table.cursor_key
         return self._tokens.get(key) if key is not None else None
 
+    def blocked_run(self, token_id: str) -> str | None:
+        """The run seen waiting on this token, if the scan has found one."""
+        return self._blocked.get(token_id)
+
     @on(FastTable.Selected)
     def _open_blocked_run(self, event: FastTable.Selected) -> None:
         run_id = self._blocked.get(event.key)
