@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -13,38 +14,47 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 
 from tui.api.client import EngineClient
 from tui.config import Settings
 from tui.model.text import clean
-from tui.screens.command_line import CommandLine
 from tui.screens.commands import parse
 from tui.screens.flow_keys import FLOW_COMMANDS, command_flow, key_applies, key_flow
-from tui.screens.help import HelpScreen
 from tui.screens.messages import OpenRun, OpenRuns
-from tui.screens.palette import BindingsProvider
 from tui.screens.pane import PaneScreen
-from tui.screens.plugin_palette import PluginsProvider
 from tui.screens.queues import QueuesScreen
-from tui.screens.runs import RunsScreen
 from tui.screens.session import Session
-from tui.screens.waitpoints import WaitpointsScreen
-from tui.screens.welcome import WelcomeScreen
 
 
-def _triage(session: Session) -> PaneScreen:
-    # Triage pulls in the whole diagnosis layer; import it when the pane is first shown, not at start-up.
-    from tui.screens.triage import TriageScreen
+def _pane(module: str, name: str) -> Callable[[Session], PaneScreen]:
+    """A pane built on first show: only the queues pane is imported before the first frame (startup target)."""
 
-    return TriageScreen(session)
+    def build(session: Session) -> PaneScreen:
+        screen: PaneScreen = getattr(importlib.import_module(module), name)(session)
+        return screen
+
+    return build
 
 
 PANES: dict[str, Callable[[Session], PaneScreen]] = {
     "queues": QueuesScreen,
-    "runs": RunsScreen,
-    "waitpoints": WaitpointsScreen,
-    "triage": _triage,
+    "runs": _pane("tui.screens.runs", "RunsScreen"),
+    "waitpoints": _pane("tui.screens.waitpoints", "WaitpointsScreen"),
+    "triage": _pane("tui.screens.triage", "TriageScreen"),
 }
+
+
+def _bindings_provider() -> type[Provider]:
+    from tui.screens.palette import BindingsProvider
+
+    return BindingsProvider
+
+
+def _plugins_provider() -> type[Provider]:
+    from tui.screens.plugin_palette import PluginsProvider
+
+    return PluginsProvider
 
 
 def utc_now() -> datetime:
@@ -61,7 +71,7 @@ class PlatosApp(App[None]):
 
     TITLE = "platos-tui"
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
-    COMMANDS = App.COMMANDS | {BindingsProvider, PluginsProvider}
+    COMMANDS = App.COMMANDS | {_bindings_provider, _plugins_provider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "pane('queues')", "Queues", show=False, id="pane.queues"),
         Binding("2", "pane('runs')", "Runs", show=False, id="pane.runs"),
@@ -107,6 +117,8 @@ class PlatosApp(App[None]):
 
     def on_mount(self) -> None:
         if self._settings is None:
+            from tui.screens.welcome import WelcomeScreen
+
             self.push_screen(WelcomeScreen(demo_available=self._start_demo is not None))
         else:
             self._start(self._settings)
@@ -126,8 +138,7 @@ class PlatosApp(App[None]):
             with contextlib.suppress(Exception):
                 await self.session.client.aclose()
 
-    @on(WelcomeScreen.StartDemo)
-    def _demo(self) -> None:
+    def on_welcome_screen_start_demo(self) -> None:
         if self._start_demo is not None and self.session is None:
             self._start(self._start_demo())
 
@@ -142,6 +153,7 @@ class PlatosApp(App[None]):
             return self.session is not None and key_applies(self.screen, str(parameters[0]) if parameters else "")
         if action == "diagnose":
             from tui.screens.run_detail import RunDetailScreen
+            from tui.screens.runs import RunsScreen
 
             return self.session is not None and isinstance(self.screen, (RunsScreen, RunDetailScreen))
         return True
@@ -190,6 +202,7 @@ class PlatosApp(App[None]):
     def _run_to_diagnose(self) -> str | None:
         """The run under the cursor of the runs pane, or the run of the run detail screen."""
         from tui.screens.run_detail import RunDetailScreen
+        from tui.screens.runs import RunsScreen
 
         screen = self.screen
         if isinstance(screen, RunsScreen):
@@ -241,10 +254,14 @@ class PlatosApp(App[None]):
             self.run_worker(flow, group="actions")
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen.for_screen(self.screen))
 
     @work
     async def action_command_line(self) -> None:
+        from tui.screens.command_line import CommandLine
+
         text = await self.push_screen_wait(CommandLine())
         if text:
             await self.run_command(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import gc
 import os
 import random
@@ -423,6 +424,9 @@ def start_sim(queues: int | None = None, runs: int | None = None) -> tuple[str |
 
 def section_startup(quick: bool) -> None:
     repeats = 3 if quick else 7
+    # An installed console has its bytecode compiled by pip; an editable checkout may not (for example with
+    # PYTHONDONTWRITEBYTECODE set), and compiling on every launch is not what a user pays.
+    compileall.compile_dir(ROOT / "tui", quiet=1)
     url, key, sim = start_sim()
     try:
         bare, console = startup(repeats, url, key)
