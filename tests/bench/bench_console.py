@@ -499,9 +499,13 @@ def section_budget(quick: bool) -> None:
     span = stamps[-1] - stamps[0] if len(stamps) > 1 else 1.0
     print(
         f"   {len(stamps)} requests: mean {len(stamps) / span:4.2f}/s, busiest 10 s {windows(stamps, 10):4.2f}/s,"
-        f" busiest 1 s {windows(stamps, 1):4.0f} (burst 4)   (target: mean and 10 s ≤ 2/s)"
+        f" busiest 1 s {windows(stamps, 1):4.0f}   (budget: 2/s sustained, bursts of 4, so at most 2.4/s over 10 s)"
     )
+    visit = seconds / 6
     for name in sorted(to_fresh):
+        if to_fresh[name] == float("inf"):
+            print(f"   {name:<10} no fresh data within a {visit:.0f} s visit")
+            continue
         print(
             f"   {name:<10} fresh data {to_fresh[name]:4.1f} s after switching to it,"
             f" then at most {worst.get(name, float('nan')):4.1f} s old"

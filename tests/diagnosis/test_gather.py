@@ -199,3 +199,20 @@ async def test_observe_fetches_what_the_checks_need_and_ticks_them() -> None:
     client.started = {"task/agent-turn": 5, "task/send-email": 2, "shared": 1}
     after = evaluate_all(finding.verify, await observe(client, finding.verify))  # type: ignore[arg-type]
     assert all(r.holds for r in after)
+
+
+async def test_many_queues_read_metrics_for_the_longest_backlogs_and_still_see_a_stall() -> None:
+    """1,000 queues must not cost 1,000 metric reads: the most backlogged are read, the rest are noted."""
+    from tui.diagnosis.gather import MAX_METRICS
+
+    qs = [queue(f"q{i:03}", queued=1 + i % 50, limit=10) for i in range(300)]
+    client = FakeClient(qs, [run("run_x", age=900, task="q000", queue="task/q000")])  # q000: the shortest backlog
+    env = await gather_environment_facts(client, TH, NOW)  # type: ignore[arg-type]
+    assert client.calls["queue_metrics"] == MAX_METRICS
+    measured = [q.queue.queued for q in env.queues if q.metrics is not None]
+    skipped = [q.queue.queued for q in env.queues if q.metrics is None]
+    assert min(measured) >= max(skipped)  # the longest backlogs only
+    assert f"metrics read for the {MAX_METRICS} most backlogged of 300 active queues" in env.notes
+    assert any(f.cause is Cause.WORKER_POOL_EMPTY for f in triage(env, TH))
+    facts = await gather_run_facts(client, "run_x", TH, NOW)  # type: ignore[arg-type]
+    assert facts.queue is not None and facts.queue.metrics is not None  # the run's own queue is read first

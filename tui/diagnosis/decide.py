@@ -10,7 +10,7 @@ from tui.diagnosis.evidence import DEQUEUED_HINT, queue_line, run_age, run_check
 from tui.diagnosis.facts import RunFacts
 from tui.diagnosis.findings import PRECEDENCE, Action, Cause, Finding, Outcome, Recovery, Step
 from tui.diagnosis.fmt import dur, limit_text, listing, name
-from tui.diagnosis.rules import environment_stall, queue_findings, run_findings, stall_finding
+from tui.diagnosis.rules import environment_stall, queue_findings, run_findings, stall_finding, stall_measurable
 from tui.model import RunStatus, TokenStatus
 
 # Causes that stop the run from moving at all, whatever its age; concurrency_at_cap only counts once overdue.
@@ -99,9 +99,7 @@ def _path(f: RunFacts, th: Thresholds, overdue: bool, held: dict[Cause, Finding]
         dq = Outcome.UNKNOWN if q.started is None else (Outcome.YES if q.started == 0 else Outcome.NO)
         steps.append(Step(CHECK_DEQUEUE, dq, (started_line(q, env),)))
     stall = environment_stall(env)
-    pool_known = any(x.metrics is not None for x in env.queues) and all(
-        x.metrics is not None for x in env.queues if x.queue.queued > 0
-    )
+    pool_known = any(x.metrics is not None for x in env.queues) and stall_measurable(env)
     pool = Outcome.YES if stall is not None else (Outcome.NO if pool_known else Outcome.UNKNOWN)
     pool_ev = (
         stall_finding(stall, env).evidence

@@ -131,6 +131,11 @@ class EnvFacts:
         return int(self.environment.concurrency_limit * self.environment.burst_factor)
 
     @property
+    def active_queues(self) -> int:
+        """Queues with anything queued or running."""
+        return sum(1 for q in self.queues if q.queue.queued > 0 or q.queue.running > 0)
+
+    @property
     def env_running(self) -> int:
         """Slots in use: the admin report's operational count, else the sum of `running` (an undercount)."""
         if self.engine_report is not None:

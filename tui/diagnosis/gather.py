@@ -48,6 +48,9 @@ MAX_ACTIVE_PAGES = 5
 MAX_HOLDER_PAGES = 3
 MAX_QUEUE_PROBES = 10
 MAX_QUEUED_SAMPLES = 20
+MAX_METRICS = 40
+"""Queue metrics read per triage or diagnosis, one request each: the most backlogged queues first. At 1,000
+queues reading them all would take minutes of a 2 req/s budget."""
 QUEUE_PROBE_SECONDS = 2.0
 PARALLEL = 4
 """Requests in flight at once; the client's budget still paces them."""
@@ -203,11 +206,17 @@ async def _environment(
     holders_for: Callable[[Queue, int | None], bool],
     sample_queued: Callable[[QueueFacts, int | None], bool],
     queued_before: datetime | None = None,
+    first: str | None = None,
 ) -> EnvFacts:
     environment = await notes.attempt("environment (whoami)", client.environment())
     env_limit = environment.concurrency_limit if environment is not None else None
     deployment = await notes.attempt("current deployment", client.current_deployment())
     active = [q for q in queues if q.queued > 0 or q.running > 0]
+    # `first` (the diagnosed run's queue) leads, then the longest backlogs: they decide the verdicts.
+    active.sort(key=lambda q: (q.stored_name != first, -q.queued, -q.running))
+    if len(active) > MAX_METRICS:
+        notes.lines.append(f"metrics read for the {MAX_METRICS} most backlogged of {len(active)} active queues")
+        active = active[:MAX_METRICS]
     metrics = await bounded(
         (notes.attempt(f"metrics of {q.stored_name}", client.queue_metrics(q, window))) for q in active
     )
@@ -308,6 +317,7 @@ async def gather_run_facts(
         queues=queues,
         holders_for=lambda q, limit: q.stored_name == queue_name and _at_cap(q, limit),
         sample_queued=lambda f, limit: False,
+        first=queue_name,
     )
     trace = None
     if run.status in ACTIVE:

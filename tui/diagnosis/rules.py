@@ -35,6 +35,8 @@ RunRule = Callable[[RunTrace, datetime, Thresholds], Finding | None]
 QueueRule = Callable[[QueueFacts, EnvFacts, Thresholds], Finding | None]
 
 BLOCKERS_NAMED = 10
+STALL_SAMPLE = 20
+"""Backlogged queues measured with nothing started that show a stall when not every active queue was measured."""
 """How many blocking runs a finding names and offers to cancel one by one."""
 
 
@@ -302,8 +304,8 @@ class Stall:
 def environment_stall(env: EnvFacts) -> Stall | None:
     """Backlog, nothing dequeued in the window in any queue checked, nothing paused, and free slots to fill.
 
-    Paused queues are left out (their backlog is their own cause); a paused environment rules this out. When a
-    backlogged queue's metrics are unknown, nothing can be concluded.
+    Paused queues are left out (their backlog is their own cause); a paused environment rules this out. When
+    some active queues were not measured (a large environment), the measured ones must be a real sample.
     """
     if env.env_paused or env.env_saturated:
         return None
@@ -311,15 +313,25 @@ def environment_stall(env: EnvFacts) -> Stall | None:
         return None
     backlog = backlog_queues(env)
     measured = [q for q in env.queues if q.metrics is not None]
-    if not backlog or not measured:
+    if not backlog or not measured or not stall_measurable(env):
         return None
-    if any(q.metrics is None for q in env.queues if q.queue.queued > 0 or q.queue.running > 0):
-        return None  # an unmeasured active queue might be dequeuing
     if any(q.started for q in measured):
         return None
     if all(env.at_cap(q) for q in backlog):
         return None  # every backlog sits behind full slots: a blocker or drift, not missing workers
     return Stall(tuple(backlog), len(measured), sum(q.queue.queued for q in backlog))
+
+
+def stall_measurable(env: EnvFacts) -> bool:
+    """Whether the measured queues can show an environment-wide stall: all active queues, or a sample of them.
+
+    An unmeasured queue might be dequeuing, but an empty worker pool stops every queue: STALL_SAMPLE backlogged
+    queues (the longest backlogs, measured first) with nothing started is evidence enough.
+    """
+    active = [q for q in env.queues if q.queue.queued > 0 or q.queue.running > 0]
+    if all(q.metrics is not None for q in active):
+        return True
+    return sum(1 for q in active if q.metrics is not None and q.queue.queued > 0) >= STALL_SAMPLE
 
 
 def worker_pool_empty(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding | None:
@@ -334,7 +346,8 @@ def stall_finding(stall: Stall, env: EnvFacts) -> Finding:
     oldest = oldest_queued(list(stall.stalled), env.now)
     free = [q for q in stall.stalled if not env.at_cap(q)]
     evidence = [
-        f"started in last {env.window}: 0 in all {plural(stall.checked, 'queue')} with metrics",
+        f"started in last {env.window}: 0 in all {plural(stall.checked, 'queue')} with metrics"
+        + (f" (of {env.active_queues} active)" if env.active_queues > stall.checked else ""),
         f"backlog: {stall.backlog} runs in {plural(len(stall.stalled), 'queue')}, none paused, environment not paused",
         *(queue_line(q, env) for q in stall.stalled[:BLOCKERS_NAMED]),
         f"free slots left unused, e.g. {queue_line(free[0], env)}" if free else "no free slots",
