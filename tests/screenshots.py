@@ -88,7 +88,7 @@ async def main() -> None:
     await shoot("queues-80x24", [], size=(80, 24))
     await shoot("runs", [keys("2")])
     await shoot("run-detail", [keys("2"), keys("enter", wait=2.5)])
-    await shoot("waitpoints", [keys("3", wait=3.0)])
+    await shoot("waitpoints", [keys("3", wait=10.0)])  # the blocked-run column fills in a few calls per poll
     await shoot("triage", [keys("4", wait=6.0)])
     await shoot("diagnosis", [keys("2"), keys("down", "down"), keys("d", wait=6.0)])
     await shoot("help", [keys("question_mark")], size=(100, 34))
