@@ -143,3 +143,16 @@ def test_fit_pads_cuts_and_keeps_both_ends_of_ids() -> None:
     assert fit("abcdefgh", 5) == "abcd…"
     assert fit("run_cmeo2x0k9a000208l4h2v1c3d7", 15, middle=True) == "run_cmeo2x…c3d7"
     assert fit("日本語日本語", 5) == "日本…"
+
+
+async def test_filtered_rows_repaint_when_a_hidden_row_arrives_in_the_same_update() -> None:
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        table.set_rows(rows(5))
+        table.set_filter("name1")
+        await pilot.pause()
+        assert "name1 " in "\n".join(screen_lines(pilot.app)) + " "
+        # k1 changes while a row the filter hides arrives: the visible keys stay the same.
+        table.set_rows([*rows(5, suffix="-changed"), Row("k9", ("id9", "other", "", ""))])
+        await pilot.pause()
+        assert "name1-changed" in "\n".join(screen_lines(pilot.app))

@@ -158,6 +158,7 @@ class FastTable(ScrollView, can_focus=True):
                 if known is not row and known != row:
                     strips.pop(row.key, None)
                     search.pop(row.key, None)
+                    changed.append(row.key)  # repainted below when the filtered view keeps its keys
             for gone in self._by_key.keys() - by_key.keys():
                 strips.pop(gone, None)
                 search.pop(gone, None)
