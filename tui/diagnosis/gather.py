@@ -40,6 +40,7 @@ from tui.model import (
 )
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 DEFAULT_WINDOW = "15m"
 """The metrics period in which "dequeued anything" is judged."""
@@ -78,15 +79,18 @@ class Notes:
         return None
 
 
-async def bounded(calls: Iterable[Awaitable[T]]) -> list[T]:
-    """Await coroutines with at most PARALLEL in flight; results in order."""
+async def bounded(items: Iterable[U], call: Callable[[U], Awaitable[T]]) -> list[T]:
+    """`call` each item with at most PARALLEL in flight; results in order.
+
+    A call starts only once it has a slot, so a cancelled gather leaves no coroutine behind unawaited.
+    """
     gate = asyncio.Semaphore(PARALLEL)
 
-    async def one(call: Awaitable[T]) -> T:
+    async def one(item: U) -> T:
         async with gate:
-            return await call
+            return await call(item)
 
-    return list(await asyncio.gather(*(one(c) for c in calls)))
+    return list(await asyncio.gather(*(one(item) for item in items)))
 
 
 def _queue_key(q: Queue) -> tuple[str, QueueType]:
@@ -218,7 +222,7 @@ async def _environment(
         notes.lines.append(f"metrics read for the {MAX_METRICS} most backlogged of {len(active)} active queues")
         active = active[:MAX_METRICS]
     metrics = await bounded(
-        (notes.attempt(f"metrics of {q.stored_name}", client.queue_metrics(q, window))) for q in active
+        active, lambda q: notes.attempt(f"metrics of {q.stored_name}", client.queue_metrics(q, window))
     )
     by_name = {q.stored_name: m for q, m in zip(active, metrics, strict=True)}
     report = await notes.attempt("admin engine report", client.engine_report())
@@ -235,16 +239,16 @@ async def _environment(
         for q in queues
     ]
     wanted = [i for i, f in enumerate(facts) if holders_for(f.queue, env_limit)]
-    listed = await bounded(_holders(client, facts[i].queue, notes) for i in wanted)
+    listed = await bounded(wanted, lambda i: _holders(client, facts[i].queue, notes))
     for i, (runs, complete) in zip(wanted, listed, strict=True):
         facts[i] = replace(facts[i], holders=runs, holders_complete=complete)
     sampled = [i for i, f in enumerate(facts) if sample_queued(f, env_limit)][:MAX_QUEUED_SAMPLES]
     pages = await bounded(
-        notes.attempt(
+        sampled,
+        lambda i: notes.attempt(
             f"queued runs of {facts[i].name}",
             client.list_runs(queue=_queue_key(facts[i].queue), statuses=[RunStatus.QUEUED], created_to=queued_before),
-        )
-        for i in sampled
+        ),
     )
     for i, page in zip(sampled, pages, strict=True):
         if page is not None:
@@ -385,7 +389,7 @@ async def gather_environment_facts(
     if len(candidates) > max_traces:
         notes.lines.append(f"traced {max_traces} of {len(candidates)} stuck candidates (cap)")
     tokens: dict[str, TokenDetail | None] = {}
-    traces = await bounded((trace_run(client, r, notes, tokens)) for r in candidates[:max_traces])
+    traces = await bounded(candidates[:max_traces], lambda r: trace_run(client, r, notes, tokens))
     waiting = await notes.attempt("waiting tokens", client.list_tokens(statuses=[TokenStatus.WAITING], page_size=100))
     return replace(
         env,

@@ -20,11 +20,11 @@ async def observe(client: EngineClient, checks: Sequence[VerifyCheck], *, window
         listed = await notes.attempt("queue list", client.list_queues()) or []
         queues = {q.stored_name: q for q in listed if q.stored_name in queue_names}
     flowing = [queues[c.target] for c in checks if c.kind is VerifyKind.RUNS_FLOWING and c.target in queues]
-    metrics = await bounded((notes.attempt("metrics", client.queue_metrics(q, window))) for q in flowing)
+    metrics = await bounded(flowing, lambda q: notes.attempt("metrics", client.queue_metrics(q, window)))
     run_ids = list(dict.fromkeys(c.target for c in checks if c.kind is VerifyKind.RUN_STATUS))
-    details = await bounded((notes.attempt("run", client.retrieve_run(r))) for r in run_ids)
+    details = await bounded(run_ids, lambda r: notes.attempt("run", client.retrieve_run(r)))
     token_ids = list(dict.fromkeys(c.target for c in checks if c.kind is VerifyKind.TOKEN_COMPLETED))
-    tokens = await bounded((notes.attempt("token", client.retrieve_token(t))) for t in token_ids)
+    tokens = await bounded(token_ids, lambda t: notes.attempt("token", client.retrieve_token(t)))
     return Observation(
         queues=queues,
         metrics={q.stored_name: m for q, m in zip(flowing, metrics, strict=True) if m is not None},
