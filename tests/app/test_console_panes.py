@@ -261,3 +261,13 @@ async def test_a_slow_refresh_rests_as_long_as_it_took_then_speeds_up_again() ->
         await wait_for(pilot, lambda: screen._interval >= 0.5)
         delay = 0.0
         await wait_for(pilot, lambda: screen._interval < 0.1, timeout=10)
+
+
+async def test_switching_to_a_pane_polls_it_once_not_twice() -> None:
+    """Mounting and switching both resume a pane: that must start one full poll, not queue a second one."""
+    async with console(config=settings(refresh=1.0)) as (app, pilot, fake):
+        before = fake.calls["list_queues"]
+        await pilot.press("4")  # one triage reads the queue list once, then rests 5 refresh intervals
+        await wait_for(pilot, lambda: app.session is not None and app.session.pane("triage").updated_at is not None)
+        await pilot.pause(0.5)
+        assert fake.calls["list_queues"] - before == 1

@@ -90,11 +90,11 @@ class PaneScreen(Screen[None]):
         if self._ticker is None:
             return  # not mounted yet: on_mount starts polling
         self._ticker.resume()
-        self._full = not self._loaded or time.monotonic() - self._last_full >= self._interval
-        self._wake.set()
-        # Mounting the current pane and switching to it both resume it; a second loop would cancel the first
-        # one's poll halfway (a triage takes seconds), so only start a loop when none is running.
+        # Mounting the current pane and switching to it both resume it. When the loop is already polling, leave
+        # it be: a second loop would cancel its poll halfway, and a wake would queue a second full poll at once.
         if not any(w.group == "poll" and w.is_running and not w.is_cancelled for w in self.workers):
+            self._full = not self._loaded or time.monotonic() - self._last_full >= self._interval
+            self._wake.set()
             self._poll_loop()
         self.table.focus()
 

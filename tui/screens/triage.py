@@ -28,7 +28,7 @@ from tui.widgets.checklist import FindingSection
 from tui.widgets.table import Cell, Column, FastTable, Row
 
 TRIAGE_EVERY = 5
-"""Triage every this many refresh intervals: one costs ~15-60 requests against a budget of 2 req/s."""
+"""Triage at most every this many refresh intervals: one costs 15-150 requests against a budget of 2 req/s."""
 TONES = {0: "error", 1: "warning", 2: "warning", 3: "success"}
 
 
@@ -66,8 +66,9 @@ class TriageScreen(PaneScreen):
         self._by_key: dict[str, Finding] = {}
         self._interval = TRIAGE_EVERY * session.settings.refresh_seconds
         self._gathering = False
+        self._gather_started = 0.0
         self.recovery = RecoveryRunner(self, session)
-        self.table.empty_message = "Triaging the environment… (one triage reads ~15-60 requests)"
+        self.table.empty_message = "Triaging the environment… (15-150 requests: up to a minute at 2 req/s)"
 
     def compose(self) -> ComposeResult:
         for widget in super().compose():
@@ -93,6 +94,7 @@ class TriageScreen(PaneScreen):
         if not full and self.env is not None:
             return
         self._gathering = True
+        self._gather_started = time.monotonic()
         self.update_bars()
         try:
             thresholds = self.session.settings.thresholds
@@ -159,11 +161,15 @@ class TriageScreen(PaneScreen):
 
     def summary(self) -> str:
         if self.env is None:
-            return "triaging the environment…" if self._gathering else "not triaged yet"
+            return f"triaging the environment… {self._gathering_for()}" if self._gathering else "not triaged yet"
         runs = len({r for f in self.findings for r in f.runs})
         every = f"every {self._interval:.3g} s"
-        busy = " · triaging…" if self._gathering else ""
+        busy = f" · triaging… {self._gathering_for()}" if self._gathering else ""
         return f"{len(self.findings)} findings, {runs} runs affected · triage {every}{busy}"
+
+    def _gathering_for(self) -> str:
+        # A large environment takes a minute at the request budget: show that it is moving.
+        return f"{time.monotonic() - self._gather_started:.0f} s"
 
     def warning(self) -> str:
         status = self.session.pane(self.PANE)
