@@ -115,8 +115,13 @@ async def waiting_run_detail(r: Rig) -> None:
     await waitpoints_pane(r)
     screen = r.app.screen
     assert isinstance(screen, WaitpointsScreen)
-    await wait_for(r.pilot, lambda: any(w.startswith("run_") for w in screen._blocked.values()))
-    run_id = next(w for w in screen._blocked.values() if w.startswith("run_"))
+
+    def blocked() -> list[str]:
+        found = (screen.blocked_run(key) for key in screen.table.keys)
+        return [run_id for run_id in found if run_id is not None and run_id.startswith("run_")]
+
+    await wait_for(r.pilot, lambda: bool(blocked()))
+    run_id = blocked()[0]
     r.app.open_run(run_id)
     await wait_for(
         r.pilot, lambda: isinstance(r.app.screen, RunDetailScreen) and r.app.screen.selected_token_id is not None

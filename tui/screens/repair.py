@@ -63,7 +63,7 @@ class RepairScreen(ModalScreen[bool]):
             yield Static(help_text, id="repair-help")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.offer_apply or self.refusal is not None if action == "apply" else True
+        return (self.offer_apply or self.refusal is not None) if action == "apply" else True
 
     def action_apply(self) -> None:
         if self.refusal is not None:
