@@ -11,14 +11,13 @@ import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 import tomli_w
 
-from tui.model import EnvironmentType, StuckThresholds, environment_type_from_key
+from tui.model import EnvironmentType, environment_type_from_key
 
 APP_NAME = "platos-tui"
 Warn = Callable[[str], None]
@@ -36,12 +35,10 @@ class Thresholds:
     executing_seconds: float = 900.0
     tool_call_seconds: float = 120.0
     waitpoint_seconds: float = 3600.0
-
-    def stuck(self) -> StuckThresholds:
-        return StuckThresholds(
-            dequeued=timedelta(seconds=self.dequeued_seconds),
-            executing=timedelta(seconds=self.executing_seconds),
-        )
+    progress_seconds: float = 300.0
+    """A run whose trace moved within this long is progressing: slow, not hung."""
+    token_horizon_seconds: float = 7 * 86400.0
+    """A token timeout further off than this is no resumer anyone will wait for."""
 
 
 @dataclass(frozen=True, slots=True)

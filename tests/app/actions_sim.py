@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -49,10 +50,19 @@ class Counting(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
     def posts(self, part: str = "", body: str = "") -> list[str]:
-        """Paths of the POSTs whose path contains `part` and whose body contains `body`."""
+        """Paths of the POSTs whose path contains `part` and whose body contains `body`.
+
+        A repair dry run is a read sent as a POST (a triage makes one in the background), so it counts only
+        when `body` asks for it.
+        """
         return [
-            p for (m, p), b in zip(self.requests, self.bodies, strict=True) if m == "POST" and part in p and body in b
+            p
+            for (m, p), b in zip(self.requests, self.bodies, strict=True)
+            if m == "POST" and part in p and body in b and ("dryRun" in body or not DRY_RUN.search(b))
         ]
+
+
+DRY_RUN = re.compile(r'"dryRun":\s*true')
 
 
 @dataclass

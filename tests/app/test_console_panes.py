@@ -80,10 +80,13 @@ async def test_runs_mark_stuck_in_words_and_sort_them_first() -> None:
         await wait_for_text(pilot, "run_stuck")
         flags = table_column(app, 0)
         ids = table_column(app, 1)
-        assert flags[:2] == ["STUCK", "STUCK"]
-        assert ids[:2] == ["run_stuck0000000000000001", "run_deq00000000000000002"]  # longest in status first
-        assert "" in flags[2:] and "STUCK" not in flags[2:]
-        assert "2 STUCK" in screen_lines(app)[1]
+        # The QUEUED run has waited 3 m, past its 2 m window: by age alone it is stuck too.
+        assert flags[:3] == ["STUCK", "STUCK", "STUCK"]
+        assert ids[:3] == [  # longest in status first
+            "run_stuck0000000000000001", "run_deq00000000000000002", "run_queued00000000000005"
+        ]
+        assert "" in flags[3:] and "STUCK" not in flags[3:]
+        assert "3 STUCK" in screen_lines(app)[1]
 
 
 async def test_runs_ask_for_stuck_candidates_directly_and_page_on_scroll() -> None:
@@ -95,8 +98,11 @@ async def test_runs_ask_for_stuck_candidates_directly_and_page_on_scroll() -> No
         await wait_for(pilot, lambda: len(client.run_calls) >= 6)
         stuck_calls = [c for c in client.run_calls if c["created_to"] is not None]
         assert stuck_calls, "no direct query for stuck candidates"
-        assert set(stuck_calls[-1]["statuses"]) == {RunStatus.DEQUEUED, RunStatus.EXECUTING}
-        assert stuck_calls[-1]["created_to"] == NOW.replace() - app.session.settings.thresholds.stuck().dequeued  # type: ignore[union-attr]
+        assert set(stuck_calls[-1]["statuses"]) == {
+            RunStatus.QUEUED, RunStatus.DEQUEUED, RunStatus.EXECUTING, RunStatus.WAITING
+        }
+        window = timedelta(seconds=app.session.settings.thresholds.dequeued_seconds)  # type: ignore[union-attr]
+        assert stuck_calls[-1]["created_to"] == NOW - window
         assert all(c["after"] is None for c in client.run_calls), "read a second page nobody scrolled to"
         table = app.screen.query_one(FastTable)
         assert table.keys[0] == "run_stuck0000000000000001"

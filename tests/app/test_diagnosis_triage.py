@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.app.diagnosis_sim import sim_console
@@ -38,7 +39,10 @@ async def test_incident_findings_are_listed_worst_first_with_counts() -> None:
         text = screen_text(sim.app)
         assert "PAUSED:" in text and "HUNG:" in text and "findings," in text
         hung = next(f for f in screen.findings if f.cause is Cause.ENTITY_BACKEND_UNREACHABLE)
-        assert hung.summary.startswith(f"HUNG: {len(hung.runs)} runs hung calling entity `crm`")
+        pattern = r"HUNG: (\d+) runs hung calling entity `crm`.*?(?:; (\d+) more wait behind them|$)"
+        counts = re.match(pattern, hung.summary)
+        assert counts, hung.summary
+        assert int(counts.group(1)) + int(counts.group(2) or 0) == len(hung.runs)
         # the detail area follows the cursor
         first = screen.findings[0]
         assert first.summary[:40] in text and "Evidence" in text

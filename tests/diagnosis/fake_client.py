@@ -125,7 +125,7 @@ class FakeClient:
 def open_trace(run: Run, leaf_message: str, leaf_start: datetime, leaf_id: str = "leaf") -> Trace:
     """A ClickHouse-shaped trace: the run's span, an open attempt, and one open leaf (no properties)."""
     leaf = Span(leaf_id, run.id, leaf_message, leaf_start, 0.0, True)
-    attempt = Span("attempt", run.id, "Attempt 1", run.created_at, 0.0, True, children=(leaf,))
+    attempt = Span("attempt", run.id, "Attempt 1", run.started_at or run.created_at, 0.0, True, children=(leaf,))
     root = Span("root", run.id, run.task_identifier, run.created_at, 0.0, True, children=(attempt,))
     return Trace("trace_1", root)
 

@@ -116,7 +116,7 @@ async def test_triage_and_diagnose_name_the_scenario_cause(scenario: str, open_s
     diagnosis = await sim.diagnose_json(finding["runs"][0])
     assert diagnosis["cause"] == cause, diagnosis["summary"]
     assert diagnosis["run"] == finding["runs"][0]
-    assert diagnosis["recovery"] and diagnosis["verify"] and len(diagnosis["path"]) == 9
+    assert diagnosis["recovery"] and diagnosis["verify"] and len(diagnosis["path"]) == 11
     queue_cause = cause not in ("entity_backend_unreachable", "waitpoint_without_resumer")
     cited = await _assert_queue_lines_are_live(sim, diagnosis["evidence"])
     assert cited >= (1 if queue_cause else 0)
@@ -127,8 +127,12 @@ async def test_entity_evidence_names_the_entity_and_the_open_call(open_sim: Any)
     _, data = await sim.triage_json()
     [finding] = data["findings"]
     assert finding["entity"] == "crm"
-    assert re.fullmatch(r"HUNG: \d+ runs hung calling entity `crm`, oldest call \d+ m", finding["summary"])
-    assert len(finding["runs"]) == int(finding["summary"].split()[1])
+    summary = finding["summary"]
+    hung = re.match(r"HUNG: (\d+) runs hung calling entity `crm` \((\d+) open calls past 2 m, no later call", summary)
+    assert hung and hung.group(1) == hung.group(2), summary
+    behind = re.search(r"oldest call \d+ m; (\d+) more wait behind them in task/agent-turn", summary)
+    assert behind, summary
+    assert len(finding["runs"]) == int(hung.group(1)) + int(behind.group(1))
     diagnosis = await sim.diagnose_json(finding["runs"][0])
     assert any("open tool call tool crm." in e and "per-call threshold 2 m" in e for e in diagnosis["evidence"])
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 
 from tui.config import Thresholds
 from tui.diagnosis.evidence import DEQUEUED_HINT, queue_line, run_age, run_check, started_line
 from tui.diagnosis.facts import RunFacts
 from tui.diagnosis.findings import PRECEDENCE, Action, Cause, Finding, Outcome, Recovery, Step
 from tui.diagnosis.fmt import dur, limit_text, listing, name
-from tui.diagnosis.rules import environment_stall, queue_findings, run_findings, stall_finding, stall_measurable
+from tui.diagnosis.rules import CHAINED, queue_findings, run_findings, stall_finding, undersized_finding
+from tui.diagnosis.scene import Scene, stall_measurable
+from tui.diagnosis.stuck import Flow, Verdict, window_for
 from tui.model import RunStatus, TokenStatus
-
-# Causes that stop the run from moving at all, whatever its age; concurrency_at_cap only counts once overdue.
-_BLOCKING = frozenset(PRECEDENCE) - {Cause.CONCURRENCY_AT_CAP}
 
 CHECK_RUN = "Run page: is the run past its expected window?"
 CHECK_CAP = "Queue: is the run's queue at its concurrency cap?"
@@ -22,42 +20,20 @@ CHECK_DEQUEUE = "Queue: is the dequeue rate zero?"
 CHECK_POOL = "Dequeue 0: worker pool sized to 0 (no queue dequeued anywhere)?"
 CHECK_PAUSED = "Dequeue 0: queue or environment paused?"
 CHECK_BLOCKER = "Dequeue 0: all slots held by long-running runs?"
+CHECK_CHAIN = "Slot holders: do they hang on something of their own (the root cause)?"
+CHECK_UNDERSIZED = "Dequeue slow: runs wait behind free slots (too few workers)?"
 CHECK_ENTITY = "Run hung: tool call to an entity backend past the per-call threshold?"
 CHECK_WAITPOINT = "Run hung: waiting on a token nothing resumes?"
 CHECK_DRIFT = "Queue state drifted (slots held by finished runs)?"
 
 
-def window_for(f: RunFacts, th: Thresholds) -> timedelta | None:
-    """How long the run may sit in its status before it counts as stuck (None: no window applies)."""
-    status = f.run.status
-    if status in (RunStatus.QUEUED, RunStatus.DEQUEUED, RunStatus.PENDING_VERSION):
-        return timedelta(seconds=th.dequeued_seconds)
-    if status is RunStatus.EXECUTING:
-        return timedelta(seconds=th.executing_seconds)
-    if status is RunStatus.WAITING:
-        return timedelta(seconds=th.waitpoint_seconds)
-    return None
-
-
-def is_overdue(f: RunFacts, th: Thresholds) -> bool:
-    window = window_for(f, th)
-    if window is None:
-        return False
-    if f.time_in_status() > window:
-        return True
-    spans = f.trace.open_spans if f.trace is not None else ()
-    tool = timedelta(seconds=th.tool_call_seconds)
-    wait = timedelta(seconds=th.waitpoint_seconds)
-    return any(
-        (s.entity is not None and s.age(f.now) > tool) or (s.token_id is not None and s.age(f.now) > wait)
-        for s in spans
-    )
-
-
-def _run_step(f: RunFacts, th: Thresholds, overdue: bool) -> Step:
+def _run_step(f: RunFacts, th: Thresholds, verdict: Verdict) -> Step:
     run = f.run
-    evidence = [f"run {run.id} ({name(run.task_identifier)}): {run.status.value} for {dur(f.time_in_status())}"]
-    window = window_for(f, th)
+    evidence = [
+        f"run {run.id} ({name(run.task_identifier)}): {run.status.value} for {dur(f.time_in_status())}",
+        f"verdict: {verdict.state.value}: {verdict.reason}",
+    ]
+    window = window_for(run.status, th)
     if window is not None:
         evidence.append(f"expected window for {run.status.value}: {dur(window)}")
     if run.started_at is not None:
@@ -75,17 +51,18 @@ def _run_step(f: RunFacts, th: Thresholds, overdue: bool) -> Step:
     evidence.append(f"queue {name(f.queue_name)} ({f.queue_how})" if f.queue_name else f"queue unknown ({f.queue_how})")
     if run.terminal:
         return Step(CHECK_RUN, Outcome.NO, (*evidence, "terminal status: the run can no longer change"))
-    return Step(CHECK_RUN, Outcome.YES if overdue else Outcome.NO, tuple(evidence))
+    return Step(CHECK_RUN, Outcome.YES if verdict.stuck else Outcome.NO, tuple(evidence))
 
 
-def _path(f: RunFacts, th: Thresholds, overdue: bool, held: dict[Cause, Finding]) -> list[Step]:
+def _path(f: RunFacts, sc: Scene, verdict: Verdict, held: dict[Cause, Finding], root: Finding | None) -> list[Step]:
+    th = sc.th
     def outcome(cause: Cause, known: bool) -> Outcome:
         return Outcome.YES if cause in held else (Outcome.NO if known else Outcome.UNKNOWN)
 
     def ev(cause: Cause, fallback: tuple[str, ...] = ()) -> tuple[str, ...]:
         return held[cause].evidence if cause in held else fallback
 
-    steps = [_run_step(f, th, overdue)]
+    steps = [_run_step(f, th, verdict)]
     q, env = f.queue, f.env
     if q is None:
         steps.append(Step(CHECK_CAP, Outcome.UNKNOWN, (f"run's queue not found ({f.queue_how})",)))
@@ -98,11 +75,11 @@ def _path(f: RunFacts, th: Thresholds, overdue: bool, held: dict[Cause, Finding]
         steps.append(Step(CHECK_CAP, Outcome.YES if env.at_cap(q) or env.env_saturated else Outcome.NO, cap_ev))
         dq = Outcome.UNKNOWN if q.started is None else (Outcome.YES if q.started == 0 else Outcome.NO)
         steps.append(Step(CHECK_DEQUEUE, dq, (started_line(q, env),)))
-    stall = environment_stall(env)
+    stall = sc.stall
     pool_known = any(x.metrics is not None for x in env.queues) and stall_measurable(env)
     pool = Outcome.YES if stall is not None else (Outcome.NO if pool_known else Outcome.UNKNOWN)
     pool_ev = (
-        stall_finding(stall, env).evidence
+        stall_finding(stall, sc).evidence
         if stall is not None
         else tuple(started_line(x, env) for x in env.queues if x.metrics is not None)[:8]
     )
@@ -128,6 +105,15 @@ def _path(f: RunFacts, th: Thresholds, overdue: bool, held: dict[Cause, Finding]
             CHECK_BLOCKER,
             outcome(Cause.LONG_RUNNING_BLOCKER, blocker_known),
             ev(Cause.LONG_RUNNING_BLOCKER, blocker_ev),
+        )
+    )
+    steps.append(_chain_step(f, root))
+    flow_ev = (f"queue flow: {sc.flow(q).value}" if q is not None else "queue unknown",)
+    steps.append(
+        Step(
+            CHECK_UNDERSIZED,
+            outcome(Cause.WORKER_POOL_UNDERSIZED, q is not None and q.metrics is not None),
+            ev(Cause.WORKER_POOL_UNDERSIZED, flow_ev),
         )
     )
     steps += _hung_steps(f, held)
@@ -179,71 +165,129 @@ def _hung_steps(f: RunFacts, held: dict[Cause, Finding]) -> list[Step]:
     return steps
 
 
-def _candidates(f: RunFacts, th: Thresholds) -> list[Finding]:
+def _chain_step(f: RunFacts, root: Finding | None) -> Step:
+    q = f.queue
+    if root is not None:
+        holders = [t.run.id for t in q.holder_traces] if q is not None else []
+        return Step(
+            CHECK_CHAIN,
+            Outcome.YES,
+            (
+                f"run {f.run.id} waits for a slot of {name(f.queue_name)}; its holders {listing(holders)} "
+                f"are stuck themselves: {root.cause.value}",
+                *root.evidence[:3],
+            ),
+        )
+    if q is None or not q.holder_traces:
+        return Step(CHECK_CHAIN, Outcome.SKIPPED, ("the run does not wait behind traced slot holders",))
+    return Step(CHECK_CHAIN, Outcome.NO, ("the slot holders hang on no entity or token of their own",))
+
+
+def _root(f: RunFacts, sc: Scene, surface: Finding) -> Finding | None:
+    """Follow a blocked queue to its slot holders: when every holder hangs for a reason of its own, that reason."""
+    q = f.queue
+    if q is None or surface.cause not in CHAINED or not q.holder_traces or not q.holders:
+        return None
+    traced = {t.run.id: t for t in q.holder_traces}
+    roots = []
+    for holder in q.holders:
+        trace = traced.get(holder.id)
+        found = run_findings(trace, sc) if trace is not None else []
+        if not found:
+            return None
+        roots.append(found[0])
+    return roots[0]
+
+
+def _candidates(f: RunFacts, sc: Scene) -> tuple[list[Finding], Finding | None]:
+    """Every cause that holds for the run, most specific first, and the root cause behind a blocked queue."""
     found: list[Finding] = []
+    root = None
     if f.trace is not None:
-        found.extend(run_findings(f.trace, f.now, th))
+        found.extend(run_findings(f.trace, sc))
     q = f.queue
     if q is not None:
-        for finding in queue_findings(q, f.env, th):
+        for finding in queue_findings(q, sc):
             blocker_itself = finding.cause is Cause.LONG_RUNNING_BLOCKER and f.run.id in finding.runs
             if f.waits_for_dequeue or blocker_itself:
                 found.append(finding)
-    if f.run.status is RunStatus.DEQUEUED and not any(x.cause is Cause.WORKER_POOL_EMPTY for x in found):
-        stall = environment_stall(f.env)
-        if stall is not None:
-            found.append(stall_finding(stall, f.env))  # pulled, then the workers went away
-    return found
+                if root is None and f.waits_for_dequeue:
+                    root = _root(f, sc, finding)
+    if root is not None:
+        found.insert(0, root)
+    causes = {x.cause for x in found}
+    if f.run.status is RunStatus.DEQUEUED and sc.stall is not None and Cause.WORKER_POOL_EMPTY not in causes:
+        found.append(stall_finding(sc.stall, sc))  # pulled, then the workers went away
+    starved = f.waits_for_dequeue and q is not None and sc.flow(q) is Flow.STARVED and sc.stall is None
+    if starved and Cause.WORKER_POOL_UNDERSIZED not in causes:
+        found.append(undersized_finding([x for x in f.env.queues if sc.flows[x.name] is Flow.STARVED], sc))
+    return found, root
+
+
+def with_run_listed(f: RunFacts) -> RunFacts:
+    """The diagnosed QUEUED run counts among its queue's listed runs, even when the listing's page missed it."""
+    q = f.queue
+    if q is None or f.run.status is not RunStatus.QUEUED or any(r.id == f.run.id for r in q.queued_runs):
+        return f
+    listed = replace(q, queued_runs=(*q.queued_runs, f.run))
+    return replace(f, env=replace(f.env, queues=tuple(listed if x is q else x for x in f.env.queues)))
+
+
+def scene_for(f: RunFacts, th: Thresholds) -> Scene:
+    """The scene around one run: its trace among the others, and its queue known."""
+    sc = Scene.of(f.env, th, trace=f.trace)
+    if f.queue_name is not None:
+        sc.queue_of[f.run.id] = f.queue_name
+    return sc
 
 
 def diagnose(f: RunFacts, th: Thresholds) -> Finding:
     """The runbook's answer for one run: the most specific cause that holds, the others as `also_true`."""
+    f = with_run_listed(f)
     run = f.run
-    overdue = is_overdue(f, th)
+    sc = scene_for(f, th)
+    verdict = sc.verdict(run)
     if run.terminal:
+        step = _run_step(f, th, verdict)
         return Finding(
             Cause.NOT_STUCK,
             f"run {run.id} is {run.status.value} (terminal)",
-            evidence=_run_step(f, th, False).evidence,
-            path=(_run_step(f, th, False),),
+            evidence=step.evidence,
+            path=(step,),
             run_id=run.id,
             runs=(run.id,),
         )
-    found = _candidates(f, th)
+    found, root = _candidates(f, sc)
     held = {x.cause: x for x in found}
-    path = tuple(_path(f, th, overdue, held))
-    acting = [x for x in found if x.cause in _BLOCKING or overdue]
-    acting.sort(key=lambda x: PRECEDENCE.index(x.cause))
-    if acting:
-        primary = acting[0]
+    path = tuple(_path(f, sc, verdict, held, root))
+    if not verdict.stuck:
+        window = window_for(run.status, th)
+        within = f" within its {dur(window)} window" if window is not None and verdict.age <= window else ""
+        return Finding(
+            Cause.NOT_STUCK,
+            f"run {run.id} is {run.status.value} for {dur(verdict.age)}{within}: {verdict.reason}",
+            evidence=path[0].evidence,
+            path=path,
+            also_true=tuple(dict.fromkeys(x.cause for x in found)),
+            run_id=run.id,
+            runs=(run.id,),
+        )
+    if found:
+        primary = found[0] if root is not None else min(found, key=lambda x: PRECEDENCE.index(x.cause))
         also = tuple(dict.fromkeys(x.cause for x in found if x.cause is not primary.cause))
         runs = tuple(dict.fromkeys((run.id, *primary.runs)))
+        if root is not None and f.queue is not None:
+            runs = tuple(dict.fromkeys((run.id, *(t.run.id for t in f.queue.holder_traces))))
         return replace(
             primary,
             run_id=run.id,
             runs=runs,
+            runs_note=None,
             also_true=also,
             path=path,
             summary=primary.summary if run.id in primary.summary else f"{run.id}: {primary.summary}",
         )
-    also = tuple(dict.fromkeys(x.cause for x in found))
-    if not overdue:
-        window = window_for(f, th)
-        within = f" within its {dur(window)} window" if window is not None else ""
-        if run.status is RunStatus.DELAYED and run.delayed_until is not None:
-            within = f" until {dur(run.delayed_until - f.now)} from now"
-        return Finding(
-            Cause.NOT_STUCK,
-            f"run {run.id} is {run.status.value} for {dur(f.time_in_status())}{within}",
-            evidence=path[0].evidence,
-            path=path,
-            also_true=also,
-            run_id=run.id,
-            runs=(run.id,),
-        )
-    return _unknown(f, path, also)
-
-
+    return _unknown(f, path, ())
 def _unknown(f: RunFacts, path: tuple[Step, ...], also: tuple[Cause, ...]) -> Finding:
     run = f.run
     checked = [f"checked: {s.check} → {s.outcome.value}" for s in path[1:]]

@@ -69,13 +69,3 @@ def run_check(run_id: str, statuses: tuple[RunStatus, ...], label: str) -> Verif
 
 def run_age(run: Run, now: datetime) -> timedelta:
     return time_in_status(run, now)
-
-
-def backlog_queues(env: EnvFacts) -> list[QueueFacts]:
-    """Queues that have runs waiting and are not paused (a pause explains its own backlog)."""
-    return [q for q in env.queues if q.queue.queued > 0 and not q.queue.paused]
-
-
-def oldest_queued(queues: list[QueueFacts], now: datetime) -> timedelta | None:
-    ages = [now - r.created_at for q in queues for r in q.queued_runs]
-    return max(ages) if ages else None

@@ -25,6 +25,14 @@ from tui.model import (
 )
 
 
+def status_age(run: Run, now: datetime, trace: RunTrace | None = None) -> timedelta:
+    """Time since the run's latest transition into its status: the run's own estimate, sharpened by its trace."""
+    age = time_in_status(run, now)
+    if trace is not None and trace.resumed_at is not None and run.status is RunStatus.EXECUTING:
+        age = min(age, max(timedelta(0), now - trace.resumed_at))
+    return age
+
+
 @dataclass(frozen=True, slots=True)
 class OpenSpan:
     """A span still in progress in a run's trace: a tool call, a token wait, or other."""
@@ -40,17 +48,38 @@ class OpenSpan:
 
 
 @dataclass(frozen=True, slots=True)
+class Call:
+    """A span that has ended: what it was (message, entity when known) and how it ended."""
+
+    message: str
+    started_at: datetime
+    ended_at: datetime
+    ok: bool
+    entity: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RunTrace:
-    """What the trace says about one run: its open leaf spans and the tokens it waits on."""
+    """What the trace says about one run: its open leaf spans, the tokens it waits on, and when it last moved."""
 
     run: Run
     open_spans: tuple[OpenSpan, ...] = ()
     tokens: tuple[TokenDetail, ...] = ()
     note: str | None = None
     """Why part of this is unknown (trace not found, span detail failed, ...)."""
+    last_activity: datetime | None = None
+    """The latest span start, span end or span event, leaving out the run's own span and the open leaves."""
+    resumed_at: datetime | None = None
+    """When the run last (re)entered EXECUTING: the latest attempt start or end of a wait."""
+    calls: tuple[Call, ...] = ()
+    """Ended leaf spans, newest last (at most a few dozen): how calls to each entity have been ending."""
 
     def token(self, token_id: str) -> TokenDetail | None:
         return next((t for t in self.tokens if t.token.id == token_id), None)
+
+    @property
+    def known(self) -> bool:
+        return self.note != "trace unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +94,13 @@ class QueueFacts:
     """False when the holders list was cut by paging, so a count comparison is not safe."""
     queued_runs: tuple[Run, ...] = ()
     """Up to 100 of this queue's QUEUED runs past the dequeued threshold (newest first): the affected runs."""
+    queued_complete: bool = False
+    """True when `queued_runs` is every such run (the listing ended within one page)."""
     leaks: tuple[Repair, ...] | None = None
     """Admin dry-run repairs with action `repairSnapshot` for this queue; None without an admin token."""
     engine: QueueEngineState | None = None
+    holder_traces: tuple[RunTrace, ...] = ()
+    """Traces of the slot holders, when the diagnosis follows a blocked queue to why its holders hang."""
     notes: tuple[str, ...] = ()
 
     @property
@@ -99,11 +132,24 @@ class EnvFacts:
     """Stuck candidates found before the trace cap was applied."""
     active_runs_seen: int = 0
     waiting_tokens: tuple[WaitpointToken, ...] = ()
+    stale_queued: tuple[Run, ...] = ()
+    """QUEUED runs of the whole environment created before the dequeued window (oldest first, one page)."""
+    samples: tuple[RunTrace, ...] = ()
+    """Traces of other runs read to judge an entity by all its calls (runs that finished recently)."""
     admin_checked: bool = False
+    requests: int = 0
+    """HTTP requests the gathering sent."""
     notes: tuple[str, ...] = ()
+    _index: dict[str, QueueFacts] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _running: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # Derived once: triage asks for these per queue, and at 10,000 queues a re-sum each time is quadratic.
+        object.__setattr__(self, "_index", {q.name: q for q in self.queues})
+        object.__setattr__(self, "_running", sum(q.queue.running for q in self.queues))
 
     def queue(self, stored_name: str) -> QueueFacts | None:
-        return next((q for q in self.queues if q.name == stored_name), None)
+        return self._index.get(stored_name)
 
     @property
     def env_limit(self) -> int | None:
@@ -140,7 +186,7 @@ class EnvFacts:
         """Slots in use: the admin report's operational count, else the sum of `running` (an undercount)."""
         if self.engine_report is not None:
             return self.engine_report.current_concurrency
-        return sum(q.queue.running for q in self.queues)
+        return self._running
 
     @property
     def env_saturated(self) -> bool:
@@ -179,7 +225,7 @@ class RunFacts:
         return self.env.queue(self.queue_name) if self.queue_name is not None else None
 
     def time_in_status(self) -> timedelta:
-        return time_in_status(self.run, self.now)
+        return status_age(self.run, self.now, self.trace)
 
     @property
     def waits_for_dequeue(self) -> bool:

@@ -16,6 +16,7 @@ class Cause(StrEnum):
     ENTITY_BACKEND_UNREACHABLE = "entity_backend_unreachable"
     WAITPOINT_WITHOUT_RESUMER = "waitpoint_without_resumer"
     QUEUE_STATE_DRIFT = "queue_state_drift"
+    WORKER_POOL_UNDERSIZED = "worker_pool_undersized"
     NOT_STUCK = "not_stuck"
     UNKNOWN = "unknown"
 
@@ -32,6 +33,7 @@ PRECEDENCE: tuple[Cause, ...] = (
     Cause.LONG_RUNNING_BLOCKER,
     Cause.CONCURRENCY_AT_CAP,
     Cause.WORKER_POOL_EMPTY,
+    Cause.WORKER_POOL_UNDERSIZED,
 )
 
 # The one-word state a triage line starts with, and how bad it is (lower is worse): nothing moves, then
@@ -44,6 +46,7 @@ LABELS: dict[Cause, str] = {
     Cause.ENTITY_BACKEND_UNREACHABLE: "HUNG",
     Cause.WAITPOINT_WITHOUT_RESUMER: "WAITING",
     Cause.CONCURRENCY_AT_CAP: "AT CAP",
+    Cause.WORKER_POOL_UNDERSIZED: "STARVED",
     Cause.NOT_STUCK: "OK",
     Cause.UNKNOWN: "UNKNOWN",
 }
@@ -56,6 +59,7 @@ SEVERITY: dict[Cause, int] = {
     Cause.WAITPOINT_WITHOUT_RESUMER: 1,
     Cause.UNKNOWN: 1,
     Cause.CONCURRENCY_AT_CAP: 2,
+    Cause.WORKER_POOL_UNDERSIZED: 1,
     Cause.NOT_STUCK: 3,
 }
 
@@ -149,7 +153,9 @@ class Finding:
     also_true: tuple[Cause, ...] = ()
     run_id: str | None = None
     runs: tuple[str, ...] = ()
-    """Affected run ids (for triage; for a diagnosis, the run itself and any blockers named)."""
+    """Affected run ids: every one stuck by `stuck.assess` (for a diagnosis, the run itself first)."""
+    runs_note: str | None = None
+    """Why `runs` is empty (a queue-level finding whose runs were not listed, say)."""
     queues: tuple[str, ...] = ()
     """Stored names of the affected queues."""
     entity: str | None = None

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from tui.api.client import EngineClient
 from tui.api.errors import ApiError, ConfigurationError
 from tui.config import Thresholds
-from tui.diagnosis.facts import EnvFacts, OpenSpan, QueueFacts, RunFacts, RunTrace
+from tui.diagnosis.facts import Call, EnvFacts, OpenSpan, QueueFacts, RunFacts, RunTrace
 from tui.model import (
     WAIT_FOR_TOKEN,
     Queue,
@@ -49,18 +49,26 @@ MAX_ACTIVE_PAGES = 5
 MAX_HOLDER_PAGES = 3
 MAX_QUEUE_PROBES = 10
 MAX_QUEUED_SAMPLES = 20
+MAX_HOLDER_TRACES = 10
+"""Slot holders traced when a diagnosis follows a blocked queue to why its holders hang."""
+MAX_SAMPLED_TASKS = 3
+SAMPLE_RUNS = 3
+"""Runs traced per task whose calls hang, to see whether later calls to the same entity answer."""
 MAX_METRICS = 40
 """Queue metrics read per triage or diagnosis, one request each: the most backlogged queues first. At 1,000
 queues reading them all would take minutes of a 2 req/s budget."""
 QUEUE_PROBE_SECONDS = 2.0
 PARALLEL = 4
 """Requests in flight at once; the client's budget still paces them."""
+MAX_CALLS = 40
+"""Ended spans kept per trace to judge entities by their calls."""
 HOLDER_PERIOD = "30d"
 """Slot holders can be older than the runs list's 7-day default window (API.md §4.2)."""
 ENTITY_KEYS = ("entity", "entity.name", "entityName", "entity_name", "tool.entity", "platos.entity")
 """Span attributes that name the entity backend a tool call talks to."""
 ACTIVE = (RunStatus.DEQUEUED, RunStatus.EXECUTING, RunStatus.WAITING)
 HOLDING = (RunStatus.DEQUEUED, RunStatus.EXECUTING)
+SAMPLED = (RunStatus.EXECUTING, RunStatus.COMPLETED, RunStatus.FAILED)
 
 
 class Notes:
@@ -120,17 +128,48 @@ def _open_leaves(trace: Trace) -> list[Span]:
     return leaves[:3]
 
 
+def _ended(span: Span) -> datetime:
+    return span.start_time + timedelta(milliseconds=max(0.0, span.duration_ms))
+
+
+def _movement(trace: Trace, leaves: Sequence[Span]) -> tuple[datetime | None, datetime | None, tuple[Call, ...]]:
+    """When the run last moved (leaving out its own span and the open leaves), last (re)started, and its calls."""
+    skip = {id(leaf) for leaf in leaves}
+    marks: list[datetime] = []
+    resumed: list[datetime] = []
+    calls: list[Call] = []
+    for depth, span in trace.root.walk():
+        if depth == 0 or id(span) in skip:
+            continue
+        marks.append(span.start_time)
+        marks.extend(e.time for e in span.events if e.time is not None)
+        if span.attempt_number is not None or span.message.startswith("Attempt"):
+            resumed.append(span.start_time)
+        if span.is_partial:
+            continue
+        end = _ended(span)
+        marks.append(end)
+        if span.message == WAIT_FOR_TOKEN or span.message.startswith("wait."):
+            resumed.append(end)
+        if not span.children:
+            ok = not (span.is_error or span.is_cancelled)
+            calls.append(Call(span.message, span.start_time, end, ok, entity_of(span.properties)))
+    calls.sort(key=lambda c: c.ended_at)
+    return max(marks, default=None), max(resumed, default=None), tuple(calls[-MAX_CALLS:])
+
+
 async def trace_run(client: EngineClient, run: Run, notes: Notes, tokens: dict[str, TokenDetail | None]) -> RunTrace:
-    """The run's open leaf spans (entity or token resolved through span detail) and its tokens' status."""
+    """The run's open leaf spans (entity or token resolved through span detail), its tokens, and its movement."""
     trace = await notes.attempt(f"trace of {run.id}", client.run_trace(run.id))
     if trace is None:
         return RunTrace(run, note="trace unavailable")
     spans: list[OpenSpan] = []
     missing: list[str] = []
-    for leaf in _open_leaves(trace):
+    leaves = _open_leaves(trace)
+    for leaf in leaves:
         props = leaf.properties
         entity_type = None
-        if props is None:
+        if props is None and leaf.attempt_number is None and not leaf.message.startswith("Attempt"):
             detail = await notes.attempt(f"span {leaf.id} of {run.id}", client.span_detail(run.id, leaf.id))
             if detail is not None:
                 props, entity_type = detail.properties, detail.entity_type
@@ -154,7 +193,8 @@ async def trace_run(client: EngineClient, run: Run, notes: Notes, tokens: dict[s
     note = f"span detail failed for {', '.join(missing)}" if missing else None
     if trace.truncated:
         note = "trace truncated by the server" + (f"; {note}" if note else "")
-    return RunTrace(run, tuple(spans), tuple(found), note)
+    moved, resumed, calls = _movement(trace, leaves)
+    return RunTrace(run, tuple(spans), tuple(found), note, last_activity=moved, resumed_at=resumed, calls=calls)
 
 
 # ---------------------------------------------------------------- queues
@@ -242,7 +282,12 @@ async def _environment(
     listed = await bounded(wanted, lambda i: _holders(client, facts[i].queue, notes))
     for i, (runs, complete) in zip(wanted, listed, strict=True):
         facts[i] = replace(facts[i], holders=runs, holders_complete=complete)
-    sampled = [i for i, f in enumerate(facts) if sample_queued(f, env_limit)][:MAX_QUEUED_SAMPLES]
+    wanted_samples = [i for i, f in enumerate(facts) if sample_queued(f, env_limit)]
+    # Problems first (paused, nothing started, at cap), then the longest backlogs: they decide the verdicts.
+    wanted_samples.sort(key=lambda i: (not _suspect(facts[i], env_limit), -facts[i].queue.queued))
+    if len(wanted_samples) > MAX_QUEUED_SAMPLES:
+        notes.lines.append(f"queued runs listed for {MAX_QUEUED_SAMPLES} of {len(wanted_samples)} backlogged queues")
+    sampled = wanted_samples[:MAX_QUEUED_SAMPLES]
     pages = await bounded(
         sampled,
         lambda i: notes.attempt(
@@ -252,7 +297,7 @@ async def _environment(
     )
     for i, page in zip(sampled, pages, strict=True):
         if page is not None:
-            facts[i] = replace(facts[i], queued_runs=page.items)
+            facts[i] = replace(facts[i], queued_runs=page.items, queued_complete=page.next is None)
     result = EnvFacts(
         now,
         window,
@@ -266,6 +311,10 @@ async def _environment(
     if result.env_saturated:
         result = replace(result, env_holders=await _env_holders(client, notes))
     return result
+
+
+def _suspect(f: QueueFacts, env_limit: int | None) -> bool:
+    return f.queue.paused or not f.started or _at_cap(f.queue, env_limit)
 
 
 def _at_cap(q: Queue, env_limit: int | None) -> bool:
@@ -320,15 +369,59 @@ async def gather_run_facts(
         notes,
         queues=queues,
         holders_for=lambda q, limit: q.stored_name == queue_name and _at_cap(q, limit),
-        sample_queued=lambda f, limit: False,
+        sample_queued=lambda f, limit: f.name == queue_name and f.queue.queued > 0,
+        queued_before=now - timedelta(seconds=thresholds.dequeued_seconds + 1),
         first=queue_name,
     )
-    trace = None
-    if run.status in ACTIVE:
-        trace = await trace_run(client, run, notes, {})
-    return RunFacts(
-        now, detail, replace(env, notes=tuple(notes.lines)), queue_name=queue_name, queue_how=how, trace=trace
+    tokens: dict[str, TokenDetail | None] = {}
+    trace = await trace_run(client, run, notes, tokens) if run.status in ACTIVE else None
+    facts = RunFacts(now, detail, env, queue_name=queue_name, queue_how=how, trace=trace)
+    if facts.waits_for_dequeue and facts.queue is not None and facts.queue.holders:
+        # Follow the chain: why do the runs holding this queue's slots not finish?
+        holders = facts.queue.holders[:MAX_HOLDER_TRACES]
+        traced = await bounded(holders, lambda r: trace_run(client, r, notes, tokens))
+        env = replace(
+            env,
+            queues=tuple(replace(q, holder_traces=tuple(traced)) if q.name == queue_name else q for q in env.queues),
+        )
+    seen = [*(t for q in env.queues for t in q.holder_traces), *((trace,) if trace is not None else ())]
+    samples = await sample_calls(client, seen, thresholds, now, notes, tokens)
+    env = replace(env, samples=samples, notes=tuple(notes.lines))
+    return replace(facts, env=env)
+
+
+async def sample_calls(
+    client: EngineClient,
+    traces: Sequence[RunTrace],
+    th: Thresholds,
+    now: datetime,
+    notes: Notes,
+    tokens: dict[str, TokenDetail | None],
+) -> tuple[RunTrace, ...]:
+    """Traces of runs started after each long-open call, of the same tasks: did any later call to it answer?
+
+    An entity is judged by all its calls: one slow call while later calls to the same entity finish is that
+    call's problem, not the entity's.
+    """
+    limit = timedelta(seconds=th.tool_call_seconds)
+    opened: dict[str, datetime] = {}
+    for t in traces:
+        for span in t.open_spans:
+            if span.entity is not None and span.age(now) > limit:
+                task = t.run.task_identifier
+                opened[task] = min(opened.get(task, span.started_at), span.started_at)
+    known = {t.run.id for t in traces}
+    tasks = sorted(opened, key=lambda task: opened[task])[:MAX_SAMPLED_TASKS]
+    pages = await bounded(
+        tasks,
+        lambda task: notes.attempt(
+            f"recent runs of {task}",
+            client.list_runs(tasks=[task], statuses=SAMPLED, created_from=opened[task], page_size=SAMPLE_RUNS * 2),
+        ),
     )
+    picked = [r for page in pages if page is not None for r in page.items if r.id not in known]
+    runs = list({r.id: r for r in picked}.values())[: SAMPLE_RUNS * len(tasks)]
+    return tuple(await bounded(runs, lambda r: trace_run(client, r, notes, tokens)))
 
 
 # ---------------------------------------------------------------- the environment
@@ -343,32 +436,7 @@ def _candidate(run: Run, now: datetime, th: Thresholds) -> bool:
     return run.status is RunStatus.WAITING and age > th.waitpoint_seconds
 
 
-async def gather_environment_facts(
-    client: EngineClient,
-    thresholds: Thresholds,
-    now: datetime,
-    *,
-    window: str = DEFAULT_WINDOW,
-    max_traces: int = MAX_TRACES,
-) -> EnvFacts:
-    """Everything `triage.triage` needs. The queue list's ApiError propagates (no server, bad key)."""
-    notes = Notes()
-    queues = await client.list_queues()
-
-    def sample(f: QueueFacts, limit: int | None) -> bool:
-        q = f.queue
-        return q.queued > 0 and (q.paused or not f.started or _at_cap(q, limit))
-
-    env = await _environment(
-        client,
-        now,
-        window,
-        notes,
-        queues=queues,
-        holders_for=_at_cap,
-        sample_queued=sample,
-        queued_before=now - timedelta(seconds=thresholds.dequeued_seconds + 1),
-    )
+async def _active_runs(client: EngineClient, notes: Notes) -> list[Run]:
     active: list[Run] = []
     after: str | None = None
     for _ in range(MAX_ACTIVE_PAGES):
@@ -381,6 +449,38 @@ async def gather_environment_facts(
             break
     else:
         notes.lines.append(f"active runs: read the first {len(active)} only")
+    return active
+
+
+async def gather_environment_facts(
+    client: EngineClient,
+    thresholds: Thresholds,
+    now: datetime,
+    *,
+    window: str = DEFAULT_WINDOW,
+    max_traces: int = MAX_TRACES,
+) -> EnvFacts:
+    """Everything `triage.triage` needs. The queue list's ApiError propagates (no server, bad key)."""
+    notes = Notes()
+    queues = await client.list_queues()
+    queued_before = now - timedelta(seconds=thresholds.dequeued_seconds + 1)
+    env, active, stale = await asyncio.gather(
+        _environment(
+            client,
+            now,
+            window,
+            notes,
+            queues=queues,
+            holders_for=_at_cap,
+            sample_queued=lambda f, limit: f.queue.queued > 0,
+            queued_before=queued_before,
+        ),
+        _active_runs(client, notes),
+        notes.attempt(
+            "QUEUED runs past the window",
+            client.list_runs(statuses=[RunStatus.QUEUED], created_to=queued_before, page_size=100),
+        ),
+    )
     candidates = sorted(
         (r for r in active if _candidate(r, now, thresholds)),
         key=lambda r: time_in_status(r, now),
@@ -390,12 +490,17 @@ async def gather_environment_facts(
         notes.lines.append(f"traced {max_traces} of {len(candidates)} stuck candidates (cap)")
     tokens: dict[str, TokenDetail | None] = {}
     traces = await bounded(candidates[:max_traces], lambda r: trace_run(client, r, notes, tokens))
-    waiting = await notes.attempt("waiting tokens", client.list_tokens(statuses=[TokenStatus.WAITING], page_size=100))
+    samples, waiting = await asyncio.gather(
+        sample_calls(client, traces, thresholds, now, notes, tokens),
+        notes.attempt("waiting tokens", client.list_tokens(statuses=[TokenStatus.WAITING], page_size=100)),
+    )
     return replace(
         env,
         candidates=tuple(traces),
         candidates_total=len(candidates),
         active_runs_seen=len(active),
         waiting_tokens=waiting.items if waiting is not None else (),
+        stale_queued=stale.items if stale is not None else (),
+        samples=samples,
         notes=tuple(notes.lines),
     )

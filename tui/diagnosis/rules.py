@@ -1,130 +1,119 @@
-"""The runbook's causes as plain rules over facts: each rule returns a Finding or None. No I/O, no state.
+"""The runbook's causes as plain rules over a `Scene`: each rule returns a Finding or None. No I/O, no state.
 
 Two tables, each in precedence order (most specific first, see `findings.PRECEDENCE`):
 
 - RUN_RULES look at one run's trace (an open tool call, a token wait).
-- QUEUE_RULES look at one queue in its environment (paused, drift, blocker, at cap, worker pool empty).
+- QUEUE_RULES look at one queue in its environment (paused, drift, blocker, at cap, workers missing or too few).
 
-`tui.diagnosis.decide` walks the runbook for one run with them; `tui.diagnosis.triage` applies them to
-every queue and traced run of the environment. To add a cause: write a rule here, add it to a table, and
-add its code to `Cause`.
+Every run a finding names is stuck by `stuck.assess` (through `Scene.verdict`): the one definition the runs
+pane, triage and `diagnose` share. `tui.diagnosis.decide` walks the runbook for one run with these rules;
+`tui.diagnosis.triage` applies them to the whole environment. To add a cause: write a rule here, add it to a
+table, and add its code to `Cause`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 
-from tui.config import Thresholds
-from tui.diagnosis.evidence import (
-    backlog_queues,
-    flow_checks,
-    oldest_queued,
-    queue_line,
-    run_age,
-    run_check,
-    started_line,
-)
-from tui.diagnosis.facts import EnvFacts, QueueFacts, RunTrace
+from tui.diagnosis.evidence import flow_checks, queue_line, run_age, run_check, started_line
+from tui.diagnosis.facts import QueueFacts, RunTrace, status_age
 from tui.diagnosis.findings import Action, Cause, Finding, Recovery, VerifyCheck, VerifyKind
 from tui.diagnosis.fmt import dur, limit_text, listing, name, plural
-from tui.model import RunStatus, TokenStatus
+from tui.diagnosis.scene import Scene, Stall
+from tui.diagnosis.stuck import Flow, hung_calls, times_out_soon, token_wait, token_words
+from tui.model import Run, RunStatus
 
-RunRule = Callable[[RunTrace, datetime, Thresholds], Finding | None]
-QueueRule = Callable[[QueueFacts, EnvFacts, Thresholds], Finding | None]
+RunRule = Callable[[RunTrace, Scene], Finding | None]
+QueueRule = Callable[[QueueFacts, Scene], Finding | None]
 
 BLOCKERS_NAMED = 10
-STALL_SAMPLE = 20
-"""Backlogged queues measured with nothing started that show a stall when not every active queue was measured."""
 """How many blocking runs a finding names and offers to cancel one by one."""
+CHAINED = frozenset({Cause.LONG_RUNNING_BLOCKER, Cause.CONCURRENCY_AT_CAP, Cause.QUEUE_STATE_DRIFT})
+"""Queue causes that are only the surface when the slot holders hang on something of their own."""
+NO_RUNS_SAMPLED = "no QUEUED run of this queue was listed past the window (not sampled, or all fresh)"
+
+
+def _ids(runs: Sequence[Run]) -> tuple[str, ...]:
+    return tuple(r.id for r in runs)
+
+
+def _oldest(runs: Sequence[Run], sc: Scene) -> str:
+    return f", oldest waiting {dur(max(status_age(r, sc.now) for r in runs))}" if runs else ""
 
 
 # ---------------------------------------------------------------- run rules
 
 
-def waitpoint_without_resumer(t: RunTrace, now: datetime, th: Thresholds) -> Finding | None:
-    """The run waits on a token with no timeout (or a far one), WAITING longer than the threshold."""
-    if t.run.status not in (RunStatus.WAITING, RunStatus.EXECUTING):
+def waitpoint_without_resumer(t: RunTrace, sc: Scene) -> Finding | None:
+    """The run waits on a token with no timeout (or one past the horizon), WAITING longer than the threshold."""
+    if t.run.status not in (RunStatus.WAITING, RunStatus.EXECUTING) or not sc.verdict(t.run).stuck:
         return None
-    limit = timedelta(seconds=th.waitpoint_seconds)
-    for span in t.open_spans:
-        if span.token_id is None:
-            continue
-        detail = t.token(span.token_id)
-        if detail is None or detail.token.status is not TokenStatus.WAITING:
-            continue
-        token = detail.token
-        waited = max(span.age(now), now - token.created_at)
-        if waited <= limit:
-            continue
-        if token.timeout_at is not None and token.timeout_at - now <= limit:
-            continue  # it will time out soon by itself
-        timeout = "no timeout" if token.timeout_at is None else f"times out in {dur(token.timeout_at - now)}"
-        evidence = (
-            f"run {t.run.id} is {t.run.status.value} with an open {name(span.message)} span for {dur(span.age(now))}",
-            f"token {name(token.id)}: WAITING for {dur(waited)}, {timeout} (threshold {dur(limit)})",
-        )
-        return Finding(
-            Cause.WAITPOINT_WITHOUT_RESUMER,
-            f"run {t.run.id} waits on token {name(token.id)}: WAITING {dur(waited)}, {timeout}, nothing resumes it",
-            evidence=evidence,
-            recovery=(
-                Recovery(
-                    f"complete token {name(token.id)} with the body its resumer would send",
-                    Action.COMPLETE_TOKEN,
-                    token.id,
-                ),
-                Recovery(f"or cancel run {t.run.id}", Action.CANCEL, t.run.id),
-            ),
-            verify=(
-                VerifyCheck(VerifyKind.TOKEN_COMPLETED, f"token {name(token.id)} COMPLETED", token.id),
-                run_check(
-                    t.run.id,
-                    (RunStatus.COMPLETED, RunStatus.CANCELED),
-                    f"run {t.run.id} reaches COMPLETED (or CANCELED)",
-                ),
-            ),
-            run_id=t.run.id,
-            runs=(t.run.id,),
-            waiting=1,
-        )
-    return None
-
-
-def entity_backend_unreachable(t: RunTrace, now: datetime, th: Thresholds) -> Finding | None:
-    """The run is EXECUTING with an open tool-call span older than the per-call threshold."""
-    if t.run.status is not RunStatus.EXECUTING:
+    wait = token_wait(t, sc.now)
+    limit = timedelta(seconds=sc.th.waitpoint_seconds)
+    if wait is None or wait.waited <= limit or times_out_soon(wait.token, sc.now, sc.th):
         return None
-    limit = timedelta(seconds=th.tool_call_seconds)
-    hung = [s for s in t.open_spans if s.entity is not None and s.age(now) > limit]
-    if not hung:
-        return None
-    span = max(hung, key=lambda s: s.age(now))
-    entity = span.entity or "?"
+    token, span, run = wait.token.token, wait.span, t.run
+    timeout = token_words(wait.token, sc.now)
     return Finding(
-        Cause.ENTITY_BACKEND_UNREACHABLE,
-        f"run {t.run.id} hung {dur(span.age(now))} calling entity `{name(entity)}` (per-call threshold {dur(limit)})",
+        Cause.WAITPOINT_WITHOUT_RESUMER,
+        f"run {run.id} waits on token {name(token.id)}: WAITING {dur(wait.waited)}, {timeout}, nothing resumes it",
         evidence=(
-            f"run {t.run.id}: EXECUTING for {dur(run_age(t.run, now))}, open tool call {name(span.message)} "
-            f"to entity `{name(entity)}` for {dur(span.age(now))} (per-call threshold {dur(limit)})",
+            f"run {run.id} is {run.status.value} with an open {name(span.message)} span for {dur(span.age(sc.now))}",
+            f"token {name(token.id)}: WAITING for {dur(wait.waited)}, {timeout} (threshold {dur(limit)}; "
+            f"a timeout within {dur(sc.th.token_horizon_seconds)} would count as its resumer)",
         ),
         recovery=(
             Recovery(
-                f"check entity `{name(entity)}` backend status (DNS, firewall, deployment)",
-                external="check-entity",
+                f"complete token {name(token.id)} with the body its resumer would send", Action.COMPLETE_TOKEN, token.id
             ),
-            Recovery(f"cancel run {t.run.id}", Action.CANCEL, t.run.id),
+            Recovery(f"or cancel run {run.id}", Action.CANCEL, run.id),
+        ),
+        verify=(
+            VerifyCheck(VerifyKind.TOKEN_COMPLETED, f"token {name(token.id)} COMPLETED", token.id),
+            run_check(
+                run.id, (RunStatus.COMPLETED, RunStatus.CANCELED), f"run {run.id} reaches COMPLETED (or CANCELED)"
+            ),
+        ),
+        run_id=run.id,
+        runs=(run.id,),
+        waiting=1,
+    )
+
+
+def entity_backend_unreachable(t: RunTrace, sc: Scene) -> Finding | None:
+    """An open tool call past the per-call threshold, and no later call to that entity has answered."""
+    if t.run.status is not RunStatus.EXECUTING:
+        return None
+    limit = timedelta(seconds=sc.th.tool_call_seconds)
+    hung = [s for s in hung_calls(t, sc.now, sc.th) if sc.answers.answered_after(s) is None]
+    if not hung:
+        return None
+    span = max(hung, key=lambda s: s.age(sc.now))
+    entity = span.entity or "?"
+    run = t.run
+    return Finding(
+        Cause.ENTITY_BACKEND_UNREACHABLE,
+        f"run {run.id} hung {dur(span.age(sc.now))} calling entity `{name(entity)}` (per-call threshold {dur(limit)})",
+        evidence=(
+            f"run {run.id}: EXECUTING for {dur(status_age(run, sc.now, t))}, open tool call {name(span.message)} "
+            f"to entity `{name(entity)}` for {dur(span.age(sc.now))} (per-call threshold {dur(limit)})",
+        ),
+        recovery=(
+            Recovery(
+                f"check entity `{name(entity)}` backend status (DNS, firewall, deployment)", external="check-entity"
+            ),
+            Recovery(f"cancel run {run.id}", Action.CANCEL, run.id),
         ),
         verify=(
             run_check(
-                t.run.id,
+                run.id,
                 (RunStatus.CANCELED, RunStatus.COMPLETED),
-                f"run {t.run.id} reaches CANCELED (or COMPLETED once `{name(entity)}` answers)",
+                f"run {run.id} reaches CANCELED (or COMPLETED once `{name(entity)}` answers)",
             ),
         ),
-        run_id=t.run.id,
-        runs=(t.run.id,),
+        run_id=run.id,
+        runs=(run.id,),
         entity=entity,
         waiting=1,
     )
@@ -133,20 +122,24 @@ def entity_backend_unreachable(t: RunTrace, now: datetime, th: Thresholds) -> Fi
 # ---------------------------------------------------------------- queue rules
 
 
-def queue_paused(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding | None:
+def queue_paused(q: QueueFacts, sc: Scene) -> Finding | None:
     """The queue (or the whole environment) is paused while runs wait in it."""
+    env = sc.env
     if q.queue.queued <= 0 or not (q.queue.paused or env.env_paused):
         return None
     flow = flow_checks(q, env)
+    stuck = sc.stuck_queued(q)
+    note = None if stuck else "no QUEUED run has waited past the window yet: the pause itself holds them"
     if q.queue.paused:
         return Finding(
             Cause.QUEUE_PAUSED,
-            f"queue {name(q.name)} is paused: {q.queue.queued} queued, {q.queue.running} running",
+            f"queue {name(q.name)} is paused: {q.queue.queued} queued, {q.queue.running} running{_oldest(stuck, sc)}",
             evidence=(queue_line(q, env), started_line(q, env)),
             recovery=(Recovery(f"resume queue {name(q.name)}", Action.RESUME_QUEUE, q.name),),
             verify=flow,
             queues=(q.name,),
-            runs=tuple(r.id for r in q.queued_runs),
+            runs=_ids(stuck),
+            runs_note=note,
             waiting=q.queue.queued,
         )
     env_name = env.environment.slug if env.environment is not None else "environment"
@@ -162,19 +155,20 @@ def queue_paused(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding | None
         ),
         verify=flow,
         queues=(q.name,),
-        runs=tuple(r.id for r in q.queued_runs),
+        runs=_ids(stuck),
+        runs_note=note,
         waiting=q.queue.queued,
     )
 
 
-def queue_state_drift(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding | None:
+def queue_state_drift(q: QueueFacts, sc: Scene) -> Finding | None:
     """The queue's counters disagree with the runs it holds; only repair-queues helps."""
+    env = sc.env
     evidence: list[str] = [queue_line(q, env)]
     if q.leaks:
         statuses = listing(sorted({r.snapshot_status for r in q.leaks}))
-        evidence.append(
-            f"admin dry run: {plural(len(q.leaks), 'leaked slot')} in {name(q.name)} (snapshots {statuses})"
-        )
+        leaked = plural(len(q.leaks), "leaked slot")
+        evidence.append(f"admin dry run: {leaked} in {name(q.name)} (snapshots {statuses})")
     elif env.repair is not None:
         env_leaks = env.leaks_outside_queues()
         if not (env_leaks and env.at_cap(q) and q.started == 0):
@@ -195,6 +189,7 @@ def queue_state_drift(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding |
             f"but the queue counts {q.queue.running} running"
         )
     evidence.append(started_line(q, env))
+    stuck = sc.stuck_queued(q)
     return Finding(
         Cause.QUEUE_STATE_DRIFT,
         f"queue {name(q.name)} state drifted: running {q.queue.running} "
@@ -204,31 +199,39 @@ def queue_state_drift(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding |
         recovery=(Recovery(f"repair queue {name(q.name)} (admin; dry run first)", Action.REPAIR_QUEUES, q.name),),
         verify=flow_checks(q, env),
         queues=(q.name,),
-        runs=tuple(r.id for r in q.queued_runs),
+        runs=_ids(stuck),
+        runs_note=None if stuck else NO_RUNS_SAMPLED,
         waiting=q.queue.queued,
     )
 
 
-def long_running_blocker(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding | None:
-    """Every slot is held by runs far older than normal, and the queue dequeued nothing in the window."""
+def _holders(q: QueueFacts, sc: Scene) -> tuple[tuple[Run, ...], str] | None:
+    """The runs holding the slots that gate this queue, and where: its own, or the environment's."""
+    env = sc.env
+    if env.at_cap(q):
+        if q.holders is None or len(q.holders) < max(1, q.queue.running):
+            return None  # fewer live holders than slots is drift, not a blocker
+        return q.holders, f"queue {name(q.name)}"
+    if env.env_saturated and env.env_holders:
+        return env.env_holders, "the environment"
+    return None
+
+
+def long_running_blocker(q: QueueFacts, sc: Scene) -> Finding | None:
+    """Every slot is held by runs stuck past their window, and the queue dequeued nothing in the window."""
+    env = sc.env
     if q.queue.queued <= 0 or q.queue.paused or q.started != 0:
         return None
-    old = timedelta(seconds=th.executing_seconds)
-    if env.at_cap(q):
-        holders, scope = q.holders, f"queue {name(q.name)}"
-        if holders is None or len(holders) < max(1, q.queue.running):
-            return None  # fewer live holders than slots is drift, not a blocker
-    elif env.env_saturated:
-        holders, scope = env.env_holders, "the environment"
-        if not holders:
-            return None
-    else:
+    held = _holders(q, sc)
+    if held is None:
         return None
-    if not all(run_age(h, env.now) > old for h in holders):
-        return None
-    ranked = sorted(holders, key=lambda h: run_age(h, env.now), reverse=True)
-    named = [f"{h.id} ({h.task_identifier}, {h.status.value} {dur(run_age(h, env.now))})" for h in ranked]
-    youngest = min(run_age(h, env.now) for h in holders)
+    holders, scope = held
+    if not all(sc.verdict(h).stuck for h in holders):
+        return None  # a holder that is moving (or young) is load, not a blocker
+    ranked = sorted(holders, key=lambda h: run_age(h, sc.now), reverse=True)
+    named = [f"{h.id} ({h.task_identifier}, {h.status.value} {dur(run_age(h, sc.now))})" for h in ranked]
+    youngest = min(run_age(h, sc.now) for h in holders)
+    stuck = sc.stuck_queued(q)
     return Finding(
         Cause.LONG_RUNNING_BLOCKER,
         f"{scope} blocked: all {len(holders)} slots held by runs running ≥ {dur(youngest)}, "
@@ -236,7 +239,8 @@ def long_running_blocker(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Findin
         evidence=(
             queue_line(q, env),
             started_line(q, env),
-            f"slot holders ({len(holders)}), all older than {dur(old)}: {listing(named, BLOCKERS_NAMED)}",
+            f"slot holders ({len(holders)}), none moving: {listing(named, BLOCKERS_NAMED)}",
+            *(f"{h.id}: {sc.verdict(h).reason}" for h in ranked[:3]),
         ),
         recovery=tuple(Recovery(f"cancel blocking run {h.id}", Action.CANCEL, h.id) for h in ranked[:BLOCKERS_NAMED]),
         verify=(
@@ -247,15 +251,23 @@ def long_running_blocker(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Findin
             *flow_checks(q, env),
         ),
         queues=(q.name,),
-        runs=tuple(h.id for h in ranked) + tuple(r.id for r in q.queued_runs),
+        runs=_ids(ranked) + _ids(stuck),
         waiting=q.queue.queued,
     )
 
 
-def concurrency_at_cap(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding | None:
-    """The queue or environment is at its limit, and dequeue continues as slots free up."""
-    if q.queue.queued <= 0 or q.queue.paused or not q.started:
+def concurrency_at_cap(q: QueueFacts, sc: Scene) -> Finding | None:
+    """At its limit, runs wait past the window and the backlog does not fall: the limit is what holds them."""
+    env = sc.env
+    if q.queue.queued <= 0 or q.queue.paused or sc.flow(q) in (Flow.DRAINING, Flow.PAUSED):
         return None
+    stuck = sc.stuck_queued(q)
+    if not stuck:
+        return None
+    if not q.started:
+        held = _holders(q, sc)
+        if held is None or any(sc.verdict(h).stuck for h in held[0]):
+            return None  # nothing started and the holders hang: a blocker or a stall, not the limit
     if env.at_cap(q):
         limit = env.limit_of(q)
         binding = (
@@ -277,73 +289,44 @@ def concurrency_at_cap(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding 
     return Finding(
         Cause.CONCURRENCY_AT_CAP,
         f"{scope} at its concurrency cap: running {q.queue.running} of {limit_text(limit)} "
-        f"({binding} limit), "
-        f"{q.queue.queued} queued, {q.started} started in {env.window}",
+        f"({binding} limit), {q.queue.queued} queued, {q.started or 0} started in {env.window}{_oldest(stuck, sc)}",
         evidence=(
             queue_line(q, env),
             started_line(q, env),
+            _trend_line(q),
             f"environment: running {env.env_running} of {limit_text(env.env_capacity)} (with burst)",
+            f"{plural(len(stuck), 'sampled run')} waited past the {dur(sc.th.dequeued_seconds)} window"
+            f"{_oldest(stuck, sc)}",
         ),
         recovery=tuple(recovery),
         verify=flow_checks(q, env),
         queues=(q.name,),
-        runs=tuple(r.id for r in q.queued_runs),
+        runs=_ids(stuck),
         waiting=q.queue.queued,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Stall:
-    """The environment-wide picture behind worker_pool_empty."""
-
-    stalled: tuple[QueueFacts, ...]
-    checked: int
-    backlog: int
-
-
-def environment_stall(env: EnvFacts) -> Stall | None:
-    """Backlog, nothing dequeued in the window in any queue checked, nothing paused, and free slots to fill.
-
-    Paused queues are left out (their backlog is their own cause); a paused environment rules this out. When
-    some active queues were not measured (a large environment), the measured ones must be a real sample.
-    """
-    if env.env_paused or env.env_saturated:
-        return None
-    if env.engine_report is not None and not env.engine_report.can_dequeue:
-        return None
-    backlog = backlog_queues(env)
-    measured = [q for q in env.queues if q.metrics is not None]
-    if not backlog or not measured or not stall_measurable(env):
-        return None
-    if any(q.started for q in measured):
-        return None
-    if all(env.at_cap(q) for q in backlog):
-        return None  # every backlog sits behind full slots: a blocker or drift, not missing workers
-    return Stall(tuple(backlog), len(measured), sum(q.queue.queued for q in backlog))
+def _trend_line(q: QueueFacts) -> str:
+    if q.metrics is None:
+        return f"backlog trend of {name(q.name)}: unknown (metrics not fetched)"
+    trend = q.metrics.depth_trend
+    return (
+        f"backlog of {name(q.name)} over {q.metrics.period}: peak {max((q.metrics.peak_queued, *trend), default=0)}, "
+        f"now {q.queue.queued} (trend {', '.join(str(v) for v in trend[-6:])})"
+    )
 
 
-def stall_measurable(env: EnvFacts) -> bool:
-    """Whether the measured queues can show an environment-wide stall: all active queues, or a sample of them.
-
-    An unmeasured queue might be dequeuing, but an empty worker pool stops every queue: STALL_SAMPLE backlogged
-    queues (the longest backlogs, measured first) with nothing started is evidence enough.
-    """
-    active = [q for q in env.queues if q.queue.queued > 0 or q.queue.running > 0]
-    if all(q.metrics is not None for q in active):
-        return True
-    return sum(1 for q in active if q.metrics is not None and q.queue.queued > 0) >= STALL_SAMPLE
-
-
-def worker_pool_empty(q: QueueFacts, env: EnvFacts, th: Thresholds) -> Finding | None:
+def worker_pool_empty(q: QueueFacts, sc: Scene) -> Finding | None:
     """Backlog and nothing dequeued in any queue of the environment, nothing paused: no worker pulls."""
-    stall = environment_stall(env)
+    stall = sc.stall
     if stall is None or all(s.name != q.name for s in stall.stalled):
         return None
-    return stall_finding(stall, env)
+    return stall_finding(stall, sc)
 
 
-def stall_finding(stall: Stall, env: EnvFacts) -> Finding:
-    oldest = oldest_queued(list(stall.stalled), env.now)
+def stall_finding(stall: Stall, sc: Scene) -> Finding:
+    env = sc.env
+    stuck = [r for q in stall.stalled for r in sc.stuck_queued(q)]
     free = [q for q in stall.stalled if not env.at_cap(q)]
     evidence = [
         f"started in last {env.window}: 0 in all {plural(stall.checked, 'queue')} with metrics"
@@ -352,6 +335,7 @@ def stall_finding(stall: Stall, env: EnvFacts) -> Finding:
         *(queue_line(q, env) for q in stall.stalled[:BLOCKERS_NAMED]),
         f"free slots left unused, e.g. {queue_line(free[0], env)}" if free else "no free slots",
     ]
+    oldest = max((status_age(r, sc.now) for r in stuck), default=None)
     if oldest is not None:
         evidence.append(f"oldest queued run seen: {dur(oldest)}")
     summary = (
@@ -373,9 +357,70 @@ def stall_finding(stall: Stall, env: EnvFacts) -> Finding:
         ),
         verify=tuple(verify),
         queues=tuple(q.name for q in stall.stalled),
-        runs=tuple(r.id for q in stall.stalled for r in q.queued_runs),
+        runs=_ids(stuck),
+        runs_note=None if stuck else NO_RUNS_SAMPLED,
         waiting=stall.backlog,
     )
+
+
+def worker_pool_undersized(q: QueueFacts, sc: Scene) -> Finding | None:
+    """Runs wait past the window behind free slots while dequeue goes on: too few workers pull."""
+    env = sc.env
+    if sc.stall is not None or env.env_saturated or sc.flow(q) is not Flow.STARVED:
+        return None
+    starved = [x for x in env.queues if sc.flows[x.name] is Flow.STARVED]
+    return undersized_finding(starved, sc)
+
+
+def undersized_finding(starved: Sequence[QueueFacts], sc: Scene) -> Finding:
+    env = sc.env
+    stuck = [r for q in starved for r in sc.stuck_queued(q)]
+    measured = [q for q in env.queues if q.metrics is not None]
+    started = sum(q.metrics.started_count for q in measured if q.metrics is not None)
+    minutes = max(1.0, _window_minutes(measured))
+    grown = sum(q.queue.queued - (q.metrics.depth_trend[0] if q.metrics and q.metrics.depth_trend else 0)
+                for q in starved)
+    arrivals = started + grown
+    backlog = sum(q.queue.queued for q in starved)
+    oldest = max((status_age(r, sc.now) for r in stuck), default=None)
+    summary = (
+        f"worker pool too small: {backlog} runs waiting in {plural(len(starved), 'queue')} with free slots, "
+        f"dequeue {started / minutes:.1f}/min"
+        + (f", oldest waiting {dur(oldest)}" if oldest is not None else "")
+    )
+    evidence = [
+        f"dequeue: {started} started in the last {env.window} across {plural(len(measured), 'queue')} "
+        f"({started / minutes:.1f}/min)",
+        f"arrivals: about {max(0, arrivals)} in the same window ({max(0, arrivals) / minutes:.1f}/min: "
+        f"started plus the backlog's growth of {grown})",
+        *(f"{queue_line(x, env)}: free slots, runs still wait" for x in starved[:BLOCKERS_NAMED]),
+        *(_trend_line(x) for x in starved[:3]),
+        "no starved queue is at its own limit and the environment is not at its limit: the workers are",
+    ]
+    if oldest is not None:
+        evidence.append(f"oldest queued run seen: {dur(oldest)} (window {dur(sc.th.dequeued_seconds)})")
+    verify: list[VerifyCheck] = []
+    for x in starved:
+        verify.extend(flow_checks(x, env))
+    return Finding(
+        Cause.WORKER_POOL_UNDERSIZED,
+        summary,
+        evidence=tuple(evidence),
+        recovery=(
+            Recovery("scale the worker pool up (more replicas or more slots per worker)", external="scale-workers"),
+        ),
+        verify=tuple(verify),
+        queues=tuple(x.name for x in starved),
+        runs=_ids(stuck),
+        waiting=backlog,
+    )
+
+
+def _window_minutes(measured: Sequence[QueueFacts]) -> float:
+    for q in measured:
+        if q.metrics is not None:
+            return max(0.0, (q.metrics.window_to - q.metrics.window_from).total_seconds() / 60)
+    return 0.0
 
 
 # ---------------------------------------------------------------- the tables (precedence order)
@@ -391,14 +436,15 @@ QUEUE_RULES: tuple[tuple[Cause, QueueRule], ...] = (
     (Cause.LONG_RUNNING_BLOCKER, long_running_blocker),
     (Cause.CONCURRENCY_AT_CAP, concurrency_at_cap),
     (Cause.WORKER_POOL_EMPTY, worker_pool_empty),
+    (Cause.WORKER_POOL_UNDERSIZED, worker_pool_undersized),
 )
 
 
-def run_findings(t: RunTrace, now: datetime, th: Thresholds) -> list[Finding]:
+def run_findings(t: RunTrace, sc: Scene) -> list[Finding]:
     """Every run rule that holds, most specific first."""
-    return [f for _, rule in RUN_RULES if (f := rule(t, now, th)) is not None]
+    return [f for _, rule in RUN_RULES if (f := rule(t, sc)) is not None]
 
 
-def queue_findings(q: QueueFacts, env: EnvFacts, th: Thresholds) -> list[Finding]:
+def queue_findings(q: QueueFacts, sc: Scene) -> list[Finding]:
     """Every queue rule that holds for this queue, most specific first."""
-    return [f for _, rule in QUEUE_RULES if (f := rule(q, env, th)) is not None]
+    return [f for _, rule in QUEUE_RULES if (f := rule(q, sc)) is not None]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
 
 from tui.config import Thresholds
-from tui.diagnosis.evidence import DEQUEUED_HINT, run_age, run_check
-from tui.diagnosis.facts import EnvFacts
+from tui.diagnosis.evidence import DEQUEUED_HINT, run_check
+from tui.diagnosis.facts import EnvFacts, QueueFacts
 from tui.diagnosis.findings import PRECEDENCE, SEVERITY, Action, Cause, Finding, Recovery, VerifyCheck
 from tui.diagnosis.fmt import dur, listing, name, plural
-from tui.diagnosis.rules import BLOCKERS_NAMED, queue_findings, run_findings
-from tui.model import RunStatus
+from tui.diagnosis.rules import BLOCKERS_NAMED, CHAINED, queue_findings, run_findings
+from tui.diagnosis.scene import Scene
+from tui.model import QueueType, Run, RunStatus, stored_queue_name
 
 EVIDENCE_LINES = 20
 """A group keeps at most this many evidence lines (the rest are summarised in one line)."""
@@ -30,6 +30,8 @@ def _merge(members: Sequence[Finding], summary: str) -> Finding:
     recovery = tuple({(r.action, r.target, r.external): r for m in members for r in m.recovery}.values())
     verify = tuple({(v.kind, v.target): v for m in members for v in m.verify}.values())
     also = tuple(dict.fromkeys(c for m in members for c in m.also_true if c is not members[0].cause))
+    runs = _unique(r for m in members for r in m.runs)
+    notes = _unique(m.runs_note for m in members if m.runs_note)
     return Finding(
         members[0].cause,
         f"{members[0].label}: {summary}",
@@ -37,29 +39,40 @@ def _merge(members: Sequence[Finding], summary: str) -> Finding:
         recovery=recovery,
         verify=verify,
         also_true=also,
-        runs=_unique(r for m in members for r in m.runs),
+        runs=runs,
+        runs_note=None if runs else "; ".join(notes) or None,
         queues=_unique(q for m in members for q in m.queues),
         entity=members[0].entity,
         waiting=sum(m.waiting for m in members),
     )
 
 
-def _group_summary(cause: Cause, members: Sequence[Finding], env: EnvFacts) -> str:
+def _group_summary(cause: Cause, members: Sequence[Finding], sc: Scene) -> str:
+    env = sc.env
     queues = _unique(q for m in members for q in m.queues)
     waiting = sum(m.waiting for m in members)
-    if cause is Cause.WORKER_POOL_EMPTY:
+    hung = [m for m in members if m.run_id is not None]
+    behind = _unique(r for m in members if m.run_id is None for r in m.runs)
+    more = f"; {len(behind)} more wait behind them in {listing([name(q) for q in queues])}" if behind else ""
+    if cause is Cause.WORKER_POOL_EMPTY or cause is Cause.WORKER_POOL_UNDERSIZED:
         return members[0].summary
     if cause is Cause.ENTITY_BACKEND_UNREACHABLE:
         entity = members[0].entity
-        ids = {r for m in members for r in m.runs}
-        ages = [s.age(env.now) for t in env.candidates if t.run.id in ids for s in t.open_spans if s.entity == entity]
-        oldest = f", oldest call {dur(max(ages))}" if ages else ""
-        return f"{plural(len(members), 'run')} hung calling entity `{name(entity)}`{oldest}"
+        ids = {m.run_id for m in hung}
+        spans = [s for t in env.candidates if t.run.id in ids for s in t.open_spans if s.entity == entity]
+        messages = {s.message for s in spans}
+        failed = sum(1 for t in sc.traces.values() for c in t.calls if not c.ok and c.message in messages)
+        errors = f", {plural(failed, 'earlier call')} ended in error" if failed else ""
+        oldest = f", oldest call {dur(max(s.age(env.now) for s in spans))}" if spans else ""
+        return (
+            f"{plural(len(hung), 'run')} hung calling entity `{name(entity)}` ({plural(len(spans), 'open call')}"
+            f" past {dur(sc.th.tool_call_seconds)}, no later call answered{errors}){oldest}{more}"
+        )
     if cause is Cause.WAITPOINT_WITHOUT_RESUMER:
         tokens = _unique(r.target or "" for m in members for r in m.recovery if r.action is Action.COMPLETE_TOKEN)
         ages = [env.now - d.token.created_at for t in env.candidates for d in t.tokens if d.token.id in tokens]
         oldest = f", oldest {dur(max(ages))}" if ages else ""
-        return f"{plural(len(members), 'run')} wait on {plural(len(tokens), 'token')} nothing resumes{oldest}"
+        return f"{plural(len(hung), 'run')} wait on {plural(len(tokens), 'token')} nothing resumes{oldest}{more}"
     if len(members) == 1:
         return members[0].summary
     if cause is Cause.QUEUE_PAUSED:
@@ -80,30 +93,56 @@ def _group_summary(cause: Cause, members: Sequence[Finding], env: EnvFacts) -> s
     )
 
 
-def _unknown_group(env: EnvFacts, th: Thresholds, explained: set[str]) -> Finding | None:
-    """Traced runs past their window that no cause explains: say so rather than stay silent."""
-    window = {
-        RunStatus.DEQUEUED: timedelta(seconds=th.dequeued_seconds),
-        RunStatus.EXECUTING: timedelta(seconds=th.executing_seconds),
-    }
-    stuck = [
-        t.run
-        for t in env.candidates
-        if t.run.id not in explained and t.run.status in window and run_age(t.run, env.now) > window[t.run.status]
-    ]
+def seen_runs(env: EnvFacts) -> dict[str, Run]:
+    """Every run the facts hold (traced, listed in a queue, holding a slot, or QUEUED past the window), by id."""
+    runs: dict[str, Run] = {r.id: r for r in env.stale_queued}
+    for q in env.queues:
+        runs.update({r.id: r for r in (*(q.holders or ()), *q.queued_runs)})
+    runs.update({r.id: r for r in env.env_holders or ()})
+    runs.update({t.run.id: t.run for t in env.candidates})
+    return runs
+
+
+def unlisted(run: Run, sc: Scene) -> bool:
+    """A QUEUED run no listed queue holds: its task queue is gone and every backlog was listed in full."""
+    env = sc.env
+    if run.status is not RunStatus.QUEUED or run.id in sc.queue_of:
+        return False
+    if env.queue(stored_queue_name(run.task_identifier, QueueType.TASK)) is not None:
+        return False
+    return all(q.queued_complete for q in env.queues if q.queue.queued > 0)
+
+
+def _unknown_group(sc: Scene, explained: set[str]) -> Finding | None:
+    """Stuck runs that no cause explains: say so, one line each, rather than stay silent."""
+    stuck = []
+    for run in seen_runs(sc.env).values():
+        if run.id in explained:
+            continue
+        if run.status is RunStatus.QUEUED and run.id not in sc.queue_of and not unlisted(run, sc):
+            continue  # its queue is not known: it is judged with its queue, or not at all
+        if sc.verdict(run).stuck:
+            stuck.append(run)
     if not stuck:
         return None
-    stuck.sort(key=lambda r: run_age(r, env.now), reverse=True)
+    stuck.sort(key=lambda r: sc.verdict(r).age, reverse=True)
+    orphans = [r for r in stuck if unlisted(r, sc)]
+    orphan_lines = (
+        (
+            f"{plural(len(orphans), 'QUEUED run')} in no listed queue (e.g. "
+            f"{name(stored_queue_name(orphans[0].task_identifier, QueueType.TASK))} is not in the queue list): "
+            "no worker will pull them; cancel, then trigger again into a queue that exists",
+        )
+        if orphans
+        else ()
+    )
     return Finding(
         Cause.UNKNOWN,
-        f"UNKNOWN: {plural(len(stuck), 'run')} past their window with no known cause, "
-        f"oldest {dur(run_age(stuck[0], env.now))}",
+        f"UNKNOWN: {plural(len(stuck), 'run')} stuck with no known cause, oldest {dur(sc.verdict(stuck[0]).age)}",
         evidence=(
-            *(
-                f"{r.id} ({name(r.task_identifier)}): {r.status.value} for {dur(run_age(r, env.now))}"
-                for r in stuck[:EVIDENCE_LINES]
-            ),
+            *(f"{r.id} ({name(r.task_identifier)}): {sc.verdict(r).reason}" for r in stuck[:EVIDENCE_LINES]),
             *((DEQUEUED_HINT,) if any(r.status is RunStatus.DEQUEUED for r in stuck) else ()),
+            *orphan_lines,
         ),
         recovery=tuple(Recovery(f"cancel run {r.id}", Action.CANCEL, r.id) for r in stuck[:BLOCKERS_NAMED]),
         verify=tuple(
@@ -114,38 +153,68 @@ def _unknown_group(env: EnvFacts, th: Thresholds, explained: set[str]) -> Findin
     )
 
 
+def behind(q: QueueFacts, root: Finding, sc: Scene, blocked: Finding) -> Finding:
+    """The queued runs of a queue whose slot holders hang for `root`'s reason: the same root cause."""
+    stuck = sc.stuck_queued(q)
+    return Finding(
+        root.cause,
+        root.summary,
+        evidence=(
+            f"queue {name(q.name)}: every slot is held by runs that hang themselves ({root.cause.value}); "
+            f"{q.queue.queued} queued behind them",
+            *blocked.evidence[:2],
+        ),
+        recovery=root.recovery,
+        verify=blocked.verify,
+        also_true=(blocked.cause,),
+        runs=tuple(r.id for r in stuck),
+        queues=(q.name,),
+        entity=root.entity,
+        waiting=q.queue.queued,
+    )
+
+
+def chained(q: QueueFacts, first: Finding, by_run: Mapping[str, Finding]) -> Finding | None:
+    """The holders' own finding when every slot holder of a blocked queue hangs on an entity or a token."""
+    if first.cause not in CHAINED or not q.holders:
+        return None
+    roots = [by_run.get(h.id) for h in q.holders]
+    return roots[0] if all(r is not None for r in roots) else None
+
+
 def triage(env: EnvFacts, th: Thresholds) -> list[Finding]:
     """Findings for the environment, one per cause (per entity for hung tool calls), worst first."""
+    return findings_of(Scene.of(env, th))
+
+
+def findings_of(sc: Scene) -> list[Finding]:
+    """The triage of a scene (see `triage`)."""
+    env = sc.env
     primaries: list[Finding] = []
-    explained: set[str] = set()
+    by_run: dict[str, Finding] = {}
     for trace in env.candidates:
-        found = run_findings(trace, env.now, th)
+        found = run_findings(trace, sc)
         if found:
-            primaries.append(replace(found[0], also_true=tuple(f.cause for f in found[1:])))
-            explained.add(trace.run.id)
+            by_run[trace.run.id] = replace(found[0], also_true=tuple(f.cause for f in found[1:]))
+            primaries.append(by_run[trace.run.id])
     for q in env.queues:
-        found = queue_findings(q, env, th)
+        found = queue_findings(q, sc)
         if not found:
             continue
-        first = found[0]
-        if first.cause is Cause.LONG_RUNNING_BLOCKER and q.holders and {h.id for h in q.holders} <= explained:
-            # The slot holders are themselves hung on an entity or a token: that is the more specific cause.
-            found = found[1:]
-            if not found:
-                continue
-            first = found[0]
-        primaries.append(replace(first, also_true=tuple(f.cause for f in found[1:])))
-    for f in primaries:
-        explained.update(f.runs)
+        root = chained(q, found[0], by_run)
+        if root is not None:
+            primaries.append(behind(q, root, sc, found[0]))
+        else:
+            primaries.append(replace(found[0], also_true=tuple(f.cause for f in found[1:])))
+    explained = {r for f in primaries for r in f.runs}
 
     groups: dict[tuple[Cause, str | None], list[Finding]] = {}
     for f in primaries:
         members = groups.setdefault((f.cause, f.entity), [])
         if f not in members:  # environment-wide findings come once per queue, identical
             members.append(f)
-    findings = [_merge(members, _group_summary(cause, members, env)) for (cause, _), members in groups.items()]
-    capped = env.candidates_total > len(env.candidates)
-    if capped:
+    findings = [_merge(members, _group_summary(cause, members, sc)) for (cause, _), members in groups.items()]
+    if env.candidates_total > len(env.candidates):
         note = f"traced {len(env.candidates)} of {env.candidates_total} stuck candidates (cap)"
         findings = [
             replace(f, evidence=(*f.evidence, note))
@@ -153,7 +222,7 @@ def triage(env: EnvFacts, th: Thresholds) -> list[Finding]:
             else f
             for f in findings
         ]
-    unknown = _unknown_group(env, th, explained)
+    unknown = _unknown_group(sc, explained)
     if unknown is not None:
         findings.append(unknown)
     findings.sort(

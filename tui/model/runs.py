@@ -126,33 +126,19 @@ class RunDetail:
     related: RelatedRuns = field(default_factory=RelatedRuns)
 
 
-@dataclass(frozen=True, slots=True)
-class StuckThresholds:
-    """How long a run may sit in a status before it counts as stuck."""
-
-    dequeued: timedelta = timedelta(minutes=2)
-    executing: timedelta = timedelta(minutes=15)
-
-
 def time_in_status(run: Run, now: datetime) -> timedelta:
-    """Best estimate of how long the run has been in its current status.
+    """Best estimate from the run alone of how long it has been in its current status.
 
-    The API exposes no status-change time; `startedAt` (or `lockedAt`) marks DEQUEUED/EXECUTING,
-    and `updatedAt` is the most recent change otherwise.
+    The API exposes no status-change time. `updatedAt` moves with every transition, so for a run that has
+    started it marks the latest one (a resume, a requeue); a run never started has been QUEUED since it was
+    created or, if it was delayed, since its delay ended. The diagnosis refines this with the trace.
     """
-    if run.status in (RunStatus.DEQUEUED, RunStatus.EXECUTING) and run.started_at is not None:
-        since = run.started_at
-    elif run.status is RunStatus.QUEUED:
-        since = run.created_at if run.started_at is None else run.updated_at
+    if run.status is RunStatus.QUEUED and run.started_at is None:
+        since = run.created_at
+        if run.delayed_until is not None and run.delayed_until <= now:
+            since = max(since, run.delayed_until)
+    elif run.status in (RunStatus.DEQUEUED, RunStatus.EXECUTING) and run.started_at is not None:
+        since = max(run.started_at, run.updated_at)
     else:
         since = run.updated_at
     return max(timedelta(0), now - since)
-
-
-def is_stuck(run: Run, now: datetime, thresholds: StuckThresholds) -> bool:
-    """A run is stuck when DEQUEUED or EXECUTING longer than the profile's threshold."""
-    if run.status is RunStatus.DEQUEUED:
-        return time_in_status(run, now) > thresholds.dequeued
-    if run.status is RunStatus.EXECUTING:
-        return time_in_status(run, now) > thresholds.executing
-    return False

@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from textual import on
 from textual.binding import Binding, BindingType
 
+from tui.diagnosis.stuck import State, Verdict, assess
 from tui.model import (
     ACTIVE_STATUSES,
     Page,
     QueueType,
     Run,
     RunStatus,
-    StuckThresholds,
-    is_stuck,
-    time_in_status,
 )
 from tui.screens.messages import OpenRun
 from tui.screens.pane import PaneScreen
-from tui.screens.session import Session
+from tui.screens.session import Session, TriageResult
 from tui.widgets.format import seconds_until_change, short_duration
 from tui.widgets.table import Cell, Column, FastTable, Row
 
 PAGE_SIZE = 100
+TRIAGE_EVERY_SECONDS = 60.0
+"""While runs look overdue, the pane asks for a triage this often: it decides which of them are really stuck."""
 OLDER_PAGES_EVERY = 5
 """Full ticks between re-reads of one older page (round robin): the rest is polled at a slower cadence."""
 
@@ -70,6 +71,8 @@ class _RowEntry:
     order: tuple[bool, float, float]
     valid_until: float
     scope: str | None
+    basis: TriageResult | None
+    """The triage whose context judged the run (a new triage rebuilds the row)."""
 
 
 @dataclass
@@ -137,7 +140,7 @@ class RunsScreen(PaneScreen):
     @property
     def stuck_statuses(self) -> tuple[RunStatus, ...]:
         wanted = self.statuses or tuple(RunStatus)
-        return tuple(s for s in (RunStatus.DEQUEUED, RunStatus.EXECUTING) if s in wanted)
+        return tuple(s for s in ACTIVE_STATUSES if s in wanted)
 
     async def _page(
         self,
@@ -171,8 +174,9 @@ class RunsScreen(PaneScreen):
             self._ticks += 1
             self._head = self._store(_Segment(None), await self._page())
             if self.stuck_statuses:
-                threshold = self.session.settings.thresholds.stuck()
-                created_to = self.session.clock() - min(threshold.dequeued, threshold.executing)
+                th = self.session.settings.thresholds
+                shortest = min(th.dequeued_seconds, th.executing_seconds, th.waitpoint_seconds)
+                created_to = self.session.clock() - timedelta(seconds=shortest)
                 page = await self._page(statuses=self.stuck_statuses, created_to=created_to)
                 self._stuck = self._store(_Segment(None), page)
             else:
@@ -190,6 +194,21 @@ class RunsScreen(PaneScreen):
         if changed:
             self._prune()
             self.render_rows()
+            self._ask_for_triage()
+
+    def _ask_for_triage(self) -> None:
+        """Runs past their window by age alone: a triage (shared with the triage pane) says which are stuck."""
+        triaged = self.session.triaged
+        if triaged is not None and time.monotonic() - triaged.finished < TRIAGE_EVERY_SECONDS:
+            return
+        now = self.session.clock()
+        th = self.session.settings.thresholds
+        if any(assess(run, now, th).state is not State.OK for run in self._runs.values()):
+            self.run_worker(self._triage(), group="runs-triage", exclusive=True, exit_on_error=False)
+
+    async def _triage(self) -> None:
+        await self.session.triage(max_age=TRIAGE_EVERY_SECONDS)
+        self.render_rows()
 
     def _prune(self) -> None:
         keep: set[str] = set()
@@ -213,14 +232,19 @@ class RunsScreen(PaneScreen):
         """Rows for every loaded run; a run's row is rebuilt only when it changed or its age text would."""
         now = self.session.clock()
         now_ts = now.timestamp()
-        thresholds = self.session.settings.thresholds.stuck()
         scope_name = self._scope[0] if self._scope else None
         entries = []
         rebuilt = False
         for run in self._runs.values():
             entry = self._rows.get(run.id)
-            if entry is None or entry.run is not run or now_ts >= entry.valid_until or entry.scope != scope_name:
-                entry = self._row_for(run, now, thresholds, scope_name)
+            if (
+                entry is None
+                or entry.run is not run
+                or now_ts >= entry.valid_until
+                or entry.scope != scope_name
+                or entry.basis is not self.session.triaged
+            ):
+                entry = self._row_for(run, now, scope_name)
                 self._rows[run.id] = entry
                 rebuilt = True
             entries.append(entry)
@@ -233,20 +257,28 @@ class RunsScreen(PaneScreen):
         self.table.set_rows(rows)
         self.update_bars()
 
-    def _row_for(self, run: Run, now: datetime, thresholds: StuckThresholds, scope: str | None) -> _RowEntry:
-        seconds = time_in_status(run, now).total_seconds()
-        stuck = is_stuck(run, now, thresholds)
+    def _verdict(self, run: Run, now: datetime) -> Verdict:
+        """The one definition of stuck, with what the latest triage knows about the run (its trace, its queue)."""
+        triaged = self.session.triaged
+        if triaged is not None:
+            return triaged.scene.judge(run, now)
+        return assess(run, now, self.session.settings.thresholds)
+
+    def _row_for(self, run: Run, now: datetime, scope: str | None) -> _RowEntry:
+        verdict = self._verdict(run, now)
+        stuck = verdict.stuck
+        seconds = verdict.age.total_seconds()
         since = now.timestamp() - seconds
-        # The row changes when its age text does, or when its time in status crosses a stuck threshold.
+        # The row changes when its age text does, or when its time in status crosses its window.
         valid_until = now.timestamp() + seconds_until_change(seconds)
-        if not stuck:
-            crossings = [since + t.total_seconds() for t in (thresholds.dequeued, thresholds.executing)]
-            valid_until = min([valid_until, *(c for c in crossings if c > now.timestamp())])
+        if verdict.window is not None and not stuck and since + verdict.window.total_seconds() > now.timestamp():
+            valid_until = min(valid_until, since + verdict.window.total_seconds())
         age = short_duration(seconds)
+        flag = Cell("STUCK", "error") if stuck else (Cell("slow", "warning") if verdict.state is State.SLOW else "")
         row = Row(
             run.id,
             (
-                Cell("STUCK", "error") if stuck else "",
+                flag,
                 run.id,
                 run.task_identifier,
                 Cell(run.status.value, "error" if stuck else STATUS_TONE.get(run.status, "muted")),
@@ -257,7 +289,7 @@ class RunsScreen(PaneScreen):
             ),
         )
         order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp())
-        return _RowEntry(run, row, stuck, order, valid_until, scope)
+        return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged)
 
     def summary(self) -> str:
         parts = [f"{len(self._runs)} runs"]

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.api.client import EngineClient
 from tui.api.guard import WriteGuard
 from tui.config import Settings
 from tui.model import EnvironmentInfo, QueueMetrics, QueueType
+
+if TYPE_CHECKING:
+    from tui.diagnosis import EnvFacts, Finding
+    from tui.diagnosis.scene import Scene
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    """One triage of the environment, shared by every pane: the facts, the findings and their scene."""
+
+    env: EnvFacts
+    findings: list[Finding]
+    scene: Scene
+    took: float
+    """Wall-clock seconds the triage took."""
+    finished: float
+    """`time.monotonic()` when it finished."""
 
 MISSED_REFRESHES_FOR_STALE = 3
 
@@ -58,6 +77,9 @@ class Session:
     make_flows: Callable[[Session], Any] | None = None
     """Builds the recovery flows (`tui.screens.flows.ActionFlows`) the first time a key needs them."""
     _flows: Any = field(default=None, repr=False)
+    triaged: TriageResult | None = None
+    """The latest triage: the triage pane shows it, the runs pane marks STUCK from it (one answer)."""
+    _triaging: asyncio.Task[TriageResult] | None = field(default=None, repr=False)
 
     @property
     def flows(self) -> Any:
@@ -70,6 +92,34 @@ class Session:
     def flows(self, value: Any) -> None:
         """Replace the flows (tests, or None for "no actions here"); nothing is built lazily after that."""
         self._flows, self.make_flows = value, None
+
+    async def triage(self, *, max_age: float = 0.0) -> TriageResult:
+        """The latest triage if younger than `max_age` seconds, else a new one; one at a time for every pane.
+
+        A triage is work the operator asked for (a pane that shows findings or STUCK marks), so it bursts
+        within the server's bucket rather than trickling at the polling budget.
+        """
+        known = self.triaged
+        if known is not None and time.monotonic() - known.finished <= max_age:
+            return known
+        if self._triaging is None or self._triaging.done():
+            self._triaging = asyncio.ensure_future(self._run_triage(self.generation))
+        # A pane that stops waiting must not cancel the triage another pane is waiting on.
+        return await asyncio.shield(self._triaging)
+
+    async def _run_triage(self, generation: int) -> TriageResult:
+        from tui.diagnosis.gather import gather_environment_facts
+        from tui.diagnosis.scene import Scene
+        from tui.diagnosis.triage import findings_of
+
+        thresholds = self.settings.thresholds
+        started = time.monotonic()
+        env = await gather_environment_facts(self.client, thresholds, self.clock())
+        scene = Scene.of(env, thresholds)
+        result = TriageResult(env, findings_of(scene), scene, time.monotonic() - started, time.monotonic())
+        if generation == self.generation:
+            self.triaged = result
+        return result
 
     def pane(self, name: str) -> PaneStatus:
         return self.panes.setdefault(name, PaneStatus())
@@ -89,6 +139,8 @@ class Session:
         self.metrics.clear()
         self.environment = None
         self.run_queue = None
+        self.triaged = None
+        self._triaging = None
         self._flows = None  # the next key builds them again, against the new client
         return old
 

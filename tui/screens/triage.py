@@ -12,9 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 
-from tui.diagnosis import EnvFacts, Finding, triage
+from tui.diagnosis import EnvFacts, Finding
 from tui.diagnosis.findings import SEVERITY
-from tui.diagnosis.gather import gather_environment_facts
 from tui.model import Run
 from tui.model.text import clean
 from tui.screens.affected_runs import AffectedRunsScreen
@@ -97,14 +96,13 @@ class TriageScreen(PaneScreen):
         self._gather_started = time.monotonic()
         self.update_bars()
         try:
-            thresholds = self.session.settings.thresholds
-            env = await gather_environment_facts(self.session.client, thresholds, self.session.clock())
-            findings = triage(env, thresholds)
+            # A triage another pane started a moment ago is this one: one answer everywhere.
+            result = await self.session.triage(max_age=self.session.settings.refresh_seconds)
         finally:
             self._gathering = False
             self._last_full = time.monotonic()  # the next triage waits a full interval after this one ends
-        self.env, self.findings = env, findings
-        self._by_key = {finding_key(f): f for f in findings}
+        self.env, self.findings = result.env, result.findings
+        self._by_key = {finding_key(f): f for f in self.findings}
         self.render_rows()
 
     def render_rows(self) -> None:

@@ -61,6 +61,8 @@ class Engine:
         self._counter = 0
         self.env = Environment(id=self.new_id(), slug="dev", type="DEVELOPMENT", concurrency_limit=40)
         self.queues: dict[str, Queue] = {}
+        self.removed_queues: dict[str, Queue] = {}
+        """Queues gone from the queue list (a deploy dropped them); their runs stay where they were."""
         self.tasks: dict[str, TaskSpec] = {}
         self.runs: dict[str, Run] = {}
         self.order: list[Run] = []
@@ -204,7 +206,7 @@ class Engine:
         status = "WAITING_TO_RESUME" if run.status == "WAITING_TO_RESUME" else "PENDING"
         self._set_status(run, status, "QUEUED")
         run.eligible_at = at or self.now
-        self.queues[run.queue].waiting.append(run.iid)
+        self.queue_of(run).waiting.append(run.iid)
 
     def add_span(self, run: Run, message: str, *, parent: Span | None = None, **extra: Any) -> Span:
         host = parent or self._attempt_span(run) or run.spans
@@ -228,8 +230,16 @@ class Engine:
         return open_children[-1] if open_children else None
 
     # -- slots -------------------------------------------------------------------------------------------
+    def queue_of(self, run: Run) -> Queue:
+        """The run's queue, listed or removed."""
+        return self.queues.get(run.queue) or self.removed_queues[run.queue]
+
+    def remove_queue(self, stored: str) -> None:
+        """Drop a queue from the list, as a deploy that removes its task does; no worker pulls from it again."""
+        self.removed_queues[stored] = self.queues.pop(stored)
+
     def _release(self, run: Run) -> None:
-        queue = self.queues[run.queue]
+        queue = self.queue_of(run)
         queue.operational.discard(run.iid)
         queue.dequeued.discard(run.iid)
         self.env.operational.discard(run.iid)

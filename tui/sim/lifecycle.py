@@ -31,6 +31,19 @@ def progress(engine: Engine) -> None:
     for run in engine.with_status("EXECUTING"):
         while run.phase_end is not None and run.phase_end <= engine.now and run.status == "EXECUTING":
             phase_done(engine, run)
+        if run.status == "EXECUTING" and run.phase == "work" and run.plan.step_seconds:
+            step(engine, run, run.plan.step_seconds)
+
+
+def step(engine: Engine, run: Run, every: float) -> None:
+    """Close the current `step N` span once it has lasted `every` seconds and open the next one."""
+    leaf = engine._open_leaf(run)
+    if leaf is not None and (engine.now - leaf.start).total_seconds() < every:
+        return
+    if leaf is not None:
+        leaf.end = engine.now
+    done = sum(1 for s in run.span_index.values() if s.message.startswith("step "))
+    engine.add_span(run, f"step {done + 1}", properties={"step": done + 1})
 
 
 def stalled(engine: Engine, run: Run) -> None:
@@ -78,7 +91,8 @@ def begin(engine: Engine, run: Run, phase: str) -> None:
         entity, _, tool = run.plan.tool.partition(".")
         engine.add_span(run, f"tool {run.plan.tool}", properties={"entity": entity, "tool": tool})
         down = entity in engine.entities_down
-        run.phase_end = engine.now + timedelta(seconds=engine.tool_timeout if down else TOOL_SECONDS)
+        seconds = engine.tool_timeout if down else (run.plan.tool_seconds or TOOL_SECONDS)
+        run.phase_end = None if math.isinf(seconds) else engine.now + timedelta(seconds=seconds)
     elif phase == "wait":
         token = engine.tokens.get(run.token or "")
         if token is None:

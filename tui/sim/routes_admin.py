@@ -53,7 +53,7 @@ def _repair(engine: Engine, run_ids: list[str]) -> None:
     for iid in run_ids:
         run = engine.runs[iid]
         if run.snapshot in views.SNAPSHOT_LEAK:
-            queue = engine.queues[run.queue]
+            queue = engine.queue_of(run)
             queue.operational.discard(iid)
             queue.dequeued.discard(iid)
             engine.env.operational.discard(iid)

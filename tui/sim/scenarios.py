@@ -197,7 +197,7 @@ def _specials(engine: Engine, now: datetime) -> None:
 
 def _force(engine: Engine, run: Run, started: datetime, *, executing: bool = True) -> None:
     """Put a seeded run in the state a worker would have left it in at `started`."""
-    queue = engine.queues[run.queue]
+    queue = engine.queue_of(run)
     if run.iid in queue.waiting:
         queue.waiting.remove(run.iid)
     with at(engine, started):

@@ -101,6 +101,10 @@ class Plan:
     """A task this run triggers (fire and forget) when its main work begins: a child run in `relatedRuns`."""
     heartbeats: bool = False
     """A stuck worker that still heartbeats pushes the stall timer back forever, so the run is never requeued."""
+    step_seconds: float | None = None
+    """While working, open and close a `step N` span this often: a long run that shows its progress."""
+    tool_seconds: float | None = None
+    """How long this run's tool call takes when its entity is up (default TOOL_SECONDS; `inf` never answers)."""
 
 
 @dataclass(slots=True)

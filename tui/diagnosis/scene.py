@@ -1,0 +1,149 @@
+"""The environment read once for a diagnosis: every derived fact (flows, answers, verdicts, stall) computed one time.
+
+Rules ask the scene instead of re-deriving from the raw facts, so a triage stays linear in the number of
+queues and every view judges a run with the same `assess` call and the same context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tui.config import Thresholds
+from tui.diagnosis.facts import EnvFacts, QueueFacts, RunTrace, status_age
+from tui.diagnosis.stuck import Answers, Flow, Verdict, assess, queue_flow
+from tui.model import Run, RunStatus
+
+STALL_SAMPLE = 20
+"""Backlogged queues measured with nothing started that show a stall when not every active queue was measured."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """The environment-wide picture behind worker_pool_empty."""
+
+    stalled: tuple[QueueFacts, ...]
+    checked: int
+    backlog: int
+
+
+@dataclass
+class Scene:
+    """Facts plus what follows from them; build with `Scene.of`."""
+
+    env: EnvFacts
+    th: Thresholds
+    answers: Answers
+    traces: dict[str, RunTrace]
+    """Every trace read (candidates, slot holders, samples), by run id."""
+    flows: dict[str, Flow]
+    """Each queue's flow, by stored name."""
+    queue_of: dict[str, str]
+    """Stored queue name of each run seen in a queue's listing, by run id."""
+    stall: Stall | None = None
+    _verdicts: dict[str, Verdict] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, env: EnvFacts, th: Thresholds, *, trace: RunTrace | None = None) -> Scene:
+        """The scene of a triage, or of one run's diagnosis (with that run's `trace`)."""
+        traces: dict[str, RunTrace] = {}
+        extra = (trace,) if trace is not None else ()
+        for t in (*env.samples, *(t for q in env.queues for t in q.holder_traces), *env.candidates, *extra):
+            traces[t.run.id] = t
+        queue_of: dict[str, str] = {}
+        for q in env.queues:
+            for run in (*(q.holders or ()), *q.queued_runs):
+                queue_of[run.id] = q.name
+        flows = {
+            q.name: queue_flow(
+                q.queue, q.metrics, env.env_limit, oldest_wait(q, env.now), th, env_paused=env.env_paused
+            )
+            for q in env.queues
+        }
+        scene = cls(env, th, Answers.from_traces(traces.values()), traces, flows, queue_of)
+        scene.stall = environment_stall(env)
+        return scene
+
+    @property
+    def now(self) -> datetime:
+        return self.env.now
+
+    def trace(self, run_id: str) -> RunTrace | None:
+        return self.traces.get(run_id)
+
+    def flow(self, q: QueueFacts) -> Flow:
+        return self.flows[q.name]
+
+    def verdict(self, run: Run) -> Verdict:
+        """`assess` with everything the scene knows about the run: its trace, the entities' answers, its queue."""
+        known = self._verdicts.get(run.id)
+        if known is not None:
+            return known
+        queue = self.queue_of.get(run.id) or run.queue
+        flow = self.flows.get(queue) if queue is not None else None
+        verdict = assess(run, self.now, self.th, self.traces.get(run.id), answers=self.answers, flow=flow)
+        self._verdicts[run.id] = verdict
+        return verdict
+
+    def judge(self, run: Run, now: datetime) -> Verdict:
+        """`assess` at another moment with this scene's context: the runs pane's marks between two triages.
+
+        The trace counts only while the run is the version that was traced (a run that moved since has a
+        new story); its queue's flow and the entities' answers count as they were last seen.
+        """
+        trace = self.traces.get(run.id)
+        if trace is not None and (trace.run.status, trace.run.updated_at) != (run.status, run.updated_at):
+            trace = None
+        queue = self.queue_of.get(run.id) or run.queue
+        flow = self.flows.get(queue) if queue is not None else None
+        return assess(run, now, self.th, trace, answers=self.answers, flow=flow)
+
+    def stuck_queued(self, q: QueueFacts) -> tuple[Run, ...]:
+        """The queue's sampled QUEUED runs that are stuck, longest waiting first."""
+        runs = [r for r in q.queued_runs if self.verdict(r).stuck]
+        runs.sort(key=lambda r: status_age(r, self.now), reverse=True)
+        return tuple(runs)
+
+
+def oldest_wait(q: QueueFacts, now: datetime) -> timedelta | None:
+    """How long the longest-waiting sampled QUEUED run of the queue has waited."""
+    ages = [status_age(r, now) for r in q.queued_runs if r.status is RunStatus.QUEUED]
+    return max(ages) if ages else None
+
+
+def backlog_queues(env: EnvFacts) -> list[QueueFacts]:
+    """Queues that have runs waiting and are not paused (a pause explains its own backlog)."""
+    return [q for q in env.queues if q.queue.queued > 0 and not q.queue.paused]
+
+
+def environment_stall(env: EnvFacts) -> Stall | None:
+    """Backlog, nothing dequeued in the window in any queue checked, nothing paused, and free slots to fill.
+
+    Paused queues are left out (their backlog is their own cause); a paused environment rules this out. When
+    some active queues were not measured (a large environment), the measured ones must be a real sample.
+    """
+    if env.env_paused or env.env_saturated:
+        return None
+    if env.engine_report is not None and not env.engine_report.can_dequeue:
+        return None
+    backlog = backlog_queues(env)
+    measured = [q for q in env.queues if q.metrics is not None]
+    if not backlog or not measured or not stall_measurable(env):
+        return None
+    if any(q.started for q in measured):
+        return None
+    if all(env.at_cap(q) for q in backlog):
+        return None  # every backlog sits behind full slots: a blocker or drift, not missing workers
+    return Stall(tuple(backlog), len(measured), sum(q.queue.queued for q in backlog))
+
+
+def stall_measurable(env: EnvFacts) -> bool:
+    """Whether the measured queues can show an environment-wide stall: all active queues, or a sample of them.
+
+    An unmeasured queue might be dequeuing, but an empty worker pool stops every queue: STALL_SAMPLE backlogged
+    queues (the longest backlogs, measured first) with nothing started is evidence enough.
+    """
+    active = [q for q in env.queues if q.queue.queued > 0 or q.queue.running > 0]
+    if all(q.metrics is not None for q in active):
+        return True
+    return sum(1 for q in active if q.metrics is not None and q.queue.queued > 0) >= STALL_SAMPLE
