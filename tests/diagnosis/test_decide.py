@@ -82,7 +82,8 @@ def test_worker_pool_empty_needs_every_queue_to_be_idle() -> None:
     busy = qf(queue("other", running=2, queued=0, limit=10), started=30)
     e = replace(e, queues=(*e.queues, busy))
     f = diagnose(facts(run("run_q", age=1080), e), TH)
-    assert f.cause is Cause.UNKNOWN  # something dequeues, so workers exist; nothing else explains it
+    # Something dequeues, so workers exist, but none pulls here with slots free: too few of them.
+    assert f.cause is Cause.WORKER_POOL_UNDERSIZED
 
 
 def test_worker_pool_empty_is_not_concluded_without_metrics() -> None:
@@ -166,13 +167,13 @@ def test_young_holders_are_not_blockers_the_cap_holds_the_run() -> None:
 
 
 def test_unknown_lists_every_check() -> None:
-    e = replace(stalled_env(), queues=(*stalled_env().queues, qf(queue("other", running=2), started=30)))
-    f = diagnose(facts(run("run_q", age=1080), e), TH)
+    e = env(qf(queue(running=2, limit=10), started=30))
+    f = diagnose(facts(run("run_q", RunStatus.DEQUEUED, in_status=1080), e), TH)
     assert f.cause is Cause.UNKNOWN
     assert "none of the known causes fits" in f.summary
     checked = [line for line in f.evidence if line.startswith("checked: ")]
     assert len(checked) == 10
-    assert any(CHECK_DEQUEUE in line and line.endswith("→ yes") for line in checked)
+    assert any(CHECK_DEQUEUE in line and line.endswith("→ no") for line in checked)
     assert f.recovery[0].action is Action.CANCEL
 
 

@@ -294,6 +294,11 @@ def _unknown(f: RunFacts, path: tuple[Step, ...], also: tuple[Cause, ...]) -> Fi
     hint: list[str] = []
     if run.status is RunStatus.DEQUEUED:
         hint.append(DEQUEUED_HINT)
+    if f.queue is None and run.status in (RunStatus.QUEUED, RunStatus.DEQUEUED):
+        hint.append(
+            f"its queue was not found among the listed queues ({f.queue_how}): if a deploy removed it, "
+            "nothing will dequeue the run; cancel it and trigger it again into a queue that exists"
+        )
     if run.status is RunStatus.PENDING_VERSION:
         hint.append(f"no deployed version has task {name(run.task_identifier)} yet: deploy it")
     if f.trace is not None and any(t.token.status is TokenStatus.WAITING for t in f.trace.tokens):

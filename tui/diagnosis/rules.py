@@ -218,9 +218,9 @@ def _holders(q: QueueFacts, sc: Scene) -> tuple[tuple[Run, ...], str] | None:
 
 
 def long_running_blocker(q: QueueFacts, sc: Scene) -> Finding | None:
-    """Every slot is held by runs stuck past their window, and the queue dequeued nothing in the window."""
+    """Every slot is held by runs stuck past their window (no progress), and runs wait behind them."""
     env = sc.env
-    if q.queue.queued <= 0 or q.queue.paused or q.started != 0:
+    if q.queue.queued <= 0 or q.queue.paused:
         return None
     held = _holders(q, sc)
     if held is None:
@@ -234,8 +234,8 @@ def long_running_blocker(q: QueueFacts, sc: Scene) -> Finding | None:
     stuck = sc.stuck_queued(q)
     return Finding(
         Cause.LONG_RUNNING_BLOCKER,
-        f"{scope} blocked: all {len(holders)} slots held by runs running ≥ {dur(youngest)}, "
-        f"0 started in {env.window}, {q.queue.queued} queued",
+        f"{scope} blocked: all {len(holders)} slots held by runs running ≥ {dur(youngest)} with no progress, "
+        f"{q.started if q.started is not None else '?'} started in {env.window}, {q.queue.queued} queued",
         evidence=(
             queue_line(q, env),
             started_line(q, env),
@@ -264,10 +264,11 @@ def concurrency_at_cap(q: QueueFacts, sc: Scene) -> Finding | None:
     stuck = sc.stuck_queued(q)
     if not stuck:
         return None
-    if not q.started:
-        held = _holders(q, sc)
-        if held is None or any(sc.verdict(h).stuck for h in held[0]):
-            return None  # nothing started and the holders hang: a blocker or a stall, not the limit
+    held = _holders(q, sc)
+    if held is not None and all(sc.verdict(h).stuck for h in held[0]):
+        return None  # every holder hangs: a blocker, not the limit
+    if not q.started and held is None:
+        return None  # nothing started and the holders unknown: a stall or drift, not the limit
     if env.at_cap(q):
         limit = env.limit_of(q)
         binding = (

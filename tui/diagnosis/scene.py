@@ -62,6 +62,11 @@ class Scene:
         }
         scene = cls(env, th, Answers.from_traces(traces.values()), traces, flows, queue_of)
         scene.stall = environment_stall(env)
+        if scene.stall is None and any(q.started for q in env.queues):
+            # Workers pull elsewhere but not here, with slots free: they are too few (or all busy elsewhere).
+            for q in env.queues:
+                if flows[q.name] is Flow.STALLED and not env.at_cap(q) and not env.env_saturated:
+                    flows[q.name] = Flow.STARVED
         return scene
 
     @property
