@@ -68,7 +68,8 @@ ENTITY_KEYS = ("entity", "entity.name", "entityName", "entity_name", "tool.entit
 """Span attributes that name the entity backend a tool call talks to."""
 ACTIVE = (RunStatus.DEQUEUED, RunStatus.EXECUTING, RunStatus.WAITING)
 HOLDING = (RunStatus.DEQUEUED, RunStatus.EXECUTING)
-SAMPLED = (RunStatus.EXECUTING, RunStatus.COMPLETED, RunStatus.FAILED)
+SAMPLED = (RunStatus.COMPLETED,)
+"""Runs that finished well after a call began are the ones that show whether the entity answers since."""
 
 
 class Notes:
@@ -416,7 +417,7 @@ async def sample_calls(
         tasks,
         lambda task: notes.attempt(
             f"recent runs of {task}",
-            client.list_runs(tasks=[task], statuses=SAMPLED, created_from=opened[task], page_size=SAMPLE_RUNS * 2),
+            client.list_runs(tasks=[task], statuses=SAMPLED, created_from=opened[task], page_size=SAMPLE_RUNS),
         ),
     )
     picked = [r for page in pages if page is not None for r in page.items if r.id not in known]

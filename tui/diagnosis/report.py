@@ -96,7 +96,7 @@ def finding_json(f: Finding, plugins: frozenset[str] = frozenset(), *, with_run:
     )
     if with_run:
         data["path"] = [{"check": s.check, "outcome": s.outcome.value, "evidence": list(s.evidence)} for s in f.path]
-    data.update(runs=list(f.runs), queues=list(f.queues), entity=f.entity)
+    data.update(runs=list(f.runs), runs_note=f.runs_note, queues=list(f.queues), entity=f.entity)
     return data
 
 

@@ -20,6 +20,10 @@ from tui.model import Queue, QueueMetrics, Run, RunStatus, TokenDetail, TokenSta
 
 SHRUNK = 0.75
 """A backlog at or below this share of its peak in the metrics window, with dequeue going on, is draining."""
+FALLING_BUCKETS = 6
+FALLING_MIN = 2
+FALLING_SHARE = 0.1
+"""A backlog this far (at least FALLING_MIN runs, or this share) below its top of the last few buckets is falling."""
 
 
 TIMEOUT_GRACE = timedelta(minutes=2)
@@ -82,11 +86,21 @@ def window_for(status: RunStatus, th: Thresholds) -> timedelta | None:
 
 
 def draining(queue: Queue, metrics: QueueMetrics | None) -> bool:
-    """Dequeue goes on and the backlog is well below its peak in the window: it is being worked off."""
+    """Dequeue goes on and the backlog is being worked off: well below its peak, or clearly falling right now.
+
+    The margins keep a flat backlog that merely wobbles from counting as draining one poll and not the next.
+    """
     if metrics is None or metrics.started_count <= 0 or queue.queued <= 0:
         return False
-    peak = max((metrics.peak_queued, *metrics.depth_trend), default=0)
-    return queue.queued <= SHRUNK * peak
+    trend = metrics.depth_trend
+    peak = max((metrics.peak_queued, *trend), default=0)
+    if queue.queued <= SHRUNK * peak:
+        return True
+    recent = trend[-1 - FALLING_BUCKETS : -1]  # the closed buckets just before the current one
+    if not recent:
+        return False
+    top = max(recent)
+    return queue.queued <= top - max(FALLING_MIN, FALLING_SHARE * top)
 
 
 def queue_flow(
