@@ -179,3 +179,20 @@ async def test_triage_does_not_flap_while_the_environment_recovers(
         text = "".join(map(str, codes))
         assert text.startswith("1") and text.endswith("0"), text
         assert "01" not in text, f"triage flapped while {name} recovered: {text}"
+
+
+@pytest.mark.parametrize(("scenario", "name"), [("incident", None), ("healthy", "pool-too-small"),
+                                               ("healthy", "burst-draining"), ("healthy", "cap-too-low")])
+async def test_triage_and_diagnose_give_one_answer_for_every_run(scenario: str, name: str | None) -> None:
+    """A run is in triage's runs exactly when `diagnose` says it is stuck, and for the same cause."""
+    async with world(scenario) as w:
+        if name is not None:
+            SITUATIONS[name](w)
+        _, data = await w.triage()
+        causes = {r: f["cause"] for f in data["findings"] for r in f["runs"]}
+        active = [r.friendly for r in w.engine.order if r.status in ("PENDING", "DEQUEUED", "EXECUTING",
+                                                                       "WAITING_TO_RESUME")]
+        for run_id in active[:: max(1, len(active) // 15)]:
+            diagnosis = await w.diagnose(run_id)
+            expected = causes.get(run_id, "not_stuck")
+            assert diagnosis["cause"] == expected, (run_id, diagnosis["summary"])

@@ -49,6 +49,8 @@ MAX_ACTIVE_PAGES = 5
 MAX_HOLDER_PAGES = 3
 MAX_QUEUE_PROBES = 10
 MAX_QUEUED_SAMPLES = 20
+MAX_QUEUED_PAGES = 3
+"""Pages of a backlog's QUEUED runs read (100 each): the runs a finding names."""
 MAX_HOLDER_TRACES = 10
 """Slot holders traced when a diagnosis follows a blocked queue to why its holders hang."""
 MAX_SAMPLED_TASKS = 3
@@ -218,6 +220,28 @@ async def _holders(client: EngineClient, q: Queue, notes: Notes) -> tuple[tuple[
     return tuple(runs), False
 
 
+async def _queued(
+    client: EngineClient, q: Queue, before: datetime | None, notes: Notes
+) -> tuple[tuple[Run, ...] | None, bool]:
+    """The queue's QUEUED runs created before `before` (up to MAX_QUEUED_PAGES pages), and whether that is all."""
+    runs: list[Run] = []
+    after: str | None = None
+    for _ in range(MAX_QUEUED_PAGES):
+        page = await notes.attempt(
+            f"queued runs of {q.stored_name}",
+            client.list_runs(
+                queue=_queue_key(q), statuses=[RunStatus.QUEUED], created_to=before, page_size=100, after=after
+            ),
+        )
+        if page is None:
+            return (tuple(runs) or None), False
+        runs.extend(page.items)
+        after = page.next
+        if after is None:
+            return tuple(runs), True
+    return tuple(runs), False
+
+
 async def _env_holders(client: EngineClient, notes: Notes) -> tuple[Run, ...] | None:
     runs: list[Run] = []
     after: str | None = None
@@ -289,16 +313,10 @@ async def _environment(
     if len(wanted_samples) > MAX_QUEUED_SAMPLES:
         notes.lines.append(f"queued runs listed for {MAX_QUEUED_SAMPLES} of {len(wanted_samples)} backlogged queues")
     sampled = wanted_samples[:MAX_QUEUED_SAMPLES]
-    pages = await bounded(
-        sampled,
-        lambda i: notes.attempt(
-            f"queued runs of {facts[i].name}",
-            client.list_runs(queue=_queue_key(facts[i].queue), statuses=[RunStatus.QUEUED], created_to=queued_before),
-        ),
-    )
-    for i, page in zip(sampled, pages, strict=True):
-        if page is not None:
-            facts[i] = replace(facts[i], queued_runs=page.items, queued_complete=page.next is None)
+    listed = await bounded(sampled, lambda i: _queued(client, facts[i].queue, queued_before, notes))
+    for i, (runs, complete) in zip(sampled, listed, strict=True):
+        if runs is not None:
+            facts[i] = replace(facts[i], queued_runs=runs, queued_complete=complete)
     result = EnvFacts(
         now,
         window,
