@@ -9,7 +9,14 @@ from tui.diagnosis.evidence import DEQUEUED_HINT, queue_line, run_age, run_check
 from tui.diagnosis.facts import RunFacts
 from tui.diagnosis.findings import PRECEDENCE, Action, Cause, Finding, Outcome, Recovery, Step
 from tui.diagnosis.fmt import dur, limit_text, listing, name
-from tui.diagnosis.rules import CHAINED, queue_findings, run_findings, stall_finding, undersized_finding
+from tui.diagnosis.rules import (
+    CHAINED,
+    queue_findings,
+    root_of,
+    run_findings,
+    stall_finding,
+    undersized_finding,
+)
 from tui.diagnosis.scene import Scene, stall_measurable
 from tui.diagnosis.stuck import Flow, Verdict, window_for
 from tui.model import RunStatus, TokenStatus
@@ -189,14 +196,12 @@ def _root(f: RunFacts, sc: Scene, surface: Finding) -> Finding | None:
     if q is None or surface.cause not in CHAINED or not q.holder_traces or not q.holders:
         return None
     traced = {t.run.id: t for t in q.holder_traces}
-    roots = []
+    firsts = []
     for holder in q.holders:
         trace = traced.get(holder.id)
         found = run_findings(trace, sc) if trace is not None else []
-        if not found:
-            return None
-        roots.append(found[0])
-    return roots[0]
+        firsts.append(found[0] if found else None)
+    return root_of(q, firsts)
 
 
 def _candidates(f: RunFacts, sc: Scene) -> tuple[list[Finding], Finding | None]:

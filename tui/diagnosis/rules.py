@@ -31,6 +31,26 @@ BLOCKERS_NAMED = 10
 """How many blocking runs a finding names and offers to cancel one by one."""
 CHAINED = frozenset({Cause.LONG_RUNNING_BLOCKER, Cause.CONCURRENCY_AT_CAP, Cause.QUEUE_STATE_DRIFT})
 """Queue causes that are only the surface when the slot holders hang on something of their own."""
+def root_of(q: QueueFacts, holder_findings: Sequence[Finding | None]) -> Finding | None:
+    """What the queue's slot holders hang on, when that is why the queue does not move.
+
+    It is when at least half of the holders hang on one cause, or when the slots barely turned over in the
+    window (fewer starts than slots) and every holder that hangs, hangs on it: the others are retries that
+    will hang the same way.
+    """
+    found = [f for f in holder_findings if f is not None]
+    if not found:
+        return None
+    groups: dict[tuple[Cause, str | None], list[Finding]] = {}
+    for f in found:
+        groups.setdefault((f.cause, f.entity), []).append(f)
+    top = max(groups.values(), key=len)
+    if 2 * len(top) >= len(holder_findings):
+        return top[0]
+    stalled = q.started is not None and q.started <= len(holder_findings)
+    return top[0] if stalled and len(groups) == 1 else None
+
+
 NO_RUNS_SAMPLED = "no QUEUED run of this queue was listed past the window (not sampled, or all fresh)"
 
 

@@ -10,7 +10,7 @@ from tui.diagnosis.evidence import DEQUEUED_HINT, run_check
 from tui.diagnosis.facts import EnvFacts, QueueFacts
 from tui.diagnosis.findings import PRECEDENCE, SEVERITY, Action, Cause, Finding, Recovery, VerifyCheck
 from tui.diagnosis.fmt import dur, listing, name, plural
-from tui.diagnosis.rules import BLOCKERS_NAMED, CHAINED, queue_findings, run_findings
+from tui.diagnosis.rules import BLOCKERS_NAMED, CHAINED, queue_findings, root_of, run_findings
 from tui.diagnosis.scene import Scene
 from tui.model import QueueType, Run, RunStatus, stored_queue_name
 
@@ -175,11 +175,10 @@ def behind(q: QueueFacts, root: Finding, sc: Scene, blocked: Finding) -> Finding
 
 
 def chained(q: QueueFacts, first: Finding, by_run: Mapping[str, Finding]) -> Finding | None:
-    """The holders' own finding when every slot holder of a blocked queue hangs on an entity or a token."""
+    """The holders' own finding when most slot holders of a blocked queue hang on an entity or a token."""
     if first.cause not in CHAINED or not q.holders:
         return None
-    roots = [by_run.get(h.id) for h in q.holders]
-    return roots[0] if all(r is not None for r in roots) else None
+    return root_of(q, [by_run.get(h.id) for h in q.holders])
 
 
 def triage(env: EnvFacts, th: Thresholds) -> list[Finding]:
