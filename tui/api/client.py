@@ -6,6 +6,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Self, TypeVar
@@ -14,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from tui.api import query, wire
-from tui.api.budget import RequestBudget, Sleep
+from tui.api.budget import BurstTally, RequestBudget, Sleep
 from tui.api.errors import (
     ApiError,
     BadRequest,
@@ -64,6 +65,7 @@ from tui.model import (
 __all__ = [
     "API_VERSION",
     "USER_AGENT",
+    "BurstTally",
     "ClientStats",
     "ConnectionState",
     "EngineClient",
@@ -155,6 +157,16 @@ class EngineClient:
     def slowdown(self) -> float:
         """Factor for polling intervals: 2.0 while the server's rate-limit bucket is low, else 1.0."""
         return self._budget.slowdown
+
+    def burst(self) -> AbstractAsyncContextManager[BurstTally]:
+        """`async with client.burst() as tally:` for work the user asked for (a triage, a diagnosis).
+
+        Calls inside the block, and in tasks created inside it, skip the sustained request rate: at most 8 in
+        flight, and paced again whenever they could take the server's rate-limit bucket to half, so they never
+        cause a 429. `tally.requests` counts every HTTP attempt sent, retries included; a nested scope has its
+        own tally and its requests count in the outer one too. Background calls outside are paced as before.
+        """
+        return self._budget.burst()
 
     async def aclose(self) -> None:
         await self._http.aclose()

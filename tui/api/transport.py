@@ -202,14 +202,14 @@ class Requester:
         attempt = 0
         while True:
             attempt += 1
-            await self._budget.acquire()
             try:
-                if body is NO_BODY:
-                    response = await self._http.request(method, path, params=params, headers=headers)
-                else:
-                    response = await self._http.request(
-                        method, path, params=params, headers=headers, json=body
-                    )
+                async with self._budget.slot():
+                    if body is NO_BODY:
+                        response = await self._http.request(method, path, params=params, headers=headers)
+                    else:
+                        response = await self._http.request(
+                            method, path, params=params, headers=headers, json=body
+                        )
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, mutation=not retry)
                 if retry and attempt < self._retry.attempts:
