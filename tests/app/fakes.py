@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tui.api.budget import BurstTally
 from tui.api.client import ClientStats, ConnectionState
 from tui.api.errors import ApiError, ConnectionFailed, NotFound, Unauthorized
 from tui.api.guard import WriteGuard
@@ -194,6 +196,15 @@ class FakeClient:
         self.state = ConnectionState.CONNECTED
         self.last_error: str | None = None
         self.closed = False
+
+    @asynccontextmanager
+    async def burst(self) -> AsyncIterator[BurstTally]:
+        """Like EngineClient.burst: the tally counts the calls made inside."""
+        tally, before = BurstTally(), sum(self.calls.values())
+        try:
+            yield tally
+        finally:
+            tally.requests = sum(self.calls.values()) - before
 
     def _call(self, name: str) -> None:
         self.calls[name] += 1

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from tui.api.budget import BurstTally
 from tui.api.errors import ConfigurationError, NotFound, ServerError
 from tui.model import (
     Deployment,
@@ -42,6 +44,15 @@ class FakeClient:
     env: EnvironmentInfo = field(default_factory=lambda: EnvironmentInfo("env_1", "prod", "PRODUCTION", False, 100))
     fail_metrics: set[str] = field(default_factory=set)
     calls: Counter[str] = field(default_factory=Counter)
+
+    @asynccontextmanager
+    async def burst(self) -> AsyncIterator[BurstTally]:
+        """Like EngineClient.burst: the tally counts the calls made inside."""
+        tally, before = BurstTally(), sum(self.calls.values())
+        try:
+            yield tally
+        finally:
+            tally.requests = sum(self.calls.values()) - before
 
     async def retrieve_run(self, run_id: str) -> RunDetail:
         self.calls["retrieve_run"] += 1

@@ -60,8 +60,8 @@ MAX_METRICS = 40
 """Queue metrics read per triage or diagnosis, one request each: the most backlogged queues first. At 1,000
 queues reading them all would take minutes of a 2 req/s budget."""
 QUEUE_PROBE_SECONDS = 2.0
-PARALLEL = 4
-"""Requests in flight at once; the client's budget still paces them."""
+PARALLEL = 8
+"""Requests in flight at once; the client's budget (and its burst cap) still paces them."""
 MAX_CALLS = 40
 """Ended spans kept per trace to judge entities by their calls."""
 HOLDER_PERIOD = "30d"
@@ -373,7 +373,16 @@ async def find_queue(client: EngineClient, run: Run, queues: Sequence[Queue], no
 async def gather_run_facts(
     client: EngineClient, run_id: str, thresholds: Thresholds, now: datetime, *, window: str = DEFAULT_WINDOW
 ) -> RunFacts:
-    """Everything `decide.diagnose` needs for one run; the run lookup's ApiError propagates."""
+    """Everything `decide.diagnose` needs for one run; the run lookup's ApiError propagates.
+
+    The operator asked for it, so it bursts (see `EngineClient.burst`); `env.requests` says how many it sent.
+    """
+    async with client.burst() as tally:
+        facts = await _run_facts(client, run_id, thresholds, now, window)
+    return replace(facts, env=replace(facts.env, requests=tally.requests))
+
+
+async def _run_facts(client: EngineClient, run_id: str, thresholds: Thresholds, now: datetime, window: str) -> RunFacts:
     detail = await client.retrieve_run(run_id)
     run = detail.run
     if run.terminal:
@@ -479,7 +488,18 @@ async def gather_environment_facts(
     window: str = DEFAULT_WINDOW,
     max_traces: int = MAX_TRACES,
 ) -> EnvFacts:
-    """Everything `triage.triage` needs. The queue list's ApiError propagates (no server, bad key)."""
+    """Everything `triage.triage` needs. The queue list's ApiError propagates (no server, bad key).
+
+    A triage is work the operator asked for: it bursts (see `EngineClient.burst`); `requests` says how many.
+    """
+    async with client.burst() as tally:
+        env = await _environment_facts(client, thresholds, now, window, max_traces)
+    return replace(env, requests=tally.requests)
+
+
+async def _environment_facts(
+    client: EngineClient, thresholds: Thresholds, now: datetime, window: str, max_traces: int
+) -> EnvFacts:
     notes = Notes()
     queues = await client.list_queues()
     queued_before = now - timedelta(seconds=thresholds.dequeued_seconds + 1)

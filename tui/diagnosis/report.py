@@ -8,10 +8,10 @@ it on one stderr line and exits 2.
 
     {
       "run": "run_…",
-      "cause": "worker_pool_empty",          // worker_pool_empty | queue_paused | concurrency_at_cap |
-                                             // long_running_blocker | entity_backend_unreachable |
-                                             // waitpoint_without_resumer | queue_state_drift |
-                                             // not_stuck | unknown
+      "cause": "worker_pool_empty",          // worker_pool_empty | worker_pool_undersized | queue_paused |
+                                             // concurrency_at_cap | long_running_blocker |
+                                             // entity_backend_unreachable | waitpoint_without_resumer |
+                                             // queue_state_drift | not_stuck | unknown
       "summary": "run_…: worker pool empty, 6 queues, 412 runs waiting, 0 started in 15m",
       "evidence": ["started in last 15m: 0 in all 8 queues with metrics", "queue task/x: queued 300, …"],
       "recovery": [{"label": "…", "action": "cancel" | "resume_queue" | "complete_token" | "repair_queues" |
@@ -26,18 +26,22 @@ it on one stderr line and exits 2.
       "path": [{"check": "Queue: is the dequeue rate zero?", "outcome": "yes" | "no" | "unknown" | "skipped",
                 "evidence": ["…"]}],
       "runs": ["run_…"],                     // the run, plus runs named by the finding (e.g. blockers)
+      "runs_note": null,                     // why "runs" is empty, when it is (triage findings)
       "queues": ["task/agent-turn"],
-      "entity": "crm" | null
+      "entity": "crm" | null,
+      "requests": 14                         // HTTP requests the diagnosis sent
     }
 
 `platos-tui triage --json` prints:
 
     {
       "findings": [ {same keys as above without "run" and "path"; "summary" starts with a state word:
-                     STALLED, PAUSED, BLOCKED, DRIFT, HUNG, WAITING, AT CAP or UNKNOWN; worst first} ],
+                     STALLED, PAUSED, BLOCKED, DRIFT, HUNG, WAITING, STARVED, AT CAP or UNKNOWN;
+                     worst first} ],
       "runs": ["run_…"],                     // every affected run id, without repeats
       "notes": ["…"],                        // what could not be checked (failed calls, caps)
-      "checked": {"queues": 8, "active_runs": 250, "traced": 50, "admin": false, "window": "15m"}
+      "checked": {"queues": 8, "active_runs": 250, "traced": 50, "admin": false, "window": "15m",
+                  "requests": 62}                    // HTTP requests the triage sent
     }
 """
 
@@ -111,6 +115,7 @@ def triage_json(findings: Sequence[Finding], env: EnvFacts, plugins: frozenset[s
             "traced": len(env.candidates),
             "admin": env.admin_checked,
             "window": env.window,
+            "requests": env.requests,
         },
     }
 
@@ -146,7 +151,7 @@ def render_diagnosis(f: Finding, plugins: frozenset[str] = frozenset()) -> str:
 def render_triage(findings: Sequence[Finding], env: EnvFacts, plugins: frozenset[str] = frozenset()) -> str:
     checked = (
         f"{len(env.queues)} queues, {env.active_runs_seen} active runs, {len(env.candidates)} traced, "
-        f"window {env.window}, admin checks {'on' if env.admin_checked else 'off'}"
+        f"window {env.window}, admin checks {'on' if env.admin_checked else 'off'}, {env.requests} requests"
     )
     if not findings:
         lines = [f"nothing stuck ({checked})"]
@@ -184,7 +189,7 @@ async def diagnose_command(
     finding = diagnose(facts, settings.thresholds)
     plugins = _plugins(settings)
     if as_json:
-        out.write(json.dumps(finding_json(finding, plugins), indent=2) + "\n")
+        out.write(json.dumps({**finding_json(finding, plugins), "requests": facts.env.requests}, indent=2) + "\n")
     else:
         out.write(render_diagnosis(finding, plugins))
     return EXIT_OK if finding.cause is Cause.NOT_STUCK else EXIT_FINDINGS

@@ -237,6 +237,15 @@ def _holders(q: QueueFacts, sc: Scene) -> tuple[tuple[Run, ...], str] | None:
     return None
 
 
+def _blockers(holders: Sequence[Run], sc: Scene) -> tuple[list[Run], list[str], timedelta] | None:
+    """The holders oldest first, named, and the youngest one's age; None when one of them is not stuck."""
+    if not all(sc.verdict(h).stuck for h in holders):
+        return None
+    ranked = sorted(holders, key=lambda h: run_age(h, sc.now), reverse=True)
+    named = [f"{h.id} ({h.task_identifier}, {h.status.value} {dur(run_age(h, sc.now))})" for h in ranked]
+    return ranked, named, run_age(ranked[-1], sc.now)
+
+
 def long_running_blocker(q: QueueFacts, sc: Scene) -> Finding | None:
     """Every slot is held by runs stuck past their window (no progress), and runs wait behind them."""
     env = sc.env
@@ -246,11 +255,10 @@ def long_running_blocker(q: QueueFacts, sc: Scene) -> Finding | None:
     if held is None:
         return None
     holders, scope = held
-    if not all(sc.verdict(h).stuck for h in holders):
+    blocked = sc.once(("blockers", scope), lambda: _blockers(holders, sc))
+    if blocked is None:
         return None  # a holder that is moving (or young) is load, not a blocker
-    ranked = sorted(holders, key=lambda h: run_age(h, sc.now), reverse=True)
-    named = [f"{h.id} ({h.task_identifier}, {h.status.value} {dur(run_age(h, sc.now))})" for h in ranked]
-    youngest = min(run_age(h, sc.now) for h in holders)
+    ranked, named, youngest = blocked
     stuck = sc.stuck_queued(q)
     return Finding(
         Cause.LONG_RUNNING_BLOCKER,
@@ -340,9 +348,9 @@ def _trend_line(q: QueueFacts) -> str:
 def worker_pool_empty(q: QueueFacts, sc: Scene) -> Finding | None:
     """Backlog and nothing dequeued in any queue of the environment, nothing paused: no worker pulls."""
     stall = sc.stall
-    if stall is None or all(s.name != q.name for s in stall.stalled):
+    if stall is None or q.name not in sc.stalled_names:
         return None
-    return stall_finding(stall, sc)
+    return sc.once("stall", lambda: stall_finding(stall, sc))
 
 
 def stall_finding(stall: Stall, sc: Scene) -> Finding:
@@ -389,8 +397,7 @@ def worker_pool_undersized(q: QueueFacts, sc: Scene) -> Finding | None:
     env = sc.env
     if sc.stall is not None or env.env_saturated or sc.flow(q) is not Flow.STARVED:
         return None
-    starved = [x for x in env.queues if sc.flows[x.name] is Flow.STARVED]
-    return undersized_finding(starved, sc)
+    return sc.once("undersized", lambda: undersized_finding(sc.starved, sc))
 
 
 def undersized_finding(starved: Sequence[QueueFacts], sc: Scene) -> Finding:

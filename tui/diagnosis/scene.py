@@ -6,13 +6,17 @@ queues and every view judges a run with the same `assess` call and the same cont
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from tui.config import Thresholds
 from tui.diagnosis.facts import EnvFacts, QueueFacts, RunTrace, status_age
 from tui.diagnosis.stuck import Answers, Flow, Verdict, assess, queue_flow
 from tui.model import Run, RunStatus
+
+T = TypeVar("T")
 
 STALL_SAMPLE = 20
 """Backlogged queues measured with nothing started that show a stall when not every active queue was measured."""
@@ -42,6 +46,7 @@ class Scene:
     """Stored queue name of each run seen in a queue's listing, by run id."""
     stall: Stall | None = None
     _verdicts: dict[str, Verdict] = field(default_factory=dict)
+    _memo: dict[Hashable, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, env: EnvFacts, th: Thresholds, *, trace: RunTrace | None = None) -> Scene:
@@ -72,6 +77,23 @@ class Scene:
     @property
     def now(self) -> datetime:
         return self.env.now
+
+    def once(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()` the first time `key` is asked for, the same value after: environment-wide findings are
+        asked for once per queue, and rebuilding them each time makes a large triage quadratic."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        value: T = self._memo[key]
+        return value
+
+    @property
+    def stalled_names(self) -> frozenset[str]:
+        stalled = self.stall.stalled if self.stall is not None else ()
+        return self.once("stalled-names", lambda: frozenset(q.name for q in stalled))
+
+    @property
+    def starved(self) -> list[QueueFacts]:
+        return self.once("starved", lambda: [q for q in self.env.queues if self.flows[q.name] is Flow.STARVED])
 
     def trace(self, run_id: str) -> RunTrace | None:
         return self.traces.get(run_id)

@@ -207,12 +207,14 @@ def findings_of(sc: Scene) -> list[Finding]:
             primaries.append(replace(found[0], also_true=tuple(f.cause for f in found[1:])))
     explained = {r for f in primaries for r in f.runs}
 
-    groups: dict[tuple[Cause, str | None], list[Finding]] = {}
+    groups: dict[tuple[Cause, str | None], dict[int, Finding]] = {}
     for f in primaries:
-        members = groups.setdefault((f.cause, f.entity), [])
-        if f not in members:  # environment-wide findings come once per queue, identical
-            members.append(f)
-    findings = [_merge(members, _group_summary(cause, members, sc)) for (cause, _), members in groups.items()]
+        # Environment-wide findings come once per queue, the very same object: keep one.
+        groups.setdefault((f.cause, f.entity), {}).setdefault(id(f), f)
+    findings = [
+        _merge(list(members.values()), _group_summary(cause, list(members.values()), sc))
+        for (cause, _), members in groups.items()
+    ]
     if env.candidates_total > len(env.candidates):
         note = f"traced {len(env.candidates)} of {env.candidates_total} stuck candidates (cap)"
         findings = [

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Input
 
 from tui.api.client import ClientStats, ConnectionState
 from tui.api.errors import ApiError
-from tui.screens.session import Session
+from tui.screens.session import Session, triage_cost
 from tui.widgets.format import short_duration
 from tui.widgets.pane_header import PaneHeader, PaneHeaderState
 from tui.widgets.table import Column, FastTable
@@ -252,7 +252,7 @@ class PaneScreen(Screen[None]):
             connection=connection,
             freshness=freshness,
             stale=stale,
-            rate=rate_label(stats),
+            rate=rate_label(stats) + triage_cost(session),
             access=access_label(session),
             polling_paused=session.paused,
             error=status.error or stats.last_error,

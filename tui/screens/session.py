@@ -59,6 +59,12 @@ class PaneStatus:
         return (now - self.updated_at).total_seconds() > MISSED_REFRESHES_FOR_STALE * interval
 
 
+def triage_cost(session: Session) -> str:
+    """` · triage 62 req`: what the latest triage cost, for the top bar (empty before the first)."""
+    triaged = session.triaged
+    return f" · triage {triaged.env.requests} req" if triaged is not None else ""
+
+
 @dataclass
 class Session:
     """Mutable state shared by the panes of one app; `generation` changes when the profile does."""
