@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 
 from tui.config import Thresholds
 from tui.diagnosis.evidence import DEQUEUED_HINT, run_check
@@ -204,12 +205,15 @@ def findings_of(sc: Scene) -> list[Finding]:
         if root is not None:
             primaries.append(behind(q, root, sc, found[0]))
         else:
-            primaries.append(replace(found[0], also_true=tuple(f.cause for f in found[1:])))
+            first, also = found[0], tuple(f.cause for f in found[1:])
+            # An environment-wide finding is one object for every queue (Scene.once): give it one copy.
+            primaries.append(
+                sc.once(("also", id(first), also), partial(replace, first, also_true=also))
+            )
     explained = {r for f in primaries for r in f.runs}
 
     groups: dict[tuple[Cause, str | None], dict[int, Finding]] = {}
     for f in primaries:
-        # Environment-wide findings come once per queue, the very same object: keep one.
         groups.setdefault((f.cause, f.entity), {}).setdefault(id(f), f)
     findings = [
         _merge(list(members.values()), _group_summary(cause, list(members.values()), sc))
