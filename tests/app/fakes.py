@@ -156,7 +156,8 @@ def incident() -> FakeClient:
         "task/agent-turn": metrics(
             "task/agent-turn", started=0, trend=(0, 5, 10, 15, 20, 25, 30, 35, 40, 40, 40, 40)
         ),
-        "task/send-email": metrics("task/send-email", started=30),
+        # At its cap with runs waiting ten minutes and a flat backlog: AT CAP, not BUSY or RECOVERING.
+        "task/send-email": metrics("task/send-email", started=30, trend=(5,) * 12, p95=600_000.0),
         "shared-crm": metrics("shared-crm", started=4, trend=(0,) * 12),
     }
     client.runs = [

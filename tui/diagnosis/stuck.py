@@ -16,15 +16,7 @@ from enum import StrEnum
 from tui.config import Thresholds
 from tui.diagnosis.facts import OpenSpan, RunTrace, status_age
 from tui.diagnosis.fmt import dur, name
-from tui.model import Queue, QueueMetrics, Run, RunStatus, TokenDetail, TokenStatus, effective_limit
-
-SHRUNK = 0.75
-"""A backlog at or below this share of its peak in the metrics window, with dequeue going on, is draining."""
-FALLING_BUCKETS = 6
-FALLING_MIN = 2
-FALLING_SHARE = 0.1
-"""A backlog this far (at least FALLING_MIN runs, or this share) below its top of the last few buckets is falling."""
-
+from tui.model import Queue, QueueMetrics, Run, RunStatus, TokenDetail, TokenStatus, draining, effective_limit
 
 TIMEOUT_GRACE = timedelta(minutes=2)
 """How late a token's timeout may fire (the engine's timers run in batches) before it counts as lost."""
@@ -83,24 +75,6 @@ def window_for(status: RunStatus, th: Thresholds) -> timedelta | None:
     if status is RunStatus.WAITING:
         return timedelta(seconds=th.waitpoint_seconds)
     return None
-
-
-def draining(queue: Queue, metrics: QueueMetrics | None) -> bool:
-    """Dequeue goes on and the backlog is being worked off: well below its peak, or clearly falling right now.
-
-    The margins keep a flat backlog that merely wobbles from counting as draining one poll and not the next.
-    """
-    if metrics is None or metrics.started_count <= 0 or queue.queued <= 0:
-        return False
-    trend = metrics.depth_trend
-    peak = max((metrics.peak_queued, *trend), default=0)
-    if queue.queued <= SHRUNK * peak:
-        return True
-    recent = trend[-1 - FALLING_BUCKETS : -1]  # the closed buckets just before the current one
-    if not recent:
-        return False
-    top = max(recent)
-    return queue.queued <= top - max(FALLING_MIN, FALLING_SHARE * top)
 
 
 def queue_flow(

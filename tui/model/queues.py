@@ -72,8 +72,38 @@ class QueueHealth(StrEnum):
     STALLED = "STALLED"
     AT_CAP = "AT CAP"
     BACKLOGGED = "BACKLOGGED"
+    RECOVERING = "RECOVERING"
+    """The backlog is being worked off after it built up: no finding, just watch it fall."""
+    BUSY = "BUSY"
+    """At its limit with a backlog that is served quickly: load, not a fault."""
     ACTIVE = "ACTIVE"
     IDLE = "IDLE"
+
+
+SHRUNK = 0.75
+"""A backlog at or below this share of its peak in the metrics window, with dequeue going on, is draining."""
+FALLING_BUCKETS = 6
+FALLING_MIN = 2
+FALLING_SHARE = 0.1
+"""A backlog this far (at least FALLING_MIN runs, or this share) below its top of the last few buckets is falling."""
+
+
+def draining(queue: Queue, metrics: QueueMetrics | None) -> bool:
+    """Dequeue goes on and the backlog is being worked off: well below its peak, or clearly falling right now.
+
+    The margins keep a flat backlog that merely wobbles from counting as draining one poll and not the next.
+    """
+    if metrics is None or metrics.started_count <= 0 or queue.queued <= 0:
+        return False
+    trend = metrics.depth_trend
+    peak = max((metrics.peak_queued, *trend), default=0)
+    if queue.queued <= SHRUNK * peak:
+        return True
+    recent = trend[-1 - FALLING_BUCKETS : -1]  # the closed buckets just before the current one
+    if not recent:
+        return False
+    top = max(recent)
+    return queue.queued <= top - max(FALLING_MIN, FALLING_SHARE * top)
 
 
 HEALTH_SEVERITY: dict[QueueHealth, int] = {health: rank for rank, health in enumerate(QueueHealth)}
@@ -85,16 +115,24 @@ def effective_limit(queue: Queue, env_limit: int | None) -> int | None:
     return min(limits) if limits else None
 
 
-def queue_health(queue: Queue, metrics: QueueMetrics | None, env_limit: int | None = None) -> QueueHealth:
-    """Classify a queue; without metrics a backlog cannot be called STALLED, only BACKLOGGED or AT CAP."""
+def queue_health(
+    queue: Queue, metrics: QueueMetrics | None, env_limit: int | None = None, fresh_ms: float = 120_000
+) -> QueueHealth:
+    """Classify a queue; without metrics a backlog cannot be called STALLED, only BACKLOGGED or AT CAP.
+
+    `fresh_ms` is the wait a backlog may have and still count as served quickly (the dequeued threshold).
+    """
     if queue.paused:
         return QueueHealth.PAUSED
     if queue.queued > 0 and metrics is not None and metrics.started_count == 0:
         return QueueHealth.STALLED
+    if draining(queue, metrics):
+        return QueueHealth.RECOVERING
     limit = effective_limit(queue, env_limit)
     at_cap = limit is not None and queue.running >= limit
     if at_cap and queue.queued > 0:
-        return QueueHealth.AT_CAP
+        quick = metrics is not None and metrics.wait_p95_ms is not None and metrics.wait_p95_ms <= fresh_ms
+        return QueueHealth.BUSY if quick else QueueHealth.AT_CAP
     if queue.queued > 0:
         return QueueHealth.BACKLOGGED
     if queue.running > 0:

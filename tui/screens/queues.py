@@ -34,6 +34,8 @@ HEALTH_TONE = {
     QueueHealth.STALLED: "error",
     QueueHealth.AT_CAP: "warning",
     QueueHealth.BACKLOGGED: "accent",
+    QueueHealth.RECOVERING: "accent",
+    QueueHealth.BUSY: "success",
     QueueHealth.ACTIVE: "success",
     QueueHealth.IDLE: "muted",
 }
@@ -150,7 +152,8 @@ class QueuesScreen(PaneScreen):
         views = []
         for queue in self._queues:
             metrics = self.session.cached_metrics(queue.stored_name, now)
-            views.append((queue, queue_health(queue, metrics, env_limit), metrics))
+            fresh_ms = 1000 * self.session.settings.thresholds.dequeued_seconds
+            views.append((queue, queue_health(queue, metrics, env_limit, fresh_ms), metrics))
         _, key = SORTS[self._sort]
         views.sort(key=key, reverse=self._reverse)
         return views
