@@ -95,6 +95,20 @@ def pool_scaled_to_zero(w: World) -> None:
     w.advance(20 * 60)
 
 
+def pool_gone_mid_pull(w: World) -> list[Run]:
+    """The worker nodes were drained mid-pull: two runs stay DEQUEUED, and nothing is pulled since."""
+    e = w.engine
+    pulled = []
+    for minutes in (14, 12):
+        with at(e, e.now - timedelta(minutes=minutes)):
+            run = e.create_run("summarize", plan=Plan(duration=10.0, never_starts=True, heartbeats=True))
+        _force(e, run, e.now - timedelta(minutes=minutes) + timedelta(seconds=5), executing=False)
+        pulled.append(run)
+    e.workers = 0
+    w.advance(20 * 60)
+    return pulled
+
+
 def pool_too_small(w: World) -> None:
     """A bad autoscaler left one worker (5 slots) for a load that needs six."""
     w.engine.workers = 1
@@ -239,6 +253,7 @@ def burst_draining(w: World) -> None:
 
 SITUATIONS: dict[str, Callable[[World], Any]] = {
     "pool-scaled-to-zero": pool_scaled_to_zero,
+    "pool-gone-mid-pull": pool_gone_mid_pull,
     "pool-too-small": pool_too_small,
     "entity-down-holding-a-queue": entity_down_holding_a_queue,
     "approvals-hold-a-queue": approvals_hold_a_queue,

@@ -19,6 +19,7 @@ from tui.sim.state import Plan
 
 STUCK_SITUATIONS = {
     "pool-scaled-to-zero": "worker_pool_empty",
+    "pool-gone-mid-pull": "worker_pool_empty",
     "pool-too-small": "worker_pool_undersized",
     "entity-down-holding-a-queue": "entity_backend_unreachable",
     "approvals-hold-a-queue": "waitpoint_without_resumer",
@@ -49,7 +50,7 @@ async def test_each_stall_is_named_by_triage_and_by_diagnose(name: str) -> None:
         assert finding["runs"], finding
         assert set(data["runs"]) == {r for f in data["findings"] for r in f["runs"]}
         # Triage and diagnose agree: the finding's oldest runs are diagnosed with the same cause.
-        for run_id in finding["runs"][:3]:
+        for run_id in finding["runs"][:3] + finding["runs"][-2:]:
             diagnosis = await w.diagnose(run_id)
             assert diagnosis["cause"] == cause, diagnosis["summary"]
 

@@ -355,7 +355,10 @@ def worker_pool_empty(q: QueueFacts, sc: Scene) -> Finding | None:
 
 def stall_finding(stall: Stall, sc: Scene) -> Finding:
     env = sc.env
-    stuck = [r for q in stall.stalled for r in sc.stuck_queued(q)]
+    # Runs a worker pulled before the pool went away sit DEQUEUED: the same stall holds them.
+    pulled = [t.run for t in env.candidates if t.run.status is RunStatus.DEQUEUED and sc.verdict(t.run).stuck]
+    queued = [r for q in stall.stalled for r in sc.stuck_queued(q)]
+    stuck = [*queued, *pulled]
     free = [q for q in stall.stalled if not env.at_cap(q)]
     evidence = [
         f"started in last {env.window}: 0 in all {plural(stall.checked, 'queue')} with metrics"
@@ -364,9 +367,11 @@ def stall_finding(stall: Stall, sc: Scene) -> Finding:
         *(queue_line(q, env) for q in stall.stalled[:BLOCKERS_NAMED]),
         f"free slots left unused, e.g. {queue_line(free[0], env)}" if free else "no free slots",
     ]
-    oldest = max((status_age(r, sc.now) for r in stuck), default=None)
+    oldest = max((status_age(r, sc.now) for r in queued), default=None)
     if oldest is not None:
         evidence.append(f"oldest queued run seen: {dur(oldest)}")
+    if pulled:
+        evidence.append(f"{plural(len(pulled), 'run')} pulled before the workers went, still DEQUEUED: {_ids(pulled)}")
     summary = (
         f"worker pool empty, {plural(len(stall.stalled), 'queue')}, {stall.backlog} runs waiting, "
         f"0 started in {env.window}" + (f", oldest {dur(oldest)}" if oldest is not None else "")

@@ -18,6 +18,8 @@ from tui.diagnosis.facts import OpenSpan, RunTrace, status_age
 from tui.diagnosis.fmt import dur, name
 from tui.model import Queue, QueueMetrics, Run, RunStatus, TokenDetail, TokenStatus, draining, effective_limit
 
+TIMED_WAITS = ("wait.for", "wait.until")
+"""Span names of waits that end by themselves at a set time."""
 TIMEOUT_GRACE = timedelta(minutes=2)
 """How late a token's timeout may fire (the engine's timers run in batches) before it counts as lost."""
 
@@ -263,6 +265,9 @@ def _from_trace(
             if answers.answered_after(span) is None:
                 words = f"call to `{name(span.entity)}` open for {dur(span.age(now))}, no answer"
                 return Verdict(State.STUCK, words, age, window)
+    timer = next((s for s in trace.open_spans if s.token_id is None and s.message.startswith(TIMED_WAITS)), None)
+    if timer is not None:
+        return Verdict(State.OK, f"{run.status.value}: waits on {name(timer.message)}, a timer", age, window)
     wait = token_wait(trace, now)
     if wait is None:
         return _resumable(run, now, th, trace, window)
