@@ -371,7 +371,8 @@ def stall_finding(stall: Stall, sc: Scene) -> Finding:
     if oldest is not None:
         evidence.append(f"oldest queued run seen: {dur(oldest)}")
     if pulled:
-        evidence.append(f"{plural(len(pulled), 'run')} pulled before the workers went, still DEQUEUED: {listing(list(_ids(pulled)))}")
+        names = listing(list(_ids(pulled)))
+        evidence.append(f"{plural(len(pulled), 'run')} pulled before the workers went, still DEQUEUED: {names}")
     summary = (
         f"worker pool empty, {plural(len(stall.stalled), 'queue')}, {stall.backlog} runs waiting, "
         f"0 started in {env.window}" + (f", oldest {dur(oldest)}" if oldest is not None else "")
