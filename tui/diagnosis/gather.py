@@ -49,6 +49,7 @@ MAX_ACTIVE_PAGES = 5
 MAX_HOLDER_PAGES = 3
 MAX_QUEUE_PROBES = 10
 MAX_QUEUED_SAMPLES = 20
+MAX_HOLDER_QUEUES = 20
 MAX_QUEUED_PAGES = 3
 """Pages of a backlog's QUEUED runs read (100 each): the runs a finding names."""
 MAX_HOLDER_TRACES = 10
@@ -303,7 +304,12 @@ async def _environment(
         )
         for q in queues
     ]
-    wanted = [i for i, f in enumerate(facts) if holders_for(f.queue, env_limit)]
+    # Only a queue with runs waiting needs its slot holders named, the longest backlogs first.
+    wanted = [i for i, f in enumerate(facts) if holders_for(f.queue, env_limit) and f.queue.queued > 0]
+    wanted.sort(key=lambda i: -facts[i].queue.queued)
+    if len(wanted) > MAX_HOLDER_QUEUES:
+        notes.lines.append(f"slot holders listed for {MAX_HOLDER_QUEUES} of {len(wanted)} backlogged queues at cap")
+        wanted = wanted[:MAX_HOLDER_QUEUES]
     listed = await bounded(wanted, lambda i: _holders(client, facts[i].queue, notes))
     for i, (runs, complete) in zip(wanted, listed, strict=True):
         facts[i] = replace(facts[i], holders=runs, holders_complete=complete)
