@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import compileall
 import gc
+import json
 import os
 import random
 import statistics
@@ -512,6 +513,36 @@ def section_budget(quick: bool) -> None:
         )
 
 
+def section_triage(quick: bool) -> None:
+    """`platos-tui triage --json` in a subprocess, as an operator runs it, against simulators of three sizes."""
+    sizes: tuple[tuple[int | None, int | None], ...] = ((None, None), (1_000, 100_000), (10_000, 100_000))
+    repeats = 1 if quick else 3
+    print(f"\n7. `platos-tui triage --json` wall time, the incident demo and two large simulators, median of {repeats}")
+    for queues, runs in sizes:
+        url, key, sim = start_sim(queues=queues, runs=runs)
+        if url is None:
+            print("   not measured (the simulator could not be imported)")
+            return
+        try:
+            took, data = [], {}
+            for _ in range(repeats):
+                env = {**os.environ, "PLATOS_SECRET_KEY": key or "", "PLATOS_TUI_CONFIG": "/nonexistent/config.toml"}
+                started = time.perf_counter()
+                done = subprocess.run(
+                    [sys.executable, "-m", "tui", "--url", url, "triage", "--json"],
+                    capture_output=True, text=True, env=env, check=False, timeout=300,
+                )
+                took.append(time.perf_counter() - started)
+                data = json.loads(done.stdout)
+        finally:
+            sim.stop()
+        checked = data["checked"]
+        print(
+            f"   {checked['queues']:>6} queues  {statistics.median(took):6.2f} s  {checked['requests']:4d} requests"
+            f"  findings {[f['cause'] for f in data['findings']]}"
+        )
+
+
 SECTIONS = {
     "startup": section_startup,
     "refresh": section_refresh,
@@ -519,6 +550,7 @@ SECTIONS = {
     "steady": section_steady,
     "memory": section_memory,
     "budget": section_budget,
+    "triage": section_triage,
 }
 
 
