@@ -98,9 +98,7 @@ async def test_runs_ask_for_stuck_candidates_directly_and_page_on_scroll() -> No
         await wait_for(pilot, lambda: len(client.run_calls) >= 6)
         stuck_calls = [c for c in client.run_calls if c["created_to"] is not None]
         assert stuck_calls, "no direct query for stuck candidates"
-        assert set(stuck_calls[-1]["statuses"]) == {
-            RunStatus.QUEUED, RunStatus.DEQUEUED, RunStatus.EXECUTING, RunStatus.WAITING
-        }
+        assert set(stuck_calls[-1]["statuses"]) == {RunStatus.DEQUEUED, RunStatus.EXECUTING, RunStatus.WAITING}
         window = timedelta(seconds=app.session.settings.thresholds.dequeued_seconds)  # type: ignore[union-attr]
         assert stuck_calls[-1]["created_to"] == NOW - window
         assert all(c["after"] is None for c in client.run_calls), "read a second page nobody scrolled to"

@@ -140,7 +140,8 @@ class RunsScreen(PaneScreen):
     @property
     def stuck_statuses(self) -> tuple[RunStatus, ...]:
         wanted = self.statuses or tuple(RunStatus)
-        return tuple(s for s in ACTIVE_STATUSES if s in wanted)
+        # QUEUED runs come with the newest pages; asked for by age they would crowd out the rare hung ones.
+        return tuple(s for s in (RunStatus.DEQUEUED, RunStatus.EXECUTING, RunStatus.WAITING) if s in wanted)
 
     async def _page(
         self,
