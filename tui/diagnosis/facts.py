@@ -26,11 +26,15 @@ from tui.model import (
 
 
 def status_age(run: Run, now: datetime, trace: RunTrace | None = None) -> timedelta:
-    """Time since the run's latest transition into its status: the run's own estimate, sharpened by its trace."""
-    age = time_in_status(run, now)
+    """Time since the run's latest transition into its status.
+
+    For an EXECUTING run whose trace shows when it last started or resumed (an attempt span, a wait that ended),
+    that moment; otherwise the run's own estimate (`time_in_status`).
+    """
     if trace is not None and trace.resumed_at is not None and run.status is RunStatus.EXECUTING:
-        age = min(age, max(timedelta(0), now - trace.resumed_at))
-    return age
+        since = max(trace.resumed_at, run.started_at or trace.resumed_at)
+        return max(timedelta(0), now - since)
+    return time_in_status(run, now)
 
 
 @dataclass(frozen=True, slots=True)
