@@ -213,6 +213,14 @@ def one_slow_call(w: World) -> Run:
     return run
 
 
+def slow_entity_answering(w: World) -> None:
+    """The CRM got slow: every upsert takes 2.5 minutes, past the per-call threshold, but every one answers."""
+    e = w.engine
+    e.tasks["sync-crm"].plan = lambda rng: Plan(duration=rng.uniform(10, 25), tool="crm.upsert", tool_seconds=150.0)
+    e.tasks["sync-crm"].per_minute = 0.8
+    w.advance(20 * 60)
+
+
 def token_times_out_later(w: World) -> list[Run]:
     """Approvals waiting hours on tokens that time out by themselves in a few hours: the timeout resumes them."""
     return _token_waits(w, timeout="8h")
@@ -265,6 +273,7 @@ SITUATIONS: dict[str, Callable[[World], Any]] = {
     "cap-too-low": cap_too_low,
     "progressing-long-run": progressing_long_run,
     "one-slow-call": one_slow_call,
+    "slow-entity-answering": slow_entity_answering,
     "token-times-out-later": token_times_out_later,
     "resumed-a-moment-ago": resumed_a_moment_ago,
     "burst-draining": burst_draining,

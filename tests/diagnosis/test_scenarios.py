@@ -128,7 +128,7 @@ async def test_entity_evidence_names_the_entity_and_the_open_call(open_sim: Any)
     [finding] = data["findings"]
     assert finding["entity"] == "crm"
     summary = finding["summary"]
-    hung = re.match(r"HUNG: (\d+) runs hung calling entity `crm` \((\d+) open calls past 2 m, no later call", summary)
+    hung = re.match(r"HUNG: (\d+) runs hung calling entity `crm` \((\d+) open calls past 2 m, none answered", summary)
     assert hung and hung.group(1) == hung.group(2), summary
     behind = re.search(r"oldest call \d+ m; (\d+) more wait behind them in task/agent-turn", summary)
     assert behind, summary

@@ -30,8 +30,8 @@ STUCK_SITUATIONS = {
     "queue-gone": "unknown",
     "cap-too-low": "concurrency_at_cap",
 }
-HEALTHY_LOOK_ALIKES = ("progressing-long-run", "one-slow-call", "token-times-out-later", "resumed-a-moment-ago",
-                       "burst-draining")
+HEALTHY_LOOK_ALIKES = ("progressing-long-run", "one-slow-call", "slow-entity-answering", "token-times-out-later",
+                       "resumed-a-moment-ago", "burst-draining")
 
 
 def _queued_ids(w: World, stored: str) -> list[str]:

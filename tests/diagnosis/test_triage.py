@@ -51,7 +51,8 @@ def test_entity_findings_are_grouped_by_entity_with_counts() -> None:
     ]
     crm = findings[0]
     assert crm.summary == (
-        "HUNG: 14 runs hung calling entity `crm` (14 open calls past 2 m, no later call answered), oldest call 8 m"
+        "HUNG: 14 runs hung calling entity `crm` (14 open calls past 2 m, none answered in the last 2 m), "
+        "oldest call 8 m"
     )
     assert len(crm.runs) == 14 and crm.waiting == 14
     cancels = [r for r in crm.recovery if r.action is Action.CANCEL]

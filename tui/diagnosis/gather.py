@@ -56,6 +56,8 @@ MAX_HOLDER_TRACES = 10
 """Slot holders traced when a diagnosis follows a blocked queue to why its holders hang."""
 MAX_SAMPLED_TASKS = 3
 SAMPLE_RUNS = 3
+SAMPLE_SINCE = timedelta(hours=1)
+"""Runs created up to this long before a hung call began can still have finished after it was overdue."""
 """Runs traced per task whose calls hang, to see whether later calls to the same entity answer."""
 MAX_METRICS = 40
 """Queue metrics read per triage or diagnosis, one request each: the most backlogged queues first. At 1,000
@@ -432,9 +434,9 @@ async def sample_calls(
     notes: Notes,
     tokens: dict[str, TokenDetail | None],
 ) -> tuple[RunTrace, ...]:
-    """Traces of runs started after each long-open call, of the same tasks: did any later call to it answer?
+    """Traces of the latest runs that completed, of the tasks whose calls stay open: did the entity answer them?
 
-    An entity is judged by all its calls: one slow call while later calls to the same entity finish is that
+    An entity is judged by all its calls: one slow call while other calls to the same entity finish is that
     call's problem, not the entity's.
     """
     limit = timedelta(seconds=th.tool_call_seconds)
@@ -450,7 +452,9 @@ async def sample_calls(
         tasks,
         lambda task: notes.attempt(
             f"recent runs of {task}",
-            client.list_runs(tasks=[task], statuses=SAMPLED, created_from=opened[task], page_size=SAMPLE_RUNS),
+            client.list_runs(
+                tasks=[task], statuses=SAMPLED, created_from=opened[task] - SAMPLE_SINCE, page_size=SAMPLE_RUNS
+            ),
         ),
     )
     picked = [r for page in pages if page is not None for r in page.items if r.id not in known]

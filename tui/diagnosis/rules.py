@@ -102,11 +102,11 @@ def waitpoint_without_resumer(t: RunTrace, sc: Scene) -> Finding | None:
 
 
 def entity_backend_unreachable(t: RunTrace, sc: Scene) -> Finding | None:
-    """An open tool call past the per-call threshold, and no later call to that entity has answered."""
+    """An open tool call past the per-call threshold, and the entity answered no call within that threshold."""
     if t.run.status is not RunStatus.EXECUTING:
         return None
     limit = timedelta(seconds=sc.th.tool_call_seconds)
-    hung = [s for s in hung_calls(t, sc.now, sc.th) if sc.answers.answered_after(s) is None]
+    hung = [s for s in hung_calls(t, sc.now, sc.th) if sc.answers.answered_recently(s, sc.now, limit) is None]
     if not hung:
         return None
     span = max(hung, key=lambda s: s.age(sc.now))

@@ -107,7 +107,8 @@ def queue_flow(
 
 @dataclass(frozen=True, slots=True)
 class Answers:
-    """When each entity (and each call, by span message) last started a call that ended well."""
+    """When each entity (and each call, by span message) last answered a call: the latest end of a call that
+    ended well."""
 
     latest_ok: Mapping[str, datetime] = field(default_factory=dict)
 
@@ -119,15 +120,19 @@ class Answers:
                 if not call.ok:
                     continue
                 for key in (call.entity, call.message):
-                    if key is not None and (key not in latest or latest[key] < call.started_at):
-                        latest[key] = call.started_at
+                    if key is not None and (key not in latest or latest[key] < call.ended_at):
+                        latest[key] = call.ended_at
         return cls(latest)
 
-    def answered_after(self, span: OpenSpan) -> datetime | None:
-        """When a call to the same entity, started after this one, ended well (None: none seen)."""
+    def answered_recently(self, span: OpenSpan, now: datetime, window: timedelta) -> datetime | None:
+        """When the entity of this call last answered a call, if within `window` of now (None: not seen).
+
+        An entity that answered within the per-call threshold is reachable, and this open call is its own
+        problem; calls that ended as an outage began are older than that by the time any call is overdue.
+        """
         seen = [self.latest_ok.get(k) for k in (span.entity, span.message) if k is not None]
-        later = [t for t in seen if t is not None and t >= span.started_at]
-        return max(later) if later else None
+        recent = [t for t in seen if t is not None and t >= now - window]
+        return max(recent) if recent else None
 
 
 NO_ANSWERS = Answers()
@@ -262,7 +267,7 @@ def _from_trace(
     """What the open spans say, when they decide: a hung call, or a token wait."""
     if run.status is RunStatus.EXECUTING:
         for span in sorted(hung_calls(trace, now, th), key=lambda s: s.started_at):
-            if answers.answered_after(span) is None:
+            if answers.answered_recently(span, now, timedelta(seconds=th.tool_call_seconds)) is None:
                 words = f"call to `{name(span.entity)}` open for {dur(span.age(now))}, no answer"
                 return Verdict(State.STUCK, words, age, window)
     timer = next((s for s in trace.open_spans if s.token_id is None and s.message.startswith(TIMED_WAITS)), None)

@@ -67,7 +67,8 @@ def _group_summary(cause: Cause, members: Sequence[Finding], sc: Scene) -> str:
         oldest = f", oldest call {dur(max(s.age(env.now) for s in spans))}" if spans else ""
         return (
             f"{plural(len(hung), 'run')} hung calling entity `{name(entity)}` ({plural(len(spans), 'open call')}"
-            f" past {dur(sc.th.tool_call_seconds)}, no later call answered{errors}){oldest}{more}"
+            f" past {dur(sc.th.tool_call_seconds)}, none answered in the last {dur(sc.th.tool_call_seconds)}{errors})"
+            f"{oldest}{more}"
         )
     if cause is Cause.WAITPOINT_WITHOUT_RESUMER:
         tokens = _unique(r.target or "" for m in members for r in m.recovery if r.action is Action.COMPLETE_TOKEN)
