@@ -14,33 +14,27 @@ backlog or running runs (at most `MAX_QUEUE_PROBES` probes).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 
 from tui.api.client import EngineClient
-from tui.api.errors import ApiError, ConfigurationError
 from tui.config import Thresholds
-from tui.diagnosis.facts import Call, EnvFacts, OpenSpan, QueueFacts, RunFacts, RunTrace
+from tui.diagnosis.facts import EnvFacts, QueueFacts, RunFacts
+from tui.diagnosis.fetching import Notes, bounded
+from tui.diagnosis.traces import sample_calls, trace_run
 from tui.model import (
-    WAIT_FOR_TOKEN,
     Queue,
     QueueType,
     Repair,
     RepairReport,
     Run,
     RunStatus,
-    Span,
     TokenDetail,
     TokenStatus,
-    Trace,
     effective_limit,
     time_in_status,
 )
-
-T = TypeVar("T")
-U = TypeVar("U")
 
 DEFAULT_WINDOW = "15m"
 """The metrics period in which "dequeued anything" is judged."""
@@ -54,153 +48,18 @@ MAX_QUEUED_PAGES = 3
 """Pages of a backlog's QUEUED runs read (100 each): the runs a finding names."""
 MAX_HOLDER_TRACES = 10
 """Slot holders traced when a diagnosis follows a blocked queue to why its holders hang."""
-MAX_SAMPLED_TASKS = 3
-SAMPLE_RUNS = 3
-SAMPLE_SINCE = timedelta(hours=1)
-"""Runs created up to this long before a hung call began can still have finished after it was overdue."""
-"""Runs traced per task whose calls hang, to see whether later calls to the same entity answer."""
 MAX_METRICS = 40
 """Queue metrics read per triage or diagnosis, one request each: the most backlogged queues first. At 1,000
 queues reading them all would take minutes of a 2 req/s budget."""
 QUEUE_PROBE_SECONDS = 2.0
-PARALLEL = 8
-"""Requests in flight at once; the client's budget (and its burst cap) still paces them."""
-MAX_CALLS = 40
-"""Ended spans kept per trace to judge entities by their calls."""
 HOLDER_PERIOD = "30d"
 """Slot holders can be older than the runs list's 7-day default window (API.md §4.2)."""
-ENTITY_KEYS = ("entity", "entity.name", "entityName", "entity_name", "tool.entity", "platos.entity")
-"""Span attributes that name the entity backend a tool call talks to."""
 ACTIVE = (RunStatus.DEQUEUED, RunStatus.EXECUTING, RunStatus.WAITING)
 HOLDING = (RunStatus.DEQUEUED, RunStatus.EXECUTING)
-SAMPLED = (RunStatus.COMPLETED,)
-"""Runs that finished well after a call began are the ones that show whether the entity answers since."""
-
-
-class Notes:
-    """Collects what could not be learnt, so a finding can say what it did not see."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    async def attempt(self, what: str, call: Awaitable[T]) -> T | None:
-        try:
-            return await call
-        except ConfigurationError as exc:
-            self.lines.append(f"{what} skipped: {exc}")
-        except ApiError as exc:
-            self.lines.append(f"{what} failed: {exc}")
-        return None
-
-
-async def bounded(items: Iterable[U], call: Callable[[U], Awaitable[T]]) -> list[T]:
-    """`call` each item with at most PARALLEL in flight; results in order.
-
-    A call starts only once it has a slot, so a cancelled gather leaves no coroutine behind unawaited.
-    """
-    gate = asyncio.Semaphore(PARALLEL)
-
-    async def one(item: U) -> T:
-        async with gate:
-            return await call(item)
-
-    return list(await asyncio.gather(*(one(item) for item in items)))
 
 
 def _queue_key(q: Queue) -> tuple[str, QueueType]:
     return (q.name, q.type)
-
-
-# ---------------------------------------------------------------- traces
-
-
-def entity_of(properties: Any) -> str | None:
-    if not properties:
-        return None
-    for key in ENTITY_KEYS:
-        value = properties.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _open_leaves(trace: Trace) -> list[Span]:
-    """Open spans with no open child, below the run's own span: what the run is doing right now."""
-    leaves = []
-    for depth, span in trace.root.walk():
-        if depth == 0 or not span.is_partial or any(c.is_partial for c in span.children):
-            continue
-        leaves.append(span)
-    return leaves[:3]
-
-
-def _ended(span: Span) -> datetime:
-    return span.start_time + timedelta(milliseconds=max(0.0, span.duration_ms))
-
-
-def _movement(trace: Trace, leaves: Sequence[Span]) -> tuple[datetime | None, datetime | None, tuple[Call, ...]]:
-    """When the run last moved (leaving out its own span and the open leaves), last (re)started, and its calls."""
-    skip = {id(leaf) for leaf in leaves}
-    marks: list[datetime] = []
-    resumed: list[datetime] = []
-    calls: list[Call] = []
-    for depth, span in trace.root.walk():
-        if depth == 0 or id(span) in skip:
-            continue
-        marks.append(span.start_time)
-        marks.extend(e.time for e in span.events if e.time is not None)
-        if span.attempt_number is not None or span.message.startswith("Attempt"):
-            resumed.append(span.start_time)
-        if span.is_partial:
-            continue
-        end = _ended(span)
-        marks.append(end)
-        if span.message == WAIT_FOR_TOKEN or span.message.startswith("wait."):
-            resumed.append(end)
-        if not span.children:
-            ok = not (span.is_error or span.is_cancelled)
-            calls.append(Call(span.message, span.start_time, end, ok, entity_of(span.properties)))
-    calls.sort(key=lambda c: c.ended_at)
-    return max(marks, default=None), max(resumed, default=None), tuple(calls[-MAX_CALLS:])
-
-
-async def trace_run(client: EngineClient, run: Run, notes: Notes, tokens: dict[str, TokenDetail | None]) -> RunTrace:
-    """The run's open leaf spans (entity or token resolved through span detail), its tokens, and its movement."""
-    trace = await notes.attempt(f"trace of {run.id}", client.run_trace(run.id))
-    if trace is None:
-        return RunTrace(run, note="trace unavailable")
-    spans: list[OpenSpan] = []
-    missing: list[str] = []
-    leaves = _open_leaves(trace)
-    for leaf in leaves:
-        props = leaf.properties
-        entity_type = None
-        if props is None and leaf.attempt_number is None and not leaf.message.startswith("Attempt"):
-            detail = await notes.attempt(f"span {leaf.id} of {run.id}", client.span_detail(run.id, leaf.id))
-            if detail is not None:
-                props, entity_type = detail.properties, detail.entity_type
-            else:
-                missing.append(leaf.id)
-        token_id = None
-        if leaf.message == WAIT_FOR_TOKEN or entity_type == "waitpoint":
-            value = (props or {}).get("id")
-            token_id = value if isinstance(value, str) and value.startswith("waitpoint_") else None
-        entity = None if token_id is not None or entity_type == "waitpoint" else entity_of(props)
-        spans.append(OpenSpan(leaf.id, leaf.message, leaf.start_time, entity=entity, token_id=token_id))
-    found: list[TokenDetail] = []
-    for span in spans:
-        if span.token_id is None:
-            continue
-        if span.token_id not in tokens:
-            tokens[span.token_id] = await notes.attempt(f"token {span.token_id}", client.retrieve_token(span.token_id))
-        token = tokens[span.token_id]
-        if token is not None:
-            found.append(token)
-    note = f"span detail failed for {', '.join(missing)}" if missing else None
-    if trace.truncated:
-        note = "trace truncated by the server" + (f"; {note}" if note else "")
-    moved, resumed, calls = _movement(trace, leaves)
-    return RunTrace(run, tuple(spans), tuple(found), note, last_activity=moved, resumed_at=resumed, calls=calls)
 
 
 # ---------------------------------------------------------------- queues
@@ -424,42 +283,6 @@ async def _run_facts(client: EngineClient, run_id: str, thresholds: Thresholds, 
     samples = await sample_calls(client, seen, thresholds, now, notes, tokens)
     env = replace(env, samples=samples, notes=tuple(notes.lines))
     return replace(facts, env=env)
-
-
-async def sample_calls(
-    client: EngineClient,
-    traces: Sequence[RunTrace],
-    th: Thresholds,
-    now: datetime,
-    notes: Notes,
-    tokens: dict[str, TokenDetail | None],
-) -> tuple[RunTrace, ...]:
-    """Traces of the latest runs that completed, of the tasks whose calls stay open: did the entity answer them?
-
-    An entity is judged by all its calls: one slow call while other calls to the same entity finish is that
-    call's problem, not the entity's.
-    """
-    limit = timedelta(seconds=th.tool_call_seconds)
-    opened: dict[str, datetime] = {}
-    for t in traces:
-        for span in t.open_spans:
-            if span.entity is not None and span.age(now) > limit:
-                task = t.run.task_identifier
-                opened[task] = min(opened.get(task, span.started_at), span.started_at)
-    known = {t.run.id for t in traces}
-    tasks = sorted(opened, key=lambda task: opened[task])[:MAX_SAMPLED_TASKS]
-    pages = await bounded(
-        tasks,
-        lambda task: notes.attempt(
-            f"recent runs of {task}",
-            client.list_runs(
-                tasks=[task], statuses=SAMPLED, created_from=opened[task] - SAMPLE_SINCE, page_size=SAMPLE_RUNS
-            ),
-        ),
-    )
-    picked = [r for page in pages if page is not None for r in page.items if r.id not in known]
-    runs = list({r.id: r for r in picked}.values())[: SAMPLE_RUNS * len(tasks)]
-    return tuple(await bounded(runs, lambda r: trace_run(client, r, notes, tokens)))
 
 
 # ---------------------------------------------------------------- the environment

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tui.api.client import EngineClient
+from tui.diagnosis.fetching import Notes, bounded
 from tui.diagnosis.findings import VerifyCheck, VerifyKind
-from tui.diagnosis.gather import DEFAULT_WINDOW, Notes, bounded
+from tui.diagnosis.gather import DEFAULT_WINDOW
 from tui.diagnosis.verify import Observation
 from tui.model import Queue
 

@@ -1,0 +1,151 @@
+"""Read a run's trace into facts: its open leaves (a tool call's entity, a token wait), when it last moved, and
+how its calls ended; and sample other runs' traces to judge an entity by all its calls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from tui.api.client import EngineClient
+from tui.config import Thresholds
+from tui.diagnosis.facts import Call, OpenSpan, RunTrace
+from tui.diagnosis.fetching import Notes, bounded
+from tui.model import WAIT_FOR_TOKEN, Run, RunStatus, Span, TokenDetail, Trace
+
+ENTITY_KEYS = ("entity", "entity.name", "entityName", "entity_name", "tool.entity", "platos.entity")
+"""Span attributes that name the entity backend a tool call talks to."""
+MAX_CALLS = 40
+"""Ended spans kept per trace to judge entities by their calls."""
+MAX_SAMPLED_TASKS = 3
+SAMPLE_RUNS = 3
+"""Runs traced per task whose calls hang, to see whether the entity answers other calls."""
+SAMPLE_SINCE = timedelta(hours=1)
+"""Runs created up to this long before a hung call began can still have finished after it was overdue."""
+SAMPLED = (RunStatus.COMPLETED,)
+"""Runs that finished well are the ones that show whether the entity answers."""
+
+
+def entity_of(properties: Any) -> str | None:
+    if not properties:
+        return None
+    for key in ENTITY_KEYS:
+        value = properties.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _open_leaves(trace: Trace) -> list[Span]:
+    """Open spans with no open child, below the run's own span: what the run is doing right now."""
+    leaves = []
+    for depth, span in trace.root.walk():
+        if depth == 0 or not span.is_partial or any(c.is_partial for c in span.children):
+            continue
+        leaves.append(span)
+    return leaves[:3]
+
+
+def _ended(span: Span) -> datetime:
+    return span.start_time + timedelta(milliseconds=max(0.0, span.duration_ms))
+
+
+def _movement(trace: Trace, leaves: Sequence[Span]) -> tuple[datetime | None, datetime | None, tuple[Call, ...]]:
+    """When the run last moved (leaving out its own span and the open leaves), last (re)started, and its calls."""
+    skip = {id(leaf) for leaf in leaves}
+    marks: list[datetime] = []
+    resumed: list[datetime] = []
+    calls: list[Call] = []
+    for depth, span in trace.root.walk():
+        if depth == 0 or id(span) in skip:
+            continue
+        marks.append(span.start_time)
+        marks.extend(e.time for e in span.events if e.time is not None)
+        if span.attempt_number is not None or span.message.startswith("Attempt"):
+            resumed.append(span.start_time)
+        if span.is_partial:
+            continue
+        end = _ended(span)
+        marks.append(end)
+        if span.message == WAIT_FOR_TOKEN or span.message.startswith("wait."):
+            resumed.append(end)
+        if not span.children:
+            ok = not (span.is_error or span.is_cancelled)
+            calls.append(Call(span.message, span.start_time, end, ok, entity_of(span.properties)))
+    calls.sort(key=lambda c: c.ended_at)
+    return max(marks, default=None), max(resumed, default=None), tuple(calls[-MAX_CALLS:])
+
+
+async def trace_run(client: EngineClient, run: Run, notes: Notes, tokens: dict[str, TokenDetail | None]) -> RunTrace:
+    """The run's open leaf spans (entity or token resolved through span detail), its tokens, and its movement."""
+    trace = await notes.attempt(f"trace of {run.id}", client.run_trace(run.id))
+    if trace is None:
+        return RunTrace(run, note="trace unavailable")
+    spans: list[OpenSpan] = []
+    missing: list[str] = []
+    leaves = _open_leaves(trace)
+    for leaf in leaves:
+        props = leaf.properties
+        entity_type = None
+        if props is None and leaf.attempt_number is None and not leaf.message.startswith("Attempt"):
+            detail = await notes.attempt(f"span {leaf.id} of {run.id}", client.span_detail(run.id, leaf.id))
+            if detail is not None:
+                props, entity_type = detail.properties, detail.entity_type
+            else:
+                missing.append(leaf.id)
+        token_id = None
+        if leaf.message == WAIT_FOR_TOKEN or entity_type == "waitpoint":
+            value = (props or {}).get("id")
+            token_id = value if isinstance(value, str) and value.startswith("waitpoint_") else None
+        entity = None if token_id is not None or entity_type == "waitpoint" else entity_of(props)
+        spans.append(OpenSpan(leaf.id, leaf.message, leaf.start_time, entity=entity, token_id=token_id))
+    found: list[TokenDetail] = []
+    for span in spans:
+        if span.token_id is None:
+            continue
+        if span.token_id not in tokens:
+            tokens[span.token_id] = await notes.attempt(f"token {span.token_id}", client.retrieve_token(span.token_id))
+        token = tokens[span.token_id]
+        if token is not None:
+            found.append(token)
+    note = f"span detail failed for {', '.join(missing)}" if missing else None
+    if trace.truncated:
+        note = "trace truncated by the server" + (f"; {note}" if note else "")
+    moved, resumed, calls = _movement(trace, leaves)
+    return RunTrace(run, tuple(spans), tuple(found), note, last_activity=moved, resumed_at=resumed, calls=calls)
+
+
+async def sample_calls(
+    client: EngineClient,
+    traces: Sequence[RunTrace],
+    th: Thresholds,
+    now: datetime,
+    notes: Notes,
+    tokens: dict[str, TokenDetail | None],
+) -> tuple[RunTrace, ...]:
+    """Traces of the latest runs that completed, of the tasks whose calls stay open: did the entity answer them?
+
+    An entity is judged by all its calls: one slow call while other calls to the same entity finish is that
+    call's problem, not the entity's.
+    """
+    limit = timedelta(seconds=th.tool_call_seconds)
+    opened: dict[str, datetime] = {}
+    for t in traces:
+        for span in t.open_spans:
+            if span.entity is not None and span.age(now) > limit:
+                task = t.run.task_identifier
+                opened[task] = min(opened.get(task, span.started_at), span.started_at)
+    known = {t.run.id for t in traces}
+    tasks = sorted(opened, key=lambda task: opened[task])[:MAX_SAMPLED_TASKS]
+    pages = await bounded(
+        tasks,
+        lambda task: notes.attempt(
+            f"recent runs of {task}",
+            client.list_runs(
+                tasks=[task], statuses=SAMPLED, created_from=opened[task] - SAMPLE_SINCE, page_size=SAMPLE_RUNS
+            ),
+        ),
+    )
+    picked = [r for page in pages if page is not None for r in page.items if r.id not in known]
+    runs = list({r.id: r for r in picked}.values())[: SAMPLE_RUNS * len(tasks)]
+    return tuple(await bounded(runs, lambda r: trace_run(client, r, notes, tokens)))
