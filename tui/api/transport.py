@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import random
 import re
 import time
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 
 from tui import __version__
+from tui.api.answer import ERROR_BODY_LIMIT, Answer, decode_json, header_number, read_body
 from tui.api.budget import RequestBudget, Sleep
 from tui.api.errors import (
     ApiError,
@@ -53,8 +53,16 @@ class ConnectionState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
+    """Seconds to connect, between reads, and for a whole attempt (`total`, by default the read timeout)."""
+
     connect: float = 3.0
     read: float = 10.0
+    total: float | None = None
+
+    @property
+    def deadline(self) -> float:
+        # One bound for the whole answer: a server trickling bytes never trips the per-read timeout.
+        return self.total if self.total is not None else self.read
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +135,13 @@ class Requester:
         budget: RequestBudget,
         transport: httpx.AsyncBaseTransport | None,
         retry: RetryPolicy,
+        max_response_mb: float = 32.0,
         sleep: Sleep = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
     ) -> None:
+        self._max_mb = max_response_mb
+        self._max_bytes = max(1, int(max_response_mb * 1024 * 1024))
         self._secret = secret_key
         self._admin = admin_token
         self._timeouts = timeouts
@@ -204,12 +215,8 @@ class Requester:
             attempt += 1
             try:
                 async with self._budget.slot():
-                    if body is NO_BODY:
-                        response = await self._http.request(method, path, params=params, headers=headers)
-                    else:
-                        response = await self._http.request(
-                            method, path, params=params, headers=headers, json=body
-                        )
+                    answer = await self._exchange(method, path, params, headers, body)
+                self._observe_ratelimit(answer)
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, mutation=not retry)
                 if retry and attempt < self._retry.attempts:
@@ -217,18 +224,48 @@ class Requester:
                     continue
                 self._fail(error, ConnectionState.DISCONNECTED)
                 raise error from None
-            self._observe_ratelimit(response)
-            if response.is_success:
-                data = self._decode(response)
+            except TimeoutError:
+                # Past the total deadline: not retried, so a trickling server costs one deadline, not four.
+                error = self._deadline_error(mutation=not retry)
+                self._fail(error, ConnectionState.DISCONNECTED)
+                raise error from None
+            except InvalidResponse as invalid:
+                self._fail(invalid, ConnectionState.CONNECTED)
+                raise
+            if answer.ok:
+                data = self._decode(answer)
                 self.state, self.last_error = ConnectionState.CONNECTED, None
                 return data
-            error = self._status_error(response, is_admin=path.startswith("/admin/"), hint=server_error_hint)
-            delay = self._retry_delay(response, attempt, fail_fast_404) if retry else None
+            error = self._status_error(answer, is_admin=path.startswith("/admin/"), hint=server_error_hint)
+            delay = self._retry_delay(answer, attempt, fail_fast_404) if retry else None
             if delay is not None:
                 await self._wait(delay, error)
                 continue
-            self._record(error, response.status_code)
+            self._record(error, answer.status)
             raise error
+
+    async def _exchange(
+        self, method: str, path: str, params: Mapping[str, str] | None, headers: dict[str, str], body: Any
+    ) -> Answer:
+        """Send one attempt and read its body as a stream, within the size cap and the total deadline."""
+        extra: dict[str, Any] = {} if body is NO_BODY else {"json": body}
+        request = self._http.build_request(method, path, params=params, headers=headers, **extra)
+        async with asyncio.timeout(self._timeouts.deadline):
+            response = await self._http.send(request, stream=True)
+            try:
+                if response.is_success:
+                    content = await read_body(response, self._max_bytes, truncate=False)
+                    if content is None:
+                        raise InvalidResponse(f"response from {clean(path, 80)} exceeded {self._max_mb:g} MB")
+                else:
+                    content = await read_body(response, ERROR_BODY_LIMIT, truncate=True) or b""
+            finally:
+                await response.aclose()
+        return Answer(response.status_code, response.headers, content)
+
+    def _deadline_error(self, *, mutation: bool) -> ApiError:
+        message = f"no complete answer in {_seconds(self._timeouts.deadline)}"
+        return Timeout(message + "; the outcome is unknown, check before retrying" if mutation else message)
 
     async def _wait(self, delay: float, error: ApiError) -> None:
         self.state, self.last_error = ConnectionState.RETRYING, str(error)
@@ -247,35 +284,34 @@ class Requester:
             # A 4xx answer is about this request (a missing run, a bad value), not about the connection.
             self.state = ConnectionState.CONNECTED
 
-    def _decode(self, response: httpx.Response) -> Any:
-        if response.status_code == 204 or not response.content:
+    def _decode(self, answer: Answer) -> Any:
+        if answer.status == 204 or not answer.content:
             return {}
         try:
-            return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
-            error = InvalidResponse(f"{response.status_code}: response is not valid JSON")
+            return decode_json(answer.content, answer.status)
+        except InvalidResponse as error:
             self._fail(error, ConnectionState.CONNECTED)
-            raise error from None
+            raise
 
-    def _observe_ratelimit(self, response: httpx.Response) -> None:
+    def _observe_ratelimit(self, answer: Answer) -> None:
         self._budget.observe(
-            _int_header(response, "x-ratelimit-remaining"), _int_header(response, "x-ratelimit-limit")
+            _int_header(answer, "x-ratelimit-remaining"), _int_header(answer, "x-ratelimit-limit")
         )
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._retry.max_delay, self._retry.base_delay * 2.0 ** (attempt - 1))
         return min(self._retry.max_delay, delay * (0.75 + 0.5 * self._jitter()))
 
-    def _retry_delay(self, response: httpx.Response, attempt: int, fail_fast_404: bool) -> float | None:
+    def _retry_delay(self, answer: Answer, attempt: int, fail_fast_404: bool) -> float | None:
         """Seconds to wait before the next attempt of a read, or None to give up (API.md §2.3 order)."""
         if attempt >= self._retry.attempts:
             return None
-        status = response.status_code
-        should = response.headers.get("x-should-retry", "").strip().lower()
+        status = answer.status
+        should = answer.headers.get("x-should-retry", "").strip().lower()
         if should == "false" or (status == 404 and fail_fast_404):
             return None
         if status == 429:
-            wait = self._until_reset(response)
+            wait = self._until_reset(answer)
             if wait is None:
                 return self._backoff(attempt)
             if wait > self._retry.max_rate_limit_wait:
@@ -285,8 +321,8 @@ class Requester:
             return self._backoff(attempt)
         return None
 
-    def _until_reset(self, response: httpx.Response) -> float | None:
-        reset_ms = _int_header(response, "x-ratelimit-reset")
+    def _until_reset(self, answer: Answer) -> float | None:
+        reset_ms = _int_header(answer, "x-ratelimit-reset")
         if reset_ms is None:
             return None
         wait = reset_ms / 1000.0 - self._wall_clock()
@@ -307,9 +343,9 @@ class Requester:
             message = f"connection failed: {reason}"
         return ConnectionFailed(message + outcome if mutation else message)
 
-    def _status_error(self, response: httpx.Response, *, is_admin: bool, hint: str | None) -> ApiError:
-        status = response.status_code
-        server = self._server_message(response)
+    def _status_error(self, answer: Answer, *, is_admin: bool, hint: str | None) -> ApiError:
+        status = answer.status
+        server = self._server_message(answer)
         said = f" ({server})" if server else ""
         if status == 401:
             who = "admin token" if is_admin else "key"
@@ -321,11 +357,11 @@ class Requester:
         if status == 409:
             return Conflict(f"409: {server or 'conflict'}", status=status)
         if status == 429:
-            wait = self._until_reset(response)
+            wait = self._until_reset(answer)
             if wait is not None:
                 return RateLimited(f"429: rate limited, retry in {wait:.0f} s{said}", retry_after=wait)
             # Not every 429 is the rate limiter (API.md §2.2): bulk replays in flight, concurrent queries.
-            wait = _body_float(response, "secondsUntilReset") or 0.0
+            wait = _body_float(answer, "secondsUntilReset") or 0.0
             return RateLimited(f"429: {server or 'too many requests'}", retry_after=wait)
         if 300 <= status < 400:
             # Never followed: a redirect could carry the credential to another origin.
@@ -337,12 +373,9 @@ class Requester:
             return ServerError(f"server {status}{': ' + server if server else ''}{extra}", status=status)
         return BadRequest(f"{status}: {server or 'request rejected'}", status=status)
 
-    def _server_message(self, response: httpx.Response) -> str | None:
+    def _server_message(self, answer: Answer) -> str | None:
         """The server's `error` text (and first validation detail), sanitised; never headers or raw HTML."""
-        try:
-            body = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
-            return None
+        body = _error_body(answer)
         if not isinstance(body, dict):
             return None
         text = body.get("error") or body.get("detail") or body.get("title")
@@ -356,22 +389,27 @@ class Requester:
         return self.redact(clean(text.strip(), 200))
 
 
-def _int_header(response: httpx.Response, name: str) -> int | None:
-    value = response.headers.get(name)
-    if value is None:
-        return None
+def _int_header(answer: Answer, name: str) -> int | None:
+    """A whole-number header; a nonsense value fails a 2xx answer and is ignored on an error answer."""
     try:
-        return int(float(value))
-    except ValueError:
+        value = header_number(answer.headers, name)
+    except InvalidResponse:
+        if answer.ok:
+            raise
+        return None
+    return None if value is None else int(value)
+
+
+def _error_body(answer: Answer) -> Any:
+    try:
+        return decode_json(answer.content, answer.status)
+    except InvalidResponse:
         return None
 
 
-def _body_float(response: httpx.Response, key: str) -> float | None:
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None
+def _body_float(answer: Answer, key: str) -> float | None:
+    body = _error_body(answer)
     value = body.get(key) if isinstance(body, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         return None
     return float(value)

@@ -1,0 +1,211 @@
+"""A bad server never hangs, crashes or bloats the client: each bad answer is served over real loopback HTTP
+by a tiny asyncio server, and every call must end, in bounded time, with one clear ApiError."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+import pytest
+from api_support import SECRET, FakeTime, load
+
+from tui.api.client import EngineClient, Timeouts
+from tui.api.errors import InvalidResponse, ServerError, Timeout
+from tui.api.guard import WriteGuard
+from tui.model import QueueType
+
+Reader = asyncio.StreamReader
+Writer = asyncio.StreamWriter
+Handler = Callable[[Reader, Writer], Coroutine[Any, Any, None]]
+LIMIT = 10.0
+"""No test may take longer than this; a hang fails instead of stalling the suite."""
+
+
+class Hostile:
+    """Loopback servers for one test; each connection's request head is kept, and all are stopped at the end."""
+
+    def __init__(self) -> None:
+        self.heads: list[bytes] = []
+        self._servers: list[asyncio.Server] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, handler: Handler) -> int:
+        async def connection(reader: Reader, writer: Writer) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._tasks.add(task)  # type: ignore[arg-type]
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.heads.append(head)
+                await reader.readexactly(_content_length(head))
+                await handler(reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass  # the client hung up, as it should
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(connection, "127.0.0.1", 0)
+        self._servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[Hostile]:
+    servers = Hostile()
+    yield servers
+    await servers.stop()
+
+
+def client_for(port: int, clock: FakeTime, **options: Any) -> EngineClient:
+    settings: dict[str, Any] = {"timeouts": Timeouts(connect=1.0, read=0.5)}
+    settings.update(options)
+    return EngineClient(
+        f"http://127.0.0.1:{port}",
+        SECRET,
+        guard=WriteGuard(read_only=False),
+        budget_per_second=None,
+        sleep=clock.sleep,  # retries back off in virtual time; deadlines run on the real loop clock
+        **settings,
+    )
+
+
+async def bounded(call: Awaitable[Any]) -> Any:
+    return await asyncio.wait_for(call, LIMIT)
+
+
+def head(status: str = "200 OK", headers: dict[str, str] | None = None, *, length: int | None = None) -> bytes:
+    lines = [f"HTTP/1.1 {status}", "content-type: application/json", "connection: close"]
+    if length is None:
+        lines.append("transfer-encoding: chunked")
+    else:
+        lines.append(f"content-length: {length}")
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def answer(body: bytes, status: str = "200 OK", headers: dict[str, str] | None = None) -> Handler:
+    async def send(reader: Reader, writer: Writer) -> None:
+        writer.write(head(status, headers, length=len(body)) + body)
+        await writer.drain()
+
+    return send
+
+
+def chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+# bounded responses ------------------------------------------------------------------------------------
+
+
+async def test_an_endless_body_stops_at_the_size_cap_with_flat_memory(hostile: Hostile, clock: FakeTime) -> None:
+    async def endless(reader: Reader, writer: Writer) -> None:
+        writer.write(head() + chunk(b'{"data": ["'))
+        block = chunk(b"x" * 65536)
+        while True:
+            writer.write(block)
+            await writer.drain()
+
+    port = await hostile.start(endless)
+    async with client_for(port, clock, max_response_mb=1, timeouts=Timeouts(connect=1, read=5)) as client:
+        tracemalloc.start()
+        try:
+            with pytest.raises(InvalidResponse, match=r"^response from /api/v1/queues exceeded 1 MB$"):
+                await bounded(client.list_queues())
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024
+    assert len(hostile.heads) == 1  # a refused answer is not asked for again
+
+
+async def test_a_declared_huge_length_is_refused_before_reading(hostile: Hostile, clock: FakeTime) -> None:
+    async def huge(reader: Reader, writer: Writer) -> None:
+        writer.write(head(length=40 * 1024 * 1024) + b'{"data": [')
+        await writer.drain()
+        await reader.read()  # then nothing: only the declared length can give it away in time
+
+    port = await hostile.start(huge)
+    async with client_for(port, clock, timeouts=Timeouts(connect=1, read=5)) as client:
+        started = time.monotonic()
+        with pytest.raises(InvalidResponse, match=r"^response from /api/v1/queues exceeded 32 MB$"):
+            await bounded(client.list_queues())
+        assert time.monotonic() - started < 2.0
+
+
+async def test_a_slowloris_body_fails_at_the_deadline(hostile: Hostile, clock: FakeTime) -> None:
+    async def trickle(reader: Reader, writer: Writer) -> None:
+        writer.write(head() + chunk(b'{"data": ['))
+        while True:  # a byte every 50 ms: never idle long enough for a per-read timeout
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(chunk(b" "))
+
+    port = await hostile.start(trickle)
+    async with client_for(port, clock) as client:
+        started = time.monotonic()
+        with pytest.raises(Timeout, match=r"^no complete answer in 0.5 s$"):
+            await bounded(client.list_queues())
+        elapsed = time.monotonic() - started
+    assert 0.45 < elapsed < 1.5
+    assert len(hostile.heads) == 1 and clock.sleeps == []  # a missed deadline is not retried
+
+
+async def test_a_trickled_status_line_fails_at_the_deadline(hostile: Hostile, clock: FakeTime) -> None:
+    async def trickle(reader: Reader, writer: Writer) -> None:
+        for byte in head():
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        await reader.read()
+
+    port = await hostile.start(trickle)
+    async with client_for(port, clock) as client:
+        started = time.monotonic()
+        with pytest.raises(Timeout, match=r"^no complete answer in 0.5 s$"):
+            await bounded(client.retrieve_queue("q", QueueType.CUSTOM))
+    assert time.monotonic() - started < 1.5
+
+
+async def test_an_endless_error_body_is_cut_to_its_head(hostile: Hostile, clock: FakeTime) -> None:
+    async def endless_error(reader: Reader, writer: Writer) -> None:
+        writer.write(head("502 Bad Gateway") + chunk(b'{"error": "upstream down", "pad": "'))
+        while True:
+            writer.write(chunk(b"y" * 65536))
+            await writer.drain()
+
+    port = await hostile.start(endless_error)
+    async with client_for(port, clock, timeouts=Timeouts(connect=1, read=5)) as client:
+        started = time.monotonic()
+        with pytest.raises(ServerError, match=r"^server 502$"):
+            await bounded(client.list_queues())
+    assert time.monotonic() - started < 3.0
+    assert len(hostile.heads) == 4  # an error answer is still retried, each cut short
+
+
+async def test_a_good_answer_within_the_limits_still_works(hostile: Hostile, clock: FakeTime) -> None:
+    body = load("queues_list")
+    body["pagination"] = {"currentPage": 1, "totalPages": 1, "count": 2}
+    port = await hostile.start(answer(json.dumps(body).encode()))
+    async with client_for(port, clock) as client:
+        queues = await bounded(client.list_queues())
+    assert [q.name for q in queues] == [q["name"] for q in body["data"]]
