@@ -4,7 +4,9 @@ by a tiny asyncio server, and every call must end, in bounded time, with one cle
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import sys
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -13,8 +15,9 @@ from typing import Any
 import pytest
 from api_support import SECRET, FakeTime, load
 
+from tui.api import wire
 from tui.api.client import EngineClient, Timeouts
-from tui.api.errors import InvalidResponse, ServerError, Timeout
+from tui.api.errors import InvalidResponse, RateLimited, ServerError, Timeout
 from tui.api.guard import WriteGuard
 from tui.model import QueueType
 
@@ -209,3 +212,111 @@ async def test_a_good_answer_within_the_limits_still_works(hostile: Hostile, clo
     async with client_for(port, clock) as client:
         queues = await bounded(client.list_queues())
     assert [q.name for q in queues] == [q["name"] for q in body["data"]]
+
+
+# every parse failure is an InvalidResponse ------------------------------------------------------------
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"data": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (_nested(5000), r"^200: response is nested too deeply$"),
+        (_nested(300), r"^200: response is nested deeper than 256 levels$"),
+        (b'{"data": [], "pagination": {"totalPages": NaN}}', r"^200: response holds a number JSON cannot carry"),
+        (b'{"data": [], "pagination": {"totalPages": -Infinity}}', r"cannot carry \(-Infinity\)$"),
+        (b'{"data": [], "pagination": {"totalPages": 1e400}}', r"cannot carry \(1e400\)$"),
+        (b'{"data": [], "pagination": {"totalPages": 1' + b"0" * 5000 + b"}}", r"^200: response is not valid JSON$"),
+    ],
+    ids=["5000-deep", "300-deep", "nan", "infinity", "overflow", "5000-digits"],
+)
+async def test_bodies_that_break_the_decoder(hostile: Hostile, clock: FakeTime, body: bytes, message: str) -> None:
+    port = await hostile.start(answer(body))
+    async with client_for(port, clock) as client:
+        with pytest.raises(InvalidResponse, match=message):
+            await bounded(client.list_queues())
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("x-ratelimit-remaining", "inf"),
+        ("x-ratelimit-remaining", "nan"),
+        ("x-ratelimit-limit", "-750"),
+        ("x-ratelimit-limit", "1e300"),
+        ("x-ratelimit-reset", "soon"),
+    ],
+)
+async def test_nonsense_rate_limit_headers(hostile: Hostile, clock: FakeTime, name: str, value: str) -> None:
+    headers = {"x-ratelimit-remaining": "700", "x-ratelimit-limit": "750", name: value}
+    port = await hostile.start(answer(json.dumps(load("queues_list")["data"][0]).encode(), headers=headers))
+    async with client_for(port, clock) as client:
+        with pytest.raises(InvalidResponse, match=rf"^header {name}: .*{value}"):
+            await bounded(client.retrieve_queue("q", QueueType.CUSTOM))
+        assert client.stats().ratelimit_remaining is None
+
+
+async def test_nonsense_headers_on_an_error_answer_do_not_hide_it(hostile: Hostile, clock: FakeTime) -> None:
+    headers = {"x-ratelimit-remaining": "inf", "x-ratelimit-limit": "750", "x-ratelimit-reset": "nan"}
+    port = await hostile.start(answer(b'{"error": "Rate limit exceeded"}', "429 Too Many Requests", headers))
+    async with client_for(port, clock) as client:
+        with pytest.raises(RateLimited, match=r"^429: Rate limit exceeded$"):
+            await bounded(client.retrieve_queue("q", QueueType.CUSTOM))
+
+
+def _trace(depth: int) -> dict[str, Any]:
+    """A trace whose spans each have exactly one child, `depth` levels below the root."""
+    span: dict[str, Any] | None = None
+    for level in range(depth, -1, -1):
+        span = {
+            "id": f"span{level:05d}",
+            "runId": "run_1",
+            "data": {"message": f"level {level}", "duration": 1000, "startTime": "2026-08-21T18:01:03Z"},
+            "children": [span] if span is not None else [],
+        }
+    return {"trace": {"traceId": "t", "rootSpan": span}}
+
+
+async def test_a_trace_thousands_of_spans_deep_is_invalid(hostile: Hostile, clock: FakeTime) -> None:
+    port = await hostile.start(answer(_deep_trace_text(3000)))
+    async with client_for(port, clock) as client:
+        with pytest.raises(InvalidResponse, match=r"nested too deeply|deeper than 256 levels"):
+            await bounded(client.run_trace("run_1"))
+
+
+def _deep_trace_text(depth: int) -> bytes:
+    # Written out as text: json.dumps itself cannot encode something this deep.
+    span = b'{"id": "s", "runId": "run_1", "data": {"message": "m", "startTime": "2026-08-21T18:01:03Z"}, "children": ['
+    return b'{"trace": {"traceId": "t", "rootSpan": ' + span * depth + b"]}" * depth + b"}}"
+
+
+async def test_a_trace_a_hundred_spans_deep_is_read(hostile: Hostile, clock: FakeTime) -> None:
+    port = await hostile.start(answer(json.dumps(_trace(120)).encode()))
+    async with client_for(port, clock) as client:
+        trace = await bounded(client.run_trace("run_1"))
+    levels = [(depth, span.message) for depth, span in trace.root.walk()]
+    assert levels == [(level, f"level {level}") for level in range(121)]
+
+
+def test_trace_parsing_does_not_recurse() -> None:
+    body = _trace(120)
+    frames = len(inspect.stack(0))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(frames + 60)  # far fewer frames than a recursive walk of 120 levels needs
+    try:
+        trace = wire.parse_trace(body)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert max(depth for depth, _ in trace.root.walk()) == 120
+
+
+async def test_an_out_of_range_date_is_invalid(hostile: Hostile, clock: FakeTime) -> None:
+    queue = {**load("queues_list")["data"][0]}
+    queue["concurrency"] = {"base": 5, "overriddenAt": "9999-12-31T23:59:59-23:00"}
+    port = await hostile.start(answer(json.dumps(queue).encode()))
+    async with client_for(port, clock) as client:
+        with pytest.raises(InvalidResponse, match=r"^queue.concurrency.overriddenAt: date-time out of range"):
+            await bounded(client.retrieve_queue("q", QueueType.CUSTOM))

@@ -203,6 +203,11 @@ class EngineClient:
         except InvalidResponse as error:
             self._http.last_error = str(error)
             raise
+        except (RecursionError, OverflowError, ValueError) as exc:
+            # A safety net: the parsers name the field for every failure they foresee; this catches the rest.
+            unreadable = InvalidResponse(f"response could not be read ({type(exc).__name__})")
+            self._http.last_error = str(unreadable)
+            raise unreadable from None
 
     async def _get(self, path: str, params: dict[str, str] | None = None, **options: Any) -> Any:
         return await self._http.call("GET", path, params=params, retry=True, **options)

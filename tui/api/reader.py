@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from enum import Enum
@@ -62,7 +63,13 @@ def as_int(value: object, path: str) -> int:
 def as_float(value: object, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise wrong(path, "number", value)
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidResponse(f"{path}: expected a finite number, got {type_name(value)} {value!r:.20}")
+    return number
 
 
 def as_str(value: object, path: str) -> str:
@@ -77,7 +84,12 @@ def as_datetime(value: object, path: str) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidResponse(f"{path}: expected ISO date-time, got {shown(text)}") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    try:
+        parsed.astimezone(UTC)  # an offset that pushes it past year 1..9999 would fail later, in display code
+    except OverflowError:
+        raise InvalidResponse(f"{path}: date-time out of range, got {shown(text)}") from None
+    return parsed
 
 
 def as_enum(value: object, path: str, enum: type[E], aliases: Mapping[str, E] | None = None) -> E:

@@ -294,9 +294,9 @@ class Requester:
             raise
 
     def _observe_ratelimit(self, answer: Answer) -> None:
-        self._budget.observe(
-            _int_header(answer, "x-ratelimit-remaining"), _int_header(answer, "x-ratelimit-limit")
-        )
+        remaining, limit = _int_header(answer, "x-ratelimit-remaining"), _int_header(answer, "x-ratelimit-limit")
+        _int_header(answer, "x-ratelimit-reset")  # checked here too, so a nonsense value fails every 2xx alike
+        self._budget.observe(remaining, limit)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._retry.max_delay, self._retry.base_delay * 2.0 ** (attempt - 1))

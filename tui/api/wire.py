@@ -145,7 +145,7 @@ def _event(o: Obj) -> SpanEvent:
     return SpanEvent(name=o.opt_text("name") or "", time=when, properties=o.opt_mapping("properties") or {})
 
 
-def _span(o: Obj, scale: float) -> Span:
+def _span(o: Obj, scale: float, children: tuple[Span, ...]) -> Span:
     data = o.child("data")
     return Span(
         id=o.text("id"),
@@ -161,8 +161,24 @@ def _span(o: Obj, scale: float) -> Span:
         attempt_number=data.opt_integer("attemptNumber"),
         properties=data.opt_mapping("properties"),
         events=tuple(_event(event) for event in data.objects("events")),
-        children=tuple(_span(child, scale) for child in o.objects("children")),
+        children=children,
     )
+
+
+def _span_tree(root: Obj, scale: float) -> Span:
+    """Build the span tree without recursion, so its depth is bounded by the JSON limit, not by the stack."""
+    order: list[tuple[Obj, int]] = []  # every span in pre-order, with the index of its parent (-1: none)
+    stack = [(root, -1)]
+    while stack:
+        node, parent = stack.pop()
+        order.append((node, parent))
+        stack.extend((child, len(order) - 1) for child in reversed(list(node.objects("children"))))
+    # Children come after their parent in pre-order, so building from the end finds them all ready.
+    built: list[list[Span]] = [[] for _ in order]
+    for index in range(len(order) - 1, 0, -1):
+        node, parent = order[index]
+        built[parent].append(_span(node, scale, tuple(reversed(built[index]))))
+    return _span(root, scale, tuple(reversed(built[0])))
 
 
 def parse_trace(body: object) -> Trace:
@@ -172,7 +188,7 @@ def parse_trace(body: object) -> Trace:
     scale = 1.0 if _has_properties(raw_root) else 1e-6
     return Trace(
         trace_id=trace.text("traceId"),
-        root=_span(trace.child("rootSpan"), scale),
+        root=_span_tree(trace.child("rootSpan"), scale),
         truncated=trace.flag("isTruncated", False),
     )
 
