@@ -320,3 +320,45 @@ async def test_an_out_of_range_date_is_invalid(hostile: Hostile, clock: FakeTime
     async with client_for(port, clock) as client:
         with pytest.raises(InvalidResponse, match=r"^queue.concurrency.overriddenAt: date-time out of range"):
             await bounded(client.retrieve_queue("q", QueueType.CUSTOM))
+
+
+# nonsense numbers are invalid, not data ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"running": -1}, r"^queue.running: must not be negative, got -1$"),
+        ({"queued": -5}, r"^queue.queued: must not be negative, got -5$"),
+        ({"concurrencyLimit": -10}, r"^queue.concurrencyLimit: must not be negative"),
+        ({"concurrency": {"base": -2}}, r"^queue.concurrency.base: must not be negative"),
+        ({"concurrencyLimitOverridePercent": -0.5}, r"^queue.concurrencyLimitOverridePercent: must not be negative"),
+    ],
+)
+async def test_negative_queue_numbers(
+    hostile: Hostile, clock: FakeTime, change: dict[str, Any], message: str
+) -> None:
+    port = await hostile.start(answer(json.dumps({**load("queues_list")["data"][0], **change}).encode()))
+    async with client_for(port, clock) as client:
+        with pytest.raises(InvalidResponse, match=message):
+            await bounded(client.retrieve_queue("q", QueueType.CUSTOM))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"waitMs": {"p50": -1, "p95": 10}}, r"^metrics.waitMs.p50: must not be negative"),
+        ({"peakQueued": -3}, r"^metrics.peakQueued: must not be negative"),
+        ({"startedPerMin": -0.1}, r"^metrics.startedPerMin: must not be negative"),
+        ({"bucketIntervalMs": -60000}, r"^metrics.bucketIntervalMs: must not be negative"),
+        ({"depthTrend": [1, -2]}, r"^metrics.depthTrend\[1\]: must not be negative"),
+    ],
+)
+async def test_negative_queue_metrics(
+    hostile: Hostile, clock: FakeTime, change: dict[str, Any], message: str
+) -> None:
+    port = await hostile.start(answer(json.dumps({**load("queue_metrics"), **change}).encode()))
+    queue = wire.parse_queue(load("queues_list")["data"][0])
+    async with client_for(port, clock) as client:
+        with pytest.raises(InvalidResponse, match=message):
+            await bounded(client.queue_metrics(queue))

@@ -14,6 +14,7 @@ from tui.model.text import clean
 
 E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 _MISSING: Any = object()
 
@@ -69,6 +70,13 @@ def as_float(value: object, path: str) -> float:
         number = math.inf
     if not math.isfinite(number):
         raise InvalidResponse(f"{path}: expected a finite number, got {type_name(value)} {value!r:.20}")
+    return number
+
+
+def not_negative(number: N, path: str) -> N:
+    """A count, limit or wait: a negative one is nonsense from the server, not data."""
+    if number < 0:
+        raise InvalidResponse(f"{path}: must not be negative, got {number:g}")
     return number
 
 
@@ -143,6 +151,22 @@ class Obj:
         value = self._data.get(key)
         return None if value is None else as_int(value, self.at(key))
 
+    def count(self, key: str) -> int:
+        """A whole number that cannot be negative (a count, a limit, an interval)."""
+        return not_negative(self.integer(key), self.at(key))
+
+    def opt_count(self, key: str) -> int | None:
+        value = self.opt_integer(key)
+        return None if value is None else not_negative(value, self.at(key))
+
+    def amount(self, key: str) -> float:
+        """A number that cannot be negative (a rate, a wait, a percentage)."""
+        return not_negative(self.number(key), self.at(key))
+
+    def opt_amount(self, key: str) -> float | None:
+        value = self.opt_number(key)
+        return None if value is None else not_negative(value, self.at(key))
+
     def number(self, key: str, default: float | None = None) -> float:
         value = self._data.get(key)
         if value is None and default is not None:
@@ -205,6 +229,9 @@ class Obj:
 
     def integers(self, key: str, *, required: bool = False) -> tuple[int, ...]:
         return tuple(as_int(item, path) for path, item in self.array(key, required=required))
+
+    def counts(self, key: str) -> tuple[int, ...]:
+        return tuple(not_negative(as_int(item, path), path) for path, item in self.array(key))
 
 
 def cursors(body: Obj) -> tuple[str | None, str | None]:

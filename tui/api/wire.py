@@ -231,15 +231,15 @@ def parse_queue(body: object, label: str = "queue") -> Queue:
         id=o.text("id"),
         name=o.text("name"),
         type=o.choice("type", QueueType),
-        running=o.integer("running"),
-        queued=o.integer("queued"),
+        running=o.count("running"),
+        queued=o.count("queued"),
         paused=o.flag("paused"),
-        concurrency_limit=o.opt_integer("concurrencyLimit"),
-        base_limit=concurrency.opt_integer("base") if concurrency else None,
-        override_limit=concurrency.opt_integer("override") if concurrency else None,
+        concurrency_limit=o.opt_count("concurrencyLimit"),
+        base_limit=concurrency.opt_count("base") if concurrency else None,
+        override_limit=concurrency.opt_count("override") if concurrency else None,
         overridden_at=concurrency.opt_when("overriddenAt") if concurrency else None,
         overridden_by=concurrency.opt_text("overriddenBy") if concurrency else None,
-        override_percent=o.opt_number("concurrencyLimitOverridePercent"),
+        override_percent=o.opt_amount("concurrencyLimitOverridePercent"),
     )
 
 
@@ -248,7 +248,7 @@ def parse_queue_page(body: object) -> tuple[list[Queue], int]:
     root = Obj(body, "queues")
     queues = [parse_queue(item, path) for path, item in root.array("data", required=True)]
     pagination = root.opt_child("pagination")
-    total_pages = pagination.opt_integer("totalPages") if pagination else None
+    total_pages = pagination.opt_count("totalPages") if pagination else None
     return queues, total_pages if total_pages is not None else 1
 
 
@@ -260,14 +260,14 @@ def parse_queue_metrics(body: object) -> QueueMetrics:
         period=o.text("period"),
         window_from=o.when("from"),
         window_to=o.when("to"),
-        wait_p50_ms=wait.opt_number("p50") if wait else None,
-        wait_p95_ms=wait.opt_number("p95") if wait else None,
-        peak_queued=o.integer("peakQueued"),
-        started_count=o.integer("startedCount"),
-        started_per_min=o.number("startedPerMin"),
-        throttled_count=o.integer("throttledCount"),
-        bucket_interval_ms=o.integer("bucketIntervalMs"),
-        depth_trend=o.integers("depthTrend"),
+        wait_p50_ms=wait.opt_amount("p50") if wait else None,
+        wait_p95_ms=wait.opt_amount("p95") if wait else None,
+        peak_queued=o.count("peakQueued"),
+        started_count=o.count("startedCount"),
+        started_per_min=o.amount("startedPerMin"),
+        throttled_count=o.count("throttledCount"),
+        bucket_interval_ms=o.count("bucketIntervalMs"),
+        depth_trend=o.counts("depthTrend"),
     )
 
 
