@@ -4,6 +4,7 @@ by a tiny asyncio server, and every call must end, in bounded time, with one cle
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import inspect
 import json
 import sys
@@ -17,7 +18,7 @@ from api_support import SECRET, FakeTime, load
 
 from tui.api import wire
 from tui.api.client import EngineClient, Timeouts
-from tui.api.errors import InvalidResponse, RateLimited, ServerError, Timeout
+from tui.api.errors import InvalidResponse, NotFound, RateLimited, ServerError, Timeout
 from tui.api.guard import WriteGuard
 from tui.model import QueueType
 
@@ -87,6 +88,7 @@ def client_for(port: int, clock: FakeTime, **options: Any) -> EngineClient:
         guard=WriteGuard(read_only=False),
         budget_per_second=None,
         sleep=clock.sleep,  # retries back off in virtual time; deadlines run on the real loop clock
+        wall_clock=clock.time,
         **settings,
     )
 
@@ -362,3 +364,87 @@ async def test_negative_queue_metrics(
     async with client_for(port, clock) as client:
         with pytest.raises(InvalidResponse, match=message):
             await bounded(client.queue_metrics(queue))
+
+
+# Retry-After ------------------------------------------------------------------------------------------
+
+
+def in_turn(*handlers: Handler) -> Handler:
+    """One handler per connection, in order; the last one answers every connection after that."""
+    queue = list(handlers)
+
+    async def next_answer(reader: Reader, writer: Writer) -> None:
+        handler = queue.pop(0) if len(queue) > 1 else queue[0]
+        await handler(reader, writer)
+
+    return next_answer
+
+
+QUEUE_JSON = json.dumps(load("queues_list")["data"][0]).encode()
+
+
+def http_date(epoch: float) -> str:
+    return email.utils.formatdate(epoch, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "waited"),
+    [
+        ("429 Too Many Requests", {"retry-after": "2"}, 2.5),
+        ("503 Service Unavailable", {"retry-after": "3"}, 3.5),
+        ("503 Service Unavailable", {"retry-after": "DATE+4"}, 4.5),
+        ("429 Too Many Requests", {"retry-after": "5", "x-ratelimit-reset": "RESET+1"}, 5.5),
+        ("429 Too Many Requests", {"retry-after": "1", "x-ratelimit-reset": "RESET+6"}, 6.5),
+    ],
+    ids=["429-seconds", "503-seconds", "503-date", "429-retry-after-later", "429-reset-later"],
+)
+async def test_retry_after_is_honoured(
+    hostile: Hostile, clock: FakeTime, status: str, headers: dict[str, str], waited: float
+) -> None:
+    for name, value in headers.items():
+        if value.startswith("DATE+"):
+            headers[name] = http_date(clock.wall + float(value[5:]))
+        elif value.startswith("RESET+"):
+            headers[name] = str(int((clock.wall + float(value[6:])) * 1000))
+    port = await hostile.start(in_turn(answer(b'{"error": "busy"}', status, headers), answer(QUEUE_JSON)))
+    async with client_for(port, clock, jitter=lambda: 0.5) as client:
+        queue = await bounded(client.retrieve_queue("q", QueueType.CUSTOM))
+    assert queue.name == load("queues_list")["data"][0]["name"]
+    assert clock.sleeps == [pytest.approx(waited, abs=0.01)] and len(hostile.heads) == 2
+
+
+async def test_a_distant_retry_after_is_raised_at_once(hostile: Hostile, clock: FakeTime) -> None:
+    port = await hostile.start(answer(b'{"error": "maintenance"}', "503 Service Unavailable", {"retry-after": "3600"}))
+    async with client_for(port, clock) as client:
+        with pytest.raises(ServerError, match=r"^server 503: maintenance \(retry in 3600 s\)$"):
+            await bounded(client.retrieve_queue("q", QueueType.CUSTOM))
+    assert clock.sleeps == [] and len(hostile.heads) == 1
+
+
+async def test_a_rate_limit_carries_the_retry_after(hostile: Hostile, clock: FakeTime) -> None:
+    port = await hostile.start(answer(b"{}", "429 Too Many Requests", {"retry-after": http_date(clock.wall + 60)}))
+    async with client_for(port, clock) as client:
+        with pytest.raises(RateLimited, match=r"^429: rate limited, retry in 60 s$") as error:
+            await bounded(client.retrieve_queue("q", QueueType.CUSTOM))
+    assert error.value.retry_after == pytest.approx(60, abs=1)
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "1e9999", "Thu, 99 Foo 2026 25:61:00 GMT"])
+async def test_a_garbled_retry_after_falls_back_to_backoff(hostile: Hostile, clock: FakeTime, value: str) -> None:
+    busy = answer(b"{}", "503 Service Unavailable", {"retry-after": value})
+    port = await hostile.start(in_turn(busy, answer(QUEUE_JSON)))
+    async with client_for(port, clock, jitter=lambda: 0.5) as client:
+        await bounded(client.retrieve_queue("q", QueueType.CUSTOM))
+    assert clock.sleeps == [0.5]
+
+
+# invisible characters ---------------------------------------------------------------------------------
+
+
+async def test_server_text_in_errors_shows_its_invisible_characters(hostile: Hostile, clock: FakeTime) -> None:
+    message = json.dumps({"error": "queue pay\u200bments is \u202eúsed\u2066 here\ufeff"}).encode()
+    port = await hostile.start(answer(message, "404 Not Found"))
+    async with client_for(port, clock) as client:
+        with pytest.raises(NotFound) as error:
+            await bounded(client.retrieve_queue("payments", QueueType.CUSTOM))
+    assert str(error.value) == "404: queue pay\ufffdments is \ufffdúsed\ufffd here\ufffd"

@@ -39,7 +39,7 @@ class RateLimited(ApiError):
     def __init__(self, message: str, *, retry_after: float, status: int | None = 429) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
-        """Seconds until the bucket refills, from `x-ratelimit-reset`."""
+        """Seconds until the bucket refills: the later of `x-ratelimit-reset` and `Retry-After`."""
 
 
 class ServerError(ApiError):

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from tui import __version__
-from tui.api.answer import ERROR_BODY_LIMIT, Answer, decode_json, header_number, read_body
+from tui.api.answer import ERROR_BODY_LIMIT, Answer, decode_json, header_number, read_body, retry_after
 from tui.api.budget import RequestBudget, Sleep
 from tui.api.errors import (
     ApiError,
@@ -310,16 +310,20 @@ class Requester:
         should = answer.headers.get("x-should-retry", "").strip().lower()
         if should == "false" or (status == 404 and fail_fast_404):
             return None
+        wait = self._server_wait(answer) if status in (429, 503) else None
+        if wait is not None:
+            return None if wait > self._retry.max_rate_limit_wait else wait + self._jitter()
         if status == 429:
-            wait = self._until_reset(answer)
-            if wait is None:
-                return self._backoff(attempt)
-            if wait > self._retry.max_rate_limit_wait:
-                return None
-            return wait + self._jitter()
+            return self._backoff(attempt)
         if should == "true" or status in (408, 409) or status >= 500:
             return self._backoff(attempt)
         return None
+
+    def _server_wait(self, answer: Answer) -> float | None:
+        """How long the server asked us to wait: the later of `x-ratelimit-reset` and `Retry-After`, if any."""
+        asked = (self._until_reset(answer), retry_after(answer.headers, self._wall_clock()))
+        waits = [wait for wait in asked if wait is not None]
+        return max(waits) if waits else None
 
     def _until_reset(self, answer: Answer) -> float | None:
         reset_ms = _int_header(answer, "x-ratelimit-reset")
@@ -357,7 +361,7 @@ class Requester:
         if status == 409:
             return Conflict(f"409: {server or 'conflict'}", status=status)
         if status == 429:
-            wait = self._until_reset(answer)
+            wait = self._server_wait(answer)
             if wait is not None:
                 return RateLimited(f"429: rate limited, retry in {wait:.0f} s{said}", retry_after=wait)
             # Not every 429 is the rate limiter (API.md §2.2): bulk replays in flight, concurrent queries.
@@ -370,6 +374,8 @@ class Requester:
             return Timeout(f"408: the server timed out{said}", status=status)
         if status >= 500:
             extra = f" ({hint})" if hint else ""
+            wait = self._server_wait(answer) if status == 503 else None
+            extra += f" (retry in {wait:.0f} s)" if wait is not None else ""
             return ServerError(f"server {status}{': ' + server if server else ''}{extra}", status=status)
         return BadRequest(f"{status}: {server or 'request rejected'}", status=status)
 
