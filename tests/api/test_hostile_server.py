@@ -18,7 +18,15 @@ from api_support import SECRET, FakeTime, load
 
 from tui.api import wire
 from tui.api.client import EngineClient, Timeouts
-from tui.api.errors import InvalidResponse, NotFound, RateLimited, ServerError, Timeout
+from tui.api.errors import (
+    ConnectionFailed,
+    InvalidResponse,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+    ServerError,
+    Timeout,
+)
 from tui.api.guard import WriteGuard
 from tui.model import QueueType
 
@@ -448,3 +456,37 @@ async def test_server_text_in_errors_shows_its_invisible_characters(hostile: Hos
         with pytest.raises(NotFound) as error:
             await bounded(client.retrieve_queue("payments", QueueType.CUSTOM))
     assert str(error.value) == "404: queue pay\ufffdments is \ufffdúsed\ufffd here\ufffd"
+
+
+# a mutation whose answer never came -------------------------------------------------------------------
+
+
+async def _hang_up(reader: Reader, writer: Writer) -> None:
+    writer.close()  # read the request, then drop the connection without a word
+
+
+async def _stall(reader: Reader, writer: Writer) -> None:
+    await reader.read()  # read the request, then say nothing until the client gives up
+
+
+@pytest.mark.parametrize(
+    ("handler", "reason"),
+    [(_hang_up, r"connection failed: Server disconnected"), (_stall, r"no complete answer in 0.5 s")],
+    ids=["dropped", "silent"],
+)
+async def test_a_mutation_without_an_answer_has_an_unknown_outcome(
+    hostile: Hostile, clock: FakeTime, handler: Handler, reason: str
+) -> None:
+    port = await hostile.start(handler)
+    async with client_for(port, clock) as client:
+        with pytest.raises(OutcomeUnknown, match=rf"^{reason}.*; the outcome is unknown, check before retrying$"):
+            await bounded(client.cancel_run("run_1"))
+    assert len(hostile.heads) == 1 and clock.sleeps == []  # sent once, never again
+
+
+async def test_a_read_without_an_answer_is_retried_not_unknown(hostile: Hostile, clock: FakeTime) -> None:
+    port = await hostile.start(_hang_up)
+    async with client_for(port, clock) as client:
+        with pytest.raises(ConnectionFailed, match=r"^connection failed: Server disconnected"):
+            await bounded(client.retrieve_queue("q", QueueType.CUSTOM))
+    assert len(hostile.heads) == 4

@@ -50,6 +50,16 @@ class Timeout(ApiError):
     """The server did not answer in time. For a mutation the outcome is unknown."""
 
 
+class OutcomeUnknown(ApiError):
+    """A mutation went out but its answer never came (timeout, connection dropped): it may or may not have
+    happened, so check (verify) before sending it again. Mutations are never retried by the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{reason}; the outcome is unknown, check before retrying")
+        self.reason = reason
+        """What went wrong, without the advice (for callers that verify by themselves)."""
+
+
 class ConnectionFailed(ApiError):
     """The server could not be reached (refused, DNS, TLS, dropped connection)."""
 

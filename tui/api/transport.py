@@ -26,6 +26,7 @@ from tui.api.errors import (
     Forbidden,
     InvalidResponse,
     NotFound,
+    OutcomeUnknown,
     RateLimited,
     ServerError,
     Timeout,
@@ -265,7 +266,7 @@ class Requester:
 
     def _deadline_error(self, *, mutation: bool) -> ApiError:
         message = f"no complete answer in {_seconds(self._timeouts.deadline)}"
-        return Timeout(message + "; the outcome is unknown, check before retrying" if mutation else message)
+        return OutcomeUnknown(message) if mutation else Timeout(message)
 
     async def _wait(self, delay: float, error: ApiError) -> None:
         self.state, self.last_error = ConnectionState.RETRYING, str(error)
@@ -334,18 +335,22 @@ class Requester:
 
     def _transport_error(self, exc: httpx.TransportError, *, mutation: bool) -> ApiError:
         not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-        outcome = "; nothing was sent" if not_sent else "; the outcome is unknown, check before retrying"
         if isinstance(exc, httpx.TimeoutException):
             connect = isinstance(exc, httpx.ConnectTimeout)
             limit = self._timeouts.connect if connect else self._timeouts.read
             message = f"{'connect timed out' if connect else 'timed out'} after {_seconds(limit)}"
-            return Timeout(message + outcome if mutation else message)
-        reason = self.redact(clean(str(exc) or type(exc).__name__, 120))
-        if isinstance(exc, httpx.ConnectError):
-            message = f"could not connect: {reason}"
+            error: ApiError = Timeout(message)
         else:
-            message = f"connection failed: {reason}"
-        return ConnectionFailed(message + outcome if mutation else message)
+            reason = self.redact(clean(str(exc) or type(exc).__name__, 120))
+            verb = "could not connect" if isinstance(exc, httpx.ConnectError) else "connection failed"
+            message = f"{verb}: {reason}"
+            error = ConnectionFailed(message)
+        if not mutation:
+            return error
+        if not_sent:
+            return type(error)(message + "; nothing was sent")
+        # The request may have reached the server: the answer is what is missing.
+        return OutcomeUnknown(message)
 
     def _status_error(self, answer: Answer, *, is_admin: bool, hint: str | None) -> ApiError:
         status = answer.status
