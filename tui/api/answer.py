@@ -123,3 +123,31 @@ def retry_after(headers: httpx.Headers, now: float) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
+
+
+def int_header(answer: Answer, name: str) -> int | None:
+    """A whole-number header; a nonsense value fails a 2xx answer and is ignored on an error answer."""
+    try:
+        value = header_number(answer.headers, name)
+    except InvalidResponse:
+        if answer.ok:
+            raise
+        return None
+    return None if value is None else int(value)
+
+
+def error_body(answer: Answer) -> Any:
+    """The decoded body of an error answer, or None: its text is only a hint, never a failure."""
+    try:
+        return decode_json(answer.content, answer.status)
+    except InvalidResponse:
+        return None
+
+
+def body_float(answer: Answer, key: str) -> float | None:
+    """A non-negative number from an error body (e.g. `secondsUntilReset`), or None."""
+    body = error_body(answer)
+    value = body.get(key) if isinstance(body, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return float(value)

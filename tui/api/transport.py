@@ -15,7 +15,16 @@ from typing import Any
 import httpx
 
 from tui import __version__
-from tui.api.answer import ERROR_BODY_LIMIT, Answer, decode_json, header_number, read_body, retry_after
+from tui.api.answer import (
+    ERROR_BODY_LIMIT,
+    Answer,
+    body_float,
+    decode_json,
+    error_body,
+    int_header,
+    read_body,
+    retry_after,
+)
 from tui.api.budget import RequestBudget, Sleep
 from tui.api.errors import (
     ApiError,
@@ -295,8 +304,8 @@ class Requester:
             raise
 
     def _observe_ratelimit(self, answer: Answer) -> None:
-        remaining, limit = _int_header(answer, "x-ratelimit-remaining"), _int_header(answer, "x-ratelimit-limit")
-        _int_header(answer, "x-ratelimit-reset")  # checked here too, so a nonsense value fails every 2xx alike
+        remaining, limit = int_header(answer, "x-ratelimit-remaining"), int_header(answer, "x-ratelimit-limit")
+        int_header(answer, "x-ratelimit-reset")  # checked here too, so a nonsense value fails every 2xx alike
         self._budget.observe(remaining, limit)
 
     def _backoff(self, attempt: int) -> float:
@@ -327,7 +336,7 @@ class Requester:
         return max(waits) if waits else None
 
     def _until_reset(self, answer: Answer) -> float | None:
-        reset_ms = _int_header(answer, "x-ratelimit-reset")
+        reset_ms = int_header(answer, "x-ratelimit-reset")
         if reset_ms is None:
             return None
         wait = reset_ms / 1000.0 - self._wall_clock()
@@ -370,7 +379,7 @@ class Requester:
             if wait is not None:
                 return RateLimited(f"429: rate limited, retry in {wait:.0f} s{said}", retry_after=wait)
             # Not every 429 is the rate limiter (API.md §2.2): bulk replays in flight, concurrent queries.
-            wait = _body_float(answer, "secondsUntilReset") or 0.0
+            wait = body_float(answer, "secondsUntilReset") or 0.0
             return RateLimited(f"429: {server or 'too many requests'}", retry_after=wait)
         if 300 <= status < 400:
             # Never followed: a redirect could carry the credential to another origin.
@@ -386,7 +395,7 @@ class Requester:
 
     def _server_message(self, answer: Answer) -> str | None:
         """The server's `error` text (and first validation detail), sanitised; never headers or raw HTML."""
-        body = _error_body(answer)
+        body = error_body(answer)
         if not isinstance(body, dict):
             return None
         text = body.get("error") or body.get("detail") or body.get("title")
@@ -398,29 +407,3 @@ class Requester:
             if isinstance(first, str) and first:
                 text = f"{text}: {first}"
         return self.redact(clean(text.strip(), 200))
-
-
-def _int_header(answer: Answer, name: str) -> int | None:
-    """A whole-number header; a nonsense value fails a 2xx answer and is ignored on an error answer."""
-    try:
-        value = header_number(answer.headers, name)
-    except InvalidResponse:
-        if answer.ok:
-            raise
-        return None
-    return None if value is None else int(value)
-
-
-def _error_body(answer: Answer) -> Any:
-    try:
-        return decode_json(answer.content, answer.status)
-    except InvalidResponse:
-        return None
-
-
-def _body_float(answer: Answer, key: str) -> float | None:
-    body = _error_body(answer)
-    value = body.get(key) if isinstance(body, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        return None
-    return float(value)
