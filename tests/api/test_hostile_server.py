@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import gzip
 import inspect
 import json
 import sys
 import time
 import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -213,6 +215,53 @@ async def test_an_endless_error_body_is_cut_to_its_head(hostile: Hostile, clock:
             await bounded(client.list_queues())
     assert time.monotonic() - started < 3.0
     assert len(hostile.heads) == 4  # an error answer is still retried, each cut short
+
+
+def _gzip_bomb(size: int) -> bytes:
+    """A gzip body that inflates to `size` bytes of a JSON string: about a thousand times smaller."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [packer.compress(b'{"data": ["')]
+    block = b" " * (1024 * 1024)
+    parts += [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join([*parts, packer.compress(b'"]}'), packer.flush()])
+
+
+async def test_a_compressed_bomb_never_inflates_past_the_cap(hostile: Hostile, clock: FakeTime) -> None:
+    bomb = _gzip_bomb(512 * 1024 * 1024)
+    port = await hostile.start(answer(bomb, headers={"content-encoding": "gzip"}))
+    async with client_for(port, clock, max_response_mb=1, timeouts=Timeouts(connect=1, read=5)) as client:
+        tracemalloc.start()
+        try:
+            with pytest.raises(InvalidResponse, match=r"^response from /api/v1/queues exceeded 1 MB$"):
+                await bounded(client.list_queues())
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert len(bomb) < 1024 * 1024 and peak < 8 * 1024 * 1024
+    assert b"accept-encoding: gzip, deflate\r\n" in hostile.heads[0].lower()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_compressed_answer_is_read(hostile: Hostile, clock: FakeTime, encoding: str) -> None:
+    body = load("queues_list")
+    body["pagination"] = {"currentPage": 1, "totalPages": 1, "count": 2}
+    text = json.dumps(body).encode()
+    packed = gzip.compress(text) if encoding == "gzip" else zlib.compress(text)
+    port = await hostile.start(answer(packed, headers={"content-encoding": encoding}))
+    async with client_for(port, clock) as client:
+        assert len(await bounded(client.list_queues())) == len(body["data"])
+
+
+@pytest.mark.parametrize(
+    ("encoding", "message"), [("br", r"we did not ask for: 'br'"), ("gzip", r"does not decompress")]
+)
+async def test_an_encoding_we_cannot_read_is_invalid(
+    hostile: Hostile, clock: FakeTime, encoding: str, message: str
+) -> None:
+    port = await hostile.start(answer(b"\x1f\x8b garbage that is not gzip", headers={"content-encoding": encoding}))
+    async with client_for(port, clock) as client:
+        with pytest.raises(InvalidResponse, match=message):
+            await bounded(client.list_queues())
 
 
 async def test_a_good_answer_within_the_limits_still_works(hostile: Hostile, clock: FakeTime) -> None:

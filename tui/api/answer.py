@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -35,14 +36,26 @@ class Answer:
         return 200 <= self.status < 300
 
 
+ACCEPT_ENCODING = "gzip, deflate"
+"""The only encodings we decode, each by ourselves, so that a compressed bomb cannot inflate past the cap."""
+
+
 async def read_body(response: httpx.Response, limit: int, *, truncate: bool) -> bytes | None:
     """The decoded body, chunk by chunk: None once it passes `limit` bytes, or its head when `truncate`."""
     declared = response.headers.get("content-length", "")
     if not truncate and declared.isdigit() and int(declared) > limit:
         return None
+    inflate = _decoder(response.headers.get("content-encoding", ""))
     buffer = bytearray()
-    async for chunk in response.aiter_bytes():
+    # Without an encoding the raw bytes are the body (and aiter_bytes also serves a body already in memory).
+    chunks = response.aiter_bytes() if inflate is None else response.aiter_raw()
+    async for raw in chunks:
         room = limit - len(buffer)
+        # Never inflate more than one byte past the room left, whatever the compression ratio.
+        try:
+            chunk = raw if inflate is None else inflate.decompress(raw, room + 1)
+        except zlib.error:
+            raise InvalidResponse("response body does not decompress") from None
         if len(chunk) > room:
             if not truncate:
                 return None
@@ -50,6 +63,17 @@ async def read_body(response: httpx.Response, limit: int, *, truncate: bool) -> 
             break
         buffer += chunk
     return bytes(buffer)
+
+
+def _decoder(encoding: str) -> Any:
+    name = encoding.strip().lower()
+    if name in ("", "identity"):
+        return None
+    if name in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if name == "deflate":
+        return zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib-wrapped, as RFC 9110 means it
+    raise InvalidResponse(f"response uses a content encoding we did not ask for: {clean(encoding, 40)!r}")
 
 
 class _NotJson(ValueError):

@@ -16,6 +16,7 @@ import httpx
 
 from tui import __version__
 from tui.api.answer import (
+    ACCEPT_ENCODING,
     ERROR_BODY_LIMIT,
     Answer,
     body_float,
@@ -172,6 +173,7 @@ class Requester:
                 "x-trigger-api-version": API_VERSION,
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
             },
             follow_redirects=False,
             trust_env=False,
