@@ -32,6 +32,9 @@ SCENARIOS = (
 )
 
 
+DEBUG_ENV = "PLATOS_TUI_DEBUG"
+
+
 def _warn(message: str) -> None:
     print(f"platos-tui: {message}", file=sys.stderr)
 
@@ -115,6 +118,7 @@ def make_client(settings: Settings) -> EngineClient:
         budget_per_second=settings.budget_per_second,
         timeouts=Timeouts(settings.connect_timeout, settings.read_timeout),
         allow_insecure_http=settings.allow_insecure_http,
+        max_response_mb=settings.max_response_mb,
     )
 
 
@@ -188,7 +192,9 @@ def _run_async(args: argparse.Namespace, command: Callable[[EngineClient, Settin
     async def go() -> int:
         client = make_client(settings)
         try:
-            return await command(client, settings)
+            # The user asked for this answer and is waiting: its requests skip the polling budget.
+            async with client.burst():
+                return await command(client, settings)
         finally:
             await client.aclose()
 
@@ -295,7 +301,30 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         missing = _missing_part(exc)
         if missing is None:
-            raise
+            return _internal(exc)
         return _fail(f"this command is not available yet ({missing} is missing from this build)")
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`); point stdout at nothing so the exit flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _fail("output closed early (broken pipe)")
+    except Exception as exc:
+        return _internal(exc)
+
+
+def _internal(exc: Exception) -> int:
+    """Exit 1 means findings, so a bug must not look like one: one line, exit 2, never a traceback."""
+    if os.environ.get(DEBUG_ENV):
+        raise exc
+    return _fail(f"internal error: {_describe(exc)} (set {DEBUG_ENV}=1 for the traceback)")
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception's type and first line, cleaned of control characters and anything shaped like a key."""
+    from tui.actions.scrub import Scrubber
+    from tui.model.text import clean
+
+    first = next(iter(str(exc).splitlines()), "")
+    detail = Scrubber().text(clean(first, 200))
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -68,6 +68,7 @@ class Settings:
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
     budget_per_second: float = 2.0
+    max_response_mb: float = 32.0
     allow_insecure_http: bool = False
     plugins: tuple[Plugin, ...] = ()
     keymap: tuple[tuple[str, str], ...] = ()
@@ -168,6 +169,12 @@ class _Profile:
         got = _TYPE_WORDS.get(type(value), type(value).__name__)
         raise self.error(key, f"{key} must be {names}, not {got}; fix its value")
 
+    def bounded(self, key: str, default: float, low: float, high: float) -> float:
+        value = self.number(key, default)
+        if not low <= value <= high:
+            raise self.error(key, f"{key} must be a number from {low:g} to {high:g}; fix its value")
+        return value
+
     def number(self, key: str, default: float, table: Mapping[str, Any] | None = None) -> float:
         source = self.table if table is None else table
         value = source.get(key, default)
@@ -266,7 +273,7 @@ def load_settings(
         secret_key_command = "pass show platos/prod"   # or secret_key_env = "VAR"; plain secret_key warns
         admin_token_env = "PLATOS_PROD_PAT"           # or admin_token_command; optional
         refresh_seconds = 2                # also: read_only, allow_insecure_http, connect_timeout,
-                                           # read_timeout, budget_per_second
+                                           # read_timeout, budget_per_second, max_response_mb
         [profiles.prod.thresholds]
         dequeued_seconds = 120             # executing_seconds, tool_call_seconds, waitpoint_seconds
         [profiles.prod.keymap]
@@ -331,6 +338,7 @@ def load_settings(
         connect_timeout=profile.number("connect_timeout", 3.0) if profile else 3.0,
         read_timeout=profile.number("read_timeout", 10.0) if profile else 10.0,
         budget_per_second=profile.number("budget_per_second", 2.0) if profile else 2.0,
+        max_response_mb=profile.bounded("max_response_mb", 32.0, 1, 1024) if profile else 32.0,
         allow_insecure_http=bool(profile.get("allow_insecure_http", bool, False)) if profile else False,
         plugins=_plugins(profile) if profile else (),
         keymap=keymap,

@@ -16,6 +16,7 @@ from tui.api.errors import (
     Forbidden,
     InvalidResponse,
     NotFound,
+    OutcomeUnknown,
     RateLimited,
     ReadOnly,
     ServerError,
@@ -145,12 +146,12 @@ async def test_admin_403_message(make_client, server: FakeServer) -> None:
     [
         (
             httpx.ReadTimeout("read"),
-            Timeout,
+            OutcomeUnknown,
             "timed out after 10 s; the outcome is unknown, check before retrying",
         ),
         (
             httpx.WriteTimeout("write"),
-            Timeout,
+            OutcomeUnknown,
             "timed out after 10 s; the outcome is unknown, check before retrying",
         ),
         (httpx.ConnectTimeout("connect"), Timeout, "connect timed out after 3 s; nothing was sent"),
@@ -161,13 +162,13 @@ async def test_admin_403_message(make_client, server: FakeServer) -> None:
         ),
         (
             httpx.RemoteProtocolError("Server disconnected without sending a response."),
-            ConnectionFailed,
+            OutcomeUnknown,
             "connection failed: Server disconnected without sending a response.; the outcome is unknown, "
             "check before retrying",
         ),
         (
             httpx.ReadError("reset"),
-            ConnectionFailed,
+            OutcomeUnknown,
             "connection failed: reset; the outcome is unknown, check before retrying",
         ),
     ],
@@ -198,7 +199,7 @@ async def test_custom_timeouts_are_reported(make_client, server: FakeServer) -> 
 
     client = make_client(timeouts=Timeouts(connect=1.5, read=4))
     server.then(httpx.ReadTimeout("read"))
-    with pytest.raises(Timeout, match=r"^timed out after 4 s;"):
+    with pytest.raises(OutcomeUnknown, match=r"^timed out after 4 s;"):
         await client.cancel_run("run_1")
 
 

@@ -12,9 +12,9 @@ from tui.api.errors import (
     ApiError,
     ConnectionFailed,
     NotFound,
+    OutcomeUnknown,
     RateLimited,
     ServerError,
-    Timeout,
 )
 from tui.model import Queue, QueueType
 
@@ -232,8 +232,12 @@ async def test_mutations_are_never_retried(make_client, server: FakeServer, cloc
 async def test_mutation_timeout_says_outcome_unknown(make_client, server: FakeServer) -> None:
     client = make_client()
     server.then(httpx.ReadTimeout("slow"))
-    with pytest.raises(Timeout, match="outcome is unknown"):
+    with pytest.raises(OutcomeUnknown, match=r"^timed out after 10 s; the outcome is unknown") as error:
         await client.complete_token("waitpoint_1", {"approved": True})
+    assert error.value.reason == "timed out after 10 s"
+    server.then(httpx.RemoteProtocolError("Server disconnected without sending a response."))
+    with pytest.raises(OutcomeUnknown, match=r"^connection failed: Server disconnected"):
+        await client.cancel_run("run_1")
 
 
 async def test_dry_run_repair_and_claims_are_reads(make_client, server: FakeServer) -> None:

@@ -11,7 +11,7 @@ import pytest
 from api_support import SECRET, FakeTime
 
 from tui.api.client import ConnectionState, EngineClient, Timeouts
-from tui.api.errors import ConnectionFailed, ServerError, Timeout
+from tui.api.errors import ConnectionFailed, OutcomeUnknown, ServerError
 from tui.api.guard import WriteGuard
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
@@ -67,7 +67,7 @@ async def test_silent_server_times_out_and_a_mutation_is_not_resent(serve, clock
 
     port = await serve(silent)
     async with make(port, clock, timeouts=Timeouts(connect=1, read=0.2)) as client:
-        with pytest.raises(Timeout, match=r"^timed out after 0.2 s; the outcome is unknown"):
+        with pytest.raises(OutcomeUnknown, match=r"^no complete answer in 0.2 s; the outcome is unknown"):
             await client.cancel_run("run_1")
     assert len(seen) == 1 and seen[0].startswith(b"POST /api/v2/runs/run_1/cancel ")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -381,3 +383,66 @@ def test_demo_scale_plugin_drives_the_real_simulator(monkeypatch: pytest.MonkeyP
         assert sim.engine.workers == 3
     finally:
         sim.stop()
+
+
+def test_internal_errors_are_one_line_and_exit_2(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PLATOS_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PLATOS_SECRET_KEY", DEV_KEY)
+    monkeypatch.delenv("PLATOS_TUI_DEBUG", raising=False)
+
+    async def triage(client: Any, settings: Settings, as_json: bool, out: TextIO) -> int:
+        raise RecursionError(f"maximum recursion depth exceeded near {DEV_KEY}\nsecond line")
+
+    monkeypatch.setattr(tui.diagnosis.report, "triage_command", triage)
+    assert main(["triage"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("platos-tui: error: internal error: RecursionError: maximum recursion depth exceeded")
+    assert err.count("\n") == 1 and "Traceback" not in err and DEV_KEY not in err and "PLATOS_TUI_DEBUG=1" in err
+    monkeypatch.setenv("PLATOS_TUI_DEBUG", "1")
+    with pytest.raises(RecursionError):
+        main(["triage"])
+
+
+def test_cli_diagnosis_runs_in_a_burst_scope(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATOS_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PLATOS_SECRET_KEY", DEV_KEY)
+    seen: list[bool] = []
+
+    async def triage(client: Any, settings: Settings, as_json: bool, out: TextIO) -> int:
+        seen.append(client._budget.bursting)  # the user is waiting: no polling budget
+        return 0
+
+    monkeypatch.setattr(tui.diagnosis.report, "triage_command", triage)
+    assert main(["triage"]) == 0 and seen == [True]
+
+
+def test_a_nonsense_server_is_exit_2_not_a_crash(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Nonsense(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"data": [], "pagination": {"totalPages": NaN}}'
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Nonsense)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("PLATOS_API_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("PLATOS_SECRET_KEY", DEV_KEY)
+        assert main(["triage"]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    captured = capsys.readouterr()
+    assert captured.err == "platos-tui: error: 200: response holds a number JSON cannot carry (NaN)\n"
+    assert captured.out == ""

@@ -307,6 +307,7 @@ allow_insecure_http = true
 connect_timeout = 1.5
 read_timeout = 4
 budget_per_second = 5
+max_response_mb = 8
 [profiles.a.keymap]
 cancel = "x"
 [[profiles.a.plugins]]
@@ -320,6 +321,7 @@ env = {{ KUBE_TOKEN = "kube-secret-value" }}
     assert settings is not None
     assert settings.allow_insecure_http and (settings.connect_timeout, settings.read_timeout) == (1.5, 4.0)
     assert settings.budget_per_second == 5.0 and settings.keymap == (("cancel", "x"),)
+    assert settings.max_response_mb == 8.0
     (plugin,) = settings.plugins
     assert plugin.name == "scale-workers" and "{replicas}" in plugin.command and plugin.description == "scale up"
     assert plugin.env == (("KUBE_TOKEN", "kube-secret-value"),) and "kube-secret-value" not in repr(plugin)
@@ -330,6 +332,8 @@ env = {{ KUBE_TOKEN = "kube-secret-value" }}
     [
         ('read_only = "no"\n', "read_only must be true or false"),
         ("refresh_seconds = 0\n", "refresh_seconds must be a positive number"),
+        ("max_response_mb = 4096\n", "max_response_mb must be a number from 1 to 1024"),
+        ('max_response_mb = "big"\n', "max_response_mb must be a positive number"),
         ('env_type = "prod"\n', "env_type must be one of"),
         ('[profiles.a.thresholds]\nexecuting_seconds = "long"\n', "executing_seconds must be a positive number"),
         ('[[profiles.a.plugins]]\nname = "x"\n', "needs string `name` and `command`"),

@@ -17,7 +17,7 @@ from tui.actions.ports import ActionClient
 from tui.actions.results import ActionResult, Outcome, RequestSummary, Verification
 from tui.actions.scrub import Scrubber, summarise_body
 from tui.actions.verify import FlowBaseline, Verifier, VerifyOptions
-from tui.api.errors import ApiError, ConfigurationError, ReadOnly, Timeout
+from tui.api.errors import ApiError, ConfigurationError, OutcomeUnknown, ReadOnly, Timeout
 from tui.api.guard import WriteGuard
 from tui.config import Plugin, Settings
 from tui.model import JSON, BulkAction, Queue, RepairReport, Run
@@ -484,7 +484,9 @@ class ActionRunner:
             outcome, message = Outcome.REFUSED, self._scrub.text(str(exc))
         except ValueError as exc:  # the client validates arguments before any I/O
             outcome, message = Outcome.REFUSED, f"not sent: {self._scrub.text(str(exc))}"
-        except Timeout as exc:
+        except OutcomeUnknown as exc:
+            outcome, message = Outcome.UNKNOWN, f"outcome unknown: {self._scrub.text(exc.reason)}; verifying"
+        except Timeout as exc:  # a 408: the server gave up on it, perhaps half way
             outcome, message = Outcome.UNKNOWN, f"outcome unknown: {self._scrub.text(str(exc))}; verifying"
         except ApiError as exc:
             outcome, message, status = Outcome.FAILED, f"failed: {self._scrub.text(str(exc))}", exc.status

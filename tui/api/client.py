@@ -104,7 +104,8 @@ class EngineClient:
     """Talks to a platos / Trigger.dev v4 server. Never imports Textual.
 
     `guard=None` means a fresh read-only WriteGuard: mutations are refused until the caller elevates.
-    `budget_per_second=None` (or 0) means unlimited, for tests.
+    `budget_per_second=None` (or 0) means unlimited, for tests. A 2xx body larger than `max_response_mb`, or an
+    answer not complete within `timeouts.deadline`, fails with InvalidResponse or Timeout.
     """
 
     def __init__(
@@ -120,6 +121,7 @@ class EngineClient:
         transport: httpx.AsyncBaseTransport | None = None,
         burst: int = 4,
         retry: RetryPolicy = _DEFAULT_RETRY,
+        max_response_mb: float = 32.0,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -139,6 +141,7 @@ class EngineClient:
             budget=self._budget,
             transport=transport,
             retry=retry,
+            max_response_mb=max_response_mb,
             sleep=sleep,
             wall_clock=wall_clock,
             jitter=jitter,
@@ -200,6 +203,11 @@ class EngineClient:
         except InvalidResponse as error:
             self._http.last_error = str(error)
             raise
+        except (RecursionError, OverflowError, ValueError) as exc:
+            # A safety net: the parsers name the field for every failure they foresee; this catches the rest.
+            unreadable = InvalidResponse(f"response could not be read ({type(exc).__name__})")
+            self._http.last_error = str(unreadable)
+            raise unreadable from None
 
     async def _get(self, path: str, params: dict[str, str] | None = None, **options: Any) -> Any:
         return await self._http.call("GET", path, params=params, retry=True, **options)

@@ -39,7 +39,7 @@ class RateLimited(ApiError):
     def __init__(self, message: str, *, retry_after: float, status: int | None = 429) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
-        """Seconds until the bucket refills, from `x-ratelimit-reset`."""
+        """Seconds until the bucket refills: the later of `x-ratelimit-reset` and `Retry-After`."""
 
 
 class ServerError(ApiError):
@@ -48,6 +48,16 @@ class ServerError(ApiError):
 
 class Timeout(ApiError):
     """The server did not answer in time. For a mutation the outcome is unknown."""
+
+
+class OutcomeUnknown(ApiError):
+    """A mutation went out but its answer never came (timeout, connection dropped): it may or may not have
+    happened, so check (verify) before sending it again. Mutations are never retried by the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{reason}; the outcome is unknown, check before retrying")
+        self.reason = reason
+        """What went wrong, without the advice (for callers that verify by themselves)."""
 
 
 class ConnectionFailed(ApiError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from enum import Enum
@@ -13,6 +14,7 @@ from tui.model.text import clean
 
 E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 _MISSING: Any = object()
 
@@ -62,7 +64,20 @@ def as_int(value: object, path: str) -> int:
 def as_float(value: object, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise wrong(path, "number", value)
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidResponse(f"{path}: expected a finite number, got {type_name(value)} {value!r:.20}")
+    return number
+
+
+def not_negative(number: N, path: str) -> N:
+    """A count, limit or wait: a negative one is nonsense from the server, not data."""
+    if number < 0:
+        raise InvalidResponse(f"{path}: must not be negative, got {number:g}")
+    return number
 
 
 def as_str(value: object, path: str) -> str:
@@ -77,7 +92,12 @@ def as_datetime(value: object, path: str) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidResponse(f"{path}: expected ISO date-time, got {shown(text)}") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    try:
+        parsed.astimezone(UTC)  # an offset that pushes it past year 1..9999 would fail later, in display code
+    except OverflowError:
+        raise InvalidResponse(f"{path}: date-time out of range, got {shown(text)}") from None
+    return parsed
 
 
 def as_enum(value: object, path: str, enum: type[E], aliases: Mapping[str, E] | None = None) -> E:
@@ -130,6 +150,22 @@ class Obj:
     def opt_integer(self, key: str) -> int | None:
         value = self._data.get(key)
         return None if value is None else as_int(value, self.at(key))
+
+    def count(self, key: str) -> int:
+        """A whole number that cannot be negative (a count, a limit, an interval)."""
+        return not_negative(self.integer(key), self.at(key))
+
+    def opt_count(self, key: str) -> int | None:
+        value = self.opt_integer(key)
+        return None if value is None else not_negative(value, self.at(key))
+
+    def amount(self, key: str) -> float:
+        """A number that cannot be negative (a rate, a wait, a percentage)."""
+        return not_negative(self.number(key), self.at(key))
+
+    def opt_amount(self, key: str) -> float | None:
+        value = self.opt_number(key)
+        return None if value is None else not_negative(value, self.at(key))
 
     def number(self, key: str, default: float | None = None) -> float:
         value = self._data.get(key)
@@ -193,6 +229,9 @@ class Obj:
 
     def integers(self, key: str, *, required: bool = False) -> tuple[int, ...]:
         return tuple(as_int(item, path) for path, item in self.array(key, required=required))
+
+    def counts(self, key: str) -> tuple[int, ...]:
+        return tuple(not_negative(as_int(item, path), path) for path, item in self.array(key))
 
 
 def cursors(body: Obj) -> tuple[str | None, str | None]:

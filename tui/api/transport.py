@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import random
 import re
 import time
@@ -16,6 +15,17 @@ from typing import Any
 import httpx
 
 from tui import __version__
+from tui.api.answer import (
+    ACCEPT_ENCODING,
+    ERROR_BODY_LIMIT,
+    Answer,
+    body_float,
+    decode_json,
+    error_body,
+    int_header,
+    read_body,
+    retry_after,
+)
 from tui.api.budget import RequestBudget, Sleep
 from tui.api.errors import (
     ApiError,
@@ -26,6 +36,7 @@ from tui.api.errors import (
     Forbidden,
     InvalidResponse,
     NotFound,
+    OutcomeUnknown,
     RateLimited,
     ServerError,
     Timeout,
@@ -53,8 +64,16 @@ class ConnectionState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
+    """Seconds to connect, between reads, and for a whole attempt (`total`, by default the read timeout)."""
+
     connect: float = 3.0
     read: float = 10.0
+    total: float | None = None
+
+    @property
+    def deadline(self) -> float:
+        # One bound for the whole answer: a server trickling bytes never trips the per-read timeout.
+        return self.total if self.total is not None else self.read
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +146,13 @@ class Requester:
         budget: RequestBudget,
         transport: httpx.AsyncBaseTransport | None,
         retry: RetryPolicy,
+        max_response_mb: float = 32.0,
         sleep: Sleep = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
     ) -> None:
+        self._max_mb = max_response_mb
+        self._max_bytes = max(1, int(max_response_mb * 1024 * 1024))
         self._secret = secret_key
         self._admin = admin_token
         self._timeouts = timeouts
@@ -151,6 +173,7 @@ class Requester:
                 "x-trigger-api-version": API_VERSION,
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
             },
             follow_redirects=False,
             trust_env=False,
@@ -204,12 +227,8 @@ class Requester:
             attempt += 1
             try:
                 async with self._budget.slot():
-                    if body is NO_BODY:
-                        response = await self._http.request(method, path, params=params, headers=headers)
-                    else:
-                        response = await self._http.request(
-                            method, path, params=params, headers=headers, json=body
-                        )
+                    answer = await self._exchange(method, path, params, headers, body)
+                self._observe_ratelimit(answer)
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, mutation=not retry)
                 if retry and attempt < self._retry.attempts:
@@ -217,18 +236,48 @@ class Requester:
                     continue
                 self._fail(error, ConnectionState.DISCONNECTED)
                 raise error from None
-            self._observe_ratelimit(response)
-            if response.is_success:
-                data = self._decode(response)
+            except TimeoutError:
+                # Past the total deadline: not retried, so a trickling server costs one deadline, not four.
+                error = self._deadline_error(mutation=not retry)
+                self._fail(error, ConnectionState.DISCONNECTED)
+                raise error from None
+            except InvalidResponse as invalid:
+                self._fail(invalid, ConnectionState.CONNECTED)
+                raise
+            if answer.ok:
+                data = self._decode(answer)
                 self.state, self.last_error = ConnectionState.CONNECTED, None
                 return data
-            error = self._status_error(response, is_admin=path.startswith("/admin/"), hint=server_error_hint)
-            delay = self._retry_delay(response, attempt, fail_fast_404) if retry else None
+            error = self._status_error(answer, is_admin=path.startswith("/admin/"), hint=server_error_hint)
+            delay = self._retry_delay(answer, attempt, fail_fast_404) if retry else None
             if delay is not None:
                 await self._wait(delay, error)
                 continue
-            self._record(error, response.status_code)
+            self._record(error, answer.status)
             raise error
+
+    async def _exchange(
+        self, method: str, path: str, params: Mapping[str, str] | None, headers: dict[str, str], body: Any
+    ) -> Answer:
+        """Send one attempt and read its body as a stream, within the size cap and the total deadline."""
+        extra: dict[str, Any] = {} if body is NO_BODY else {"json": body}
+        request = self._http.build_request(method, path, params=params, headers=headers, **extra)
+        async with asyncio.timeout(self._timeouts.deadline):
+            response = await self._http.send(request, stream=True)
+            try:
+                if response.is_success:
+                    content = await read_body(response, self._max_bytes, truncate=False)
+                    if content is None:
+                        raise InvalidResponse(f"response from {clean(path, 80)} exceeded {self._max_mb:g} MB")
+                else:
+                    content = await read_body(response, ERROR_BODY_LIMIT, truncate=True) or b""
+            finally:
+                await response.aclose()
+        return Answer(response.status_code, response.headers, content)
+
+    def _deadline_error(self, *, mutation: bool) -> ApiError:
+        message = f"no complete answer in {_seconds(self._timeouts.deadline)}"
+        return OutcomeUnknown(message) if mutation else Timeout(message)
 
     async def _wait(self, delay: float, error: ApiError) -> None:
         self.state, self.last_error = ConnectionState.RETRYING, str(error)
@@ -247,46 +296,49 @@ class Requester:
             # A 4xx answer is about this request (a missing run, a bad value), not about the connection.
             self.state = ConnectionState.CONNECTED
 
-    def _decode(self, response: httpx.Response) -> Any:
-        if response.status_code == 204 or not response.content:
+    def _decode(self, answer: Answer) -> Any:
+        if answer.status == 204 or not answer.content:
             return {}
         try:
-            return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
-            error = InvalidResponse(f"{response.status_code}: response is not valid JSON")
+            return decode_json(answer.content, answer.status)
+        except InvalidResponse as error:
             self._fail(error, ConnectionState.CONNECTED)
-            raise error from None
+            raise
 
-    def _observe_ratelimit(self, response: httpx.Response) -> None:
-        self._budget.observe(
-            _int_header(response, "x-ratelimit-remaining"), _int_header(response, "x-ratelimit-limit")
-        )
+    def _observe_ratelimit(self, answer: Answer) -> None:
+        remaining, limit = int_header(answer, "x-ratelimit-remaining"), int_header(answer, "x-ratelimit-limit")
+        int_header(answer, "x-ratelimit-reset")  # checked here too, so a nonsense value fails every 2xx alike
+        self._budget.observe(remaining, limit)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._retry.max_delay, self._retry.base_delay * 2.0 ** (attempt - 1))
         return min(self._retry.max_delay, delay * (0.75 + 0.5 * self._jitter()))
 
-    def _retry_delay(self, response: httpx.Response, attempt: int, fail_fast_404: bool) -> float | None:
+    def _retry_delay(self, answer: Answer, attempt: int, fail_fast_404: bool) -> float | None:
         """Seconds to wait before the next attempt of a read, or None to give up (API.md §2.3 order)."""
         if attempt >= self._retry.attempts:
             return None
-        status = response.status_code
-        should = response.headers.get("x-should-retry", "").strip().lower()
+        status = answer.status
+        should = answer.headers.get("x-should-retry", "").strip().lower()
         if should == "false" or (status == 404 and fail_fast_404):
             return None
+        wait = self._server_wait(answer) if status in (429, 503) else None
+        if wait is not None:
+            return None if wait > self._retry.max_rate_limit_wait else wait + self._jitter()
         if status == 429:
-            wait = self._until_reset(response)
-            if wait is None:
-                return self._backoff(attempt)
-            if wait > self._retry.max_rate_limit_wait:
-                return None
-            return wait + self._jitter()
+            return self._backoff(attempt)
         if should == "true" or status in (408, 409) or status >= 500:
             return self._backoff(attempt)
         return None
 
-    def _until_reset(self, response: httpx.Response) -> float | None:
-        reset_ms = _int_header(response, "x-ratelimit-reset")
+    def _server_wait(self, answer: Answer) -> float | None:
+        """How long the server asked us to wait: the later of `x-ratelimit-reset` and `Retry-After`, if any."""
+        asked = (self._until_reset(answer), retry_after(answer.headers, self._wall_clock()))
+        waits = [wait for wait in asked if wait is not None]
+        return max(waits) if waits else None
+
+    def _until_reset(self, answer: Answer) -> float | None:
+        reset_ms = int_header(answer, "x-ratelimit-reset")
         if reset_ms is None:
             return None
         wait = reset_ms / 1000.0 - self._wall_clock()
@@ -294,22 +346,26 @@ class Requester:
 
     def _transport_error(self, exc: httpx.TransportError, *, mutation: bool) -> ApiError:
         not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-        outcome = "; nothing was sent" if not_sent else "; the outcome is unknown, check before retrying"
         if isinstance(exc, httpx.TimeoutException):
             connect = isinstance(exc, httpx.ConnectTimeout)
             limit = self._timeouts.connect if connect else self._timeouts.read
             message = f"{'connect timed out' if connect else 'timed out'} after {_seconds(limit)}"
-            return Timeout(message + outcome if mutation else message)
-        reason = self.redact(clean(str(exc) or type(exc).__name__, 120))
-        if isinstance(exc, httpx.ConnectError):
-            message = f"could not connect: {reason}"
+            error: ApiError = Timeout(message)
         else:
-            message = f"connection failed: {reason}"
-        return ConnectionFailed(message + outcome if mutation else message)
+            reason = self.redact(clean(str(exc) or type(exc).__name__, 120))
+            verb = "could not connect" if isinstance(exc, httpx.ConnectError) else "connection failed"
+            message = f"{verb}: {reason}"
+            error = ConnectionFailed(message)
+        if not mutation:
+            return error
+        if not_sent:
+            return type(error)(message + "; nothing was sent")
+        # The request may have reached the server: the answer is what is missing.
+        return OutcomeUnknown(message)
 
-    def _status_error(self, response: httpx.Response, *, is_admin: bool, hint: str | None) -> ApiError:
-        status = response.status_code
-        server = self._server_message(response)
+    def _status_error(self, answer: Answer, *, is_admin: bool, hint: str | None) -> ApiError:
+        status = answer.status
+        server = self._server_message(answer)
         said = f" ({server})" if server else ""
         if status == 401:
             who = "admin token" if is_admin else "key"
@@ -321,11 +377,11 @@ class Requester:
         if status == 409:
             return Conflict(f"409: {server or 'conflict'}", status=status)
         if status == 429:
-            wait = self._until_reset(response)
+            wait = self._server_wait(answer)
             if wait is not None:
                 return RateLimited(f"429: rate limited, retry in {wait:.0f} s{said}", retry_after=wait)
             # Not every 429 is the rate limiter (API.md §2.2): bulk replays in flight, concurrent queries.
-            wait = _body_float(response, "secondsUntilReset") or 0.0
+            wait = body_float(answer, "secondsUntilReset") or 0.0
             return RateLimited(f"429: {server or 'too many requests'}", retry_after=wait)
         if 300 <= status < 400:
             # Never followed: a redirect could carry the credential to another origin.
@@ -334,15 +390,14 @@ class Requester:
             return Timeout(f"408: the server timed out{said}", status=status)
         if status >= 500:
             extra = f" ({hint})" if hint else ""
+            wait = self._server_wait(answer) if status == 503 else None
+            extra += f" (retry in {wait:.0f} s)" if wait is not None else ""
             return ServerError(f"server {status}{': ' + server if server else ''}{extra}", status=status)
         return BadRequest(f"{status}: {server or 'request rejected'}", status=status)
 
-    def _server_message(self, response: httpx.Response) -> str | None:
+    def _server_message(self, answer: Answer) -> str | None:
         """The server's `error` text (and first validation detail), sanitised; never headers or raw HTML."""
-        try:
-            body = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
-            return None
+        body = error_body(answer)
         if not isinstance(body, dict):
             return None
         text = body.get("error") or body.get("detail") or body.get("title")
@@ -354,24 +409,3 @@ class Requester:
             if isinstance(first, str) and first:
                 text = f"{text}: {first}"
         return self.redact(clean(text.strip(), 200))
-
-
-def _int_header(response: httpx.Response, name: str) -> int | None:
-    value = response.headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(float(value))
-    except ValueError:
-        return None
-
-
-def _body_float(response: httpx.Response, key: str) -> float | None:
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    value = body.get(key) if isinstance(body, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)

@@ -145,7 +145,7 @@ def _event(o: Obj) -> SpanEvent:
     return SpanEvent(name=o.opt_text("name") or "", time=when, properties=o.opt_mapping("properties") or {})
 
 
-def _span(o: Obj, scale: float) -> Span:
+def _span(o: Obj, scale: float, children: tuple[Span, ...]) -> Span:
     data = o.child("data")
     return Span(
         id=o.text("id"),
@@ -161,8 +161,24 @@ def _span(o: Obj, scale: float) -> Span:
         attempt_number=data.opt_integer("attemptNumber"),
         properties=data.opt_mapping("properties"),
         events=tuple(_event(event) for event in data.objects("events")),
-        children=tuple(_span(child, scale) for child in o.objects("children")),
+        children=children,
     )
+
+
+def _span_tree(root: Obj, scale: float) -> Span:
+    """Build the span tree without recursion, so its depth is bounded by the JSON limit, not by the stack."""
+    order: list[tuple[Obj, int]] = []  # every span in pre-order, with the index of its parent (-1: none)
+    stack = [(root, -1)]
+    while stack:
+        node, parent = stack.pop()
+        order.append((node, parent))
+        stack.extend((child, len(order) - 1) for child in reversed(list(node.objects("children"))))
+    # Children come after their parent in pre-order, so building from the end finds them all ready.
+    built: list[list[Span]] = [[] for _ in order]
+    for index in range(len(order) - 1, 0, -1):
+        node, parent = order[index]
+        built[parent].append(_span(node, scale, tuple(reversed(built[index]))))
+    return _span(root, scale, tuple(reversed(built[0])))
 
 
 def parse_trace(body: object) -> Trace:
@@ -172,7 +188,7 @@ def parse_trace(body: object) -> Trace:
     scale = 1.0 if _has_properties(raw_root) else 1e-6
     return Trace(
         trace_id=trace.text("traceId"),
-        root=_span(trace.child("rootSpan"), scale),
+        root=_span_tree(trace.child("rootSpan"), scale),
         truncated=trace.flag("isTruncated", False),
     )
 
@@ -215,15 +231,15 @@ def parse_queue(body: object, label: str = "queue") -> Queue:
         id=o.text("id"),
         name=o.text("name"),
         type=o.choice("type", QueueType),
-        running=o.integer("running"),
-        queued=o.integer("queued"),
+        running=o.count("running"),
+        queued=o.count("queued"),
         paused=o.flag("paused"),
-        concurrency_limit=o.opt_integer("concurrencyLimit"),
-        base_limit=concurrency.opt_integer("base") if concurrency else None,
-        override_limit=concurrency.opt_integer("override") if concurrency else None,
+        concurrency_limit=o.opt_count("concurrencyLimit"),
+        base_limit=concurrency.opt_count("base") if concurrency else None,
+        override_limit=concurrency.opt_count("override") if concurrency else None,
         overridden_at=concurrency.opt_when("overriddenAt") if concurrency else None,
         overridden_by=concurrency.opt_text("overriddenBy") if concurrency else None,
-        override_percent=o.opt_number("concurrencyLimitOverridePercent"),
+        override_percent=o.opt_amount("concurrencyLimitOverridePercent"),
     )
 
 
@@ -232,7 +248,7 @@ def parse_queue_page(body: object) -> tuple[list[Queue], int]:
     root = Obj(body, "queues")
     queues = [parse_queue(item, path) for path, item in root.array("data", required=True)]
     pagination = root.opt_child("pagination")
-    total_pages = pagination.opt_integer("totalPages") if pagination else None
+    total_pages = pagination.opt_count("totalPages") if pagination else None
     return queues, total_pages if total_pages is not None else 1
 
 
@@ -244,14 +260,14 @@ def parse_queue_metrics(body: object) -> QueueMetrics:
         period=o.text("period"),
         window_from=o.when("from"),
         window_to=o.when("to"),
-        wait_p50_ms=wait.opt_number("p50") if wait else None,
-        wait_p95_ms=wait.opt_number("p95") if wait else None,
-        peak_queued=o.integer("peakQueued"),
-        started_count=o.integer("startedCount"),
-        started_per_min=o.number("startedPerMin"),
-        throttled_count=o.integer("throttledCount"),
-        bucket_interval_ms=o.integer("bucketIntervalMs"),
-        depth_trend=o.integers("depthTrend"),
+        wait_p50_ms=wait.opt_amount("p50") if wait else None,
+        wait_p95_ms=wait.opt_amount("p95") if wait else None,
+        peak_queued=o.count("peakQueued"),
+        started_count=o.count("startedCount"),
+        started_per_min=o.amount("startedPerMin"),
+        throttled_count=o.count("throttledCount"),
+        bucket_interval_ms=o.count("bucketIntervalMs"),
+        depth_trend=o.counts("depthTrend"),
     )
 
 

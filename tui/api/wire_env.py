@@ -25,9 +25,9 @@ def parse_bulk_action(body: object) -> BulkAction:
         id=o.text("id"),
         type=o.choice("type", BulkActionType),
         status=o.choice("status", BulkActionStatus),
-        total=counts.integer("total"),
-        success=counts.integer("success"),
-        failure=counts.integer("failure"),
+        total=counts.count("total"),
+        success=counts.count("success"),
+        failure=counts.count("failure"),
         created_at=o.when("createdAt"),
         completed_at=o.opt_when("completedAt"),
         name=o.opt_text("name"),
@@ -61,7 +61,7 @@ def parse_environment(body: object) -> EnvironmentInfo:
         slug=o.text("slug"),
         type=o.text("type"),
         paused=o.flag("paused", False),
-        concurrency_limit=o.opt_integer("maximumConcurrencyLimit"),
+        concurrency_limit=o.opt_count("maximumConcurrencyLimit"),
         burst_factor=o.number("concurrencyLimitBurstFactor", 1.0),
     )
 
@@ -98,7 +98,7 @@ def parse_repair_report(body: object) -> RepairReport:
 
 
 def _value(o: Obj, key: str) -> int:
-    return o.child(key).integer("value")
+    return o.child(key).count("value")
 
 
 def _queue_state(o: Obj) -> QueueEngineState:
@@ -109,7 +109,7 @@ def _queue_state(o: Obj) -> QueueEngineState:
         paused=o.flag("paused", False),
         can_dequeue=analysis.flag("canDequeue"),
         reasons=analysis.texts("reasons"),
-        concurrency_limit=limit.opt_integer("value") if limit else None,
+        concurrency_limit=limit.opt_count("value") if limit else None,
         current_concurrency=_value(o, "currentConcurrency"),
         current_dequeued=_value(o, "currentDequeued"),
     )
