@@ -96,8 +96,8 @@ class TriageScreen(PaneScreen):
         self._gather_started = time.monotonic()
         self.update_bars()
         try:
-            # A triage another pane started a moment ago is this one: one answer everywhere.
-            result = await self.session.triage(max_age=self.session.settings.refresh_seconds)
+            # A triage another pane has in flight is this one: one answer everywhere.
+            result = await self.session.triage()
         finally:
             self._gathering = False
             self._last_full = time.monotonic()  # the next triage waits a full interval after this one ends
