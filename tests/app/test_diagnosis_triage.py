@@ -122,3 +122,20 @@ async def test_enter_on_a_many_run_finding_lists_them_and_d_diagnoses() -> None:
         diagnosis: DiagnosisScreen = sim.app.screen
         await wait_for(sim.pilot, lambda: diagnosis.finding is not None, timeout=10)
         assert diagnosis.finding is not None and diagnosis.finding.cause is Cause.ENTITY_BACKEND_UNREACHABLE
+
+
+async def test_runs_pane_marks_exactly_what_triage_reports() -> None:
+    """One definition of stuck: the runs pane's STUCK marks and the triage pane's runs agree row by row."""
+    async with sim_console("incident") as sim:
+        screen = await open_triage(sim)
+        affected = {r for f in screen.findings for r in f.runs}
+        await sim.pilot.press("2")
+        await wait_for(sim.pilot, lambda: isinstance(sim.app.screen, RunsScreen))
+        runs_pane: RunsScreen = sim.app.screen
+        await wait_for(sim.pilot, lambda: bool(runs_pane.table.keys), timeout=10)
+        await sim.pilot.pause(0.2)
+        table = runs_pane.table
+        marked = {key for key in table.keys if (row := table.row(key)) and getattr(row.cells[0], "text", "") == "STUCK"}
+        assert marked, "nothing marked STUCK on the incident"
+        assert marked <= affected, f"marked STUCK but not in triage: {sorted(marked - affected)[:5]}"
+        assert set(table.keys) & affected <= marked, "in triage but not marked STUCK"
