@@ -11,7 +11,7 @@ from functools import partial
 from typing import TypeVar
 
 from tui.actions.audit import AuditLog
-from tui.actions.inputs import RunFilter, check_limit, check_token_body, check_write_minutes, dedupe
+from tui.actions.inputs import MAX_BULK_RUN_IDS, RunFilter, check_limit, check_token_body, check_write_minutes, dedupe
 from tui.actions.plugins import PluginError, build_argv, run_argv
 from tui.actions.ports import ActionClient
 from tui.actions.results import ActionResult, Outcome, RequestSummary, Verification
@@ -187,6 +187,8 @@ class ActionRunner:
     # -- bulk cancel by filter ---------------------------------------------------------------------------
     async def count_matching(self, run_filter: RunFilter) -> tuple[int, bool]:
         """How many runs the filter matches now, paging the run list; (count, capped). Raises ApiError."""
+        if run_filter.run_ids:
+            return len(run_filter.run_ids), False
         count, after = 0, None
         for _ in range(COUNT_PAGE_LIMIT):
             f = run_filter
@@ -222,7 +224,18 @@ class ActionRunner:
                 (target,),
                 "refusing to bulk-cancel without a status, task, queue or tag filter",
             )
-        body = {"action": "cancel", "filter": run_filter.bulk_filter()}
+        if len(run_filter.run_ids) > MAX_BULK_RUN_IDS:
+            return self._refused(
+                "cancel_matching",
+                (target,),
+                f"{len(run_filter.run_ids)} runs match: the bulk API takes at most {MAX_BULK_RUN_IDS} run ids",
+            )
+        ids = list(run_filter.run_ids)
+        body: dict[str, JSON] = {"action": "cancel"}
+        if ids:
+            body["runIds"] = list(ids)
+        else:
+            body["filter"] = run_filter.bulk_filter()
         req = RequestSummary("POST", "/api/v1/bulk-actions", body)
         with self._claim("cancel_matching", (target,)) as claimed:
             if not claimed:
@@ -231,7 +244,11 @@ class ActionRunner:
                 "cancel_matching",
                 (target,),
                 req,
-                lambda: self._client.create_bulk_action("cancel", filter=run_filter.bulk_filter()),
+                lambda: (
+                    self._client.create_bulk_action("cancel", run_ids=ids)
+                    if ids
+                    else self._client.create_bulk_action("cancel", filter=run_filter.bulk_filter())
+                ),
             )
             if bulk_id is None:
                 return result

@@ -34,6 +34,7 @@ from tui.actions import (
     parse_write_minutes,
     plugin_parameters,
 )
+from tui.actions.inputs import MAX_BULK_RUN_IDS
 from tui.actions.plugins import PluginError, build_argv
 from tui.api.errors import ApiError
 from tui.config import Plugin
@@ -152,7 +153,7 @@ class ActionFlows:
                 result = await self.runner.cancel_runs(runs, on_sent=self._sent)
             return self._report(result)
 
-    async def cancel_matching(self, run_filter: RunFilter) -> ActionResult | None:
+    async def cancel_matching(self, run_filter: RunFilter, *, loaded: int | None = None) -> ActionResult | None:
         target = run_filter.describe()
         with self._once("cancel_matching", [target]) as free:
             if not free or not self._writable():
@@ -165,9 +166,17 @@ class ActionFlows:
             if count == 0:
                 self.app.notify("no runs match the current filter: nothing to cancel", severity="warning")
                 return None
-            if not await self._confirm(
-                confirm_cancel_matching(run_filter, count, self.session.settings, capped=capped)
-            ):
+            if count > MAX_BULK_RUN_IDS and run_filter.run_ids:
+                self.app.notify(
+                    f"{count} runs shown: the bulk API takes at most {MAX_BULK_RUN_IDS} run ids; narrow the filter",
+                    title="Nothing sent",
+                    severity="warning",
+                )
+                return None
+            confirmation = confirm_cancel_matching(
+                run_filter, count, self.session.settings, capped=capped, loaded=loaded
+            )
+            if not await self._confirm(confirmation):
                 return None
             progress = BulkProgressScreen(f"Bulk cancel: {clean(target, 100)}", lambda: self._abort(progress))
             self.app.push_screen(progress)

@@ -210,6 +210,10 @@ class PaneScreen(Screen[None]):
     def warning(self) -> str:
         return ""
 
+    def filter_in_summary(self) -> bool:
+        """Whether `summary()` already names the `/` filter (the header then does not add it again)."""
+        return False
+
     def selected_value(self) -> str | None:
         """What `y` copies."""
         return self.table.cursor_key
@@ -258,10 +262,10 @@ class PaneScreen(Screen[None]):
             error=status.error or stats.last_error,
         )
         summary = self.summary()
+        if self.table.filter and not self.filter_in_summary():
+            summary += f" · filter: {self.table.filter}"
         if self.table.marked:
             summary += f" · {len(self.table.marked)} marked"
-        if self.table.filter:
-            summary += f" · filter: {self.table.filter}"
         header.state = PaneHeaderState(self.PANE, summary, self.warning())
 
     def open_filter(self) -> None:
