@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.actions_sim import Rig, rig
-from tests.app.harness import wait_for
+from tests.app.actions_sim import Rig, rig, wait_note
+from tests.app.harness import wait_for, wait_for_text
 from tests.app.screen_text import screen_text
+from tui.actions import read_entries
 from tui.screens.bulk import BulkProgressScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.prompt import PromptScreen
 from tui.screens.runs import RunsScreen
 
 
@@ -81,3 +83,31 @@ async def test_cancel_matching_without_a_text_filter_sends_the_panes_filter() ->
         await wait_for(r.pilot, lambda: len(bulk_bodies(r)) == 1)
         [body] = bulk_bodies(r)
         assert body["filter"] == {"status": ["EXECUTING"]}
+
+
+async def test_the_read_only_flag_is_a_hard_lock_that_write_cannot_lift(state_dir: Path) -> None:
+    async with rig("entity-offline", read_only=True, locked=True) as r:
+        await wait_for_text(r.pilot, "READ-ONLY (--read-only)")
+        await r.app.run_command(":write 15m")
+        await wait_note(r, "started with --read-only")
+        assert not isinstance(r.app.screen, PromptScreen)
+        assert r.app.session is not None and r.app.session.guard is not None
+        assert not r.app.session.guard.allows_writes()
+        await runs_pane(r)
+        await r.pilot.press("c")
+        await wait_note(r, "started with --read-only, so :write cannot lift it")
+        assert r.transport.posts() == []
+    outcomes = [(e.action, e.outcome) for e in read_entries(state_dir / "audit.jsonl")]
+    assert outcomes == [("elevate", "refused"), ("cancel_run", "refused")]
+
+
+async def test_a_profiles_read_only_can_be_lifted_with_write(state_dir: Path) -> None:
+    async with rig("entity-offline", read_only=True) as r:
+        await r.app.run_command(":write 15m")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, PromptScreen))
+        await r.pilot.press(*"INC-7", "enter")
+        await wait_note(r, "write mode for 15 min")
+        assert r.app.session is not None and r.app.session.guard is not None
+        assert r.app.session.guard.allows_writes()
+    [entry] = read_entries(state_dir / "audit.jsonl")
+    assert entry.action == "elevate" and entry.outcome == "ok"

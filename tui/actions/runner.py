@@ -29,6 +29,7 @@ Notify = Callable[[ActionResult], None]
 
 READ_ONLY_MESSAGE = "read-only: press : write 15m to elevate"
 BUSY_MESSAGE = "already in progress: nothing sent"
+LOCKED_MESSAGE = "started with --read-only: write mode cannot be turned on in this session"
 COUNT_PAGE_LIMIT = 200
 """Pages of 100 runs counted before `count_matching` stops and reports "at least"."""
 
@@ -57,8 +58,11 @@ class ActionRunner:
         verifier: Verifier | None = None,
         plugin_timeout: float = 60.0,
         plugin_env: Mapping[str, str] | None = None,
+        write_locked: bool = False,
     ) -> None:
         self._client = client
+        self._write_locked = write_locked
+        """Started with --read-only: no elevation can lift it."""
         self._settings = settings
         self._audit = audit
         self._clock = clock
@@ -74,6 +78,8 @@ class ActionRunner:
     # -- write elevation ---------------------------------------------------------------------------------
     def elevate(self, minutes: int, reason: str) -> ActionResult:
         """`:write [15m]`: allow writes for a time box; the reason goes into every audit record meanwhile."""
+        if self._write_locked:
+            return self._refused("elevate", (), LOCKED_MESSAGE)
         try:
             minutes = check_write_minutes(minutes)
         except ValueError as exc:
@@ -538,6 +544,10 @@ class ActionRunner:
     def _busy(self, action: str, targets: tuple[str, ...]) -> ActionResult:
         """A second press while the first is in flight: nothing sent, nothing audited (not an attempt)."""
         return ActionResult(action, targets, Outcome.REFUSED, BUSY_MESSAGE)
+
+    def refuse(self, action: str, targets: tuple[str, ...], message: str) -> ActionResult:
+        """A mutation the UI stopped before sending (read-only): audited as `refused`, nothing sent."""
+        return self._refused(action, targets, message)
 
     def _refused(self, action: str, targets: tuple[str, ...], message: str) -> ActionResult:
         """Invalid input: nothing sent. Audited, so a refused elevation or unsendable body leaves a trace."""

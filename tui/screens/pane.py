@@ -27,6 +27,8 @@ MAX_BACKOFF_SECONDS = 30.0
 
 def access_label(session: Session) -> str:
     """READ-ONLY, WRITE (with the time left of an elevation), from the client's guard or the settings."""
+    if session.read_only_locked:
+        return "READ-ONLY (--read-only)"
     guard = session.guard
     if guard is None:
         return "READ-ONLY" if session.settings.read_only else "WRITE"

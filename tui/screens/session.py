@@ -48,6 +48,8 @@ class Session:
     client: EngineClient
     clock: Callable[[], datetime]
     paused: bool = False
+    read_only_locked: bool = False
+    """Started with --read-only: a hard lock that `:write` cannot lift (a profile's `read_only` can be)."""
     generation: int = 0
     panes: dict[str, PaneStatus] = field(default_factory=dict)
     metrics: dict[str, tuple[datetime, QueueMetrics]] = field(default_factory=dict)
