@@ -111,3 +111,18 @@ async def test_a_profiles_read_only_can_be_lifted_with_write(state_dir: Path) ->
         assert r.app.session.guard.allows_writes()
     [entry] = read_entries(state_dir / "audit.jsonl")
     assert entry.action == "elevate" and entry.outcome == "ok"
+
+
+async def test_marks_follow_the_runs_and_the_header_says_when_one_left() -> None:
+    async with rig("entity-offline") as r:
+        screen = await runs_pane(r)
+        await r.pilot.press("space", "j", "space")
+        await wait_for_text(r.pilot, "2 marked")
+        leaving, staying = sorted(screen.table.marked)
+        r.engine.cancel(r.engine.runs[leaving.removeprefix("run_")])  # canceled elsewhere: it leaves the active list
+        await wait_for(r.pilot, lambda: leaving not in screen.table.keys)
+        assert screen.table.marked == {staying}
+        await wait_for_text(r.pilot, "1 marked · 1 unmarked (left the list)")
+        assert [run.id for run in screen.marked_runs()] == [staying]
+        await r.pilot.press("space")  # marking again starts a fresh count
+        await wait_for(r.pilot, lambda: "left the list" not in screen_text(r.app))

@@ -61,8 +61,7 @@ def key_flow(app: App[Any], flows: ActionFlows, name: str) -> Awaitable[object] 
     if name == "mark" and isinstance(screen, (RunsScreen, QueuesScreen)):
         key = screen.table.cursor_key
         if key is not None:
-            screen.table.toggle_mark(key)
-            screen.update_bars()
+            screen.toggle_mark(key)
         return None
     if isinstance(screen, RunsScreen) and name == "cancel":
         run = screen.selected_run()

@@ -70,6 +70,8 @@ class PaneScreen(Screen[None]):
         self._notified: str | None = None
         self._loaded = False
         self._footer = False
+        self.marks_left = 0
+        """Marks dropped because their rows left the list, since the operator last marked a row."""
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
@@ -266,8 +268,10 @@ class PaneScreen(Screen[None]):
         summary = self.summary()
         if self.table.filter and not self.filter_in_summary():
             summary += f" · filter: {self.table.filter}"
-        if self.table.marked:
+        if self.table.marked or self.marks_left:
             summary += f" · {len(self.table.marked)} marked"
+        if self.marks_left:
+            summary += f" · {self.marks_left} unmarked (left the list)"
         header.state = PaneHeaderState(self.PANE, summary, self.warning())
 
     def open_filter(self) -> None:
@@ -294,6 +298,17 @@ class PaneScreen(Screen[None]):
         self.set_filter(event.value)
         if event.value:
             self.table.focus()
+
+    @on(FastTable.MarksDropped)
+    def _marks_dropped(self, event: FastTable.MarksDropped) -> None:
+        self.marks_left += len(event.keys)
+        self.update_bars()
+
+    def toggle_mark(self, key: str) -> None:
+        """`space`: mark or unmark a row; the count of marks that left the list starts again."""
+        self.table.toggle_mark(key)
+        self.marks_left = 0
+        self.update_bars()
 
     def render_rows(self) -> None:
         """Subclasses rebuild their rows from their data here (also after a sort or scope change)."""
