@@ -73,11 +73,12 @@ class PaneHeader(Widget):
         summary = self.state.summary
         if not summary:
             return result
+        room: int | None = None
         if self._needs(width) == 2:
             result.append("\n")
             room = width - 1
-        else:
-            room = width - result.cell_len - 1 if width else None
+        elif width:
+            room = width - result.cell_len - 1
         # Cut with a visible ellipsis: a line that merely overflows would lose its last words silently.
         result.append(" " + clean(summary, room if room is None or room > 0 else 0))
         return result

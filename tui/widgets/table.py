@@ -173,11 +173,11 @@ class FastTable(ScrollView, can_focus=True):
             self._by_key = by_key
             self._all = rows
             self._all_keys = all_keys
-            gone = frozenset(self.marked - by_key.keys())
-            if gone:
+            dropped = frozenset(self.marked - by_key.keys())
+            if dropped:
                 # A mark on a row that is no longer listed would still be acted on, unseen.
-                self.marked -= gone
-                self.post_message(self.MarksDropped(self, gone))
+                self.marked -= dropped
+                self.post_message(self.MarksDropped(self, dropped))
         old_keys = self._keys
         self._apply_filter()
         if self._keys == old_keys:
