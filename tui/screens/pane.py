@@ -14,36 +14,14 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
-from tui.api.client import ClientStats, ConnectionState
 from tui.api.errors import ApiError
+from tui.screens.bar import bar_state, covered_by_modal
 from tui.screens.session import Session
-from tui.widgets.format import short_duration
 from tui.widgets.pane_header import PaneHeader, PaneHeaderState
 from tui.widgets.table import Column, FastTable
 from tui.widgets.topbar import TopBar, TopBarState
 
 MAX_BACKOFF_SECONDS = 30.0
-
-
-def access_label(session: Session) -> str:
-    """READ-ONLY, WRITE (with the time left of an elevation), from the client's guard or the settings."""
-    if session.read_only_locked:
-        return "READ-ONLY (--read-only)"
-    guard = session.guard
-    if guard is None:
-        return "READ-ONLY" if session.settings.read_only else "WRITE"
-    if not guard.allows_writes():
-        return "READ-ONLY"
-    left = guard.seconds_left()
-    return f"WRITE {short_duration(left)} left" if left is not None else "WRITE"
-
-
-def rate_label(stats: ClientStats) -> str:
-    """`1.4/2.0 req/s`: the measured request rate against the budget in force (0 means unlimited)."""
-    if not stats.budget_per_second:
-        return f"{stats.requests_per_second:.1f} req/s"
-    slowed = " slowed" if getattr(stats, "slowed_down", False) else ""
-    return f"{stats.requests_per_second:.1f}/{stats.budget_per_second:.1f} req/s{slowed}"
 
 
 class PaneScreen(Screen[None]):
@@ -66,6 +44,8 @@ class PaneScreen(Screen[None]):
         self._last_full = 0.0
         self._interval = session.settings.refresh_seconds
         self._took = 0.0
+        self._polling_since: float | None = None
+        """When the poll in flight started (None between polls)."""
         """How long the last full poll took, waits on the request budget included."""
         self._notified: str | None = None
         self._loaded = False
@@ -103,6 +83,8 @@ class PaneScreen(Screen[None]):
         self.table.focus()
 
     def on_screen_suspend(self) -> None:
+        if covered_by_modal(self):
+            return  # still on screen under a dialog: keep the data fresh, so closing it shows no false STALE
         if self._ticker is not None:
             self._ticker.pause()
         self.workers.cancel_group(self, "poll")
@@ -140,7 +122,7 @@ class PaneScreen(Screen[None]):
         full, self._full = self._full, False
         if full:
             self._last_full = time.monotonic()
-        started = time.monotonic()
+        started = self._polling_since = time.monotonic()
         try:
             await self.poll(full=full)
         except ApiError as error:
@@ -156,6 +138,8 @@ class PaneScreen(Screen[None]):
                 if self._notified is not None:
                     self.notify(f"{self.PANE}: data is fresh again", title="Recovered")
                     self._notified = None
+        finally:
+            self._polling_since = None  # also when the poll is cancelled (the pane was hidden)
         if full:
             self._took = time.monotonic() - started
         self._pace()
@@ -173,8 +157,9 @@ class PaneScreen(Screen[None]):
         if reason != self._notified:
             # Say it once per distinct reason; the top bar keeps showing it while it lasts.
             self._notified = reason
+            kept = "Showing the last good data." if self._loaded else "No data to show yet."
             self.notify(
-                f"{self.PANE}: {reason}. Showing the last good data.",
+                f"{self.PANE}: {reason}. {kept}",
                 title="Refresh failed",
                 severity="warning",
             )
@@ -193,7 +178,8 @@ class PaneScreen(Screen[None]):
         stats = self.session.client.stats()
         status = self.session.pane(self.PANE)
         if status.failures:
-            self._interval = min(MAX_BACKOFF_SECONDS, base * 2 ** min(status.failures, 4))
+            # Gently: when the server comes back, fresh data must follow within two intervals.
+            self._interval = base * (2 if status.failures > 1 else 1)
         elif getattr(stats, "slowed_down", False):
             self._interval = min(MAX_BACKOFF_SECONDS, self._interval * 1.5)
         else:
@@ -235,36 +221,21 @@ class PaneScreen(Screen[None]):
 
     # ----- bars and filter ------------------------------------------------------------------------------
 
+    def fresh_interval(self) -> float:
+        """How often this pane refreshes while the server answers (no backoff): the unit of staleness."""
+        return max(self.session.settings.refresh_seconds, 2 * self._took)
+
+    def bar_state(self) -> TopBarState:
+        status = self.session.pane(self.PANE)
+        stale = status.stale(self.fresh_interval(), trying=self._polling_since is not None)
+        return bar_state(self.session, updated_at=status.updated_at, stale=stale, error=status.error)
+
     def update_bars(self) -> None:
         try:
             top_bar, header = self.query_one(TopBar), self.query_one(PaneHeader)
         except NoMatches:
             return  # mounting or shutting down: nothing to update
-        session = self.session
-        settings = session.settings
-        now = session.clock()
-        status = session.pane(self.PANE)
-        stats = session.client.stats()
-        stale = status.stale(now, self._interval)
-        if status.updated_at is None:
-            freshness = "no data yet"
-        else:
-            ago = max(0, int((now - status.updated_at).total_seconds()))
-            freshness = f"updated {ago} s ago" if ago < 120 else f"updated {short_duration(ago)} ago"
-        connection = stats.state.value if isinstance(stats.state, ConnectionState) else str(stats.state)
-        top_bar.state = TopBarState(
-            profile=settings.profile,
-            environment=settings.env_label,
-            production=settings.production,
-            demo=settings.demo,
-            connection=connection,
-            freshness=freshness,
-            stale=stale,
-            rate=rate_label(stats),
-            access=access_label(session),
-            polling_paused=session.paused,
-            error=status.error or stats.last_error,
-        )
+        top_bar.state = self.bar_state()
         summary = self.summary()
         if self.table.filter and not self.filter_in_summary():
             summary += f" · filter: {self.table.filter}"

@@ -10,15 +10,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from tui.model import RepairReport
 from tui.model.text import clean
+from tui.screens.bar import BarModal
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
-class RepairScreen(ModalScreen[bool]):
+class RepairScreen(BarModal[bool]):
     """Shows a dry run. With `offer_apply`, `a` answers True (apply); `esc` answers False.
 
     `refusal` says why `a` cannot apply (read-only): the key then explains instead of doing nothing.

@@ -1,0 +1,119 @@
+"""The top bar on every screen: what it says, built from the session, and the modal base that carries it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+from textual import events, on
+from textual.css.query import NoMatches
+from textual.screen import ModalScreen, Screen
+
+from tui.api.client import ClientStats, ConnectionState
+from tui.screens.session import Session
+from tui.widgets.format import short_duration
+from tui.widgets.topbar import TopBar, TopBarState
+
+ResultT = TypeVar("ResultT")
+
+
+def access_label(session: Session) -> str:
+    """READ-ONLY, WRITE (with the time left of an elevation), from the client's guard or the settings."""
+    if session.read_only_locked:
+        return "READ-ONLY (--read-only)"
+    guard = session.guard
+    if guard is None:
+        return "READ-ONLY" if session.settings.read_only else "WRITE"
+    if not guard.allows_writes():
+        return "READ-ONLY"
+    left = guard.seconds_left()
+    return f"WRITE {short_duration(left)} left" if left is not None else "WRITE"
+
+
+def rate_label(stats: ClientStats) -> str:
+    """`1.4/2.0 req/s`: the measured request rate against the budget in force (0 means unlimited)."""
+    if not stats.budget_per_second:
+        return f"{stats.requests_per_second:.1f} req/s"
+    slowed = " slowed" if getattr(stats, "slowed_down", False) else ""
+    return f"{stats.requests_per_second:.1f}/{stats.budget_per_second:.1f} req/s{slowed}"
+
+
+def freshness(updated_at: datetime | None, now: datetime) -> str:
+    if updated_at is None:
+        return "no data yet"
+    ago = max(0, int((now - updated_at).total_seconds()))
+    return f"updated {ago} s ago" if ago < 120 else f"updated {short_duration(ago)} ago"
+
+
+def bar_state(
+    session: Session, *, updated_at: datetime | None = None, stale: bool = False, error: str | None = None
+) -> TopBarState:
+    """The bar for a screen whose data was last read at `updated_at` (None: nothing loaded yet)."""
+    settings = session.settings
+    stats = session.client.stats()
+    connection = stats.state.value if isinstance(stats.state, ConnectionState) else str(stats.state)
+    return TopBarState(
+        profile=settings.profile,
+        environment=settings.env_label,
+        production=settings.production,
+        demo=settings.demo,
+        connection=connection,
+        freshness=freshness(updated_at, session.clock()),
+        stale=stale,
+        rate=rate_label(stats),
+        access=access_label(session),
+        polling_paused=session.paused,
+        error=error or stats.last_error,
+    )
+
+
+@runtime_checkable
+class BarSource(Protocol):
+    """A screen that knows what its top bar says."""
+
+    def bar_state(self) -> TopBarState | None: ...
+
+
+def covered_by_modal(screen: Screen[Any]) -> bool:
+    """Whether `screen` is still shown, under a modal: its polling goes on (a dialog must not make data stale)."""
+    app = screen.app
+    return isinstance(app.screen, ModalScreen) and screen in app.screen_stack
+
+
+def state_below(screen: Screen[Any]) -> TopBarState | None:
+    """What the nearest screen under `screen` would show in its bar (a modal shows the bar of what it covers)."""
+    stack = screen.app.screen_stack
+    below = stack[: stack.index(screen)] if screen in stack else stack
+    for other in reversed(below):
+        if isinstance(other, BarSource):
+            state = other.bar_state()
+            if state is not None:
+                return state
+    session = getattr(screen.app, "session", None)
+    return bar_state(session) if isinstance(session, Session) else None
+
+
+class BarModal(ModalScreen[ResultT]):
+    """A dialog with the console's top bar over it: profile, environment, connection and access stay in view."""
+
+    DEFAULT_CSS = "BarModal > TopBar { dock: top; }"
+    BAR_EVERY: ClassVar[float] = 1.0
+
+    @on(events.Mount)
+    async def _add_top_bar(self) -> None:
+        bar = TopBar(id="modal-topbar")
+        await (self.mount(bar, before=0) if self.children else self.mount(bar))
+        self.update_top_bar()
+        self.set_interval(self.BAR_EVERY, self.update_top_bar)
+
+    def bar_state(self) -> TopBarState | None:
+        return state_below(self)
+
+    def update_top_bar(self) -> None:
+        state = self.bar_state()
+        try:
+            bar = self.query_one("#modal-topbar", TopBar)
+        except NoMatches:
+            return
+        if state is not None:
+            bar.state = state
