@@ -197,7 +197,12 @@ class PlatosApp(App[None]):
 
         session = self.session
         screen = RunDetailScreen(
-            session.client, session.settings, run_id, clock=session.clock, paused=lambda: session.paused
+            session.client,
+            session.settings,
+            run_id,
+            clock=session.clock,
+            paused=lambda: session.paused,
+            session=session,
         )
         self.push_screen(screen)
 

@@ -9,7 +9,9 @@ from textual import events, on
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 
-from tui.api.client import ClientStats, ConnectionState
+from tui.api.client import ClientStats, ConnectionState, EngineClient
+from tui.api.guard import WriteGuard
+from tui.config import Settings
 from tui.screens.session import Session
 from tui.widgets.format import short_duration
 from tui.widgets.topbar import TopBar, TopBarState
@@ -19,11 +21,14 @@ ResultT = TypeVar("ResultT")
 
 def access_label(session: Session) -> str:
     """READ-ONLY, WRITE (with the time left of an elevation), from the client's guard or the settings."""
-    if session.read_only_locked:
+    return access_words(session.settings, session.guard, locked=session.read_only_locked)
+
+
+def access_words(settings: Settings, guard: WriteGuard | None, *, locked: bool = False) -> str:
+    if locked:
         return "READ-ONLY (--read-only)"
-    guard = session.guard
     if guard is None:
-        return "READ-ONLY" if session.settings.read_only else "WRITE"
+        return "READ-ONLY" if settings.read_only else "WRITE"
     if not guard.allows_writes():
         return "READ-ONLY"
     left = guard.seconds_left()
@@ -49,21 +54,47 @@ def bar_state(
     session: Session, *, updated_at: datetime | None = None, stale: bool = False, error: str | None = None
 ) -> TopBarState:
     """The bar for a screen whose data was last read at `updated_at` (None: nothing loaded yet)."""
-    settings = session.settings
-    stats = session.client.stats()
-    connection = stats.state.value if isinstance(stats.state, ConnectionState) else str(stats.state)
+    return client_bar_state(
+        session.settings,
+        session.client,
+        session.clock(),
+        access=access_label(session),
+        polling_paused=session.paused,
+        updated_at=updated_at,
+        stale=stale,
+        error=error,
+    )
+
+
+def client_bar_state(
+    settings: Settings,
+    client: EngineClient,
+    now: datetime,
+    *,
+    access: str | None = None,
+    polling_paused: bool = False,
+    updated_at: datetime | None = None,
+    stale: bool = False,
+    error: str | None = None,
+) -> TopBarState:
+    """The same bar for a screen given only the settings and the client (a run detail opened on its own)."""
+    read_stats = getattr(client, "stats", None)  # a stand-in client may not count; the bar must still draw
+    stats: ClientStats | None = read_stats() if callable(read_stats) else None
+    state = stats.state if stats is not None else None
+    connection = state.value if isinstance(state, ConnectionState) else str(state or "")
+    guard = getattr(client, "guard", None)
     return TopBarState(
         profile=settings.profile,
         environment=settings.env_label,
         production=settings.production,
         demo=settings.demo,
         connection=connection,
-        freshness=freshness(updated_at, session.clock()),
+        freshness=freshness(updated_at, now),
         stale=stale,
-        rate=rate_label(stats),
-        access=access_label(session),
-        polling_paused=session.paused,
-        error=error or stats.last_error,
+        rate=rate_label(stats) if stats is not None else "",
+        access=access or access_words(settings, guard if isinstance(guard, WriteGuard) else None),
+        polling_paused=polling_paused,
+        error=error or (stats.last_error if stats is not None else None),
     )
 
 
@@ -93,6 +124,17 @@ def state_below(screen: Screen[Any]) -> TopBarState | None:
     return bar_state(session) if isinstance(session, Session) else None
 
 
+def refresh_top_bar(screen: Screen[Any]) -> None:
+    """Show in `screen`'s `#topbar` what the screen (or, failing that, the screen under it) says."""
+    state = screen.bar_state() if isinstance(screen, BarSource) else state_below(screen)
+    if state is None:
+        return
+    try:
+        screen.query_one("#topbar", TopBar).state = state
+    except NoMatches:
+        return  # composing or closing
+
+
 class BarModal(ModalScreen[ResultT]):
     """A dialog with the console's top bar over it: profile, environment, connection and access stay in view."""
 
@@ -101,7 +143,7 @@ class BarModal(ModalScreen[ResultT]):
 
     @on(events.Mount)
     async def _add_top_bar(self) -> None:
-        bar = TopBar(id="modal-topbar")
+        bar = TopBar(id="topbar")
         await (self.mount(bar, before=0) if self.children else self.mount(bar))
         self.update_top_bar()
         self.set_interval(self.BAR_EVERY, self.update_top_bar)
@@ -110,10 +152,4 @@ class BarModal(ModalScreen[ResultT]):
         return state_below(self)
 
     def update_top_bar(self) -> None:
-        state = self.bar_state()
-        try:
-            bar = self.query_one("#modal-topbar", TopBar)
-        except NoMatches:
-            return
-        if state is not None:
-            bar.state = state
+        refresh_top_bar(self)
