@@ -99,6 +99,7 @@ class PlatosApp(App[None]):
         load_profile: Callable[[str], Settings] | None = None,
         clock: Callable[[], datetime] | None = None,
         start_demo: Callable[[], Settings] | None = None,
+        read_only_locked: bool = False,
     ) -> None:
         super().__init__()
         self._settings = settings
@@ -106,6 +107,7 @@ class PlatosApp(App[None]):
         self._load_profile = load_profile
         self._clock = clock or utc_now
         self._start_demo = start_demo
+        self._locked = read_only_locked
         self._client: Future[EngineClient] | None = None
         if settings is not None:
             # Building the client loads the TLS trust store (~30 ms, without the GIL): overlap it with startup.
@@ -128,7 +130,9 @@ class PlatosApp(App[None]):
             self.set_keymap(dict(settings.keymap))
         early, self._client = self._client, None
         client = early.result() if early is not None else self._make_client(settings)
-        self.session = Session(settings, client, self._clock, make_flows=self._flows)
+        self.session = Session(
+            settings, client, self._clock, make_flows=self._flows, read_only_locked=self._locked
+        )
         for name, screen in PANES.items():
             self.add_mode(name, partial(screen, self.session))
         self.switch_mode("queues")
@@ -193,7 +197,12 @@ class PlatosApp(App[None]):
 
         session = self.session
         screen = RunDetailScreen(
-            session.client, session.settings, run_id, clock=session.clock, paused=lambda: session.paused
+            session.client,
+            session.settings,
+            run_id,
+            clock=session.clock,
+            paused=lambda: session.paused,
+            session=session,
         )
         self.push_screen(screen)
 

@@ -47,14 +47,20 @@ def _fail(message: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="platos-tui",
-        description="Incident console for platos / Trigger.dev v4 run engines. Secrets come from the profile or "
-        "the environment (PLATOS_SECRET_KEY, PLATOS_ADMIN_TOKEN), never from the command line.",
+        description="Incident console for platos / Trigger.dev v4 run engines. With no COMMAND, the console "
+        "opens. Secrets come from the profile or the environment (PLATOS_SECRET_KEY, PLATOS_ADMIN_TOKEN), never "
+        "from the command line.",
     )
     parser.add_argument("--version", action="version", version=f"platos-tui {__version__}")
     parser.add_argument("--profile", help="profile name from config.toml (default: default_profile)")
     parser.add_argument("--url", help="API URL, overriding the profile and PLATOS_API_URL")
     parser.add_argument("--refresh", type=float, metavar="SECONDS", help="refresh interval")
-    parser.add_argument("--read-only", action="store_true", help="refuse every mutation")
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="refuse every mutation for the whole session: a hard lock that :write cannot lift (a profile's "
+        "read_only = true is a default that :write can lift for a time box)",
+    )
     parser.add_argument("--demo", action="store_true", help="run against a built-in simulator on loopback")
     parser.add_argument("--scenario", choices=SCENARIOS, default="incident", help="simulator scenario for --demo")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -122,7 +128,7 @@ def make_client(settings: Settings) -> EngineClient:
     )
 
 
-def start_demo(scenario: str) -> tuple[Settings, RunningSim]:
+def start_demo(scenario: str, *, read_only: bool = False) -> tuple[Settings, RunningSim]:
     """Start the simulator in-process on a free loopback port and describe it as a profile."""
     from tui.sim.server import SimOptions, start_in_background
 
@@ -137,7 +143,7 @@ def start_demo(scenario: str) -> tuple[Settings, RunningSim]:
         admin_token=sim.admin_token,
         env_type=environment_type_from_key(sim.secret_key) or EnvironmentType.DEVELOPMENT,
         env_label=f"demo: {scenario}",
-        read_only=False,
+        read_only=read_only,
         demo=True,
         budget_per_second=10.0,
         plugins=(
@@ -154,7 +160,8 @@ def start_demo(scenario: str) -> tuple[Settings, RunningSim]:
 
 def _resolve(args: argparse.Namespace) -> tuple[Settings | None, RunningSim | None]:
     if args.demo:
-        return start_demo(args.scenario)
+        settings, sim = start_demo(args.scenario, read_only=args.read_only)
+        return settings, sim
     overrides = Overrides(profile=args.profile, url=args.url, refresh=args.refresh, read_only=args.read_only)
     return load_settings(overrides, warn=_warn), None
 
@@ -164,7 +171,7 @@ def _run_tui(args: argparse.Namespace) -> int:
     sims = [sim] if sim else []
 
     def demo() -> Settings:
-        demo_settings, demo_sim = start_demo(args.scenario)
+        demo_settings, demo_sim = start_demo(args.scenario, read_only=args.read_only)
         sims.append(demo_sim)
         return demo_settings
 
@@ -177,7 +184,13 @@ def _run_tui(args: argparse.Namespace) -> int:
     from tui.app import PlatosApp
 
     try:
-        PlatosApp(settings, make_client=make_client, load_profile=load_profile, start_demo=demo).run()
+        PlatosApp(
+            settings,
+            make_client=make_client,
+            load_profile=load_profile,
+            start_demo=demo,
+            read_only_locked=args.read_only,
+        ).run()
     finally:
         for running in sims:
             running.stop()

@@ -187,6 +187,20 @@ async def test_cancel_matching_counts_then_bulk_cancels_with_progress(
     }
 
 
+async def test_cancel_matching_by_run_ids_counts_them_and_refuses_more_than_the_api_takes(
+    engine: FakeEngine, make_runner: RunnerFactory
+) -> None:
+    runner = make_runner()
+    shown = RunFilter(statuses=(RunStatus.DEQUEUED,), run_ids=("run_a", "run_b"), words="filter: video")
+    assert await runner.count_matching(shown) == (2, False)
+    assert shown.describe() == "filter: video"
+    too_many = RunFilter(run_ids=tuple(f"run_{i}" for i in range(501)))
+    refused = await runner.cancel_matching(too_many)
+    assert refused.outcome is Outcome.REFUSED and "at most 500" in refused.message
+    assert engine.requests == []
+    assert read_entries()[-1].outcome == "refused"
+
+
 async def test_pause_and_resume_are_verified(engine: FakeEngine, make_runner: RunnerFactory) -> None:
     queue = make_queue(queued=0)
     engine.queues[queue.name] = queue

@@ -87,6 +87,7 @@ async def rig(
     plugins: tuple[Plugin, ...] = (),
     step: float = 5.0,
     pause: float = 0.01,
+    locked: bool = False,
 ) -> AsyncIterator[Rig]:
     """Each verification sleep advances the frozen sim clock by `step` simulated seconds and waits `pause` real ones."""
     sim_app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1, start=START))
@@ -118,7 +119,7 @@ async def rig(
         engine.advance(step)
         await asyncio.sleep(pause)
 
-    app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now)
+    app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now, read_only_locked=locked)
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for(
             pilot, lambda: app.session is not None and app.session.pane("queues").updated_at is not None, timeout=10

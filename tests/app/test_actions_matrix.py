@@ -345,7 +345,8 @@ async def test_read_only_explains_and_sends_nothing(case: Case, state_dir: Path)
         assert mutations(r, case) == []
         if not case.ask_read_only:  # only the repair's dry run (a read) may go out
             assert r.transport.posts() == before
-    assert attempts(state_dir, case.action) == []
+    [entry] = attempts(state_dir, case.action)
+    assert entry.outcome == "refused" and "read-only" in (entry.message or "")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -427,7 +428,8 @@ async def test_plugin_read_only_explains_and_runs_nothing(tmp_path: Path, state_
         await start_plugin(r)
         await wait_note(r, "read-only")
         assert not isinstance(r.app.screen, MODALS)
-    assert runs_of(tmp_path) == [] and attempts(state_dir, "plugin:probe") == []
+    assert runs_of(tmp_path) == []
+    assert [e.outcome for e in attempts(state_dir, "plugin:probe")] == ["refused"]
 
 
 async def test_plugin_failure_is_reported_once_with_its_exit_code(tmp_path: Path, state_dir: Path) -> None:

@@ -149,6 +149,7 @@ async def test_server_dies_stale_data_stays_then_recovers() -> None:
         await pilot.pause(0.3)
         warnings = [n for n in app._notifications if "connection refused" in str(n.message)]
         assert len(warnings) == 1  # said once, not every tick
+        assert "Showing the last good data" in str(warnings[0].message)
         client.fail_with = None
         await wait_for_text(pilot, "CONNECTED", timeout=10)
         await wait_for(pilot, lambda: "STALE" not in screen_text(app), timeout=10)
@@ -162,6 +163,8 @@ async def test_error_before_first_data_is_explained_in_the_table() -> None:
     async with console(client, loaded=False) as (app, pilot, _):
         await wait_for_text(pilot, "No data yet: 401: key rejected")
         assert "UNAUTHORIZED" in screen_lines(app)[0]
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "No data to show yet" in said and "last good data" not in said  # there is none
 
 
 async def test_a_server_error_in_one_pane_keeps_the_others_working() -> None:

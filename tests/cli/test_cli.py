@@ -116,6 +116,9 @@ def test_help_lists_every_command_and_flag(capsys: pytest.CaptureFixture[str]) -
         "--read-only",
     ):
         assert word in out, word
+    flat = " ".join(out.split())
+    assert "With no COMMAND, the console opens" in flat
+    assert ":write cannot lift" in flat and "read_only = true is a default that :write can lift" in flat
     with pytest.raises(SystemExit):
         main(["profile", "--help"])
     out = capsys.readouterr().out
@@ -154,6 +157,7 @@ def test_tui_gets_resolved_settings_and_can_switch_profile(cfg: Path, fake_app: 
     switched = app.kwargs["load_profile"]("b")
     assert switched.profile == "b" and switched.url == "https://b" and switched.refresh_seconds == 7
     assert switched.read_only  # --read-only holds for every profile of the session
+    assert app.kwargs["read_only_locked"] is True
 
 
 def test_demo_starts_the_simulator_and_stops_it(

@@ -127,20 +127,41 @@ def confirm_cancel_runs(runs: Sequence[Run], settings: Settings, now: datetime) 
 
 
 def confirm_cancel_matching(
-    run_filter: RunFilter, count: int, settings: Settings, *, capped: bool = False
+    run_filter: RunFilter, count: int, settings: Settings, *, capped: bool = False, loaded: int | None = None
 ) -> Confirmation:
+    """`loaded`: how many of the matching runs the pane has loaded, said when fewer than the count."""
     env = environment_of(settings)
+    words = clean(run_filter.describe())
+    if run_filter.run_ids:
+        shown = [_id(run_id) for run_id in run_filter.run_ids[:10]]
+        if len(run_filter.run_ids) > 10:
+            shown.append(f"… and {len(run_filter.run_ids) - 10} more")
+        return Confirmation(
+            action="cancel_matching",
+            title="Bulk cancel the runs shown",
+            environment=env,
+            targets=(words,),
+            effect=f"Cancel the {count} runs shown [{words}] in {env.words}?",
+            details=(
+                "The text filter is not something the bulk API can match, so exactly these run ids are sent",
+                "(POST /api/v1/bulk-actions with runIds): runs: " + ", ".join(shown),
+            ),
+            expected_text=_typed(settings, count),
+        )
     many = f"at least {count}" if capped else str(count)
+    details = [
+        "A bulk action (POST /api/v1/bulk-actions) cancels every run matching the filter when it runs;",
+        "the count can change until then. Runs that already finished count as failures.",
+    ]
+    if loaded is not None and loaded < count:
+        details.append(f"The runs pane has loaded {loaded} of them; the rest are further down the list.")
     return Confirmation(
         action="cancel_matching",
         title="Bulk cancel matching runs",
         environment=env,
-        targets=(clean(run_filter.describe()),),
-        effect=f"Cancel all {many} runs matching [{clean(run_filter.describe())}] in {env.words}?",
-        details=(
-            "A bulk action (POST /api/v1/bulk-actions) cancels every run matching the filter when it runs;",
-            "the count can change until then. Runs that already finished count as failures.",
-        ),
+        targets=(words,),
+        effect=f"Cancel all {many} runs matching [{words}] in {env.words}?",
+        details=tuple(details),
         expected_text=_typed(settings, count),
     )
 

@@ -19,6 +19,8 @@ MAX_CONCURRENCY = 100_000
 
 DEFAULT_WRITE_MINUTES = 15
 MAX_WRITE_MINUTES = 60
+MAX_BULK_RUN_IDS = 500
+"""API.md §8: a bulk action takes at most 500 `runIds`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +107,15 @@ class RunFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     period: str | None = None
+    run_ids: tuple[str, ...] = ()
+    """Exactly these runs: what a text filter matched, which no API filter can express (sent as `runIds`)."""
+    words: str = ""
+    """How the screen the filter came from names it (the runs pane's header); `describe()` uses it when set."""
 
     @property
     def selective(self) -> bool:
         """At least one non-time criterion: the TUI never bulk-cancels "everything in the last 7 days"."""
-        return bool(self.statuses or self.tasks or self.queue or self.tags)
+        return bool(self.run_ids or self.statuses or self.tasks or self.queue or self.tags)
 
     def bulk_filter(self) -> dict[str, JSON]:
         """The `filter` object of a bulk action; the queue goes as `{type, name}` with the bare task id."""
@@ -134,6 +140,8 @@ class RunFilter:
         return out
 
     def describe(self) -> str:
+        if self.words:
+            return self.words
         parts: list[str] = []
         if self.statuses:
             parts.append("status " + "|".join(s.value for s in self.statuses))

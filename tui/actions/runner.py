@@ -11,7 +11,7 @@ from functools import partial
 from typing import TypeVar
 
 from tui.actions.audit import AuditLog
-from tui.actions.inputs import RunFilter, check_limit, check_token_body, check_write_minutes, dedupe
+from tui.actions.inputs import MAX_BULK_RUN_IDS, RunFilter, check_limit, check_token_body, check_write_minutes, dedupe
 from tui.actions.plugins import PluginError, build_argv, run_argv
 from tui.actions.ports import ActionClient
 from tui.actions.results import ActionResult, Outcome, RequestSummary, Verification
@@ -29,6 +29,7 @@ Notify = Callable[[ActionResult], None]
 
 READ_ONLY_MESSAGE = "read-only: press : write 15m to elevate"
 BUSY_MESSAGE = "already in progress: nothing sent"
+LOCKED_MESSAGE = "started with --read-only: write mode cannot be turned on in this session"
 COUNT_PAGE_LIMIT = 200
 """Pages of 100 runs counted before `count_matching` stops and reports "at least"."""
 
@@ -57,8 +58,11 @@ class ActionRunner:
         verifier: Verifier | None = None,
         plugin_timeout: float = 60.0,
         plugin_env: Mapping[str, str] | None = None,
+        write_locked: bool = False,
     ) -> None:
         self._client = client
+        self._write_locked = write_locked
+        """Started with --read-only: no elevation can lift it."""
         self._settings = settings
         self._audit = audit
         self._clock = clock
@@ -74,6 +78,8 @@ class ActionRunner:
     # -- write elevation ---------------------------------------------------------------------------------
     def elevate(self, minutes: int, reason: str) -> ActionResult:
         """`:write [15m]`: allow writes for a time box; the reason goes into every audit record meanwhile."""
+        if self._write_locked:
+            return self._refused("elevate", (), LOCKED_MESSAGE)
         try:
             minutes = check_write_minutes(minutes)
         except ValueError as exc:
@@ -187,6 +193,8 @@ class ActionRunner:
     # -- bulk cancel by filter ---------------------------------------------------------------------------
     async def count_matching(self, run_filter: RunFilter) -> tuple[int, bool]:
         """How many runs the filter matches now, paging the run list; (count, capped). Raises ApiError."""
+        if run_filter.run_ids:
+            return len(run_filter.run_ids), False
         count, after = 0, None
         for _ in range(COUNT_PAGE_LIMIT):
             f = run_filter
@@ -222,7 +230,18 @@ class ActionRunner:
                 (target,),
                 "refusing to bulk-cancel without a status, task, queue or tag filter",
             )
-        body = {"action": "cancel", "filter": run_filter.bulk_filter()}
+        if len(run_filter.run_ids) > MAX_BULK_RUN_IDS:
+            return self._refused(
+                "cancel_matching",
+                (target,),
+                f"{len(run_filter.run_ids)} runs match: the bulk API takes at most {MAX_BULK_RUN_IDS} run ids",
+            )
+        ids = list(run_filter.run_ids)
+        body: dict[str, JSON] = {"action": "cancel"}
+        if ids:
+            body["runIds"] = list(ids)
+        else:
+            body["filter"] = run_filter.bulk_filter()
         req = RequestSummary("POST", "/api/v1/bulk-actions", body)
         with self._claim("cancel_matching", (target,)) as claimed:
             if not claimed:
@@ -231,7 +250,11 @@ class ActionRunner:
                 "cancel_matching",
                 (target,),
                 req,
-                lambda: self._client.create_bulk_action("cancel", filter=run_filter.bulk_filter()),
+                lambda: (
+                    self._client.create_bulk_action("cancel", run_ids=ids)
+                    if ids
+                    else self._client.create_bulk_action("cancel", filter=run_filter.bulk_filter())
+                ),
             )
             if bulk_id is None:
                 return result
@@ -523,6 +546,10 @@ class ActionRunner:
     def _busy(self, action: str, targets: tuple[str, ...]) -> ActionResult:
         """A second press while the first is in flight: nothing sent, nothing audited (not an attempt)."""
         return ActionResult(action, targets, Outcome.REFUSED, BUSY_MESSAGE)
+
+    def refuse(self, action: str, targets: tuple[str, ...], message: str) -> ActionResult:
+        """A mutation the UI stopped before sending (read-only): audited as `refused`, nothing sent."""
+        return self._refused(action, targets, message)
 
     def _refused(self, action: str, targets: tuple[str, ...], message: str) -> ActionResult:
         """Invalid input: nothing sent. Audited, so a refused elevation or unsendable body leaves a trace."""

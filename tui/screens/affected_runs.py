@@ -16,12 +16,14 @@ from textual.widgets import Footer, Static
 from tui.diagnosis import Action, Cause, Finding, Recovery
 from tui.model import Run, time_in_status
 from tui.model.text import clean
+from tui.screens.bar import refresh_top_bar
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.messages import OpenRun
 from tui.screens.recovery import RecoveryRunner
 from tui.screens.session import Session
 from tui.widgets.format import short_duration
 from tui.widgets.table import Cell, Column, FastTable, Row
+from tui.widgets.topbar import TopBar
 
 
 class AffectedRunsScreen(Screen[None]):
@@ -55,6 +57,7 @@ class AffectedRunsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         title = f"{self.finding.summary} · {len(self.finding.runs)} runs"
+        yield TopBar(id="topbar")
         yield Static(Content(clean(title, 200)), id="affected-title")
         yield self.table
         yield Footer()
@@ -71,6 +74,8 @@ class AffectedRunsScreen(Screen[None]):
             rows.append(Row(run_id, (run_id, run.task_identifier, run.status.value, age)))
         self.table.set_rows(rows)
         self.table.focus()
+        refresh_top_bar(self)  # what the triage pane under it says: these runs are as triage last saw them
+        self.set_interval(1.0, lambda: refresh_top_bar(self))
 
     def action_back(self) -> None:
         self.dismiss()

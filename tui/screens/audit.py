@@ -10,14 +10,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.actions import entry_line, read_entries
+from tui.screens.bar import BarModal
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
-class TextScreen(ModalScreen[None]):
+class TextScreen(BarModal[None]):
     CSS_PATH = ACTIONS_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="text.close"),

@@ -10,15 +10,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 
 from tui.model import BulkAction
 from tui.model.text import clean
+from tui.screens.bar import BarModal
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
-class BulkProgressScreen(ModalScreen[None]):
+class BulkProgressScreen(BarModal[None]):
     CSS_PATH = ACTIONS_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "abort", "Abort", id="bulk.abort"),

@@ -6,14 +6,14 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input
 
+from tui.screens.bar import BarModal
 from tui.screens.commands import suggestions
 
 
-class CommandLine(ModalScreen[str | None]):
+class CommandLine(BarModal[str | None]):
     """Enter returns the text; esc returns None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="command.cancel")]

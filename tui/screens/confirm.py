@@ -9,14 +9,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from tui.actions import Confirmation
+from tui.screens.bar import BarModal
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(BarModal[bool]):
     """Answers True only on `y` (or on the exact expected text when typing is required)."""
 
     CSS_PATH = ACTIONS_CSS

@@ -25,6 +25,7 @@ from tui.diagnosis.gather import gather_run_facts
 from tui.diagnosis.observe import observe
 from tui.diagnosis.verify import merge
 from tui.model.text import clean
+from tui.screens.bar import bar_state, covered_by_modal, refresh_top_bar
 from tui.screens.finding_view import (
     cause_content,
     evidence_items,
@@ -34,8 +35,9 @@ from tui.screens.finding_view import (
     verify_title,
 )
 from tui.screens.recovery import RecoveryRunner
-from tui.screens.session import Session
+from tui.screens.session import PaneStatus, Session
 from tui.widgets.checklist import Checklist, FindingSection
+from tui.widgets.topbar import TopBar, TopBarState
 
 VERIFY_GROUP = "diagnosis-verify"
 VERIFY_EVERY = 2
@@ -73,6 +75,7 @@ class DiagnosisScreen(Screen[None]):
         self._ticker: Timer | None = None
         self._verify_note = ""
         self.recovery = RecoveryRunner(self, session)
+        self.freshness = PaneStatus()
 
     @property
     def run_id(self) -> str:
@@ -80,6 +83,7 @@ class DiagnosisScreen(Screen[None]):
         return self._run_id
 
     def compose(self) -> ComposeResult:
+        yield TopBar(id="topbar")
         yield Static(Content(f"Diagnosis of run {clean(self._run_id, 80)}"), id="diagnosis-title")
         yield Static(Content("starting…"), id="diagnosis-state")
         yield FindingSection(id="diagnosis-cause")
@@ -95,7 +99,15 @@ class DiagnosisScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._ticker = self.set_interval(1.0, self._tick_progress)
+        refresh_top_bar(self)
         self._diagnose()
+
+    def bar_state(self) -> TopBarState:
+        """Fresh as the last gather or verify observation; stale when those failed for three of its intervals."""
+        status = self.freshness
+        interval = VERIFY_EVERY * self.session.settings.refresh_seconds
+        stale = status.stale(interval, trying=self.finding is None and self.error is None)
+        return bar_state(self.session, updated_at=status.updated_at, stale=stale, error=status.error)
 
     def on_unmount(self) -> None:
         self.workers.cancel_group(self, VERIFY_GROUP)
@@ -124,6 +136,7 @@ class DiagnosisScreen(Screen[None]):
     # ----- gathering ------------------------------------------------------------------------------------
 
     def _tick_progress(self) -> None:
+        refresh_top_bar(self)
         if self.finding is None and self.error is None:
             waited = int(time.monotonic() - self._started)
             self._state(f"⠿ gathering facts for {clean(self._run_id, 60)}… {waited} s (run, queues, metrics, trace)")
@@ -149,6 +162,7 @@ class DiagnosisScreen(Screen[None]):
             self._failed(f"internal error ({type(error).__name__}: {clean(str(error), 120)})")
             return
         self.facts, self.finding = facts, finding
+        self.freshness.succeeded(self.session.clock())
         self._observation = Observation()
         self.results = ()
         try:
@@ -160,6 +174,7 @@ class DiagnosisScreen(Screen[None]):
 
     def _failed(self, reason: str) -> None:
         self.error = reason
+        self.freshness.failed(reason)
         kept = " Showing the last diagnosis." if self.finding is not None else ""
         self._state(f"✗ Could not diagnose run {clean(self._run_id, 60)}: {clean(reason, 200)}.{kept} "
                     "ctrl+r tries again.", "bold $error")
@@ -221,6 +236,7 @@ class DiagnosisScreen(Screen[None]):
             fresh = await observe(self.session.client, finding.verify, window=window)
         except ApiError as error:
             self._verify_note = f"stale: {clean(str(error), 80)}"
+            self.freshness.failed(str(error))
         except Exception as error:  # keep the checklist on screen whatever happens
             self._verify_note = f"stale: internal error ({type(error).__name__})"
         else:
@@ -228,15 +244,19 @@ class DiagnosisScreen(Screen[None]):
                 # observe() swallows failed calls (they stay unobserved): an empty answer means none got through.
                 why = getattr(self.session.client.stats(), "last_error", None) or "nothing could be read"
                 self._verify_note = f"stale: {clean(str(why), 80)}"
+                self.freshness.failed(str(why))
             else:
                 self._observation = merge(self._observation, fresh)
                 self.results = evaluate_all(finding.verify, self._observation)
                 self._verify_note = f"seen {self.session.clock():%H:%M:%S}"
+                self.freshness.succeeded(self.session.clock())
         if finding is self.finding:
             with contextlib.suppress(NoMatches):  # the screen is closing
                 await self._render_verify()
 
     def on_screen_suspend(self) -> None:
+        if covered_by_modal(self):
+            return  # a confirmation over the diagnosis: the checklist keeps ticking
         self.workers.cancel_group(self, VERIFY_GROUP)
 
     def on_screen_resume(self) -> None:

@@ -17,9 +17,17 @@ FLOW_COMMANDS = ("write", "audit", "plugin", "cancel-matching")
 
 
 def _runs_filter(screen: Any) -> RunFilter:
+    """What narrows the runs pane, worded as its header: a text filter becomes the exact run ids it shows."""
     from tui.actions import RunFilter
 
-    return RunFilter(statuses=tuple(screen.statuses), queue=screen.session.run_queue, period=screen.window)
+    ids = tuple(sorted(screen.table.keys)) if screen.table.filter else ()
+    return RunFilter(
+        statuses=tuple(screen.statuses),
+        queue=screen.session.run_queue,
+        period=screen.window,
+        run_ids=ids,
+        words=screen.selection_words(),
+    )
 
 
 def key_applies(screen: Any, name: str) -> bool:
@@ -53,8 +61,7 @@ def key_flow(app: App[Any], flows: ActionFlows, name: str) -> Awaitable[object] 
     if name == "mark" and isinstance(screen, (RunsScreen, QueuesScreen)):
         key = screen.table.cursor_key
         if key is not None:
-            screen.table.toggle_mark(key)
-            screen.update_bars()
+            screen.toggle_mark(key)
         return None
     if isinstance(screen, RunsScreen) and name == "cancel":
         run = screen.selected_run()
@@ -114,5 +121,10 @@ def command_flow(app: App[Any], flows: ActionFlows, name: str, argument: str) ->
         if not isinstance(app.screen, RunsScreen):
             app.notify(":cancel-matching uses the runs pane's filter: press 2 first", severity="warning")
             return None
-        return flows.cancel_matching(_runs_filter(app.screen))
+        screen = app.screen
+        if screen.table.filter and not screen.table.row_count:
+            words = clean(screen.table.filter, 40)
+            app.notify(f"no run matches the filter {words}: nothing to cancel", severity="warning")
+            return None
+        return flows.cancel_matching(_runs_filter(screen), loaded=screen.table.total_count)
     return None

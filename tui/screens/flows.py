@@ -34,6 +34,7 @@ from tui.actions import (
     parse_write_minutes,
     plugin_parameters,
 )
+from tui.actions.inputs import MAX_BULK_RUN_IDS
 from tui.actions.plugins import PluginError, build_argv
 from tui.api.errors import ApiError
 from tui.config import Plugin
@@ -47,6 +48,7 @@ from tui.screens.session import Session
 from tui.screens.token_editor import TokenEditorScreen
 
 READ_ONLY_HINT = "read-only: type :write 15m to elevate"
+LOCKED_HINT = "read-only: started with --read-only, so :write cannot lift it (restart without the flag)"
 BUSY_HINT = "{} already in progress: nothing sent"
 LABELS = {
     "cancel_run": "cancel",
@@ -78,6 +80,7 @@ class ActionFlows:
             session.clock,
             verifier=verifier,
             plugin_env=dict(os.environ),
+            write_locked=session.read_only_locked,
         )
         self._pending: set[tuple[str, str]] = set()
 
@@ -100,12 +103,21 @@ class ActionFlows:
             if free:
                 self._pending -= keys
 
-    def _writable(self) -> bool:
+    @property
+    def read_only_hint(self) -> str:
+        return LOCKED_HINT if self.session.read_only_locked else READ_ONLY_HINT
+
+    def _writable(self, action: str, targets: Sequence[str]) -> bool:
         guard = self.session.guard
         if guard is not None and not guard.allows_writes():
-            self.app.notify(READ_ONLY_HINT, title="Nothing sent", severity="warning")
+            self._refuse(action, targets)
             return False
         return True
+
+    def _refuse(self, action: str, targets: Sequence[str]) -> None:
+        """Read-only: nothing is sent, the operator is told why, and the attempt is audited as `refused`."""
+        self.runner.refuse(action, tuple(targets), self.read_only_hint)
+        self.app.notify(self.read_only_hint, title="Nothing sent", severity="warning")
 
     async def _confirm(self, confirmation: Confirmation) -> bool:
         answer: bool | None = await self.app.push_screen_wait(ConfirmScreen(confirmation))
@@ -133,8 +145,9 @@ class ActionFlows:
         if callable(refresh):
             refresh()
 
-    async def _gate(self, confirmation: Confirmation) -> bool:
-        return self._writable() and await self._confirm(confirmation)
+    async def _gate(self, confirmation: Confirmation, action: str | None = None) -> bool:
+        writable = self._writable(action or confirmation.action, confirmation.targets)
+        return writable and await self._confirm(confirmation)
 
     # -- runs --------------------------------------------------------------------------------------------
     async def cancel_runs(self, runs: Sequence[Run]) -> ActionResult | None:
@@ -144,7 +157,7 @@ class ActionFlows:
             if not free:
                 return None
             confirmation = confirm_cancel_runs(runs, self.session.settings, self.runner.now())
-            if not await self._gate(confirmation):
+            if not await self._gate(confirmation, "cancel_run"):
                 return None
             if len(runs) == 1:
                 result = await self.runner.cancel_run(runs[0], on_sent=self._sent)
@@ -152,10 +165,10 @@ class ActionFlows:
                 result = await self.runner.cancel_runs(runs, on_sent=self._sent)
             return self._report(result)
 
-    async def cancel_matching(self, run_filter: RunFilter) -> ActionResult | None:
+    async def cancel_matching(self, run_filter: RunFilter, *, loaded: int | None = None) -> ActionResult | None:
         target = run_filter.describe()
         with self._once("cancel_matching", [target]) as free:
-            if not free or not self._writable():
+            if not free or not self._writable("cancel_matching", [target]):
                 return None
             try:
                 count, capped = await self.runner.count_matching(run_filter)
@@ -165,9 +178,17 @@ class ActionFlows:
             if count == 0:
                 self.app.notify("no runs match the current filter: nothing to cancel", severity="warning")
                 return None
-            if not await self._confirm(
-                confirm_cancel_matching(run_filter, count, self.session.settings, capped=capped)
-            ):
+            if count > MAX_BULK_RUN_IDS and run_filter.run_ids:
+                self.app.notify(
+                    f"{count} runs shown: the bulk API takes at most {MAX_BULK_RUN_IDS} run ids; narrow the filter",
+                    title="Nothing sent",
+                    severity="warning",
+                )
+                return None
+            confirmation = confirm_cancel_matching(
+                run_filter, count, self.session.settings, capped=capped, loaded=loaded
+            )
+            if not await self._confirm(confirmation):
                 return None
             progress = BulkProgressScreen(f"Bulk cancel: {clean(target, 100)}", lambda: self._abort(progress))
             self.app.push_screen(progress)
@@ -216,7 +237,7 @@ class ActionFlows:
 
     async def override(self, queue: Queue) -> ActionResult | None:
         with self._once("override_concurrency", [queue.name]) as free:
-            if not free or not self._writable():
+            if not free or not self._writable("override_concurrency", [queue.name]):
                 return None
             env_limit = self.session.environment.concurrency_limit if self.session.environment else None
 
@@ -267,7 +288,10 @@ class ActionFlows:
                     dry.report,
                     title="Repair queues: dry run (nothing changed yet)",
                     offer_apply=writable,
-                    refusal=None if writable else READ_ONLY_HINT,
+                    refusal=None if writable else self.read_only_hint,
+                    on_refused=lambda: self.runner.refuse(
+                        "apply_repair", tuple(names) or ("all queues",), self.read_only_hint
+                    ),
                 )
             )
             if not apply or not await self._confirm(confirm_repair(dry.report, names, self.session.settings)):
@@ -283,7 +307,7 @@ class ActionFlows:
     # -- waitpoints --------------------------------------------------------------------------------------
     async def complete_token(self, token_id: str, blocked_run_id: str | None = None) -> ActionResult | None:
         with self._once("complete_token", [token_id]) as free:
-            if not free or not self._writable():
+            if not free or not self._writable("complete_token", [token_id]):
                 return None
             text = await self.app.push_screen_wait(TokenEditorScreen(token_id))
             if text is None:
@@ -303,7 +327,7 @@ class ActionFlows:
         from tui.screens.audit import TextScreen
 
         with self._once("plugin", [plugin.name]) as free:
-            if not free or not self._writable():
+            if not free or not self._writable(f"plugin:{plugin.name}", [plugin.name]):
                 return None
             args = dict(preset or {})
             for name in plugin_parameters(plugin):
@@ -332,6 +356,10 @@ class ActionFlows:
 
     async def elevate(self, minutes: int | None = None) -> None:
         minutes = minutes or 15
+        if self.session.read_only_locked:
+            # A hard lock: no reason is asked for, since none can lift it.
+            self._report(self.runner.elevate(minutes, "started with --read-only"))
+            return
         reason = await self.app.push_screen_wait(
             PromptScreen(
                 f"Write mode for {minutes} min: why? (goes into the audit log)",

@@ -8,14 +8,15 @@ from typing import ClassVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Static
 
+from tui.screens.bar import BarModal
 from tui.screens.commands import COMMANDS
 from tui.widgets.table import Column, FastTable, Row
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(BarModal[None]):
     """Keys of the screen it was opened from (what each does, and where it applies), then the `:` commands."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

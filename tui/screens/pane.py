@@ -14,34 +14,14 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
-from tui.api.client import ClientStats, ConnectionState
 from tui.api.errors import ApiError
-from tui.screens.session import Session, triage_cost
-from tui.widgets.format import short_duration
+from tui.screens.bar import bar_state, covered_by_modal
+from tui.screens.session import Session
 from tui.widgets.pane_header import PaneHeader, PaneHeaderState
 from tui.widgets.table import Column, FastTable
 from tui.widgets.topbar import TopBar, TopBarState
 
 MAX_BACKOFF_SECONDS = 30.0
-
-
-def access_label(session: Session) -> str:
-    """READ-ONLY, WRITE (with the time left of an elevation), from the client's guard or the settings."""
-    guard = session.guard
-    if guard is None:
-        return "READ-ONLY" if session.settings.read_only else "WRITE"
-    if not guard.allows_writes():
-        return "READ-ONLY"
-    left = guard.seconds_left()
-    return f"WRITE {short_duration(left)} left" if left is not None else "WRITE"
-
-
-def rate_label(stats: ClientStats) -> str:
-    """`1.4/2.0 req/s`: the measured request rate against the budget in force (0 means unlimited)."""
-    if not stats.budget_per_second:
-        return f"{stats.requests_per_second:.1f} req/s"
-    slowed = " slowed" if getattr(stats, "slowed_down", False) else ""
-    return f"{stats.requests_per_second:.1f}/{stats.budget_per_second:.1f} req/s{slowed}"
 
 
 class PaneScreen(Screen[None]):
@@ -64,10 +44,14 @@ class PaneScreen(Screen[None]):
         self._last_full = 0.0
         self._interval = session.settings.refresh_seconds
         self._took = 0.0
+        self._polling_since: float | None = None
+        """When the poll in flight started (None between polls)."""
         """How long the last full poll took, waits on the request budget included."""
         self._notified: str | None = None
         self._loaded = False
         self._footer = False
+        self.marks_left = 0
+        """Marks dropped because their rows left the list, since the operator last marked a row."""
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
@@ -99,6 +83,8 @@ class PaneScreen(Screen[None]):
         self.table.focus()
 
     def on_screen_suspend(self) -> None:
+        if covered_by_modal(self):
+            return  # still on screen under a dialog: keep the data fresh, so closing it shows no false STALE
         if self._ticker is not None:
             self._ticker.pause()
         self.workers.cancel_group(self, "poll")
@@ -136,7 +122,7 @@ class PaneScreen(Screen[None]):
         full, self._full = self._full, False
         if full:
             self._last_full = time.monotonic()
-        started = time.monotonic()
+        started = self._polling_since = time.monotonic()
         try:
             await self.poll(full=full)
         except ApiError as error:
@@ -152,6 +138,8 @@ class PaneScreen(Screen[None]):
                 if self._notified is not None:
                     self.notify(f"{self.PANE}: data is fresh again", title="Recovered")
                     self._notified = None
+        finally:
+            self._polling_since = None  # also when the poll is cancelled (the pane was hidden)
         if full:
             self._took = time.monotonic() - started
         self._pace()
@@ -169,8 +157,9 @@ class PaneScreen(Screen[None]):
         if reason != self._notified:
             # Say it once per distinct reason; the top bar keeps showing it while it lasts.
             self._notified = reason
+            kept = "Showing the last good data." if self._loaded else "No data to show yet."
             self.notify(
-                f"{self.PANE}: {reason}. Showing the last good data.",
+                f"{self.PANE}: {reason}. {kept}",
                 title="Refresh failed",
                 severity="warning",
             )
@@ -189,7 +178,8 @@ class PaneScreen(Screen[None]):
         stats = self.session.client.stats()
         status = self.session.pane(self.PANE)
         if status.failures:
-            self._interval = min(MAX_BACKOFF_SECONDS, base * 2 ** min(status.failures, 4))
+            # Gently: when the server comes back, fresh data must follow within two intervals.
+            self._interval = base * (2 if status.failures > 1 else 1)
         elif getattr(stats, "slowed_down", False):
             self._interval = min(MAX_BACKOFF_SECONDS, self._interval * 1.5)
         else:
@@ -210,6 +200,10 @@ class PaneScreen(Screen[None]):
     def warning(self) -> str:
         return ""
 
+    def filter_in_summary(self) -> bool:
+        """Whether `summary()` already names the `/` filter (the header then does not add it again)."""
+        return False
+
     def selected_value(self) -> str | None:
         """What `y` copies."""
         return self.table.cursor_key
@@ -227,41 +221,28 @@ class PaneScreen(Screen[None]):
 
     # ----- bars and filter ------------------------------------------------------------------------------
 
+    def fresh_interval(self) -> float:
+        """How often this pane refreshes while the server answers (no backoff): the unit of staleness."""
+        return max(self.session.settings.refresh_seconds, 2 * self._took)
+
+    def bar_state(self) -> TopBarState:
+        status = self.session.pane(self.PANE)
+        stale = status.stale(self.fresh_interval(), trying=self._polling_since is not None)
+        return bar_state(self.session, updated_at=status.updated_at, stale=stale, error=status.error)
+
     def update_bars(self) -> None:
         try:
             top_bar, header = self.query_one(TopBar), self.query_one(PaneHeader)
         except NoMatches:
             return  # mounting or shutting down: nothing to update
-        session = self.session
-        settings = session.settings
-        now = session.clock()
-        status = session.pane(self.PANE)
-        stats = session.client.stats()
-        stale = status.stale(now, self._interval)
-        if status.updated_at is None:
-            freshness = "no data yet"
-        else:
-            ago = max(0, int((now - status.updated_at).total_seconds()))
-            freshness = f"updated {ago} s ago" if ago < 120 else f"updated {short_duration(ago)} ago"
-        connection = stats.state.value if isinstance(stats.state, ConnectionState) else str(stats.state)
-        top_bar.state = TopBarState(
-            profile=settings.profile,
-            environment=settings.env_label,
-            production=settings.production,
-            demo=settings.demo,
-            connection=connection,
-            freshness=freshness,
-            stale=stale,
-            rate=rate_label(stats) + triage_cost(session),
-            access=access_label(session),
-            polling_paused=session.paused,
-            error=status.error or stats.last_error,
-        )
+        top_bar.state = self.bar_state()
         summary = self.summary()
-        if self.table.marked:
-            summary += f" · {len(self.table.marked)} marked"
-        if self.table.filter:
+        if self.table.filter and not self.filter_in_summary():
             summary += f" · filter: {self.table.filter}"
+        if self.table.marked or self.marks_left:
+            summary += f" · {len(self.table.marked)} marked"
+        if self.marks_left:
+            summary += f" · {self.marks_left} unmarked (left the list)"
         header.state = PaneHeaderState(self.PANE, summary, self.warning())
 
     def open_filter(self) -> None:
@@ -288,6 +269,17 @@ class PaneScreen(Screen[None]):
         self.set_filter(event.value)
         if event.value:
             self.table.focus()
+
+    @on(FastTable.MarksDropped)
+    def _marks_dropped(self, event: FastTable.MarksDropped) -> None:
+        self.marks_left += len(event.keys)
+        self.update_bars()
+
+    def toggle_mark(self, key: str) -> None:
+        """`space`: mark or unmark a row; the count of marks that left the list starts again."""
+        self.table.toggle_mark(key)
+        self.marks_left = 0
+        self.update_bars()
 
     def render_rows(self) -> None:
         """Subclasses rebuild their rows from their data here (also after a sort or scope change)."""

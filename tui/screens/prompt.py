@@ -10,8 +10,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+
+from tui.screens.bar import BarModal
 
 Check = Callable[[str], str | None]
 """Returns an error message for invalid text, None when it is acceptable."""
@@ -19,7 +20,7 @@ Check = Callable[[str], str | None]
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
-class PromptScreen(ModalScreen[str | None]):
+class PromptScreen(BarModal[str | None]):
     CSS_PATH = ACTIONS_CSS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -9,15 +10,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from tui.model import RepairReport
 from tui.model.text import clean
+from tui.screens.bar import BarModal
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
-class RepairScreen(ModalScreen[bool]):
+class RepairScreen(BarModal[bool]):
     """Shows a dry run. With `offer_apply`, `a` answers True (apply); `esc` answers False.
 
     `refusal` says why `a` cannot apply (read-only): the key then explains instead of doing nothing.
@@ -29,12 +30,21 @@ class RepairScreen(ModalScreen[bool]):
         Binding("escape", "close", "Close", id="repair.close"),
     ]
 
-    def __init__(self, report: RepairReport, *, title: str, offer_apply: bool, refusal: str | None = None) -> None:
+    def __init__(
+        self,
+        report: RepairReport,
+        *,
+        title: str,
+        offer_apply: bool,
+        refusal: str | None = None,
+        on_refused: Callable[[], object] | None = None,
+    ) -> None:
         super().__init__(classes="action-modal")
         self.report = report
         self.title_text = title
         self.offer_apply = offer_apply and report.leak_count > 0
         self.refusal = refusal if report.leak_count > 0 and not self.offer_apply else None
+        self._on_refused = on_refused
 
     def compose(self) -> ComposeResult:
         with Vertical(id="repair-box"):
@@ -67,6 +77,8 @@ class RepairScreen(ModalScreen[bool]):
 
     def action_apply(self) -> None:
         if self.refusal is not None:
+            if self._on_refused is not None:
+                self._on_refused()  # the audit log records the refused attempt
             self.notify(self.refusal, title="Nothing sent", severity="warning")
             return
         self.dismiss(True)

@@ -24,7 +24,9 @@ from tui.api.errors import ApiError, NotFound
 from tui.config import Settings
 from tui.model import Run, RunDetail, Span
 from tui.model.text import clean, clean_multiline
+from tui.screens.bar import bar_state, client_bar_state, covered_by_modal, refresh_top_bar
 from tui.screens.run_detail_data import RunDetailData, reason
+from tui.screens.session import PaneStatus, Session
 from tui.widgets.json_view import JsonView
 from tui.widgets.run_summary import (
     QueueInfo,
@@ -35,6 +37,7 @@ from tui.widgets.run_summary import (
     summary_content,
     token_content,
 )
+from tui.widgets.topbar import TopBar, TopBarState
 from tui.widgets.trace_tree import (
     SpanRow,
     TraceTree,
@@ -75,9 +78,17 @@ class RunDetailScreen(Screen[None]):
         *,
         clock: Callable[[], datetime] | None = None,
         paused: Callable[[], bool] | None = None,
+        session: Session | None = None,
     ) -> None:
-        """`paused` tells whether the app's global polling switch (`P`) is off; ctrl+r still refreshes."""
+        """`paused` tells whether the app's global polling switch (`P`) is off; ctrl+r still refreshes.
+
+        `session` feeds the top bar (profile, environment, connection, access); without it the bar shows what
+        the screen under this one says.
+        """
         super().__init__()
+        self._session = session
+        self._freshness = PaneStatus()
+        self._in_flight = False
         self._client = client
         self._settings = settings
         self._run_id = run_id
@@ -123,6 +134,7 @@ class RunDetailScreen(Screen[None]):
             self._poll()
 
     def compose(self) -> ComposeResult:
+        yield TopBar(id="topbar")
         yield Static(Content(f"Run {clean(self._run_id, 80)}"), id="title")
         yield Static(Content("loading…"), id="state-line")
         with VerticalScroll(id="summary-scroll"):
@@ -146,12 +158,31 @@ class RunDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#token-panel", Static).display = False
         self.query_one("#run-error", Static).display = False
+        refresh_top_bar(self)
+        self.set_interval(1.0, lambda: refresh_top_bar(self))
         self._poll()
+
+    def bar_state(self) -> TopBarState:
+        status = self._freshness
+        stale = status.stale(self._settings.refresh_seconds, trying=self._in_flight)
+        if self._session is not None:
+            return bar_state(self._session, updated_at=status.updated_at, stale=stale, error=status.error)
+        return client_bar_state(
+            self._settings,
+            self._client,
+            self._clock(),
+            polling_paused=self._paused(),
+            updated_at=status.updated_at,
+            stale=stale,
+            error=status.error,
+        )
 
     def on_unmount(self) -> None:
         self.workers.cancel_group(self, POLL_GROUP)
 
     def on_screen_suspend(self) -> None:
+        if covered_by_modal(self):
+            return  # a dialog over the run (confirm, editor): keep it live
         self._suspended = True
         self.workers.cancel_group(self, POLL_GROUP)
 
@@ -181,7 +212,11 @@ class RunDetailScreen(Screen[None]):
             self._wake.clear()
             try:
                 if asked or not self._paused():
-                    await self._refresh_once()
+                    self._in_flight = True
+                    try:
+                        await self._refresh_once()
+                    finally:
+                        self._in_flight = False
                     self.polls += 1
                 else:
                     self._render_state()
@@ -217,6 +252,7 @@ class RunDetailScreen(Screen[None]):
             self._mark_stale(problems[0])
         else:
             self._last_ok = self._clock()
+            self._freshness.succeeded(self._last_ok)
             self._stale = None
             self._render_state()
 
@@ -344,12 +380,14 @@ class RunDetailScreen(Screen[None]):
         self.query_one("#trace", TraceTree).show_message("no trace: run not found")
 
     def _mark_stale(self, reason: str) -> None:
+        self._freshness.failed(reason)
         if reason != self._stale:
             self.notify(f"Run {clean(self._run_id, 60)}: {reason}", title="Run detail", severity="warning")
         self._stale = reason
         self._render_state()
 
     def _render_state(self) -> None:
+        refresh_top_bar(self)
         line = self.query_one("#state-line", Static)
         now = self._clock()
         line.set_class(self._stale is not None, "-stale")

@@ -292,18 +292,28 @@ class RunsScreen(PaneScreen):
         order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp())
         return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged)
 
-    def summary(self) -> str:
-        parts = [f"{len(self._runs)} runs"]
-        parts.append(f"statuses: {self.status_label}")
-        parts.append(f"window: {self.window or '7d'}")
-        if self._scope is not None:
-            parts.append(f"queue: {self._scope[0]} (esc clears)")
+    @property
+    def more_below(self) -> bool:
+        """Whether the listing has pages not loaded yet."""
         last = self._more[-1] if self._more else self._head
-        if last is not None and last.next is not None:
-            parts.append("more below")
-        if self.table.marked:
-            parts.append(f"{len(self.table.marked)} marked")
+        return last is not None and last.next is not None
+
+    def selection_words(self) -> str:
+        """Everything that narrows the pane, in the words of its header; `:cancel-matching` confirms with them."""
+        parts = [f"statuses: {self.status_label}", f"window: {self.window or '7d'}"]
+        if self._scope is not None:
+            parts.append(f"queue: {self._scope[0]}")
+        if self.table.filter:
+            parts.append(f"filter: {self.table.filter}")
         return " · ".join(parts)
+
+    def summary(self) -> str:
+        shown = f"{self.table.row_count} of {len(self._runs)} runs" if self.table.filter else f"{len(self._runs)} runs"
+        count = shown + (", more below" if self.more_below else "")
+        return f"{count} · {self.selection_words()}"
+
+    def filter_in_summary(self) -> bool:
+        return True
 
     def warning(self) -> str:
         return f"{self._stuck_count} STUCK" if self._stuck_count else ""

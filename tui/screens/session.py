@@ -41,9 +41,12 @@ class PaneStatus:
     updated_at: datetime | None = None
     failures: int = 0
     error: str | None = None
+    succeeded_at: float | None = None
+    """Monotonic time of the last success: staleness is real time passing, whatever clock the screens show."""
 
-    def succeeded(self, now: datetime) -> None:
+    def succeeded(self, now: datetime, at: float | None = None) -> None:
         self.updated_at = now
+        self.succeeded_at = time.monotonic() if at is None else at
         self.failures = 0
         self.error = None
 
@@ -51,12 +54,16 @@ class PaneStatus:
         self.failures += 1
         self.error = reason
 
-    def stale(self, now: datetime, interval: float) -> bool:
-        if self.failures >= MISSED_REFRESHES_FOR_STALE:
-            return True
-        if self.updated_at is None:
+    def stale(self, interval: float, at: float | None = None, *, trying: bool = False) -> bool:
+        """Old because polling fails: the last success is older than three intervals, and every poll since
+        failed or is still trying (`trying`: a poll in flight, its reads retrying against a dead server).
+
+        Old data that nobody tried to refresh (polling paused, a hidden pane) is not stale: it says so elsewhere.
+        """
+        if not (self.failures or trying) or self.succeeded_at is None:
             return False
-        return (now - self.updated_at).total_seconds() > MISSED_REFRESHES_FOR_STALE * interval
+        now = time.monotonic() if at is None else at
+        return now - self.succeeded_at > MISSED_REFRESHES_FOR_STALE * interval
 
 
 def triage_cost(session: Session) -> str:
@@ -73,6 +80,8 @@ class Session:
     client: EngineClient
     clock: Callable[[], datetime]
     paused: bool = False
+    read_only_locked: bool = False
+    """Started with --read-only: a hard lock that `:write` cannot lift (a profile's `read_only` can be)."""
     generation: int = 0
     panes: dict[str, PaneStatus] = field(default_factory=dict)
     metrics: dict[str, tuple[datetime, QueueMetrics]] = field(default_factory=dict)

@@ -9,15 +9,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
 from tui.actions import BodyCheck, check_token_body
 from tui.model.text import clean
+from tui.screens.bar import BarModal
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
-class TokenEditorScreen(ModalScreen[str | None]):
+class TokenEditorScreen(BarModal[str | None]):
     """ctrl+s sends the body on to the confirmation (only when valid); esc cancels."""
 
     CSS_PATH = ACTIONS_CSS

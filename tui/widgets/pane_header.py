@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -29,14 +30,18 @@ class PaneHeader(Widget):
         "pane-header--tab",
         "pane-header--warning",
     }
-    DEFAULT_CSS = "PaneHeader { height: 1; }"
+    DEFAULT_CSS = "PaneHeader { height: auto; }"
 
     state: reactive[PaneHeaderState] = reactive(PaneHeaderState, layout=False)
 
-    def render(self) -> Text:
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._lines = 1
+
+    def _tabs(self, width: int) -> Text:
         state = self.state
         result = Text(no_wrap=True, overflow="ellipsis")
-        narrow = self.size.width and self.size.width < 100
+        narrow = width and width < 100
         for name, label in PANES:
             current = name == state.pane
             shown = label if current or not narrow else label[:1]
@@ -45,8 +50,35 @@ class PaneHeader(Widget):
         if state.warning:
             result.append(" ")
             result.append(clean(state.warning), style=self.get_component_rich_style("pane-header--warning"))
-        if state.summary:
-            # Cut with a visible ellipsis: a line that merely overflows would lose its last words silently.
-            room = self.size.width - result.cell_len - 1 if self.size.width else None
-            result.append(" " + clean(state.summary, room if room is None or room > 0 else 0))
+        return result
+
+    def _needs(self, width: int) -> int:
+        """Lines needed: the summary moves to a line of its own rather than lose words (the filter, the marks)."""
+        summary = clean(self.state.summary)
+        if not width or not summary:
+            return 1
+        return 1 if self._tabs(width).cell_len + 1 + len(summary) <= width else 2
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        self._lines = self._needs(width)
+        return self._lines
+
+    def watch_state(self) -> None:
+        if self._needs(self.size.width) != self._lines:
+            self.refresh(layout=True)
+
+    def render(self) -> Text:
+        width = self.size.width
+        result = self._tabs(width)
+        summary = self.state.summary
+        if not summary:
+            return result
+        room: int | None = None
+        if self._needs(width) == 2:
+            result.append("\n")
+            room = width - 1
+        elif width:
+            room = width - result.cell_len - 1
+        # Cut with a visible ellipsis: a line that merely overflows would lose its last words silently.
+        result.append(" " + clean(summary, room if room is None or room > 0 else 0))
         return result

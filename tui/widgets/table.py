@@ -60,6 +60,14 @@ class FastTable(ScrollView, can_focus=True):
             self.key = key
             self.index = index
 
+    class MarksDropped(Message):
+        """Marked rows left the table (not hidden by the filter: gone), so they were unmarked."""
+
+        def __init__(self, table: FastTable, keys: frozenset[str]) -> None:
+            super().__init__()
+            self.table = table
+            self.keys = keys
+
     class NearEnd(Message):
         """The operator scrolled close to the last loaded row: a good moment to load more."""
 
@@ -165,6 +173,11 @@ class FastTable(ScrollView, can_focus=True):
             self._by_key = by_key
             self._all = rows
             self._all_keys = all_keys
+            dropped = frozenset(self.marked - by_key.keys())
+            if dropped:
+                # A mark on a row that is no longer listed would still be acted on, unseen.
+                self.marked -= dropped
+                self.post_message(self.MarksDropped(self, dropped))
         old_keys = self._keys
         self._apply_filter()
         if self._keys == old_keys:

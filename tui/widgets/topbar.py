@@ -71,7 +71,8 @@ class TopBar(Widget):
             parts.append((0, "PRODUCTION", "error"))
         if state.demo:
             parts.append((0, "DEMO", "badge"))
-        parts.append((0, state.connection, _CONNECTION_TONE.get(state.connection, "muted")))
+        if state.connection:
+            parts.append((0, state.connection, _CONNECTION_TONE.get(state.connection, "muted")))
         freshness = f"STALE {state.freshness}" if state.stale else state.freshness
         parts.append((1, freshness, "warning" if state.stale else "muted"))
         if state.polling_paused:

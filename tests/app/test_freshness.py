@@ -1,0 +1,71 @@
+"""STALE means polling fails, never that a dialog was open; the top bar is on every screen, dialogs included."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.app.actions_sim import rig
+from tests.app.harness import wait_for
+from tests.app.screen_text import screen_lines
+from tests.app.test_console_sim import sim_console
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.diagnosis import DiagnosisScreen
+from tui.screens.help import HelpScreen
+from tui.screens.run_detail import RunDetailScreen
+from tui.screens.runs import RunsScreen
+
+
+async def test_a_modal_keeps_the_pane_polling_and_never_makes_it_stale() -> None:
+    async with sim_console() as (app, pilot, _, _):
+        assert app.session is not None
+        status = app.session.pane("queues")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        before = status.succeeded_at
+        await asyncio.sleep(0.6)  # twelve refresh intervals of 0.05 s
+        await pilot.pause(0.05)
+        assert status.succeeded_at is not None and before is not None and status.succeeded_at > before
+        top = screen_lines(app)[0]
+        assert "CONNECTED" in top and "sim" in top and "READ-ONLY" in top and "STALE" not in top
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        await pilot.pause(0.2)
+        assert "STALE" not in screen_lines(app)[0]
+
+
+async def test_the_server_dying_under_a_modal_shows_stale_in_the_modals_top_bar() -> None:
+    async with sim_console() as (app, pilot, _, transport):
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        transport.down = True
+        await wait_for(pilot, lambda: "STALE" in screen_lines(app)[0], timeout=5)
+        assert isinstance(app.screen, HelpScreen)
+        transport.down = False
+        await wait_for(pilot, lambda: "STALE" not in screen_lines(app)[0], timeout=5)
+
+
+async def test_run_detail_and_diagnosis_carry_the_top_bar() -> None:
+    async with sim_console() as (app, pilot, _, _):
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.selected_run() is not None)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.detail is not None)
+        await wait_for(pilot, lambda: "updated" in screen_lines(app)[0])
+        top = screen_lines(app)[0]
+        assert "sim" in top and "development" in top and "CONNECTED" in top and "READ-ONLY" in top
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DiagnosisScreen))
+        await wait_for(pilot, lambda: "CONNECTED" in screen_lines(app)[0] and "READ-ONLY" in screen_lines(app)[0])
+
+
+async def test_production_is_named_in_red_words_on_a_dialog() -> None:
+    async with rig("entity-offline", production=True) as r:
+        await r.pilot.press("2")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen))
+        screen = r.app.screen
+        assert isinstance(screen, RunsScreen)
+        await wait_for(r.pilot, lambda: screen.selected_run() is not None)
+        await r.pilot.press("c")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen))
+        await r.pilot.pause(0.1)
+        assert "PRODUCTION" in screen_lines(r.app)[0] and "prod" in screen_lines(r.app)[0]
