@@ -75,6 +75,17 @@ class _RowEntry:
     """The triage whose context judged the run (a new triage rebuilds the row)."""
 
 
+def _same(old: Run, new: Run) -> bool:
+    """Whether a re-read run shows the same row: every full poll parses new objects for the same runs."""
+    return old is new or (
+        old.status is new.status
+        and old.updated_at == new.updated_at
+        and old.version == new.version
+        and old.tags == new.tags
+        and old.queue == new.queue
+    )
+
+
 @dataclass
 class _Segment:
     """One page of the listing, re-read as a unit so runs that left it disappear."""
@@ -240,7 +251,7 @@ class RunsScreen(PaneScreen):
             entry = self._rows.get(run.id)
             if (
                 entry is None
-                or entry.run is not run
+                or not _same(entry.run, run)
                 or now_ts >= entry.valid_until
                 or entry.scope != scope_name
                 or entry.basis is not self.session.triaged
