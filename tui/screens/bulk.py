@@ -45,21 +45,22 @@ class BulkProgressScreen(BarModal[None]):
 
     def show(self, bulk: BulkAction) -> None:
         self.bulk = bulk
-        bars = self.query(ProgressBar)
-        if not bars:  # not composed yet: on_mount shows the latest
+        bars, status = self.query(ProgressBar), self.query("#bulk-status")
+        if not bars or not status:  # not composed yet (on_mount shows the latest), or already torn down
             return
         done = bulk.success + bulk.failure
         bars.first().update(total=max(bulk.total, 1), progress=done)
-        self.query_one("#bulk-status", Static).update(
+        status.first(Static).update(
             Text(f"{clean(bulk.id, 60)} {bulk.status.value}: {done}/{bulk.total} processed, {bulk.failure} failed")
         )
 
     def finish(self, message: str) -> None:
         self.finished = True
-        if not self.query("#bulk-status"):
+        status, help_line = self.query("#bulk-status"), self.query("#bulk-help")
+        if not status or not help_line:  # the screen is gone: nothing left to tell
             return
-        self.query_one("#bulk-status", Static).update(Text(message))
-        self.query_one("#bulk-help", Static).update("esc: close")
+        status.first(Static).update(Text(message))
+        help_line.first(Static).update("esc: close")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not self.finished if action == "abort" else True
