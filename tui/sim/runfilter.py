@@ -103,7 +103,9 @@ def filter_from_query(ctx: Ctx) -> RunFilter:
     start = parse_time(since, "filter[createdAt][from]") if since else None
     end = parse_time(until, "filter[createdAt][to]") if until else None
     if period:
+        # A period overrides from and to alike (runsRepository: the period wins over the range).
         start = ctx.engine.now - timedelta(seconds=parse_period(period, "filter[createdAt][period]"))
+        end = None
     if start is None and end is None:
         start = ctx.engine.now - DEFAULT_WINDOW
     return RunFilter(
