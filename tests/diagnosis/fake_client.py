@@ -108,7 +108,7 @@ class FakeClient:
         self.calls["span_detail"] += 1
         return self.spans[(run_id, span_id)]
 
-    async def retrieve_token(self, token_id: str) -> TokenDetail:
+    async def retrieve_token(self, token_id: str, *, once: bool = False) -> TokenDetail:
         self.calls["retrieve_token"] += 1
         return self.tokens[token_id]
 

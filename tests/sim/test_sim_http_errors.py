@@ -178,6 +178,14 @@ async def test_repair_dry_run_changes_nothing_and_uses_internal_ids(client: http
     assert (await client.post(path.replace(env_id, "nope"), headers=ADMIN, json={})).status_code == 404
 
 
+async def test_repair_fails_with_500_when_a_slot_has_no_snapshot(client: httpx.AsyncClient) -> None:
+    env_id = (await client.post("/api/v1/auth/jwt/claims", headers=KEY)).json()["sub"]
+    path = f"/admin/api/v1/environments/{env_id}/engine/repair-queues"
+    client.app.state.engine.env.operational.add("cmnosnapshot000000000000")  # type: ignore[attr-defined]
+    answer = await client.post(path, headers=ADMIN, json={"dryRun": True})
+    assert (answer.status_code, answer.json()) == (500, {"error": "Internal Server Error"})
+
+
 def test_a_dropped_connection_fails_the_client_without_logging_a_traceback(capfd: pytest.CaptureFixture[str]) -> None:
     # In --demo the server shares the terminal with the TUI: a traceback on stderr would draw over the screen.
     sim = start_in_background(SimOptions(port=0, scenario="healthy", faults="drop-rate=1"))

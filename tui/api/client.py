@@ -24,6 +24,7 @@ from tui.api.errors import (
     InvalidResponse,
     NotFound,
     ReadOnly,
+    ServerError,
     Timeout,
     Unauthorized,
 )
@@ -343,10 +344,14 @@ class EngineClient:
         )
         return self._parse(wire.parse_token_page, await self._get("/api/v1/waitpoints/tokens", params))
 
-    async def retrieve_token(self, token_id: str) -> TokenDetail:
+    async def retrieve_token(self, token_id: str, *, once: bool = False) -> TokenDetail:
+        """A token by id. `once=True` sends one attempt: for ids taken from elsewhere (a trace span), where
+        a 500 most likely means the token does not exist and retrying would only repeat it."""
         # An unknown token makes the real server answer 500, not 404 (API.md §7.3).
         data = await self._get(
-            f"/api/v1/waitpoints/tokens/{_seg(token_id)}", server_error_hint="the token may not exist"
+            f"/api/v1/waitpoints/tokens/{_seg(token_id)}",
+            server_error_hint="the token may not exist",
+            attempts=1 if once else None,
         )
         return self._parse(wire.parse_token_detail, data)
 
@@ -441,7 +446,15 @@ class EngineClient:
         self._require_admin()
         env_id = await self.environment_id()
         path = f"/admin/api/v1/environments/{_seg(env_id)}/engine/repair-queues"
-        data = await self._post(path, {"dryRun": dry_run, "queues": list(queues)}, read=dry_run)
+        body = {"dryRun": dry_run, "queues": list(queues)}
+        try:
+            # A run in a concurrency set without a snapshot fails the whole request with a 500 (API.md §10.2):
+            # it stays so until the engine changes, so it is not retried.
+            data = await self._http.call("POST", path, body=body, retry=dry_run, final_500=True)
+        except ServerError as error:
+            if error.status != 500:
+                raise
+            raise ServerError(f"the engine could not compute a repair: {error.status}", status=500) from None
         return self._parse(wire.parse_repair_report, data)
 
     async def engine_report(self) -> EngineReport:

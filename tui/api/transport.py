@@ -213,15 +213,19 @@ class Requester:
         body: Any = NO_BODY,
         retry: bool,
         fail_fast_404: bool = False,
+        final_500: bool = False,
+        attempts: int | None = None,
         server_error_hint: str | None = None,
     ) -> Any:
         """One logical call; returns the decoded JSON body of a 2xx answer or raises an ApiError.
 
         `retry` is True only for reads: a mutation is sent once and never again. `fail_fast_404` makes a
-        404 final even when the server says `x-should-retry: true` (interactive look-ups).
+        404 final even when the server says `x-should-retry: true` (interactive look-ups); `final_500` does
+        the same for a 500 the route is known to give for good. `attempts` lowers the policy's attempt count.
         """
         credential = self._credential(path)
         headers = {"Authorization": f"Bearer {credential}"}
+        limit = min(attempts, self._retry.attempts) if attempts is not None else self._retry.attempts
         attempt = 0
         while True:
             attempt += 1
@@ -231,7 +235,7 @@ class Requester:
                 self._observe_ratelimit(answer)
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, mutation=not retry)
-                if retry and attempt < self._retry.attempts:
+                if retry and attempt < limit:
                     await self._wait(self._backoff(attempt), error)
                     continue
                 self._fail(error, ConnectionState.DISCONNECTED)
@@ -249,7 +253,8 @@ class Requester:
                 self.state, self.last_error = ConnectionState.CONNECTED, None
                 return data
             error = self._status_error(answer, is_admin=path.startswith("/admin/"), hint=server_error_hint)
-            delay = self._retry_delay(answer, attempt, fail_fast_404) if retry else None
+            final = (fail_fast_404 and answer.status == 404) or (final_500 and answer.status == 500)
+            delay = self._retry_delay(answer, attempt, limit, final) if retry else None
             if delay is not None:
                 await self._wait(delay, error)
                 continue
@@ -314,13 +319,13 @@ class Requester:
         delay = min(self._retry.max_delay, self._retry.base_delay * 2.0 ** (attempt - 1))
         return min(self._retry.max_delay, delay * (0.75 + 0.5 * self._jitter()))
 
-    def _retry_delay(self, answer: Answer, attempt: int, fail_fast_404: bool) -> float | None:
+    def _retry_delay(self, answer: Answer, attempt: int, limit: int, final: bool) -> float | None:
         """Seconds to wait before the next attempt of a read, or None to give up (API.md §2.3 order)."""
-        if attempt >= self._retry.attempts:
+        if attempt >= limit or final:
             return None
         status = answer.status
         should = answer.headers.get("x-should-retry", "").strip().lower()
-        if should == "false" or (status == 404 and fail_fast_404):
+        if should == "false":
             return None
         wait = self._server_wait(answer) if status in (429, 503) else None
         if wait is not None:
