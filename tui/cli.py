@@ -119,6 +119,7 @@ def make_client(settings: Settings) -> EngineClient:
         timeouts=Timeouts(settings.connect_timeout, settings.read_timeout),
         allow_insecure_http=settings.allow_insecure_http,
         max_response_mb=settings.max_response_mb,
+        branch=settings.branch,
     )
 
 

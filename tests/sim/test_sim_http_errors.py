@@ -12,7 +12,7 @@ from sim_http import ADMIN, API, KEY, open_client
 from sim_http import chunks as _chunks
 from sim_http import runs as _runs
 
-from tui.sim.server import NON_ADMIN_TOKEN, SimOptions, start_in_background
+from tui.sim.server import NON_ADMIN_TOKEN, SimOptions, create_app, start_in_background
 
 
 @pytest.fixture
@@ -195,3 +195,13 @@ def test_a_dropped_connection_fails_the_client_without_logging_a_traceback(capfd
     finally:
         sim.stop()
     assert "Traceback" not in capfd.readouterr().err
+
+
+async def test_a_preview_key_needs_the_branch_header() -> None:
+    preview = "tr_preview_pl4tosprev1ewbranchkey1"
+    app = create_app(SimOptions(scenario="healthy", speed=0, seed=1, secret_key=preview))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+        bare = await http.get("/api/v1/queues", headers={"Authorization": f"Bearer {preview}"})
+        assert (bare.status_code, bare.json()) == (401, {"error": "Invalid API key"})
+        branch = {"Authorization": f"Bearer {preview}", "x-trigger-branch": "feature-x"}
+        assert (await http.get("/api/v1/queues", headers=branch)).status_code == 200

@@ -105,6 +105,7 @@ class EngineClient:
     """Talks to a platos / Trigger.dev v4 server. Never imports Textual.
 
     `guard=None` means a fresh read-only WriteGuard: mutations are refused until the caller elevates.
+    `branch` is sent as `x-trigger-branch` on every /api/ call (a preview key needs it).
     `budget_per_second=None` (or 0) means unlimited, for tests. A 2xx body larger than `max_response_mb`, or an
     answer not complete within `timeouts.deadline`, fails with InvalidResponse or Timeout.
     """
@@ -123,6 +124,7 @@ class EngineClient:
         burst: int = 4,
         retry: RetryPolicy = _DEFAULT_RETRY,
         max_response_mb: float = 32.0,
+        branch: str | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -143,6 +145,7 @@ class EngineClient:
             transport=transport,
             retry=retry,
             max_response_mb=max_response_mb,
+            branch=branch,
             sleep=sleep,
             wall_clock=wall_clock,
             jitter=jitter,
@@ -156,6 +159,11 @@ class EngineClient:
     @property
     def guard(self) -> WriteGuard:
         return self._guard
+
+    @property
+    def branch(self) -> str | None:
+        """The preview branch sent with every API call, if any."""
+        return self._http.branch
 
     @property
     def slowdown(self) -> float:

@@ -48,6 +48,12 @@ API_VERSION = "2025-07-16"
 USER_AGENT = f"platos-tui/{__version__}"
 NO_BODY: Any = object()
 
+PREVIEW_KEY_PREFIX = "tr_preview_"
+BRANCH_HINT = (
+    'a tr_preview_ key needs a branch: set branch = "..." in the profile, PLATOS_BRANCH or TRIGGER_PREVIEW_BRANCH'
+)
+_BRANCH = re.compile(r"^[\x21-\x7e]{1,256}$")
+
 # Key shapes of API.md §1.2, redacted from anything a server sends back, in case it echoes a credential.
 _KEY_PATTERN = re.compile(
     r"\b(tr_(?:dev|stg|prod|preview|pat|oat|uat)_[A-Za-z0-9_]+|pk_[a-z]+_[A-Za-z0-9_]+)"
@@ -147,10 +153,15 @@ class Requester:
         transport: httpx.AsyncBaseTransport | None,
         retry: RetryPolicy,
         max_response_mb: float = 32.0,
+        branch: str | None = None,
         sleep: Sleep = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
     ) -> None:
+        if branch is not None and not _BRANCH.match(branch):
+            raise ConfigurationError("invalid preview branch name: printable ASCII without spaces, at most 256")
+        self.branch = branch
+        self._preview = secret_key.reveal().startswith(PREVIEW_KEY_PREFIX)
         self._max_mb = max_response_mb
         self._max_bytes = max(1, int(max_response_mb * 1024 * 1024))
         self._secret = secret_key
@@ -225,6 +236,9 @@ class Requester:
         """
         credential = self._credential(path)
         headers = {"Authorization": f"Bearer {credential}"}
+        if self.branch is not None and path.startswith("/api/"):
+            # A preview key names the parent environment; the branch picks the child (API.md §1.2, §1.5).
+            headers["x-trigger-branch"] = self.branch
         limit = min(attempts, self._retry.attempts) if attempts is not None else self._retry.attempts
         attempt = 0
         while True:
@@ -374,7 +388,9 @@ class Requester:
         said = f" ({server})" if server else ""
         if status == 401:
             who = "admin token" if is_admin else "key"
-            return Unauthorized(f"401: {who} rejected{said}", status=status)
+            # Without the branch header the real server refuses a preview key outright: say how to fix it.
+            hint = f"; {BRANCH_HINT}" if self._preview and self.branch is None and not is_admin else ""
+            return Unauthorized(f"401: {who} rejected{said}{hint}", status=status)
         if status == 403:
             return Forbidden(f"403: {server or 'forbidden'}", status=status)
         if status == 404:

@@ -16,6 +16,8 @@ from textual.widgets import Footer, Input
 
 from tui.api.client import ClientStats, ConnectionState
 from tui.api.errors import ApiError
+from tui.config import Settings
+from tui.model import EnvironmentType
 from tui.screens.session import Session, triage_cost
 from tui.widgets.format import short_duration
 from tui.widgets.pane_header import PaneHeader, PaneHeaderState
@@ -23,6 +25,15 @@ from tui.widgets.table import Column, FastTable
 from tui.widgets.topbar import TopBar, TopBarState
 
 MAX_BACKOFF_SECONDS = 30.0
+
+
+def branch_label(settings: Settings) -> tuple[str, bool]:
+    """The top bar's branch part and whether it is missing: a preview key without a branch says how to set one."""
+    if settings.branch:
+        return f"branch {settings.branch}", False
+    if settings.env_type is EnvironmentType.PREVIEW:
+        return 'no branch: set PLATOS_BRANCH or branch = "..." in the profile', True
+    return "", False
 
 
 def access_label(session: Session) -> str:
@@ -243,6 +254,7 @@ class PaneScreen(Screen[None]):
         else:
             ago = max(0, int((now - status.updated_at).total_seconds()))
             freshness = f"updated {ago} s ago" if ago < 120 else f"updated {short_duration(ago)} ago"
+        branch, branch_missing = branch_label(settings)
         connection = stats.state.value if isinstance(stats.state, ConnectionState) else str(stats.state)
         top_bar.state = TopBarState(
             profile=settings.profile,
@@ -256,6 +268,8 @@ class PaneScreen(Screen[None]):
             access=access_label(session),
             polling_paused=session.paused,
             error=status.error or stats.last_error,
+            branch=branch,
+            branch_missing=branch_missing,
         )
         summary = self.summary()
         if self.table.marked:

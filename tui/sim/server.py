@@ -124,6 +124,10 @@ def _auth_api(sim: Sim, request: Request, *, limited: bool) -> None:
     if not token:
         raise ApiError(401, {"error": "Invalid or Missing API key"})
     if token == sim.secret_key:
+        if token.startswith("tr_preview_") and not request.headers.get("x-trigger-branch", "").strip():
+            # A preview key authenticates the parent environment only through a branch (API.md §1.2); the
+            # exact wording of the real refusal is inferred.
+            raise ApiError(401, {"error": "Invalid API key"})
         return
     complete = COMPLETE_PATH.match(request.url.path)
     if complete and token.count(".") == 2:

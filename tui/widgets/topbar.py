@@ -29,6 +29,9 @@ class TopBarState:
     access: str = ""
     polling_paused: bool = False
     error: str | None = None
+    branch: str = ""
+    """The preview branch, or a one-line hint when a preview key has none."""
+    branch_missing: bool = False
 
 
 _CONNECTION_TONE = {
@@ -67,6 +70,8 @@ class TopBar(Widget):
                 "error" if state.production else "accent",
             ),
         ]
+        if state.branch:
+            parts.append((0, state.branch, "warning" if state.branch_missing else "accent"))
         if state.production:
             parts.append((0, "PRODUCTION", "error"))
         if state.demo:

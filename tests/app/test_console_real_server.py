@@ -1,0 +1,73 @@
+"""Real-server conditions in the console, over the simulator: preview branches (and, below, restricted keys)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from textual.pilot import Pilot
+
+from tests.app.harness import wait_for
+from tests.app.screen_text import screen_lines
+from tui.api.client import EngineClient
+from tui.api.guard import WriteGuard
+from tui.app import PlatosApp
+from tui.config import Settings
+from tui.model import EnvironmentType
+
+server = pytest.importorskip("tui.sim.server")
+START = datetime(2026, 11, 28, 8, 0, 0, tzinfo=UTC)
+PREVIEW_KEY = "tr_preview_pl4tosprev1ewbranchkey1"
+
+
+@asynccontextmanager
+async def console(settings: Settings, sim: server.SimOptions) -> AsyncIterator[tuple[PlatosApp, Pilot[Any]]]:
+    sim_app = server.create_app(sim)
+    engine = sim_app.state.sim.engine
+    transport = httpx.ASGITransport(app=sim_app)
+
+    def build(config: Settings) -> EngineClient:
+        return EngineClient(
+            config.url,
+            config.secret_key,
+            transport=transport,
+            budget_per_second=None,
+            guard=WriteGuard(read_only=True),
+            branch=config.branch,
+        )
+
+    app = PlatosApp(settings, make_client=build, clock=lambda: engine.now)
+    async with app.run_test(size=(160, 30)) as pilot:
+        yield app, pilot
+
+
+def preview(branch: str | None) -> tuple[Settings, server.SimOptions]:
+    settings = Settings(
+        profile="pr",
+        url="http://127.0.0.1",
+        secret_key=PREVIEW_KEY,
+        env_type=EnvironmentType.PREVIEW,
+        env_label="preview",
+        refresh_seconds=0.05,
+        branch=branch,
+    )
+    return settings, server.SimOptions(scenario="healthy", speed=0, seed=1, start=START, secret_key=PREVIEW_KEY)
+
+
+async def test_a_preview_key_with_its_branch_works_and_shows_the_branch() -> None:
+    async with console(*preview("feature-x")) as (app, pilot):
+        await wait_for(pilot, lambda: app.session is not None and app.session.pane("queues").updated_at is not None)
+        top = screen_lines(app)[0]
+        assert "branch feature-x" in top and "CONNECTED" in top
+
+
+async def test_a_preview_key_without_a_branch_says_how_to_set_one() -> None:
+    async with console(*preview(None)) as (app, pilot):
+        await wait_for(pilot, lambda: "UNAUTHORIZED" in screen_lines(app)[0])
+        assert "no branch: set PLATOS_BRANCH" in screen_lines(app)[0]
+        assert app.session is not None
+        assert "PLATOS_BRANCH" in (app.session.client.stats().last_error or "")
