@@ -346,3 +346,16 @@ def test_construction_never_shows_secrets() -> None:
     with pytest.raises(ConfigurationError) as caught:
         EngineClient("http://engine.example.test", SECRET, admin_token=ADMIN)
     assert SECRET not in str(caught.value)
+
+
+async def test_a_403_is_about_the_route_not_the_connection(make_client, server: FakeServer) -> None:
+    # A scoped key refused on one route still works on the others: the top bar must not say UNAUTHORIZED.
+    client = make_client()
+    server.then(reply(403, {"error": "Unauthorized", "code": "unauthorized"}))
+    with pytest.raises(Forbidden):
+        await client.list_tokens()
+    assert client.stats().state is ConnectionState.CONNECTED
+    server.then(reply(401, {"error": "Invalid API key"}))
+    with pytest.raises(Unauthorized):
+        await client.list_tokens()
+    assert client.stats().state is ConnectionState.UNAUTHORIZED

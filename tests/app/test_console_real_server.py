@@ -11,7 +11,7 @@ import httpx
 import pytest
 from textual.pilot import Pilot
 
-from tests.app.harness import wait_for
+from tests.app.harness import wait_for, wait_for_text
 from tests.app.screen_text import screen_lines
 from tui.api.client import EngineClient
 from tui.api.guard import WriteGuard
@@ -71,3 +71,18 @@ async def test_a_preview_key_without_a_branch_says_how_to_set_one() -> None:
         assert "no branch: set PLATOS_BRANCH" in screen_lines(app)[0]
         assert app.session is not None
         assert "PLATOS_BRANCH" in (app.session.client.stats().last_error or "")
+
+
+async def test_a_scoped_key_refused_the_token_routes_leaves_the_rest_working() -> None:
+    sim = server.SimOptions(scenario="incident", speed=0, seed=1, start=START)
+    scoped = server.Sim(sim).scoped_key
+    settings = Settings(profile="scoped", url="http://127.0.0.1", secret_key=scoped, refresh_seconds=0.05)
+    async with console(settings, sim) as (app, pilot):
+        await wait_for(pilot, lambda: app.session is not None and app.session.pane("queues").updated_at is not None)
+        await pilot.press("3")
+        await wait_for_text(pilot, "this key cannot read waitpoint tokens")
+        assert "CONNECTED" in screen_lines(app)[0] and "UNAUTHORIZED" not in screen_lines(app)[0]
+        await pilot.press("2")
+        assert app.session is not None
+        await wait_for(pilot, lambda: app.session.pane("runs").updated_at is not None)  # type: ignore[union-attr]
+        assert app.session.pane("runs").error is None

@@ -205,3 +205,13 @@ async def test_a_preview_key_needs_the_branch_header() -> None:
         assert (bare.status_code, bare.json()) == (401, {"error": "Invalid API key"})
         branch = {"Authorization": f"Bearer {preview}", "x-trigger-branch": "feature-x"}
         assert (await http.get("/api/v1/queues", headers=branch)).status_code == 200
+
+
+async def test_the_scoped_key_is_refused_on_token_routes_only(client: httpx.AsyncClient) -> None:
+    key = client.app.state.sim.scoped_key  # type: ignore[attr-defined]
+    scoped = {"Authorization": f"Bearer {key}", "x-trigger-api-version": "2025-07-16"}
+    assert scoped["Authorization"].startswith("Bearer tr_dev_sk_") and len(scoped["Authorization"]) == 7 + 10 + 24
+    refused = await client.get("/api/v1/waitpoints/tokens", headers=scoped)
+    assert (refused.status_code, refused.json()["code"]) == (403, "unauthorized")
+    assert (await client.get("/api/v1/runs", headers=scoped)).status_code == 200
+    assert (await client.get("/api/v1/queues", headers=scoped)).status_code == 200

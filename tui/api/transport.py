@@ -306,8 +306,11 @@ class Requester:
         self.state, self.last_error = state, str(error)
 
     def _record(self, error: ApiError, status: int) -> None:
-        if status in (401, 403):
+        if status == 401:
             self._fail(error, ConnectionState.UNAUTHORIZED)
+        elif status == 403:
+            # A valid key refused on this route only (a scoped key, a non-admin PAT): the rest still works.
+            self._fail(error, ConnectionState.CONNECTED)
         elif status >= 500 or status in (408, 429):
             # The server answered, so the connection is fine; the failure is kept for the status bar.
             self._fail(error, ConnectionState.CONNECTED)

@@ -31,6 +31,11 @@ from tui.sim.scenarios import build
 DEFAULT_SECRET_KEY = "tr_dev_pl4tosdem0simu1at0rkey12"
 DEFAULT_ADMIN_TOKEN = "tr_pat_p4tosdem9simu2at9radm3ntokenabcdefghijkm"
 NON_ADMIN_TOKEN = "tr_pat_n9nadm3nuserpatabcdefghijkmnpqrstuvwxyz2"
+# An additional (scoped) secret key of the same environment, in the real `tr_<env>_sk_` + 24 alnum format.
+SCOPED_SECRET_KEY = "tr_dev_sk_sc0pedk3yn0tokenr0utes12"
+SCOPED_REFUSED = ("/api/v1/waitpoints/tokens",)
+"""Path prefixes the scoped key is refused on: routes that declare no authorization block (API.md §1.2)."""
+FORBIDDEN = {"error": "Unauthorized", "code": "unauthorized", "param": "access_token", "type": "authorization"}
 BUCKET_MAX = 750
 REFILL = 250
 REFILL_SECONDS = 10.0
@@ -88,6 +93,7 @@ class Sim:
         self.options = options
         self.secret_key = options.secret_key or DEFAULT_SECRET_KEY
         self.admin_token = options.admin_token or DEFAULT_ADMIN_TOKEN
+        self.scoped_key = _scoped_key(self.secret_key)
         self.bucket = Bucket()
         self.faults = FaultLayer(parse_faults(options.faults) if options.faults else None)
         self.lock = asyncio.Lock()
@@ -129,6 +135,10 @@ def _auth_api(sim: Sim, request: Request, *, limited: bool) -> None:
             # exact wording of the real refusal is inferred.
             raise ApiError(401, {"error": "Invalid API key"})
         return
+    if token == sim.scoped_key:
+        if request.url.path.startswith(SCOPED_REFUSED):
+            raise ApiError(403, FORBIDDEN)
+        return
     complete = COMPLETE_PATH.match(request.url.path)
     if complete and token.count(".") == 2:
         # The token-create response's public JWT may complete that one token (API.md §1.3, §7.4).
@@ -136,11 +146,15 @@ def _auth_api(sim: Sim, request: Request, *, limited: bool) -> None:
         if claims is None:
             raise ApiError(401, {"error": "Public Access Token is invalid"})
         if f"write:waitpoints:{unquote(complete.group(1))}" not in claims.get("scopes", []):
-            raise ApiError(
-                403, {"error": "Unauthorized", "code": "unauthorized", "param": "access_token", "type": "authorization"}
-            )
+            raise ApiError(403, FORBIDDEN)
         return
     raise ApiError(401, {"error": "Invalid API key"})
+
+
+def _scoped_key(secret_key: str) -> str:
+    """The scoped key of the environment whose root key is `secret_key` (same environment prefix)."""
+    prefix = secret_key[: secret_key.index("_", 3) + 1] if secret_key.count("_") >= 2 else "tr_dev_"
+    return prefix + SCOPED_SECRET_KEY.removeprefix("tr_dev_")
 
 
 def _auth_admin(sim: Sim, request: Request) -> None:
@@ -316,6 +330,7 @@ class RunningSim:
         self._server, self._thread, self.url, self._sim = server, thread, url, sim
         self.secret_key = sim.secret_key
         self.admin_token = sim.admin_token
+        self.scoped_key = sim.scoped_key
         self.environment_id = sim.engine.env.id
 
     @property
@@ -381,6 +396,7 @@ def serve(options: SimOptions) -> None:
     print(f"  url:            http://{options.host}:{options.port}")
     print(f"  secret key:     {sim.secret_key}")
     print(f"  admin token:    {sim.admin_token}")
+    print(f"  scoped key:     {sim.scoped_key} (refused on waitpoint token routes)")
     print(f"  environment id: {sim.engine.env.id}")
     print(f"  try:  PLATOS_API_URL=http://{options.host}:{options.port} PLATOS_SECRET_KEY={sim.secret_key} platos-tui")
     with contextlib.suppress(KeyboardInterrupt):
