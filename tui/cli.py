@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--read-only", action="store_true", help="refuse every mutation")
     parser.add_argument("--demo", action="store_true", help="run against a built-in simulator on loopback")
     parser.add_argument("--scenario", choices=SCENARIOS, default="incident", help="simulator scenario for --demo")
+    parser.add_argument(
+        "--consistent",
+        action="store_true",
+        help="for --demo: a run list without replication lag or short pages (the real server has both)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sim = sub.add_parser("sim", help="serve the simulated platos engine over HTTP")
@@ -71,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--runs", type=int, help="generate this many runs (benchmarks)")
     sim.add_argument("--faults", help="e.g. latency=2s,error-rate=0.2")
     sim.add_argument("--public", action="store_true", help="allow binding a non-loopback host")
+    sim.add_argument(
+        "--replica-lag", type=float, default=0.0, metavar="SECONDS", help="run-list replication lag (short pages)"
+    )
 
     diagnose = sub.add_parser("diagnose", help="say why a run is stuck (exit 0 not stuck, 1 findings, 2 error)")
     diagnose.add_argument("run_id")
@@ -123,11 +131,16 @@ def make_client(settings: Settings) -> EngineClient:
     )
 
 
-def start_demo(scenario: str) -> tuple[Settings, RunningSim]:
+DEMO_REPLICA_LAG = 5.0
+"""The demo's run list trails by this much, as the real one does (API.md §4.2), unless --consistent."""
+
+
+def start_demo(scenario: str, *, consistent: bool = False) -> tuple[Settings, RunningSim]:
     """Start the simulator in-process on a free loopback port and describe it as a profile."""
     from tui.sim.server import SimOptions, start_in_background
 
-    sim = start_in_background(SimOptions(port=0, scenario=scenario))
+    lag = 0.0 if consistent else DEMO_REPLICA_LAG
+    sim = start_in_background(SimOptions(port=0, scenario=scenario, replica_lag=lag))
     # The scale plugin reads the simulator's admin token from the environment, never from argv.
     os.environ["PLATOS_SIM_TOKEN"] = sim.admin_token
     scale = f"{shlex.quote(sys.executable)} -m tui.sim.control --url {sim.url} scale-workers {{replicas}}"
@@ -155,7 +168,7 @@ def start_demo(scenario: str) -> tuple[Settings, RunningSim]:
 
 def _resolve(args: argparse.Namespace) -> tuple[Settings | None, RunningSim | None]:
     if args.demo:
-        return start_demo(args.scenario)
+        return start_demo(args.scenario, consistent=args.consistent)
     overrides = Overrides(profile=args.profile, url=args.url, refresh=args.refresh, read_only=args.read_only)
     return load_settings(overrides, warn=_warn), None
 
@@ -165,7 +178,7 @@ def _run_tui(args: argparse.Namespace) -> int:
     sims = [sim] if sim else []
 
     def demo() -> Settings:
-        demo_settings, demo_sim = start_demo(args.scenario)
+        demo_settings, demo_sim = start_demo(args.scenario, consistent=args.consistent)
         sims.append(demo_sim)
         return demo_settings
 
@@ -224,6 +237,7 @@ def _sim(args: argparse.Namespace) -> int:
             runs=args.runs,
             faults=args.faults,
             public=args.public,
+            replica_lag=max(0.0, args.replica_lag),
         )
     )
     return 0

@@ -92,6 +92,18 @@ async def test_a_period_is_sent_alone_and_never_with_a_range(client, server: Fak
     assert len(server.requests) == 1
 
 
+async def test_a_short_page_is_not_the_end_and_fill_reads_on(client, server: FakeServer) -> None:
+    # The list is re-filtered after paging (API.md §4.2): an empty page can still have `next`.
+    two = load("runs_list")
+    empty = {"data": [], "pagination": {"next": "c1", "previous": "p0"}}
+    page = await client.list_runs(page_size=3)
+    assert len(page.items) == 2 and page.next is not None  # fill=1: one request, the short page as it came
+    server.then(httpx.Response(200, json=empty), httpx.Response(200, json=two), httpx.Response(200, json=two))
+    page = await client.list_runs(page_size=3, fill=5)
+    assert [params(r).get("page[after]") for r in server.requests[1:]] == [None, "c1", two["pagination"]["next"]]
+    assert len(page.items) == 4 and page.next == two["pagination"]["next"] and page.previous == "p0"
+
+
 async def test_list_runs_naive_datetimes_are_utc(client, server: FakeServer) -> None:
     await client.list_runs(created_from=datetime(2026, 1, 1, 0, 0))
     assert params(server.requests[0])["filter[createdAt][from]"] == "1767225600000"

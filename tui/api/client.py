@@ -239,7 +239,11 @@ class EngineClient:
         bulk_action: str | None = None,
         page_size: int = 100,
         after: str | None = None,
+        fill: int = 1,
     ) -> Page[Run]:
+        """One page of runs, newest first. The list is eventually consistent (API.md §4.2): a page can hold fewer
+        than `page_size` runs, even none, with `next` still set. Only a missing `next` ends the list. `fill` > 1
+        reads up to that many pages while the runs so far are fewer than `page_size`; `next` continues after."""
         stored = stored_queue_name(*queue) if queue is not None else None
         params = query.run_filters(
             statuses=statuses,
@@ -254,6 +258,15 @@ class EngineClient:
             after=after,
         )
         page = self._parse(wire.parse_run_page, await self._get("/api/v1/runs", params))
+        items, previous = list(page.items), page.previous
+        for _ in range(fill - 1):
+            if page.next is None or len(items) >= page_size:
+                break
+            params["page[after]"] = page.next
+            page = self._parse(wire.parse_run_page, await self._get("/api/v1/runs", params))
+            items.extend(page.items)
+        if len(items) != len(page.items):
+            page = replace(page, items=tuple(items), previous=previous)
         if stored is None:
             return page
         # The API never reports a run's queue; we know it when we filtered by it.

@@ -144,7 +144,11 @@ async def sample_calls(
         lambda task: notes.attempt(
             f"recent runs of {task}",
             client.list_runs(
-                tasks=[task], statuses=SAMPLED, created_from=opened[task] - SAMPLE_SINCE, page_size=SAMPLE_RUNS
+                tasks=[task],
+                statuses=SAMPLED,
+                created_from=opened[task] - SAMPLE_SINCE,
+                page_size=SAMPLE_RUNS,
+                fill=2,  # a short page is not the end (API.md §4.2)
             ),
         ),
     )

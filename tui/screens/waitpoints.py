@@ -135,7 +135,7 @@ class WaitpointsScreen(PaneScreen):
         calls = 0
         found = False
         if self._candidates_read is None or now - self._candidates_read >= SCAN_LIST_EVERY:
-            page = await client.list_runs(statuses=(RunStatus.WAITING, RunStatus.EXECUTING), page_size=100)
+            page = await client.list_runs(statuses=(RunStatus.WAITING, RunStatus.EXECUTING), page_size=100, fill=2)
             self._candidates = [run.id for run in page.items]
             self._candidates_read = now
             calls += 1

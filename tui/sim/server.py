@@ -57,6 +57,8 @@ class SimOptions:
     faults: str | None = None
     public: bool = False
     start: datetime | None = None
+    replica_lag: float = 0.0
+    """Seconds the run list's replica trails (short pages, just-changed runs missing); 0 for tests."""
 
 
 @dataclass
@@ -94,6 +96,7 @@ class Sim:
         self.secret_key = options.secret_key or DEFAULT_SECRET_KEY
         self.admin_token = options.admin_token or DEFAULT_ADMIN_TOKEN
         self.scoped_key = _scoped_key(self.secret_key)
+        self.engine.replica_lag = options.replica_lag
         self.bucket = Bucket()
         self.faults = FaultLayer(parse_faults(options.faults) if options.faults else None)
         self.lock = asyncio.Lock()
@@ -102,6 +105,7 @@ class Sim:
     def switch(self, scenario: str) -> None:
         """Rebuild the world for another scenario, keeping the virtual clock where it is."""
         self.engine = build(scenario, seed=self.options.seed, start=self.engine.now, speed=self.engine.speed)
+        self.engine.replica_lag = self.options.replica_lag
         self.on_switch(self.engine)
 
 
