@@ -44,6 +44,20 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _signed_duration(text: str) -> float:
+    """`-20m`, `90s`, `1h`, `15` (seconds) as signed seconds, for --clock-skew."""
+    sign, body = (-1.0, text[1:]) if text.startswith("-") else (1.0, text.removeprefix("+"))
+    unit = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(body[-1:])
+    number = body[:-1] if unit is not None else body
+    try:
+        seconds = sign * float(number) * (unit or 1.0)
+    except ValueError:
+        seconds = float("nan")
+    if not abs(seconds) <= 7 * 86400:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"not a duration within 7 days: {text!r} (e.g. -20m, 90s, 1h)")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="platos-tui",
@@ -76,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--runs", type=int, help="generate this many runs (benchmarks)")
     sim.add_argument("--faults", help="e.g. latency=2s,error-rate=0.2")
     sim.add_argument("--public", action="store_true", help="allow binding a non-loopback host")
+    sim.add_argument(
+        "--clock-skew",
+        type=_signed_duration,
+        default=0.0,
+        metavar="DURATION",
+        help="the server's clock ahead of this machine's, e.g. -20m (behind), 90s, 1h",
+    )
     sim.add_argument(
         "--replica-lag", type=float, default=0.0, metavar="SECONDS", help="run-list replication lag (short pages)"
     )
@@ -238,6 +259,7 @@ def _sim(args: argparse.Namespace) -> int:
             faults=args.faults,
             public=args.public,
             replica_lag=max(0.0, args.replica_lag),
+            clock_skew=args.clock_skew,
         )
     )
     return 0

@@ -109,3 +109,18 @@ async def test_the_runs_pane_reads_past_a_page_the_replica_emptied() -> None:
         await pilot.press("2")
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count > 0)
         assert target in app.screen.query_one(FastTable).keys
+
+
+async def test_the_top_bar_says_when_the_server_clock_is_off_and_ages_follow_it() -> None:
+    sim = server.SimOptions(scenario="healthy", speed=0, seed=1, clock_skew=-1200)
+    settings = Settings(profile="sim", url="http://127.0.0.1", secret_key=server.DEFAULT_SECRET_KEY)
+    sim_app = server.create_app(sim)
+    client = EngineClient(
+        "http://127.0.0.1", settings.secret_key, transport=httpx.ASGITransport(app=sim_app), budget_per_second=None
+    )
+    app = PlatosApp(settings, make_client=lambda _: client)  # no fixed clock: the session follows the server's
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_for(pilot, lambda: "server clock −20 m" in screen_lines(app)[0])
+        assert app.session is not None
+        drift = (app.session.clock() - sim_app.state.engine.now).total_seconds()
+        assert abs(drift) < 5, drift

@@ -376,6 +376,15 @@ def test_consistent_turns_the_demo_replica_lag_off(
     assert options.replica_lag == 0
 
 
+def test_sim_takes_a_signed_clock_skew(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[Any] = []
+    monkeypatch.setattr(tui.sim.server, "serve", served.append)
+    assert main(["sim", "--clock-skew=-20m", "--replica-lag", "3"]) == 0
+    assert (served[0].clock_skew, served[0].replica_lag) == (-1200.0, 3.0)
+    with pytest.raises(SystemExit):
+        main(["sim", "--clock-skew=soon"])
+
+
 def test_demo_scale_plugin_drives_the_real_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
     import shlex

@@ -44,6 +44,7 @@ class FakeClient:
     env: EnvironmentInfo = field(default_factory=lambda: EnvironmentInfo("env_1", "prod", "PRODUCTION", False, 100))
     fail_metrics: set[str] = field(default_factory=set)
     calls: Counter[str] = field(default_factory=Counter)
+    clock_skew: float | None = None
 
     @asynccontextmanager
     async def burst(self) -> AsyncIterator[BurstTally]:

@@ -215,3 +215,15 @@ async def test_the_scoped_key_is_refused_on_token_routes_only(client: httpx.Asyn
     assert (refused.status_code, refused.json()["code"]) == (403, "unauthorized")
     assert (await client.get("/api/v1/runs", headers=scoped)).status_code == 200
     assert (await client.get("/api/v1/queues", headers=scoped)).status_code == 200
+
+
+async def test_every_answer_carries_the_server_clock_and_a_skew_moves_it() -> None:
+    from email.utils import parsedate_to_datetime
+
+    app = create_app(SimOptions(scenario="healthy", speed=0, seed=1, clock_skew=-1200))
+    engine = app.state.engine
+    assert abs((engine.now - datetime.now(UTC)).total_seconds() + 1200) < 5
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+        for answer in (await http.get("/api/v1/queues", headers=KEY), await http.get("/api/v1/queues")):
+            stamp = parsedate_to_datetime(answer.headers["date"])
+            assert abs((stamp - engine.now).total_seconds()) < 1, answer.status_code

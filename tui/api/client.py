@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
@@ -151,6 +151,7 @@ class EngineClient:
             jitter=jitter,
         )
         self._env_id: str | None = None
+        self._wall_clock = wall_clock
 
     def __repr__(self) -> str:
         admin = "set" if self._http.has_admin_token else "none"
@@ -164,6 +165,21 @@ class EngineClient:
     def branch(self) -> str | None:
         """The preview branch sent with every API call, if any."""
         return self._http.branch
+
+    @property
+    def clock_skew(self) -> float | None:
+        """Seconds the server's clock is ahead of this machine's (negative: behind); None until an answer said."""
+        return self._http.clock_offset
+
+    def server_now(self) -> datetime:
+        """The server's time now, by the last answer's `Date` header; this machine's clock until one came."""
+        return datetime.fromtimestamp(self._wall_clock() + (self._http.clock_offset or 0.0), UTC)
+
+    async def server_time(self) -> datetime:
+        """`server_now()`, first asking the server once (the cached environment id) if no answer came yet."""
+        if self._http.clock_offset is None:
+            await self.environment_id()
+        return self.server_now()
 
     @property
     def slowdown(self) -> float:

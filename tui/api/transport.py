@@ -22,6 +22,7 @@ from tui.api.answer import (
     body_float,
     decode_json,
     error_body,
+    http_date,
     int_header,
     read_body,
     retry_after,
@@ -174,6 +175,8 @@ class Requester:
         self._jitter = jitter
         self.state = ConnectionState.CONNECTING
         self.last_error: str | None = None
+        self.clock_offset: float | None = None
+        """Seconds the server's clock is ahead of ours, from the last answer's `Date` header; None until one."""
         self._http = httpx.AsyncClient(
             base_url=base_url,
             transport=transport,
@@ -246,6 +249,7 @@ class Requester:
             try:
                 async with self._budget.slot():
                     answer = await self._exchange(method, path, params, headers, body)
+                self._observe_clock(answer)
                 self._observe_ratelimit(answer)
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, mutation=not retry)
@@ -326,6 +330,13 @@ class Requester:
         except InvalidResponse as error:
             self._fail(error, ConnectionState.CONNECTED)
             raise
+
+    def _observe_clock(self, answer: Answer) -> None:
+        """Ages are judged by the server's clock: keep how far it is from ours (a bastion's clock can be off)."""
+        stamp = http_date(answer.headers.get("date"))
+        if stamp is not None:
+            # Date has whole seconds, truncated: the middle of that second is the best guess.
+            self.clock_offset = stamp + 0.5 - self._wall_clock()
 
     def _observe_ratelimit(self, answer: Answer) -> None:
         remaining, limit = int_header(answer, "x-ratelimit-remaining"), int_header(answer, "x-ratelimit-limit")

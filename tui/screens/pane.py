@@ -17,7 +17,7 @@ from textual.widgets import Footer, Input
 from tui.api.client import ClientStats, ConnectionState
 from tui.api.errors import ApiError
 from tui.config import Settings
-from tui.model import EnvironmentType
+from tui.model import EnvironmentType, clock_skew_label
 from tui.screens.session import Session, triage_cost
 from tui.widgets.format import short_duration
 from tui.widgets.pane_header import PaneHeader, PaneHeaderState
@@ -270,6 +270,7 @@ class PaneScreen(Screen[None]):
             error=status.error or stats.last_error,
             branch=branch,
             branch_missing=branch_missing,
+            clock_skew=clock_skew_label(getattr(session.client, "clock_skew", None)) or "",
         )
         summary = self.summary()
         if self.table.marked:

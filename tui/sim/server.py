@@ -11,7 +11,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -59,6 +60,8 @@ class SimOptions:
     start: datetime | None = None
     replica_lag: float = 0.0
     """Seconds the run list's replica trails (short pages, just-changed runs missing); 0 for tests."""
+    clock_skew: float = 0.0
+    """Seconds the server's clock is ahead of this machine's (negative: behind); moves the engine's clock."""
 
 
 @dataclass
@@ -84,10 +87,13 @@ class Sim:
     """Everything one server instance holds: the engine, its keys, faults and the rate limiter."""
 
     def __init__(self, options: SimOptions) -> None:
+        start = options.start
+        if options.clock_skew:
+            start = (start or datetime.now(UTC)) + timedelta(seconds=options.clock_skew)
         self.engine: Engine = build(
             options.scenario,
             seed=options.seed,
-            start=options.start,
+            start=start,
             speed=options.speed,
             queues=options.queues,
             runs=options.runs,
@@ -180,7 +186,7 @@ def endpoint(
         try:
             fault = await sim.faults.before(request)
             if fault is not None:
-                return fault
+                return _dated(sim, fault)
             if admin:
                 _auth_admin(sim, request)
             elif not public:
@@ -194,7 +200,7 @@ def endpoint(
                         "x-ratelimit-reset": str(reset),
                     }
                     if not allowed:
-                        return _rate_limited(reset, headers)
+                        return _dated(sim, _rate_limited(reset, headers))
                 _auth_api(sim, request, limited=limited)
             async with sim.lock:
                 sim.engine.sync()
@@ -207,9 +213,15 @@ def endpoint(
             # Like the route builder's catch-all (API.md §2.1); also keeps tracebacks off the demo's terminal.
             response = JSONResponse({"error": "Internal Server Error"}, status_code=500)
         response.headers.update(headers)
-        return sim.faults.after(response)
+        return sim.faults.after(_dated(sim, response))
 
     return run
+
+
+def _dated(sim: Sim, response: Response) -> Response:
+    # The server's own clock, as every real answer carries it (RFC 9110 Date): the engine's virtual time.
+    response.headers["date"] = format_datetime(sim.engine.now.astimezone(UTC), usegmt=True)
+    return response
 
 
 async def _body(request: Request) -> bytes | None:
@@ -372,7 +384,9 @@ def start_in_background(options: SimOptions) -> RunningSim:
     _check_host(options)
     port = options.port or _free_port(options.host)
     app = create_app(options)
-    config = uvicorn.Config(app, host=options.host, port=port, log_level="error", lifespan="off", access_log=False)
+    config = uvicorn.Config(
+        app, host=options.host, port=port, log_level="error", lifespan="off", access_log=False, date_header=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="platos-sim", daemon=True)
     thread.start()
@@ -404,4 +418,6 @@ def serve(options: SimOptions) -> None:
     print(f"  environment id: {sim.engine.env.id}")
     print(f"  try:  PLATOS_API_URL=http://{options.host}:{options.port} PLATOS_SECRET_KEY={sim.secret_key} platos-tui")
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.run(app, host=options.host, port=options.port, log_level="warning", lifespan="off")
+        uvicorn.run(
+            app, host=options.host, port=options.port, log_level="warning", lifespan="off", date_header=False
+        )

@@ -32,6 +32,8 @@ class TopBarState:
     branch: str = ""
     """The preview branch, or a one-line hint when a preview key has none."""
     branch_missing: bool = False
+    clock_skew: str = ""
+    """`server clock −20 m` when the server's clock is notably off ours (ages follow the server's)."""
 
 
 _CONNECTION_TONE = {
@@ -79,6 +81,8 @@ class TopBar(Widget):
         parts.append((0, state.connection, _CONNECTION_TONE.get(state.connection, "muted")))
         freshness = f"STALE {state.freshness}" if state.stale else state.freshness
         parts.append((1, freshness, "warning" if state.stale else "muted"))
+        if state.clock_skew:
+            parts.append((2, state.clock_skew, "warning"))
         if state.polling_paused:
             parts.append((0, "POLLING PAUSED", "warning"))
         if state.rate:
