@@ -43,6 +43,7 @@ READS: dict[str, Call] = {
     "list_deployments": lambda c: c.list_deployments(),
     "environment": lambda c: c.environment(),
     "environment_id": lambda c: c.environment_id(),
+    "server_time": lambda c: c.server_time(),
     "engine_report": lambda c: c.engine_report(),
 }
 WRITES: dict[str, Call] = {
