@@ -205,6 +205,12 @@ async def test_a_preview_key_needs_the_branch_header() -> None:
         assert (bare.status_code, bare.json()) == (401, {"error": "Invalid API key"})
         branch = {"Authorization": f"Bearer {preview}", "x-trigger-branch": "feature-x"}
         assert (await http.get("/api/v1/queues", headers=branch)).status_code == 200
+        scoped = app.state.sim.scoped_key
+        assert scoped.startswith("tr_preview_sk_")
+        refused = await http.get("/api/v1/queues", headers={"Authorization": f"Bearer {scoped}"})
+        assert refused.status_code == 401
+        branch["Authorization"] = f"Bearer {scoped}"
+        assert (await http.get("/api/v1/queues", headers=branch)).status_code == 200
 
 
 async def test_the_scoped_key_is_refused_on_token_routes_only(client: httpx.AsyncClient) -> None:

@@ -139,11 +139,12 @@ def _auth_api(sim: Sim, request: Request, *, limited: bool) -> None:
     token = (header or "").removeprefix("Bearer ").strip()
     if not token:
         raise ApiError(401, {"error": "Invalid or Missing API key"})
+    preview = token.startswith("tr_preview_") and token in (sim.secret_key, sim.scoped_key)
+    if preview and not request.headers.get("x-trigger-branch", "").strip():
+        # A preview key authenticates the parent environment only through a branch (API.md §1.2); the exact
+        # wording of the real refusal is inferred.
+        raise ApiError(401, {"error": "Invalid API key"})
     if token == sim.secret_key:
-        if token.startswith("tr_preview_") and not request.headers.get("x-trigger-branch", "").strip():
-            # A preview key authenticates the parent environment only through a branch (API.md §1.2); the
-            # exact wording of the real refusal is inferred.
-            raise ApiError(401, {"error": "Invalid API key"})
         return
     if token == sim.scoped_key:
         if request.url.path.startswith(SCOPED_REFUSED):
