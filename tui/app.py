@@ -6,7 +6,7 @@ import contextlib
 import importlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -57,10 +57,6 @@ def _plugins_provider() -> type[Provider]:
     return PluginsProvider
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class PlatosApp(App[None]):
     """The console. Settings None opens the welcome screen; the demo starts from there with one key."""
 
@@ -105,7 +101,7 @@ class PlatosApp(App[None]):
         self._settings = settings
         self._make_client = make_client
         self._load_profile = load_profile
-        self._clock = clock or utc_now
+        self._clock = clock
         self._start_demo = start_demo
         self._locked = read_only_locked
         self._client: Future[EngineClient] | None = None

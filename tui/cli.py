@@ -44,6 +44,20 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _signed_duration(text: str) -> float:
+    """`-20m`, `90s`, `1h`, `15` (seconds) as signed seconds, for --clock-skew."""
+    sign, body = (-1.0, text[1:]) if text.startswith("-") else (1.0, text.removeprefix("+"))
+    unit = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(body[-1:])
+    number = body[:-1] if unit is not None else body
+    try:
+        seconds = sign * float(number) * (unit or 1.0)
+    except ValueError:
+        seconds = float("nan")
+    if not abs(seconds) <= 7 * 86400:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"not a duration within 7 days: {text!r} (e.g. -20m, 90s, 1h)")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="platos-tui",
@@ -63,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--demo", action="store_true", help="run against a built-in simulator on loopback")
     parser.add_argument("--scenario", choices=SCENARIOS, default="incident", help="simulator scenario for --demo")
+    parser.add_argument(
+        "--consistent",
+        action="store_true",
+        help="for --demo: a run list without replication lag or short pages (the real server has both)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sim = sub.add_parser("sim", help="serve the simulated platos engine over HTTP")
@@ -77,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--runs", type=int, help="generate this many runs (benchmarks)")
     sim.add_argument("--faults", help="e.g. latency=2s,error-rate=0.2")
     sim.add_argument("--public", action="store_true", help="allow binding a non-loopback host")
+    sim.add_argument(
+        "--clock-skew",
+        type=_signed_duration,
+        default=0.0,
+        metavar="DURATION",
+        help="the server's clock ahead of this machine's, e.g. -20m (behind), 90s, 1h",
+    )
+    sim.add_argument(
+        "--replica-lag", type=float, default=0.0, metavar="SECONDS", help="run-list replication lag (short pages)"
+    )
 
     diagnose = sub.add_parser("diagnose", help="say why a run is stuck (exit 0 not stuck, 1 findings, 2 error)")
     diagnose.add_argument("run_id")
@@ -125,14 +154,22 @@ def make_client(settings: Settings) -> EngineClient:
         timeouts=Timeouts(settings.connect_timeout, settings.read_timeout),
         allow_insecure_http=settings.allow_insecure_http,
         max_response_mb=settings.max_response_mb,
+        branch=settings.branch,
     )
 
 
-def start_demo(scenario: str, *, read_only: bool = False) -> tuple[Settings, RunningSim]:
+DEMO_REPLICA_LAG = 5.0
+"""The demo's run list trails by this much, as the real one does (API.md §4.2), unless --consistent."""
+
+
+def start_demo(
+    scenario: str, *, read_only: bool = False, consistent: bool = False
+) -> tuple[Settings, RunningSim]:
     """Start the simulator in-process on a free loopback port and describe it as a profile."""
     from tui.sim.server import SimOptions, start_in_background
 
-    sim = start_in_background(SimOptions(port=0, scenario=scenario))
+    lag = 0.0 if consistent else DEMO_REPLICA_LAG
+    sim = start_in_background(SimOptions(port=0, scenario=scenario, replica_lag=lag))
     # The scale plugin reads the simulator's admin token from the environment, never from argv.
     os.environ["PLATOS_SIM_TOKEN"] = sim.admin_token
     scale = f"{shlex.quote(sys.executable)} -m tui.sim.control --url {sim.url} scale-workers {{replicas}}"
@@ -160,8 +197,7 @@ def start_demo(scenario: str, *, read_only: bool = False) -> tuple[Settings, Run
 
 def _resolve(args: argparse.Namespace) -> tuple[Settings | None, RunningSim | None]:
     if args.demo:
-        settings, sim = start_demo(args.scenario, read_only=args.read_only)
-        return settings, sim
+        return start_demo(args.scenario, read_only=args.read_only, consistent=args.consistent)
     overrides = Overrides(profile=args.profile, url=args.url, refresh=args.refresh, read_only=args.read_only)
     return load_settings(overrides, warn=_warn), None
 
@@ -171,7 +207,7 @@ def _run_tui(args: argparse.Namespace) -> int:
     sims = [sim] if sim else []
 
     def demo() -> Settings:
-        demo_settings, demo_sim = start_demo(args.scenario, read_only=args.read_only)
+        demo_settings, demo_sim = start_demo(args.scenario, read_only=args.read_only, consistent=args.consistent)
         sims.append(demo_sim)
         return demo_settings
 
@@ -236,6 +272,8 @@ def _sim(args: argparse.Namespace) -> int:
             runs=args.runs,
             faults=args.faults,
             public=args.public,
+            replica_lag=max(0.0, args.replica_lag),
+            clock_skew=args.clock_skew,
         )
     )
     return 0

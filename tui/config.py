@@ -73,6 +73,8 @@ class Settings:
     plugins: tuple[Plugin, ...] = ()
     keymap: tuple[tuple[str, str], ...] = ()
     demo: bool = False
+    branch: str | None = None
+    """The preview branch (`x-trigger-branch`) a `tr_preview_` key needs."""
 
     @property
     def production(self) -> bool:
@@ -272,6 +274,7 @@ def load_settings(
         environment = "prod-eu"            # a label; env_type is development|staging|production|preview
         secret_key_command = "pass show platos/prod"   # or secret_key_env = "VAR"; plain secret_key warns
         admin_token_env = "PLATOS_PROD_PAT"           # or admin_token_command; optional
+        branch = "feature-x"               # preview keys only (x-trigger-branch); or PLATOS_BRANCH
         refresh_seconds = 2                # also: read_only, allow_insecure_http, connect_timeout,
                                            # read_timeout, budget_per_second, max_response_mb
         [profiles.prod.thresholds]
@@ -325,6 +328,7 @@ def load_settings(
         thresholds = Thresholds(*(profile.number(f, getattr(thresholds, f), table) for f in Thresholds.__slots__))
         keymap = tuple((str(k), str(v)) for k, v in profile.get("keymap", dict, {}).items())
     refresh = overrides.refresh or (profile.number("refresh_seconds", 2.0) if profile else 2.0)
+    branch = _branch(profile, env, key, warn)
     return Settings(
         profile=profile.name if profile else "env",
         url=url.rstrip("/"),
@@ -342,7 +346,25 @@ def load_settings(
         allow_insecure_http=bool(profile.get("allow_insecure_http", bool, False)) if profile else False,
         plugins=_plugins(profile) if profile else (),
         keymap=keymap,
+        branch=branch,
     )
+
+
+BRANCH_HELP = (
+    'a tr_preview_ key needs a branch: set branch = "..." in the profile, PLATOS_BRANCH or TRIGGER_PREVIEW_BRANCH'
+)
+
+
+def _branch(profile: _Profile | None, environ: Mapping[str, str], key: str, warn: Warn) -> str | None:
+    """The preview branch: PLATOS_BRANCH, then Trigger.dev's own TRIGGER_PREVIEW_BRANCH, then the profile."""
+    value = environ.get("PLATOS_BRANCH") or environ.get("TRIGGER_PREVIEW_BRANCH")
+    value = (value or (profile.get("branch", str) if profile else None) or "").strip()
+    if value and not re.fullmatch(r"[\x21-\x7e]{1,256}", value):
+        problem = f"branch {value[:40]!r} is not a header value: printable ASCII, no spaces, at most 256"
+        raise ConfigError(f"{problem}; fix PLATOS_BRANCH, TRIGGER_PREVIEW_BRANCH or the profile's branch")
+    if not value and key.startswith("tr_preview_"):
+        warn(f"warning: {BRANCH_HELP}")
+    return value or None
 
 
 def write_config(path: Path, data: Mapping[str, Any]) -> None:

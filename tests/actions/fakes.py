@@ -174,7 +174,7 @@ class FakeEngine:
         self.reads += 1
         return QueueMetrics(queue.name, period, NOW, NOW, None, None, 0, self.started, 0.0, 0, 60_000, ())
 
-    async def retrieve_token(self, token_id: str) -> TokenDetail:
+    async def retrieve_token(self, token_id: str, *, once: bool = False) -> TokenDetail:
         self.reads += 1
         return TokenDetail(WaitpointToken(token_id, "https://x/cb", self.tokens[token_id], NOW))
 

@@ -62,3 +62,9 @@ def test_bulk_filter_shape() -> None:
     }
     assert run_filter.selective and not RunFilter(period="1h").selective
     assert "queue task/agent-turn" in run_filter.describe()
+
+
+def test_a_run_filter_takes_a_period_or_a_range_not_both() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        RunFilter(period="1h", created_to=datetime(2026, 11, 28, 6, 0, tzinfo=UTC))
+    assert RunFilter(period="1h").bulk_filter() == {"period": "1h"}

@@ -346,3 +346,34 @@ def test_construction_never_shows_secrets() -> None:
     with pytest.raises(ConfigurationError) as caught:
         EngineClient("http://engine.example.test", SECRET, admin_token=ADMIN)
     assert SECRET not in str(caught.value)
+
+
+async def test_a_403_is_about_the_route_not_the_connection(make_client, server: FakeServer) -> None:
+    # A scoped key refused on one route still works on the others: the top bar must not say UNAUTHORIZED.
+    client = make_client()
+    server.then(reply(403, {"error": "Unauthorized", "code": "unauthorized"}))
+    with pytest.raises(Forbidden):
+        await client.list_tokens()
+    assert client.stats().state is ConnectionState.CONNECTED
+    server.then(reply(401, {"error": "Invalid API key"}))
+    with pytest.raises(Unauthorized):
+        await client.list_tokens()
+    assert client.stats().state is ConnectionState.UNAUTHORIZED
+
+
+async def test_the_server_clock_comes_from_every_answer_s_date_header(make_client, server: FakeServer, clock) -> None:
+    from datetime import UTC, datetime
+    from email.utils import format_datetime
+
+    client = make_client()
+    assert client.clock_skew is None
+    assert client.server_now() == datetime.fromtimestamp(clock.time(), UTC)  # no answer yet: our own clock
+    behind = format_datetime(datetime.fromtimestamp(clock.time() - 1200, UTC), usegmt=True)
+    server.then(reply(503, {"error": "x"}, {"date": behind}), reply(200, load("whoami"), {"date": behind}))
+    await client.environment()  # read 0.5 s later, after a retry: the Date (whole seconds) says the same second
+    assert client.clock_skew == pytest.approx(-1200.0)
+    clock.advance(60)
+    assert client.server_now() == datetime.fromtimestamp(clock.time() - 1200.0, UTC)
+    server.then(reply(200, load("whoami"), {"date": "not a date"}))
+    await client.environment()
+    assert client.clock_skew == pytest.approx(-1200.0)  # an unreadable Date changes nothing

@@ -49,7 +49,6 @@ async def test_list_runs_filters(client, server: FakeServer) -> None:
         tags=["customer:acme"],
         created_from=start,
         created_to=datetime(2026, 8, 21, 20, 0, tzinfo=timezone(timedelta(hours=2))),
-        period="7d",
         bulk_action="bulk_1",
         page_size=500,
         after="cursor==",
@@ -63,7 +62,6 @@ async def test_list_runs_filters(client, server: FakeServer) -> None:
         "filter[tag]": "customer:acme",
         "filter[createdAt][from]": str(int(start.timestamp() * 1000)),
         "filter[createdAt][to]": str(int(datetime(2026, 8, 21, 18, 0, tzinfo=UTC).timestamp() * 1000)),
-        "filter[createdAt][period]": "7d",
         "filter[bulkAction]": "bulk_1",
         "page[size]": "100",
         "page[after]": "cursor==",
@@ -79,6 +77,31 @@ async def test_list_runs_defaults_and_custom_queue(client, server: FakeServer) -
     page = await client.list_runs(queue=("shared-email", QueueType.CUSTOM), page_size=0)
     assert params(server.requests[1]) == {"filter[queue]": "shared-email", "page[size]": "1"}
     assert {run.queue for run in page.items} == {"shared-email"}
+
+
+async def test_a_period_is_sent_alone_and_never_with_a_range(client, server: FakeServer) -> None:
+    # The real server lets a period override from/to, so sending both would silently drop the range.
+    await client.list_runs(period="7d")
+    assert params(server.requests[0]) == {"filter[createdAt][period]": "7d", "page[size]": "100"}
+    moment = datetime(2026, 8, 21, 17, 0, tzinfo=UTC)
+    for both in ({"created_from": moment}, {"created_to": moment}):
+        with pytest.raises(ValueError, match="not both"):
+            await client.list_runs(period="7d", **both)
+        with pytest.raises(ValueError, match="not both"):
+            await client.list_tokens(period="1d", **both)
+    assert len(server.requests) == 1
+
+
+async def test_a_short_page_is_not_the_end_and_fill_reads_on(client, server: FakeServer) -> None:
+    # The list is re-filtered after paging (API.md §4.2): an empty page can still have `next`.
+    two = load("runs_list")
+    empty = {"data": [], "pagination": {"next": "c1", "previous": "p0"}}
+    page = await client.list_runs(page_size=3)
+    assert len(page.items) == 2 and page.next is not None  # fill=1: one request, the short page as it came
+    server.then(httpx.Response(200, json=empty), httpx.Response(200, json=two), httpx.Response(200, json=two))
+    page = await client.list_runs(page_size=3, fill=5)
+    assert [params(r).get("page[after]") for r in server.requests[1:]] == [None, "c1", two["pagination"]["next"]]
+    assert len(page.items) == 4 and page.next == two["pagination"]["next"] and page.previous == "p0"
 
 
 async def test_list_runs_naive_datetimes_are_utc(client, server: FakeServer) -> None:

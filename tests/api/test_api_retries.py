@@ -248,3 +248,24 @@ async def test_dry_run_repair_and_claims_are_reads(make_client, server: FakeServ
     report = await client.repair_queues(["task/process-video"], dry_run=True)
     assert report.leak_count == 2
     assert len(server.requests) == 4
+
+
+async def test_a_token_lookup_made_once_is_one_attempt(make_client, server: FakeServer) -> None:
+    # An unknown token is a 500 on the real server (API.md §7.3): for a guessed id, retrying only repeats it.
+    client = make_client()
+    server.then(*[status(500, body={"error": "Internal Server Error"})] * 5)
+    with pytest.raises(ServerError, match="the token may not exist"):
+        await client.retrieve_token("waitpoint_gone", once=True)
+    assert len(server.requests) == 1
+    with pytest.raises(ServerError):
+        await client.retrieve_token("waitpoint_gone")
+    assert len(server.requests) == 5
+
+
+async def test_a_repair_dry_run_500_is_final_and_says_what_failed(make_client, server: FakeServer) -> None:
+    client = make_client()
+    await client.environment_id()
+    server.then(status(500, body={"error": "Internal Server Error"}), httpx.Response(200, json=load("repair_queues")))
+    with pytest.raises(ServerError, match=r"^the engine could not compute a repair: 500$"):
+        await client.repair_queues(dry_run=True)
+    assert len(server.requests) == 2

@@ -12,7 +12,7 @@ from api_support import ADMIN, SECRET, FakeServer, load
 
 from tui import __version__
 from tui.api.client import EngineClient
-from tui.api.errors import ConfigurationError, ReadOnly
+from tui.api.errors import ConfigurationError, ReadOnly, Unauthorized
 from tui.api.guard import WriteGuard
 from tui.model import Queue, QueueType
 
@@ -43,6 +43,7 @@ READS: dict[str, Call] = {
     "list_deployments": lambda c: c.list_deployments(),
     "environment": lambda c: c.environment(),
     "environment_id": lambda c: c.environment_id(),
+    "server_time": lambda c: c.server_time(),
     "engine_report": lambda c: c.engine_report(),
 }
 WRITES: dict[str, Call] = {
@@ -90,7 +91,8 @@ async def test_version_headers_on_every_request(make_client, server: FakeServer)
     client = make_client()
     for call in [*READS.values(), *WRITES.values()]:
         await call(client)
-    assert len(server.requests) >= len(READS) + len(WRITES) - 1  # the environment id is cached
+    # The environment id is cached, and server_time asks for nothing more once it is.
+    assert len(server.requests) >= len(READS) + len(WRITES) - 2
     for request in server.requests:
         assert request.headers["x-trigger-api-version"] == "2025-07-16"
         assert request.headers["user-agent"] == f"platos-tui/{__version__}"
@@ -194,3 +196,24 @@ async def test_base_path_prefix_is_kept(make_client, server: FakeServer) -> None
     await client.retrieve_queue("process-video", QueueType.TASK)
     assert server.requests[0].url.path == "/platos/api/v1/queues/process-video"
     assert server.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+
+
+PREVIEW = "tr_preview_abcdefghijklmnopqrstuvwx"
+
+
+async def test_the_branch_goes_with_every_api_call_and_never_to_admin(make_client, server: FakeServer) -> None:
+    client = make_client(secret_key=PREVIEW, branch="feature-x")
+    await client.list_queues()
+    await client.repair_queues(dry_run=True)
+    sent = {request.url.path: request.headers.get("x-trigger-branch") for request in server.requests}
+    assert sent["/api/v1/queues"] == "feature-x" and sent["/api/v1/auth/jwt/claims"] == "feature-x"
+    assert [v for path, v in sent.items() if path.startswith("/admin/")] == [None]
+
+
+async def test_a_preview_key_refused_without_a_branch_says_how_to_set_one(make_client, server: FakeServer) -> None:
+    server.then(httpx.Response(401, json={"error": "Invalid API key"}))
+    with pytest.raises(Unauthorized, match="PLATOS_BRANCH or TRIGGER_PREVIEW_BRANCH"):
+        await make_client(secret_key=PREVIEW).list_queues()
+    assert "x-trigger-branch" not in server.requests[0].headers
+    with pytest.raises(ConfigurationError, match="branch"):
+        make_client(secret_key=PREVIEW, branch="bad\nname")

@@ -249,7 +249,7 @@ class FakeDetailClient:
         self._enter("current_deployment")
         return self.current
 
-    async def retrieve_token(self, token_id: str) -> TokenDetail:
+    async def retrieve_token(self, token_id: str, *, once: bool = False) -> TokenDetail:
         self._enter("retrieve_token")
         if token_id not in self.tokens:
             raise ServerError("server 500", status=500)

@@ -182,6 +182,7 @@ class FakeClient:
     """Duck-types EngineClient for the read calls; `fail_with` makes every call raise until cleared."""
 
     def __init__(self) -> None:
+        self.clock_skew: float | None = None
         self.queues: list[Queue] = []
         self.runs: list[Run] = []
         self.tokens: list[WaitpointToken] = []

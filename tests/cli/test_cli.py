@@ -167,6 +167,7 @@ def test_demo_starts_the_simulator_and_stops_it(
     assert main(["--demo", "--scenario", "queue-paused"]) == 0
     ((options, sim),) = fake_sim
     assert options.port == 0 and options.scenario == "queue-paused"
+    assert options.replica_lag > 0  # the demo's run list lags like the real one unless --consistent
     (app,) = fake_app.made
     settings = app.settings
     assert settings is not None and settings.demo and not settings.read_only
@@ -368,6 +369,24 @@ def test_python_dash_m_tui_version() -> None:
         [sys.executable, "-m", "tui", "--version"], cwd=root, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and result.stdout.startswith("platos-tui ")
+
+
+def test_consistent_turns_the_demo_replica_lag_off(
+    cfg: Path, fake_app: type[FakeApp], fake_sim: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PLATOS_SIM_TOKEN", raising=False)
+    assert main(["--demo", "--consistent"]) == 0
+    ((options, _),) = fake_sim
+    assert options.replica_lag == 0
+
+
+def test_sim_takes_a_signed_clock_skew(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[Any] = []
+    monkeypatch.setattr(tui.sim.server, "serve", served.append)
+    assert main(["sim", "--clock-skew=-20m", "--replica-lag", "3"]) == 0
+    assert (served[0].clock_skew, served[0].replica_lag) == (-1200.0, 3.0)
+    with pytest.raises(SystemExit):
+        main(["sim", "--clock-skew=soon"])
 
 
 def test_demo_scale_plugin_drives_the_real_simulator(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,6 +30,8 @@ def cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "TRIGGER_API_URL",
         "TRIGGER_SECRET_KEY",
         "TRIGGER_ACCESS_TOKEN",
+        "PLATOS_BRANCH",
+        "TRIGGER_PREVIEW_BRANCH",
     ):
         monkeypatch.delenv(var, raising=False)
     return path
@@ -399,3 +401,46 @@ def test_profile_add_refuses_two_secret_sources(cfg: Path, capsys: pytest.Captur
         main(["profile", "add", "a", "--url", "https://a", "--secret-key-env", "A", "--secret-key-command", "x"])
     assert exit_.value.code == 2 and not cfg.exists()
     capsys.readouterr()
+
+
+PREVIEW_KEY = "tr_preview_abcdefghijklmnopqrstuvwx"
+
+
+async def test_the_preview_branch_comes_from_platos_then_trigger_then_the_profile(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.cli import make_client
+
+    write(cfg, '[profiles.pr]\nurl = "https://pr.example.com"\nsecret_key_env = "PR_KEY"\nbranch = "from-profile"\n')
+    monkeypatch.setenv("PR_KEY", PREVIEW_KEY)
+    settings = load_settings()
+    assert settings is not None and settings.branch == "from-profile"
+    assert settings.env_type is EnvironmentType.PREVIEW
+    monkeypatch.setenv("TRIGGER_PREVIEW_BRANCH", "from-trigger")
+    settings = load_settings()
+    assert settings is not None and settings.branch == "from-trigger"
+    monkeypatch.setenv("PLATOS_BRANCH", "from-platos")
+    settings = load_settings()
+    assert settings is not None and settings.branch == "from-platos"
+    client = make_client(settings)
+    assert client.branch == "from-platos"
+    await client.aclose()
+    monkeypatch.setenv("PLATOS_BRANCH", "two words")
+    with pytest.raises(ConfigError, match="PLATOS_BRANCH"):
+        load_settings()
+
+
+def test_a_preview_key_without_a_branch_warns_in_one_line(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATOS_API_URL", "https://pr.example.com")
+    monkeypatch.setenv("PLATOS_SECRET_KEY", PREVIEW_KEY)
+    warnings: list[str] = []
+    settings = load_settings(warn=warnings.append)
+    assert settings is not None and settings.branch is None
+    assert [w for w in warnings if "branch" in w] == [
+        'warning: a tr_preview_ key needs a branch: set branch = "..." in the profile, '
+        "PLATOS_BRANCH or TRIGGER_PREVIEW_BRANCH"
+    ]
+    monkeypatch.setenv("PLATOS_SECRET_KEY", DEV_KEY)
+    warnings.clear()
+    load_settings(warn=warnings.append)
+    assert not any("branch" in w for w in warnings)

@@ -44,6 +44,7 @@ class FakeClient:
     env: EnvironmentInfo = field(default_factory=lambda: EnvironmentInfo("env_1", "prod", "PRODUCTION", False, 100))
     fail_metrics: set[str] = field(default_factory=set)
     calls: Counter[str] = field(default_factory=Counter)
+    clock_skew: float | None = None
 
     @asynccontextmanager
     async def burst(self) -> AsyncIterator[BurstTally]:
@@ -108,7 +109,7 @@ class FakeClient:
         self.calls["span_detail"] += 1
         return self.spans[(run_id, span_id)]
 
-    async def retrieve_token(self, token_id: str) -> TokenDetail:
+    async def retrieve_token(self, token_id: str, *, once: bool = False) -> TokenDetail:
         self.calls["retrieve_token"] += 1
         return self.tokens[token_id]
 

@@ -12,7 +12,7 @@ from sim_http import ADMIN, API, KEY, open_client
 from sim_http import chunks as _chunks
 from sim_http import runs as _runs
 
-from tui.sim.server import NON_ADMIN_TOKEN, SimOptions, start_in_background
+from tui.sim.server import NON_ADMIN_TOKEN, SimOptions, create_app, start_in_background
 
 
 @pytest.fixture
@@ -178,6 +178,14 @@ async def test_repair_dry_run_changes_nothing_and_uses_internal_ids(client: http
     assert (await client.post(path.replace(env_id, "nope"), headers=ADMIN, json={})).status_code == 404
 
 
+async def test_repair_fails_with_500_when_a_slot_has_no_snapshot(client: httpx.AsyncClient) -> None:
+    env_id = (await client.post("/api/v1/auth/jwt/claims", headers=KEY)).json()["sub"]
+    path = f"/admin/api/v1/environments/{env_id}/engine/repair-queues"
+    client.app.state.engine.env.operational.add("cmnosnapshot000000000000")  # type: ignore[attr-defined]
+    answer = await client.post(path, headers=ADMIN, json={"dryRun": True})
+    assert (answer.status_code, answer.json()) == (500, {"error": "Internal Server Error"})
+
+
 def test_a_dropped_connection_fails_the_client_without_logging_a_traceback(capfd: pytest.CaptureFixture[str]) -> None:
     # In --demo the server shares the terminal with the TUI: a traceback on stderr would draw over the screen.
     sim = start_in_background(SimOptions(port=0, scenario="healthy", faults="drop-rate=1"))
@@ -187,3 +195,41 @@ def test_a_dropped_connection_fails_the_client_without_logging_a_traceback(capfd
     finally:
         sim.stop()
     assert "Traceback" not in capfd.readouterr().err
+
+
+async def test_a_preview_key_needs_the_branch_header() -> None:
+    preview = "tr_preview_pl4tosprev1ewbranchkey1"
+    app = create_app(SimOptions(scenario="healthy", speed=0, seed=1, secret_key=preview))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+        bare = await http.get("/api/v1/queues", headers={"Authorization": f"Bearer {preview}"})
+        assert (bare.status_code, bare.json()) == (401, {"error": "Invalid API key"})
+        branch = {"Authorization": f"Bearer {preview}", "x-trigger-branch": "feature-x"}
+        assert (await http.get("/api/v1/queues", headers=branch)).status_code == 200
+        scoped = app.state.sim.scoped_key
+        assert scoped.startswith("tr_preview_sk_")
+        refused = await http.get("/api/v1/queues", headers={"Authorization": f"Bearer {scoped}"})
+        assert refused.status_code == 401
+        branch["Authorization"] = f"Bearer {scoped}"
+        assert (await http.get("/api/v1/queues", headers=branch)).status_code == 200
+
+
+async def test_the_scoped_key_is_refused_on_token_routes_only(client: httpx.AsyncClient) -> None:
+    key = client.app.state.sim.scoped_key  # type: ignore[attr-defined]
+    scoped = {"Authorization": f"Bearer {key}", "x-trigger-api-version": "2025-07-16"}
+    assert scoped["Authorization"].startswith("Bearer tr_dev_sk_") and len(scoped["Authorization"]) == 7 + 10 + 24
+    refused = await client.get("/api/v1/waitpoints/tokens", headers=scoped)
+    assert (refused.status_code, refused.json()["code"]) == (403, "unauthorized")
+    assert (await client.get("/api/v1/runs", headers=scoped)).status_code == 200
+    assert (await client.get("/api/v1/queues", headers=scoped)).status_code == 200
+
+
+async def test_every_answer_carries_the_server_clock_and_a_skew_moves_it() -> None:
+    from email.utils import parsedate_to_datetime
+
+    app = create_app(SimOptions(scenario="healthy", speed=0, seed=1, clock_skew=-1200))
+    engine = app.state.engine
+    assert abs((engine.now - datetime.now(UTC)).total_seconds() + 1200) < 5
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+        for answer in (await http.get("/api/v1/queues", headers=KEY), await http.get("/api/v1/queues")):
+            stamp = parsedate_to_datetime(answer.headers["date"])
+            assert abs((stamp - engine.now).total_seconds()) < 1, answer.status_code

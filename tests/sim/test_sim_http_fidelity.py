@@ -54,6 +54,16 @@ async def test_run_list_defaults_to_seven_days(client: httpx.AsyncClient) -> Non
     assert [r["id"] for r in wide] == [old.friendly]
 
 
+async def test_a_period_overrides_from_and_to(client: httpx.AsyncClient) -> None:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    recent = engine.create_run("send-email", created_at=engine.now - timedelta(minutes=5), tags=["p"], enqueue=False)
+    long_ago = str(int((engine.now - timedelta(days=3)).timestamp() * 1000))
+    by_range = await _runs(client, **{"filter[tag]": "p", "filter[createdAt][to]": long_ago})
+    assert by_range == []
+    both = {"filter[tag]": "p", "filter[createdAt][to]": long_ago, "filter[createdAt][period]": "1h"}
+    assert [r["id"] for r in await _runs(client, **both)] == [recent.friendly]
+
+
 async def test_list_items_carry_env_and_omit_unset_optionals(client: httpx.AsyncClient) -> None:
     for run in await _runs(client):
         assert run["env"]["name"] and run["taskKind"] == "STANDARD"

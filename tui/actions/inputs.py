@@ -112,6 +112,11 @@ class RunFilter:
     words: str = ""
     """How the screen the filter came from names it (the runs pane's header); `describe()` uses it when set."""
 
+    def __post_init__(self) -> None:
+        # The server lets a period override from/to, so a filter holding both would not mean what it shows.
+        if self.period and (self.created_from is not None or self.created_to is not None):
+            raise ValueError("a run filter takes a period or a from/to range, not both")
+
     @property
     def selective(self) -> bool:
         """At least one non-time criterion: the TUI never bulk-cancels "everything in the last 7 days"."""

@@ -132,6 +132,22 @@ def header_number(headers: httpx.Headers, name: str) -> float | None:
     return value
 
 
+def http_date(raw: str | None) -> float | None:
+    """An HTTP date (`Date`, `Retry-After`) as epoch seconds; None when absent or unreadable."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        when = parsedate_to_datetime(raw.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return when.timestamp()
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
 def retry_after(headers: httpx.Headers, now: float) -> float | None:
     """Seconds from `now` (epoch) that `Retry-After` asks for, as delta-seconds or an HTTP date; None if unusable."""
     raw = (headers.get("retry-after") or "").strip()
@@ -140,13 +156,8 @@ def retry_after(headers: httpx.Headers, now: float) -> float | None:
     if raw.isdigit():
         seconds = float(raw)
         return seconds if seconds <= MAX_HEADER_NUMBER else None
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
+    when = http_date(raw)
+    return None if when is None else max(0.0, when - now)
 
 
 def int_header(answer: Answer, name: str) -> int | None:

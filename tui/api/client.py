@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
@@ -24,6 +24,7 @@ from tui.api.errors import (
     InvalidResponse,
     NotFound,
     ReadOnly,
+    ServerError,
     Timeout,
     Unauthorized,
 )
@@ -104,6 +105,7 @@ class EngineClient:
     """Talks to a platos / Trigger.dev v4 server. Never imports Textual.
 
     `guard=None` means a fresh read-only WriteGuard: mutations are refused until the caller elevates.
+    `branch` is sent as `x-trigger-branch` on every /api/ call (a preview key needs it).
     `budget_per_second=None` (or 0) means unlimited, for tests. A 2xx body larger than `max_response_mb`, or an
     answer not complete within `timeouts.deadline`, fails with InvalidResponse or Timeout.
     """
@@ -122,6 +124,7 @@ class EngineClient:
         burst: int = 4,
         retry: RetryPolicy = _DEFAULT_RETRY,
         max_response_mb: float = 32.0,
+        branch: str | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -142,11 +145,13 @@ class EngineClient:
             transport=transport,
             retry=retry,
             max_response_mb=max_response_mb,
+            branch=branch,
             sleep=sleep,
             wall_clock=wall_clock,
             jitter=jitter,
         )
         self._env_id: str | None = None
+        self._wall_clock = wall_clock
 
     def __repr__(self) -> str:
         admin = "set" if self._http.has_admin_token else "none"
@@ -155,6 +160,26 @@ class EngineClient:
     @property
     def guard(self) -> WriteGuard:
         return self._guard
+
+    @property
+    def branch(self) -> str | None:
+        """The preview branch sent with every API call, if any."""
+        return self._http.branch
+
+    @property
+    def clock_skew(self) -> float | None:
+        """Seconds the server's clock is ahead of this machine's (negative: behind); None until an answer said."""
+        return self._http.clock_offset
+
+    def server_now(self) -> datetime:
+        """The server's time now, by the last answer's `Date` header; this machine's clock until one came."""
+        return datetime.fromtimestamp(self._wall_clock() + (self._http.clock_offset or 0.0), UTC)
+
+    async def server_time(self) -> datetime:
+        """`server_now()`, first asking the server once (the cached environment id) if no answer came yet."""
+        if self._http.clock_offset is None:
+            await self.environment_id()
+        return self.server_now()
 
     @property
     def slowdown(self) -> float:
@@ -230,7 +255,11 @@ class EngineClient:
         bulk_action: str | None = None,
         page_size: int = 100,
         after: str | None = None,
+        fill: int = 1,
     ) -> Page[Run]:
+        """One page of runs, newest first. The list is eventually consistent (API.md §4.2): a page can hold fewer
+        than `page_size` runs, even none, with `next` still set. Only a missing `next` ends the list. `fill` > 1
+        reads up to that many pages while the runs so far are fewer than `page_size`; `next` continues after."""
         stored = stored_queue_name(*queue) if queue is not None else None
         params = query.run_filters(
             statuses=statuses,
@@ -245,6 +274,15 @@ class EngineClient:
             after=after,
         )
         page = self._parse(wire.parse_run_page, await self._get("/api/v1/runs", params))
+        items, previous = list(page.items), page.previous
+        for _ in range(fill - 1):
+            if page.next is None or len(items) >= page_size:
+                break
+            params["page[after]"] = page.next
+            page = self._parse(wire.parse_run_page, await self._get("/api/v1/runs", params))
+            items.extend(page.items)
+        if len(items) != len(page.items):
+            page = replace(page, items=tuple(items), previous=previous)
         if stored is None:
             return page
         # The API never reports a run's queue; we know it when we filtered by it.
@@ -343,10 +381,14 @@ class EngineClient:
         )
         return self._parse(wire.parse_token_page, await self._get("/api/v1/waitpoints/tokens", params))
 
-    async def retrieve_token(self, token_id: str) -> TokenDetail:
+    async def retrieve_token(self, token_id: str, *, once: bool = False) -> TokenDetail:
+        """A token by id. `once=True` sends one attempt: for ids taken from elsewhere (a trace span), where
+        a 500 most likely means the token does not exist and retrying would only repeat it."""
         # An unknown token makes the real server answer 500, not 404 (API.md §7.3).
         data = await self._get(
-            f"/api/v1/waitpoints/tokens/{_seg(token_id)}", server_error_hint="the token may not exist"
+            f"/api/v1/waitpoints/tokens/{_seg(token_id)}",
+            server_error_hint="the token may not exist",
+            attempts=1 if once else None,
         )
         return self._parse(wire.parse_token_detail, data)
 
@@ -441,7 +483,15 @@ class EngineClient:
         self._require_admin()
         env_id = await self.environment_id()
         path = f"/admin/api/v1/environments/{_seg(env_id)}/engine/repair-queues"
-        data = await self._post(path, {"dryRun": dry_run, "queues": list(queues)}, read=dry_run)
+        body = {"dryRun": dry_run, "queues": list(queues)}
+        try:
+            # A run in a concurrency set without a snapshot fails the whole request with a 500 (API.md §10.2):
+            # it stays so until the engine changes, so it is not retried.
+            data = await self._http.call("POST", path, body=body, retry=dry_run, final_500=True)
+        except ServerError as error:
+            if error.status != 500:
+                raise
+            raise ServerError(f"the engine could not compute a repair: {error.status}", status=500) from None
         return self._parse(wire.parse_repair_report, data)
 
     async def engine_report(self) -> EngineReport:

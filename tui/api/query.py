@@ -18,6 +18,18 @@ def clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
+def time_window(created_from: datetime | None, created_to: datetime | None, period: str | None) -> dict[str, str]:
+    """The `filter[createdAt]` keys: a period, or from/to, never both (a period overrides them on the server)."""
+    if period and (created_from is not None or created_to is not None):
+        raise ValueError("give a period or a from/to range, not both: the server would ignore from/to")
+    if period:
+        return {"filter[createdAt][period]": period}
+    return {
+        "filter[createdAt][from]": epoch_ms(created_from) if created_from else "",
+        "filter[createdAt][to]": epoch_ms(created_to) if created_to else "",
+    }
+
+
 def _compact(required: dict[str, str], optional: dict[str, str]) -> dict[str, str]:
     # The server keeps only the last of repeated keys, so every list is one comma-separated value.
     return {**required, **{key: value for key, value in optional.items() if value}}
@@ -36,7 +48,10 @@ def run_filters(
     page_size: int,
     after: str | None,
 ) -> dict[str, str]:
-    """Parameters of GET /api/v1/runs; `stored_queue` is the stored name (`task/<id>` for task queues)."""
+    """Parameters of GET /api/v1/runs; `stored_queue` is the stored name (`task/<id>` for task queues).
+
+    Raises ValueError for a period together with from/to (see `time_window`).
+    """
     return _compact(
         {"page[size]": str(clamp(page_size, 1, 100))},
         {
@@ -44,9 +59,7 @@ def run_filters(
             "filter[taskIdentifier]": ",".join(tasks),
             "filter[queue]": stored_queue or "",
             "filter[tag]": ",".join(tags),
-            "filter[createdAt][from]": epoch_ms(created_from) if created_from else "",
-            "filter[createdAt][to]": epoch_ms(created_to) if created_to else "",
-            "filter[createdAt][period]": period or "",
+            **time_window(created_from, created_to, period),
             "filter[bulkAction]": bulk_action or "",
             "page[after]": after or "",
         },
@@ -71,9 +84,7 @@ def token_filters(
             "filter[status]": ",".join(TokenStatus(s).value for s in statuses),
             "filter[tags]": ",".join(tags),
             "filter[idempotencyKey]": idempotency_key or "",
-            "filter[createdAt][period]": period or "",
-            "filter[createdAt][from]": epoch_ms(created_from) if created_from else "",
-            "filter[createdAt][to]": epoch_ms(created_to) if created_to else "",
+            **time_window(created_from, created_to, period),
             "page[after]": after or "",
         },
     )

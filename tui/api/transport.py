@@ -22,6 +22,7 @@ from tui.api.answer import (
     body_float,
     decode_json,
     error_body,
+    http_date,
     int_header,
     read_body,
     retry_after,
@@ -47,6 +48,12 @@ from tui.model.text import clean
 API_VERSION = "2025-07-16"
 USER_AGENT = f"platos-tui/{__version__}"
 NO_BODY: Any = object()
+
+PREVIEW_KEY_PREFIX = "tr_preview_"
+BRANCH_HINT = (
+    'a tr_preview_ key needs a branch: set branch = "..." in the profile, PLATOS_BRANCH or TRIGGER_PREVIEW_BRANCH'
+)
+_BRANCH = re.compile(r"^[\x21-\x7e]{1,256}$")
 
 # Key shapes of API.md §1.2, redacted from anything a server sends back, in case it echoes a credential.
 _KEY_PATTERN = re.compile(
@@ -147,10 +154,15 @@ class Requester:
         transport: httpx.AsyncBaseTransport | None,
         retry: RetryPolicy,
         max_response_mb: float = 32.0,
+        branch: str | None = None,
         sleep: Sleep = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
     ) -> None:
+        if branch is not None and not _BRANCH.match(branch):
+            raise ConfigurationError("invalid preview branch name: printable ASCII without spaces, at most 256")
+        self.branch = branch
+        self._preview = secret_key.reveal().startswith(PREVIEW_KEY_PREFIX)
         self._max_mb = max_response_mb
         self._max_bytes = max(1, int(max_response_mb * 1024 * 1024))
         self._secret = secret_key
@@ -163,6 +175,8 @@ class Requester:
         self._jitter = jitter
         self.state = ConnectionState.CONNECTING
         self.last_error: str | None = None
+        self.clock_offset: float | None = None
+        """Seconds the server's clock is ahead of ours, from the last answer's `Date` header; None until one."""
         self._http = httpx.AsyncClient(
             base_url=base_url,
             transport=transport,
@@ -213,25 +227,33 @@ class Requester:
         body: Any = NO_BODY,
         retry: bool,
         fail_fast_404: bool = False,
+        final_500: bool = False,
+        attempts: int | None = None,
         server_error_hint: str | None = None,
     ) -> Any:
         """One logical call; returns the decoded JSON body of a 2xx answer or raises an ApiError.
 
         `retry` is True only for reads: a mutation is sent once and never again. `fail_fast_404` makes a
-        404 final even when the server says `x-should-retry: true` (interactive look-ups).
+        404 final even when the server says `x-should-retry: true` (interactive look-ups); `final_500` does
+        the same for a 500 the route is known to give for good. `attempts` lowers the policy's attempt count.
         """
         credential = self._credential(path)
         headers = {"Authorization": f"Bearer {credential}"}
+        if self.branch is not None and path.startswith("/api/"):
+            # A preview key names the parent environment; the branch picks the child (API.md §1.2, §1.5).
+            headers["x-trigger-branch"] = self.branch
+        limit = min(attempts, self._retry.attempts) if attempts is not None else self._retry.attempts
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with self._budget.slot():
                     answer = await self._exchange(method, path, params, headers, body)
+                self._observe_clock(answer)
                 self._observe_ratelimit(answer)
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, mutation=not retry)
-                if retry and attempt < self._retry.attempts:
+                if retry and attempt < limit:
                     await self._wait(self._backoff(attempt), error)
                     continue
                 self._fail(error, ConnectionState.DISCONNECTED)
@@ -249,7 +271,8 @@ class Requester:
                 self.state, self.last_error = ConnectionState.CONNECTED, None
                 return data
             error = self._status_error(answer, is_admin=path.startswith("/admin/"), hint=server_error_hint)
-            delay = self._retry_delay(answer, attempt, fail_fast_404) if retry else None
+            final = (fail_fast_404 and answer.status == 404) or (final_500 and answer.status == 500)
+            delay = self._retry_delay(answer, attempt, limit, final) if retry else None
             if delay is not None:
                 await self._wait(delay, error)
                 continue
@@ -287,8 +310,11 @@ class Requester:
         self.state, self.last_error = state, str(error)
 
     def _record(self, error: ApiError, status: int) -> None:
-        if status in (401, 403):
+        if status == 401:
             self._fail(error, ConnectionState.UNAUTHORIZED)
+        elif status == 403:
+            # A valid key refused on this route only (a scoped key, a non-admin PAT): the rest still works.
+            self._fail(error, ConnectionState.CONNECTED)
         elif status >= 500 or status in (408, 429):
             # The server answered, so the connection is fine; the failure is kept for the status bar.
             self._fail(error, ConnectionState.CONNECTED)
@@ -305,6 +331,13 @@ class Requester:
             self._fail(error, ConnectionState.CONNECTED)
             raise
 
+    def _observe_clock(self, answer: Answer) -> None:
+        """Ages are judged by the server's clock: keep how far it is from ours (a bastion's clock can be off)."""
+        stamp = http_date(answer.headers.get("date"))
+        if stamp is not None:
+            # Date has whole seconds, truncated: the middle of that second is the best guess.
+            self.clock_offset = stamp + 0.5 - self._wall_clock()
+
     def _observe_ratelimit(self, answer: Answer) -> None:
         remaining, limit = int_header(answer, "x-ratelimit-remaining"), int_header(answer, "x-ratelimit-limit")
         int_header(answer, "x-ratelimit-reset")  # checked here too, so a nonsense value fails every 2xx alike
@@ -314,13 +347,13 @@ class Requester:
         delay = min(self._retry.max_delay, self._retry.base_delay * 2.0 ** (attempt - 1))
         return min(self._retry.max_delay, delay * (0.75 + 0.5 * self._jitter()))
 
-    def _retry_delay(self, answer: Answer, attempt: int, fail_fast_404: bool) -> float | None:
+    def _retry_delay(self, answer: Answer, attempt: int, limit: int, final: bool) -> float | None:
         """Seconds to wait before the next attempt of a read, or None to give up (API.md §2.3 order)."""
-        if attempt >= self._retry.attempts:
+        if attempt >= limit or final:
             return None
         status = answer.status
         should = answer.headers.get("x-should-retry", "").strip().lower()
-        if should == "false" or (status == 404 and fail_fast_404):
+        if should == "false":
             return None
         wait = self._server_wait(answer) if status in (429, 503) else None
         if wait is not None:
@@ -369,7 +402,9 @@ class Requester:
         said = f" ({server})" if server else ""
         if status == 401:
             who = "admin token" if is_admin else "key"
-            return Unauthorized(f"401: {who} rejected{said}", status=status)
+            # Without the branch header the real server refuses a preview key outright: say how to fix it.
+            hint = f"; {BRANCH_HINT}" if self._preview and self.branch is None and not is_admin else ""
+            return Unauthorized(f"401: {who} rejected{said}{hint}", status=status)
         if status == 403:
             return Forbidden(f"403: {server or 'forbidden'}", status=status)
         if status == 404:

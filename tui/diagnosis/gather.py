@@ -118,6 +118,9 @@ async def _env_holders(client: EngineClient, notes: Notes) -> tuple[Run, ...] | 
         after = page.next
         if after is None:
             break
+    else:
+        # Pages can be short with more behind them (API.md §4.2): this is a floor, not the count.
+        notes.lines.append(f"running runs: at least {len(runs)} (read {MAX_HOLDER_PAGES} pages)")
     return tuple(runs)
 
 
@@ -350,7 +353,9 @@ async def _environment_facts(
         _active_runs(client, notes),
         notes.attempt(
             "QUEUED runs past the window",
-            client.list_runs(statuses=[RunStatus.QUEUED], created_to=queued_before, page_size=100),
+            client.list_runs(
+                statuses=[RunStatus.QUEUED], created_to=queued_before, page_size=100, fill=MAX_QUEUED_PAGES
+            ),
         ),
     )
     candidates = sorted(

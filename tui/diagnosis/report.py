@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 from tui.api.client import EngineClient
@@ -60,6 +60,7 @@ from tui.diagnosis.findings import Cause, Finding, Recovery, VerifyCheck
 from tui.diagnosis.fmt import plural
 from tui.diagnosis.gather import gather_environment_facts, gather_run_facts
 from tui.diagnosis.triage import affected_runs, triage
+from tui.model import clock_skew_label
 from tui.model.text import clean
 
 EXIT_OK = 0
@@ -174,6 +175,12 @@ def _plugins(settings: Settings) -> frozenset[str]:
     return frozenset(p.name for p in settings.plugins)
 
 
+def _skew_json(client: EngineClient) -> dict[str, Any]:
+    """`serverClockSkewSeconds` (server minus this machine) when it is worth telling, else nothing."""
+    skew = client.clock_skew
+    return {"serverClockSkewSeconds": round(skew, 1)} if skew is not None and clock_skew_label(skew) else {}
+
+
 async def diagnose_command(
     client: EngineClient,
     settings: Settings,
@@ -184,14 +191,17 @@ async def diagnose_command(
     now: datetime | None = None,
 ) -> int:
     """`platos-tui diagnose RUN_ID [--json]`: 0 when not stuck, 1 otherwise; ApiError propagates."""
-    when = now or datetime.now(UTC)
+    # Ages are judged by the server's clock: a bastion whose clock is off must not invent (or hide) stuck runs.
+    when = now or await client.server_time()
     facts = await gather_run_facts(client, run_id, settings.thresholds, when)
     finding = diagnose(facts, settings.thresholds)
     plugins = _plugins(settings)
+    skew = clock_skew_label(client.clock_skew)
     if as_json:
-        out.write(json.dumps({**finding_json(finding, plugins), "requests": facts.env.requests}, indent=2) + "\n")
+        data = {**finding_json(finding, plugins), "requests": facts.env.requests, **_skew_json(client)}
+        out.write(json.dumps(data, indent=2) + "\n")
     else:
-        out.write(render_diagnosis(finding, plugins))
+        out.write((f"{skew} (ages follow the server)\n" if skew else "") + render_diagnosis(finding, plugins))
     return EXIT_OK if finding.cause is Cause.NOT_STUCK else EXIT_FINDINGS
 
 
@@ -204,12 +214,13 @@ async def triage_command(
     now: datetime | None = None,
 ) -> int:
     """`platos-tui triage [--json]`: 0 when nothing is stuck, 1 with findings; ApiError propagates."""
-    when = now or datetime.now(UTC)
+    when = now or await client.server_time()
     env = await gather_environment_facts(client, settings.thresholds, when)
     findings = triage(env, settings.thresholds)
     plugins = _plugins(settings)
+    skew = clock_skew_label(client.clock_skew)
     if as_json:
-        out.write(json.dumps(triage_json(findings, env, plugins), indent=2) + "\n")
+        out.write(json.dumps({**triage_json(findings, env, plugins), **_skew_json(client)}, indent=2) + "\n")
     else:
-        out.write(render_triage(findings, env, plugins))
+        out.write((f"{skew} (ages follow the server)\n" if skew else "") + render_triage(findings, env, plugins))
     return EXIT_FINDINGS if findings else EXIT_OK

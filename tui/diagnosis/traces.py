@@ -104,7 +104,9 @@ async def trace_run(client: EngineClient, run: Run, notes: Notes, tokens: dict[s
         if span.token_id is None:
             continue
         if span.token_id not in tokens:
-            tokens[span.token_id] = await notes.attempt(f"token {span.token_id}", client.retrieve_token(span.token_id))
+            # One try: an id read from a span may name no token, and that is a 500 on the real server.
+            lookup = client.retrieve_token(span.token_id, once=True)
+            tokens[span.token_id] = await notes.attempt(f"token {span.token_id}", lookup)
         token = tokens[span.token_id]
         if token is not None:
             found.append(token)
@@ -142,7 +144,11 @@ async def sample_calls(
         lambda task: notes.attempt(
             f"recent runs of {task}",
             client.list_runs(
-                tasks=[task], statuses=SAMPLED, created_from=opened[task] - SAMPLE_SINCE, page_size=SAMPLE_RUNS
+                tasks=[task],
+                statuses=SAMPLED,
+                created_from=opened[task] - SAMPLE_SINCE,
+                page_size=SAMPLE_RUNS,
+                fill=2,  # a short page is not the end (API.md §4.2)
             ),
         ),
     )

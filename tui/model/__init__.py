@@ -13,6 +13,7 @@ from tui.model.misc import (
     Repair,
     RepairReport,
     RepairResult,
+    clock_skew_label,
     environment_type_from_key,
 )
 from tui.model.paging import Page
@@ -80,6 +81,7 @@ __all__ = [
     "Trace",
     "TriggeredRun",
     "WaitpointToken",
+    "clock_skew_label",
     "draining",
     "effective_limit",
     "environment_type_from_key",

@@ -158,3 +158,16 @@ class EngineReport:
     can_dequeue: bool
     reasons: tuple[str, ...]
     queues: tuple[QueueEngineState, ...]
+
+
+CLOCK_SKEW_NOTABLE = 5.0
+"""Seconds of difference between the server's clock and ours worth telling the operator about."""
+
+
+def clock_skew_label(skew: float | None) -> str | None:
+    """`server clock −20 m` (behind) or `server clock +8 s` (ahead) past CLOCK_SKEW_NOTABLE, else None."""
+    if skew is None or abs(skew) <= CLOCK_SKEW_NOTABLE:
+        return None
+    size = abs(skew)
+    amount = f"{size:.0f} s" if size < 120 else f"{size / 60:.0f} m" if size < 7200 else f"{size / 3600:.0f} h"
+    return f"server clock {'−' if skew < 0 else '+'}{amount}"

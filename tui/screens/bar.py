@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from tui.api.client import ClientStats, ConnectionState, EngineClient
 from tui.api.guard import WriteGuard
 from tui.config import Settings
+from tui.model import EnvironmentType, clock_skew_label
 from tui.screens.session import Session, triage_cost
 from tui.widgets.format import short_duration
 from tui.widgets.topbar import TopBar, TopBarState
@@ -68,6 +69,15 @@ def bar_state(
     return replace(state, rate=state.rate + triage_cost(session))
 
 
+def branch_label(settings: Settings) -> tuple[str, bool]:
+    """The top bar's branch part and whether it is missing: a preview key without a branch says how to set one."""
+    if settings.branch:
+        return f"branch {settings.branch}", False
+    if settings.env_type is EnvironmentType.PREVIEW:
+        return 'no branch: set PLATOS_BRANCH or branch = "..." in the profile', True
+    return "", False
+
+
 def client_bar_state(
     settings: Settings,
     client: EngineClient,
@@ -85,6 +95,7 @@ def client_bar_state(
     state = stats.state if stats is not None else None
     connection = state.value if isinstance(state, ConnectionState) else str(state or "")
     guard = getattr(client, "guard", None)
+    branch, branch_missing = branch_label(settings)
     return TopBarState(
         profile=settings.profile,
         environment=settings.env_label,
@@ -97,6 +108,9 @@ def client_bar_state(
         access=access or access_words(settings, guard if isinstance(guard, WriteGuard) else None),
         polling_paused=polling_paused,
         error=error or (stats.last_error if stats is not None else None),
+        branch=branch,
+        branch_missing=branch_missing,
+        clock_skew=clock_skew_label(getattr(client, "clock_skew", None)) or "",
     )
 
 

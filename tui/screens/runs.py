@@ -26,6 +26,8 @@ from tui.widgets.format import seconds_until_change, short_duration
 from tui.widgets.table import Cell, Column, FastTable, Row
 
 PAGE_SIZE = 100
+FILL_PAGES = 3
+"""Pages read at most for one segment while they come back short with `next` set (API.md §4.2)."""
 TRIAGE_EVERY_SECONDS = 60.0
 """While runs look overdue, the pane asks for a triage this often: it decides which of them are really stuck."""
 OLDER_PAGES_EVERY = 5
@@ -169,6 +171,9 @@ class RunsScreen(PaneScreen):
             period=self.window if created_to is None else None,
             page_size=PAGE_SIZE,
             after=after,
+            # A short page is not the end of the list (it is re-filtered after paging): the stuck scan and the
+            # newest runs keep reading a few pages rather than stopping at an empty one.
+            fill=FILL_PAGES,
         )
 
     def _store(self, segment: _Segment, page: Page[Run]) -> _Segment:

@@ -78,7 +78,8 @@ class Session:
 
     settings: Settings
     client: EngineClient
-    clock: Callable[[], datetime]
+    clock_override: Callable[[], datetime] | None = None
+    """A fixed clock (tests); by default ages follow the server's clock (`EngineClient.server_now`)."""
     paused: bool = False
     read_only_locked: bool = False
     """Started with --read-only: a hard lock that `:write` cannot lift (a profile's `read_only` can be)."""
@@ -95,6 +96,10 @@ class Session:
     triaged: TriageResult | None = None
     """The latest triage: the triage pane shows it, the runs pane marks STUCK from it (one answer)."""
     _triaging: asyncio.Task[TriageResult] | None = field(default=None, repr=False)
+
+    def clock(self) -> datetime:
+        """Now, by the server's clock: every age and "stuck for" is judged against it, not this machine's."""
+        return self.clock_override() if self.clock_override is not None else self.client.server_now()
 
     @property
     def flows(self) -> Any:

@@ -8,6 +8,7 @@ from typing import ClassVar
 from textual import on
 from textual.binding import Binding, BindingType
 
+from tui.api.errors import Forbidden
 from tui.model import WAIT_FOR_TOKEN, RunStatus, TokenStatus, WaitpointToken
 from tui.screens.messages import OpenRun
 from tui.screens.pane import PaneScreen
@@ -26,6 +27,9 @@ SCAN_LIST_EVERY = 30.0
 RESCAN_RUN_EVERY = 120.0
 SCAN_CALLS_PER_POLL = 2
 """Trace and span reads per poll: the blocked-run column fills in slowly rather than spending the budget."""
+REFUSED = "this key cannot read waitpoint tokens"
+REFUSED_RECHECK = 60.0
+"""Seconds before asking again after a 403 (the key's scopes rarely change mid-session)."""
 TONE = {TokenStatus.WAITING: "warning", TokenStatus.COMPLETED: "success", TokenStatus.TIMED_OUT: "error"}
 
 
@@ -63,10 +67,19 @@ class WaitpointsScreen(PaneScreen):
         self._candidates_read: float | None = None
         self._scanned: dict[str, float] = {}
         self._pending_spans: list[tuple[str, str]] = []
+        self._refused_at: float | None = None
+        """When the server last refused this key the token routes (403)."""
+
+    def loaded_message(self) -> str:
+        return REFUSED if self._refused_at is not None else self.EMPTY
+
+    def warning(self) -> str:
+        return REFUSED if self._refused_at is not None else ""
 
     def reset(self) -> None:
         self._tokens, self._next, self._blocked, self._scanned = {}, None, {}, {}
         self._candidates, self._pending_spans, self._candidates_read = [], [], None
+        self._refused_at = None
         self.table.set_rows([])
 
     # ----- data -----------------------------------------------------------------------------------------
@@ -74,8 +87,19 @@ class WaitpointsScreen(PaneScreen):
     async def poll(self, *, full: bool) -> None:
         client = self.session.client
         changed = False
+        if self._refused_at is not None and time.monotonic() - self._refused_at < REFUSED_RECHECK:
+            return
         if full or not self._tokens:
-            page = await client.list_tokens(statuses=self.statuses, tags=[self.tag] if self.tag else [], page_size=100)
+            try:
+                page = await client.list_tokens(
+                    statuses=self.statuses, tags=[self.tag] if self.tag else [], page_size=100
+                )
+            except Forbidden:
+                # A scoped key may lack the token routes: say so here and leave the other panes alone.
+                self.reset()
+                self._refused_at = time.monotonic()
+                return
+            self._refused_at = None
             # Page one replaces what it covers; older pages the operator scrolled to stay (with their cursor).
             oldest = min((t.created_at for t in page.items), default=None) if page.next else None
             older = {k: t for k, t in self._tokens.items() if oldest is not None and t.created_at < oldest}
@@ -111,7 +135,7 @@ class WaitpointsScreen(PaneScreen):
         calls = 0
         found = False
         if self._candidates_read is None or now - self._candidates_read >= SCAN_LIST_EVERY:
-            page = await client.list_runs(statuses=(RunStatus.WAITING, RunStatus.EXECUTING), page_size=100)
+            page = await client.list_runs(statuses=(RunStatus.WAITING, RunStatus.EXECUTING), page_size=100, fill=2)
             self._candidates = [run.id for run in page.items]
             self._candidates_read = now
             calls += 1

@@ -80,6 +80,8 @@ class Engine:
         self.slots_per_worker = 5
         self.entities_down: set[str] = set()
         self.tool_timeout = 1800.0
+        self.replica_lag = 0.0
+        """Seconds the run-list replica trails the database (API.md §4.2); 0 is a consistent list."""
         self.auto_resolve: float | None = 90.0
         """Seconds after which an approver completes a run's token; None leaves tokens orphaned."""
         self.history = History()
@@ -119,6 +121,8 @@ class Engine:
     # -- indexes -----------------------------------------------------------------------------------------
     def _set_status(self, run: Run, status: str, snapshot: str) -> None:
         self.by_status.get(run.status, set()).discard(run.iid)
+        if run.updated_at < self.now - timedelta(seconds=self.replica_lag) or run.replica_status is None:
+            run.replica_status = run.status  # changes within one lag collapse: the replica holds the older one
         run.status, run.snapshot, run.updated_at = status, snapshot, self.now
         self.by_status.setdefault(status, set()).add(run.iid)
 

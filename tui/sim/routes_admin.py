@@ -38,14 +38,22 @@ async def repair_queues(ctx: Ctx) -> Any:
     if not isinstance(dry_run, bool) or not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise json_error(500, "Internal Server Error")
     env_ids = sorted(engine.env.operational)
+    _snapshots_exist(engine, env_ids)
     queue_results = []
     for queue in _ordered(engine, [str(n) for n in names]):
         ids = sorted(i for i in queue.operational if i not in engine.env.operational)
+        _snapshots_exist(engine, ids)
         queue_results.append({"queue": queue.stored, **views.repair_result(engine, ids, dry_run)})
     result = {"environment": views.repair_result(engine, env_ids, dry_run), "queues": queue_results}
     if not dry_run:
         _repair(engine, env_ids + [i for q in queue_results for i in q["runIds"]])
     return result
+
+
+def _snapshots_exist(engine: Engine, run_ids: list[str]) -> None:
+    # A slot held by a run with no snapshot makes getLatestExecutionSnapshot throw: a 500 (API.md §10.2).
+    if any(iid not in engine.runs for iid in run_ids):
+        raise json_error(500, "Internal Server Error")
 
 
 def _repair(engine: Engine, run_ids: list[str]) -> None:

@@ -45,7 +45,8 @@ def _bulk_filter(ctx: Ctx, raw: dict[str, Any]) -> RunFilter:
     since = parse_time(str(raw["from"]), "filter.from") if raw.get("from") else None
     until = parse_time(str(raw["to"]), "filter.to") if raw.get("to") else now
     if raw.get("period"):
-        since = now - timedelta(seconds=parse_period(str(raw["period"]), "filter.period"))
+        # The period wins over from/to and is frozen at creation as [now - period, now] (API.md §8).
+        since, until = now - timedelta(seconds=parse_period(str(raw["period"]), "filter.period")), now
     return RunFilter(
         ctx.engine,
         statuses=values("status"),

@@ -195,7 +195,8 @@ async def list_tokens(ctx: Ctx) -> Any:
     start = parse_time(since, "filter[createdAt][from]") if since else None
     end = parse_time(until, "filter[createdAt][to]") if until else None
     if period:
-        start = ctx.engine.now - timedelta(seconds=parse_period(period, "filter[createdAt][period]"))
+        # As for runs, a period overrides from and to.
+        start, end = ctx.engine.now - timedelta(seconds=parse_period(period, "filter[createdAt][period]")), None
     after, before = ctx.query("page[after]"), ctx.query("page[before]")
 
     def keep(token: Token) -> bool:

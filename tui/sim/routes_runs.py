@@ -38,7 +38,7 @@ def _key(cursor: dict[str, Any], param: str) -> tuple[datetime, str]:
 
 async def list_runs(ctx: Ctx) -> Any:
     size = page_size(ctx, 25)
-    run_filter = filter_from_query(ctx)
+    run_filter = filter_from_query(ctx, replica=True)
     after, before = ctx.query("page[after]"), ctx.query("page[before]")
     pagination: dict[str, str] = {}
     if before:
@@ -61,6 +61,9 @@ async def list_runs(ctx: Ctx) -> Any:
             pagination["next"] = _cursor(page[-1])
         if after and page:
             pagination["previous"] = _cursor(page[0])
+    # Rows are re-read from the database and the status filter applied again, after the cursors were set:
+    # a page can come back short, even empty, with `next` still there (clickhouseRunsRepository.listRuns).
+    page = [run for run in page if run_filter.still_matches(run)]
     return {"data": [views.list_item(ctx.engine, r, ctx.v2) for r in page], "pagination": pagination}
 
 

@@ -34,8 +34,11 @@ class RunFilter:
         until: datetime | None,
         regions: list[str] | None = None,
         machines: list[str] | None = None,
+        replica: bool = False,
     ) -> None:
         self.engine = engine
+        # The list endpoint picks ids on a replica that trails by `engine.replica_lag` (API.md §4.2).
+        self.lag = timedelta(seconds=engine.replica_lag) if replica else None
         self.db_statuses: set[str] | None = None
         if statuses:
             unknown = [s for s in statuses if s not in views.FILTER_STATUS]
@@ -52,10 +55,27 @@ class RunFilter:
         # Every simulated run uses the default machine, so a machine filter matches only when it names it.
         self.no_machine_match = bool(machines) and DEFAULT_MACHINE not in (machines or ())
 
+    def _seen_status(self, run: Run) -> str | None:
+        """The status the id query sees: on a lagging replica, none for a new run, the older one for a change."""
+        if self.lag is None or not self.lag:
+            return run.status
+        horizon = self.engine.now - self.lag
+        if run.created_at > horizon:
+            return None
+        if run.updated_at > horizon and run.replica_status is not None:
+            return run.replica_status
+        return run.status
+
+    def still_matches(self, run: Run) -> bool:
+        """The status filter again, on the current row: what the server re-applies after paging."""
+        return self.db_statuses is None or run.status in self.db_statuses
+
     def matches(self, run: Run) -> bool:
+        seen = self._seen_status(run)
         return (
             not self.no_machine_match
-            and (self.db_statuses is None or run.status in self.db_statuses)
+            and seen is not None
+            and (self.db_statuses is None or seen in self.db_statuses)
             and (not self.regions or run.region in self.regions)
             and (not self.tasks or run.task in self.tasks)
             and (not self.versions or run.version in self.versions)
@@ -70,7 +90,7 @@ class RunFilter:
     def newest_first(self, before: tuple[datetime, str] | None = None) -> Iterator[Run]:
         """Matching runs, newest first, strictly older than `before`."""
         engine = self.engine
-        if self.db_statuses is not None:
+        if self.db_statuses is not None and not self.lag:
             pool = [engine.runs[i] for s in self.db_statuses for i in engine.by_status.get(s, ())]
             if len(pool) < len(engine.order) // 4:
                 pool.sort(key=lambda r: (r.created_at, r.iid), reverse=True)
@@ -93,7 +113,7 @@ class RunFilter:
                 yield run
 
 
-def filter_from_query(ctx: Ctx) -> RunFilter:
+def filter_from_query(ctx: Ctx, *, replica: bool = False) -> RunFilter:
     since = ctx.query("filter[createdAt][from]")
     until = ctx.query("filter[createdAt][to]")
     period = ctx.query("filter[createdAt][period]")
@@ -103,7 +123,9 @@ def filter_from_query(ctx: Ctx) -> RunFilter:
     start = parse_time(since, "filter[createdAt][from]") if since else None
     end = parse_time(until, "filter[createdAt][to]") if until else None
     if period:
+        # A period overrides from and to alike (runsRepository: the period wins over the range).
         start = ctx.engine.now - timedelta(seconds=parse_period(period, "filter[createdAt][period]"))
+        end = None
     if start is None and end is None:
         start = ctx.engine.now - DEFAULT_WINDOW
     return RunFilter(
@@ -119,4 +141,5 @@ def filter_from_query(ctx: Ctx) -> RunFilter:
         until=end,
         regions=ctx.query_list("filter[region]"),
         machines=ctx.query_list("filter[machine]"),
+        replica=replica,
     )

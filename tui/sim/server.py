@@ -11,7 +11,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -31,6 +32,11 @@ from tui.sim.scenarios import build
 DEFAULT_SECRET_KEY = "tr_dev_pl4tosdem0simu1at0rkey12"
 DEFAULT_ADMIN_TOKEN = "tr_pat_p4tosdem9simu2at9radm3ntokenabcdefghijkm"
 NON_ADMIN_TOKEN = "tr_pat_n9nadm3nuserpatabcdefghijkmnpqrstuvwxyz2"
+# An additional (scoped) secret key of the same environment, in the real `tr_<env>_sk_` + 24 alnum format.
+SCOPED_SECRET_KEY = "tr_dev_sk_sc0pedk3yn0tokenr0utes12"
+SCOPED_REFUSED = ("/api/v1/waitpoints/tokens",)
+"""Path prefixes the scoped key is refused on: routes that declare no authorization block (API.md §1.2)."""
+FORBIDDEN = {"error": "Unauthorized", "code": "unauthorized", "param": "access_token", "type": "authorization"}
 BUCKET_MAX = 750
 REFILL = 250
 REFILL_SECONDS = 10.0
@@ -52,6 +58,10 @@ class SimOptions:
     faults: str | None = None
     public: bool = False
     start: datetime | None = None
+    replica_lag: float = 0.0
+    """Seconds the run list's replica trails (short pages, just-changed runs missing); 0 for tests."""
+    clock_skew: float = 0.0
+    """Seconds the server's clock is ahead of this machine's (negative: behind); moves the engine's clock."""
 
 
 @dataclass
@@ -77,10 +87,13 @@ class Sim:
     """Everything one server instance holds: the engine, its keys, faults and the rate limiter."""
 
     def __init__(self, options: SimOptions) -> None:
+        start = options.start
+        if options.clock_skew:
+            start = (start or datetime.now(UTC)) + timedelta(seconds=options.clock_skew)
         self.engine: Engine = build(
             options.scenario,
             seed=options.seed,
-            start=options.start,
+            start=start,
             speed=options.speed,
             queues=options.queues,
             runs=options.runs,
@@ -88,6 +101,8 @@ class Sim:
         self.options = options
         self.secret_key = options.secret_key or DEFAULT_SECRET_KEY
         self.admin_token = options.admin_token or DEFAULT_ADMIN_TOKEN
+        self.scoped_key = _scoped_key(self.secret_key)
+        self.engine.replica_lag = options.replica_lag
         self.bucket = Bucket()
         self.faults = FaultLayer(parse_faults(options.faults) if options.faults else None)
         self.lock = asyncio.Lock()
@@ -96,6 +111,7 @@ class Sim:
     def switch(self, scenario: str) -> None:
         """Rebuild the world for another scenario, keeping the virtual clock where it is."""
         self.engine = build(scenario, seed=self.options.seed, start=self.engine.now, speed=self.engine.speed)
+        self.engine.replica_lag = self.options.replica_lag
         self.on_switch(self.engine)
 
 
@@ -123,7 +139,16 @@ def _auth_api(sim: Sim, request: Request, *, limited: bool) -> None:
     token = (header or "").removeprefix("Bearer ").strip()
     if not token:
         raise ApiError(401, {"error": "Invalid or Missing API key"})
+    preview = token.startswith("tr_preview_") and token in (sim.secret_key, sim.scoped_key)
+    if preview and not request.headers.get("x-trigger-branch", "").strip():
+        # A preview key authenticates the parent environment only through a branch (API.md §1.2); the exact
+        # wording of the real refusal is inferred.
+        raise ApiError(401, {"error": "Invalid API key"})
     if token == sim.secret_key:
+        return
+    if token == sim.scoped_key:
+        if request.url.path.startswith(SCOPED_REFUSED):
+            raise ApiError(403, FORBIDDEN)
         return
     complete = COMPLETE_PATH.match(request.url.path)
     if complete and token.count(".") == 2:
@@ -132,11 +157,15 @@ def _auth_api(sim: Sim, request: Request, *, limited: bool) -> None:
         if claims is None:
             raise ApiError(401, {"error": "Public Access Token is invalid"})
         if f"write:waitpoints:{unquote(complete.group(1))}" not in claims.get("scopes", []):
-            raise ApiError(
-                403, {"error": "Unauthorized", "code": "unauthorized", "param": "access_token", "type": "authorization"}
-            )
+            raise ApiError(403, FORBIDDEN)
         return
     raise ApiError(401, {"error": "Invalid API key"})
+
+
+def _scoped_key(secret_key: str) -> str:
+    """The scoped key of the environment whose root key is `secret_key` (same environment prefix)."""
+    prefix = secret_key[: secret_key.index("_", 3) + 1] if secret_key.count("_") >= 2 else "tr_dev_"
+    return prefix + SCOPED_SECRET_KEY.removeprefix("tr_dev_")
 
 
 def _auth_admin(sim: Sim, request: Request) -> None:
@@ -158,7 +187,7 @@ def endpoint(
         try:
             fault = await sim.faults.before(request)
             if fault is not None:
-                return fault
+                return _dated(sim, fault)
             if admin:
                 _auth_admin(sim, request)
             elif not public:
@@ -172,7 +201,7 @@ def endpoint(
                         "x-ratelimit-reset": str(reset),
                     }
                     if not allowed:
-                        return _rate_limited(reset, headers)
+                        return _dated(sim, _rate_limited(reset, headers))
                 _auth_api(sim, request, limited=limited)
             async with sim.lock:
                 sim.engine.sync()
@@ -185,9 +214,15 @@ def endpoint(
             # Like the route builder's catch-all (API.md §2.1); also keeps tracebacks off the demo's terminal.
             response = JSONResponse({"error": "Internal Server Error"}, status_code=500)
         response.headers.update(headers)
-        return sim.faults.after(response)
+        return sim.faults.after(_dated(sim, response))
 
     return run
+
+
+def _dated(sim: Sim, response: Response) -> Response:
+    # The server's own clock, as every real answer carries it (RFC 9110 Date): the engine's virtual time.
+    response.headers["date"] = format_datetime(sim.engine.now.astimezone(UTC), usegmt=True)
+    return response
 
 
 async def _body(request: Request) -> bytes | None:
@@ -312,6 +347,7 @@ class RunningSim:
         self._server, self._thread, self.url, self._sim = server, thread, url, sim
         self.secret_key = sim.secret_key
         self.admin_token = sim.admin_token
+        self.scoped_key = sim.scoped_key
         self.environment_id = sim.engine.env.id
 
     @property
@@ -349,7 +385,9 @@ def start_in_background(options: SimOptions) -> RunningSim:
     _check_host(options)
     port = options.port or _free_port(options.host)
     app = create_app(options)
-    config = uvicorn.Config(app, host=options.host, port=port, log_level="error", lifespan="off", access_log=False)
+    config = uvicorn.Config(
+        app, host=options.host, port=port, log_level="error", lifespan="off", access_log=False, date_header=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="platos-sim", daemon=True)
     thread.start()
@@ -377,7 +415,10 @@ def serve(options: SimOptions) -> None:
     print(f"  url:            http://{options.host}:{options.port}")
     print(f"  secret key:     {sim.secret_key}")
     print(f"  admin token:    {sim.admin_token}")
+    print(f"  scoped key:     {sim.scoped_key} (refused on waitpoint token routes)")
     print(f"  environment id: {sim.engine.env.id}")
     print(f"  try:  PLATOS_API_URL=http://{options.host}:{options.port} PLATOS_SECRET_KEY={sim.secret_key} platos-tui")
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.run(app, host=options.host, port=options.port, log_level="warning", lifespan="off")
+        uvicorn.run(
+            app, host=options.host, port=options.port, log_level="warning", lifespan="off", date_header=False
+        )

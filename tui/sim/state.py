@@ -136,6 +136,8 @@ class Run:
     error: dict[str, Any] | None = None
     attempt: int = 0
     requeues: int = 0
+    replica_status: str | None = None
+    """The status before the last change: what a lagging replica still shows until `updated_at` + lag."""
     phase_end: datetime | None = None
     phase: str = ""
     """What the run is doing while EXECUTING: "tool", "wait", "work"."""

@@ -29,6 +29,11 @@ class TopBarState:
     access: str = ""
     polling_paused: bool = False
     error: str | None = None
+    branch: str = ""
+    """The preview branch, or a one-line hint when a preview key has none."""
+    branch_missing: bool = False
+    clock_skew: str = ""
+    """`server clock −20 m` when the server's clock is notably off ours (ages follow the server's)."""
 
 
 _CONNECTION_TONE = {
@@ -67,6 +72,8 @@ class TopBar(Widget):
                 "error" if state.production else "accent",
             ),
         ]
+        if state.branch:
+            parts.append((0, state.branch, "warning" if state.branch_missing else "accent"))
         if state.production:
             parts.append((0, "PRODUCTION", "error"))
         if state.demo:
@@ -75,6 +82,8 @@ class TopBar(Widget):
             parts.append((0, state.connection, _CONNECTION_TONE.get(state.connection, "muted")))
         freshness = f"STALE {state.freshness}" if state.stale else state.freshness
         parts.append((1, freshness, "warning" if state.stale else "muted"))
+        if state.clock_skew:
+            parts.append((2, state.clock_skew, "warning"))
         if state.polling_paused:
             parts.append((0, "POLLING PAUSED", "warning"))
         if state.rate:
