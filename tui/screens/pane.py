@@ -227,7 +227,10 @@ class PaneScreen(Screen[None]):
 
     def bar_state(self) -> TopBarState:
         status = self.session.pane(self.PANE)
-        stale = status.stale(self.fresh_interval(), trying=self._polling_since is not None)
+        # A failed poll counts against the configured interval; a slow one in flight against the measured one.
+        trying = self._polling_since is not None
+        base = self.session.settings.refresh_seconds
+        stale = status.stale(base) or status.stale(self.fresh_interval(), trying=trying)
         return bar_state(self.session, updated_at=status.updated_at, stale=stale, error=status.error)
 
     def update_bars(self) -> None:
