@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 from tui.api.client import EngineClient
 from tui.api.errors import ApiError, NotFound
 from tui.config import Settings
-from tui.model import Run, RunDetail, Span
+from tui.model import Run, RunDetail, RunStatus, Span
 from tui.model.text import clean, clean_multiline
 from tui.screens.bar import bar_state, client_bar_state, covered_by_modal, refresh_top_bar
 from tui.screens.run_detail_data import RunDetailData, reason
@@ -289,7 +289,10 @@ class RunDetailScreen(Screen[None]):
         tree = self.query_one("#trace", TraceTree)
         if self._data.trace is not None:
             first = tree.node_for(self._data.trace.root.id) is None
-            tree.show_trace(self._data.trace, self._data.span_details, now, self._settings.thresholds)
+            executing = run.status is RunStatus.EXECUTING
+            tree.show_trace(
+                self._data.trace, self._data.span_details, now, self._settings.thresholds, executing=executing
+            )
             if first:
                 self._cursor_to_hung(tree)
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -21,6 +21,31 @@ def short_duration(seconds: float) -> str:
         return f"{hours}h{minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d{hours}h"
+
+
+def duration(value: timedelta | float) -> str:
+    """`850 ms`, `4.2 s`, `45 s`, `18 m`, `2 h 5 m`, `3 d 4 h`: the one way every screen writes a duration.
+
+    The same words as the diagnosis (`tui.diagnosis.fmt.dur`), with tenths and milliseconds below ten seconds
+    for span durations.
+    """
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    seconds = max(0.0, seconds)
+    if 0 < seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if 0 < seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes = whole // 60
+    if minutes < 60:
+        return f"{minutes} m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} m" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def seconds_until_change(seconds: float) -> float:

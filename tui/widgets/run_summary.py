@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.model import Queue, RunDetail, RunStatus, TokenDetail, TokenStatus
+from tui.model import Queue, RunDetail, RunStatus, TokenDetail, TokenStatus, time_in_status
 from tui.model.text import clean
+from tui.widgets.format import duration
 
 Part = str | tuple[str, str]
 MAX_TAGS = 8
@@ -141,8 +142,12 @@ def summary_content(
     lines: list[Sequence[Part]] = []
     lines.append(("Status   ", (run.status.value, status_style(run.status)), *_status_suffix(detail, now)))
     # What the operator came for goes first, so it stays visible when the summary must scroll (80x24).
-    if hung is not None:
-        lines.append(("Hung in  ", *_hung_parts(hung)))
+    waiting = waiting_words(run.status, time_in_status(run, now), hung)
+    if waiting is not None:
+        lines.append(("Waiting  ", (waiting, "$warning")))
+    elif hung is not None and run.status is RunStatus.EXECUTING:
+        # "Hung" only past the span's threshold; before that it is simply where the run is now.
+        lines.append(("Hung in  " if hung.hung else "Now in   ", *_hung_parts(hung)))
     if detail.error is not None:
         error = clean(detail.error.message, 200)
         name = clean(detail.error.name, 60) + ": " if detail.error.name else ""
@@ -168,6 +173,21 @@ def summary_content(
             parts.append("\n")
         parts.extend(line)
     return Content.assemble(*parts)
+
+
+WAITING_FOR_A_WORKER = (RunStatus.QUEUED, RunStatus.DEQUEUED)
+
+
+def waiting_words(status: RunStatus, age: timedelta, open_span: HungSpan | None) -> str | None:
+    """What a run that is not executing waits for: a worker, or the open wait span; None otherwise."""
+    if status in WAITING_FOR_A_WORKER:
+        return f"for a worker for {duration(age)}"
+    if status is RunStatus.WAITING:
+        if open_span is None:
+            return f"on a waitpoint for {duration(age)}"
+        token = f" token {clean(open_span.token_id, 60)}" if open_span.token_id else ""
+        return f"on {clean(open_span.message, 60)}{token} for {duration(open_span.age)}"
+    return None
 
 
 def _status_suffix(detail: RunDetail, now: datetime) -> list[Part]:

@@ -110,8 +110,13 @@ def span_row(
     now: datetime,
     hung_span_id: str | None,
     thresholds: Thresholds,
+    *,
+    executing: bool = True,
 ) -> SpanRow:
-    """Build one line: message (+ entity, token), duration and start offset, and the open/hung/error flag."""
+    """Build one line: message (+ entity, token), duration and start offset, and the open/hung/error flag.
+
+    Only an EXECUTING run runs: the open spans of a queued or waiting run are waiting, never hung.
+    """
     token = token_id_for(span, detail)
     entity = entity_name(detail.properties if detail else span.properties)
     message = clean(span.message, 80)
@@ -124,9 +129,9 @@ def span_row(
     offset = f"@+{human_duration(span.start_time - root_start)}"
     if span.is_partial:
         age = max(timedelta(0), now - span.start_time)
-        flag = f"● running {human_duration(age)}"
+        flag = f"● {'running' if executing else 'waiting'} {human_duration(age)}"
         state = "open"
-        if span.id == hung_span_id:
+        if executing and span.id == hung_span_id:
             if age.total_seconds() > hang_threshold(span, thresholds):
                 flag += "  ◀ HUNG HERE?"
                 state = "hung"
@@ -191,7 +196,13 @@ class TraceTree(Tree[SpanRow]):
         self.root.allow_expand = False
 
     def show_trace(
-        self, trace: Trace, details: Mapping[str, SpanDetail], now: datetime, thresholds: Thresholds
+        self,
+        trace: Trace,
+        details: Mapping[str, SpanDetail],
+        now: datetime,
+        thresholds: Thresholds,
+        *,
+        executing: bool = True,
     ) -> None:
         """Reconcile the tree with `trace`: relabel known spans, add new ones, drop vanished ones."""
         if self._root_span_id != trace.root.id:
@@ -208,7 +219,7 @@ class TraceTree(Tree[SpanRow]):
         while stack:
             node, span = stack.pop()
             seen.add(span.id)
-            row = span_row(span, root_start, details.get(span.id), now, hung_id, thresholds)
+            row = span_row(span, root_start, details.get(span.id), now, hung_id, thresholds, executing=executing)
             self._update(node, row, bool(span.children))
             for child in span.children:
                 child_node = self._span_nodes.get(child.id)
