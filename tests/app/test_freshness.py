@@ -6,7 +6,7 @@ import asyncio
 
 from tests.app.actions_sim import rig
 from tests.app.harness import wait_for
-from tests.app.screen_text import screen_lines
+from tests.app.screen_text import screen_lines, screen_text
 from tests.app.test_console_sim import sim_console
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.diagnosis import DiagnosisScreen
@@ -69,3 +69,16 @@ async def test_production_is_named_in_red_words_on_a_dialog() -> None:
         await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen))
         await r.pilot.pause(0.1)
         assert "PRODUCTION" in screen_lines(r.app)[0] and "prod" in screen_lines(r.app)[0]
+
+
+async def test_an_empty_filtered_table_says_which_filter_emptied_it() -> None:
+    async with sim_console() as (app, pilot, _, _):
+        await pilot.press("slash", *"zzzz")
+        await wait_for(pilot, lambda: "no queue matches `zzzz` (esc clears the filter)" in screen_text(app))
+        assert "No queues in this environment" not in screen_text(app)
+        await pilot.press("enter", "escape")
+        await wait_for(pilot, lambda: "no queue matches" not in screen_text(app) and "PAUSED" in screen_text(app))
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count > 0)
+        await pilot.press("slash", *"!run_", "enter")
+        await wait_for(pilot, lambda: "no run matches `!run_` (esc clears the filter)" in screen_text(app))

@@ -22,6 +22,8 @@ from tui.widgets.table import Column, FastTable
 from tui.widgets.topbar import TopBar, TopBarState
 
 MAX_BACKOFF_SECONDS = 30.0
+NOUNS = {"queues": "queue", "runs": "run", "waitpoints": "token", "triage": "finding"}
+"""What one row of each pane is, for the empty-filter message."""
 
 
 class PaneScreen(Screen[None]):
@@ -247,6 +249,24 @@ class PaneScreen(Screen[None]):
         if self.marks_left:
             summary += f" · {self.marks_left} unmarked (left the list)"
         header.state = PaneHeaderState(self.PANE, summary, self.warning())
+        self._say_why_empty()
+
+    def _say_why_empty(self) -> None:
+        """An empty table names the filter that emptied it; without one, the pane's own reason stands."""
+        if not self._loaded:
+            return
+        text = self.table.filter
+        noun = NOUNS.get(self.PANE, "row")
+        if text and text != "!":
+            message = f"no {noun} matches `{text}` (esc clears the filter)"
+        elif self.table.empty_message.startswith(f"no {noun} matches `"):
+            message = self.loaded_message()  # the filter is gone; a "Loading…" set meanwhile is left alone
+        else:
+            return
+        if message != self.table.empty_message:
+            self.table.empty_message = message
+            if not self.table.row_count:
+                self.table.refresh()
 
     def open_filter(self) -> None:
         field = self.query_one("#filter", Input)
