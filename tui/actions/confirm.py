@@ -237,14 +237,14 @@ def confirm_complete_token(
     """Shows the body once more. For an invalid body the modal must not offer to send (see `details`)."""
     env = environment_of(settings)
     waiter = f" and resume the run {_id(blocked_run)} waiting on it" if blocked_run else ""
-    preview = text if len(text) <= 2000 else text[:2000] + "\n… (" + f"{body.size:,} bytes in all)"
+    preview = text if len(text) <= 2000 else text[:2000] + "\n… (" + f"{len(text.encode()):,} bytes in all)"
     return Confirmation(
         action="complete_token",
         title="Complete waitpoint token",
         environment=env,
         targets=(token_id,),
         effect=(
-            f"Complete token {_id(token_id)}{waiter} in {env.words}, with this output ({body.size:,} bytes)?"
+            f"Complete token {_id(token_id)}{waiter} in {env.words}, with this output ({len(text.encode()):,} bytes)?"
         ),
         details=tuple(preview.split("\n")) if body.valid else (f"Cannot send: {body.error}",),
         expected_text=_typed(settings),
