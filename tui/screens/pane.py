@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.containers import Horizontal
+from textual.widgets import Footer, Input, Static
 
 from tui.api.errors import ApiError
 from tui.screens.bar import bar_state, covered_by_modal
@@ -59,12 +60,15 @@ class PaneScreen(Screen[None]):
         yield TopBar(id="topbar")
         yield PaneHeader(id="pane-header")
         yield self.table
-        yield Input(placeholder="filter (substring; ! inverts)", id="filter")
+        with Horizontal(id="filter-line"):
+            yield Static("/", id="filter-prompt")
+            yield Input(placeholder="filter (substring; ! inverts)", id="filter")
+            yield Static("", id="filter-count")
         # The Footer is mounted after the first poll: it costs a few dozen ms to build, and the first
         # frame with data matters more (issue 4, startup target).
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
+        self.query_one("#filter-line").display = False
         self._ticker = self.set_interval(1.0, self.update_bars, pause=True)
         self.update_bars()
         if self.is_current:
@@ -250,6 +254,7 @@ class PaneScreen(Screen[None]):
             summary += f" · {self.marks_left} unmarked (left the list)"
         header.state = PaneHeaderState(self.PANE, summary, self.warning())
         self._say_why_empty()
+        self._count_matches()
 
     def _say_why_empty(self) -> None:
         """An empty table names the filter that emptied it; without one, the pane's own reason stands."""
@@ -269,16 +274,16 @@ class PaneScreen(Screen[None]):
                 self.table.refresh()
 
     def open_filter(self) -> None:
+        self.query_one("#filter-line").display = True
         field = self.query_one("#filter", Input)
-        field.display = True
         field.value = self.table.filter
         field.focus()
+        self._count_matches()
 
     def set_filter(self, text: str) -> None:
         self.table.set_filter(text)
-        field = self.query_one("#filter", Input)
         if not text:
-            field.display = False
+            self.query_one("#filter-line").display = False
             self.table.focus()
         self.update_bars()
 
@@ -286,6 +291,15 @@ class PaneScreen(Screen[None]):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.table.set_filter(event.value)
         self.update_bars()
+
+    def _count_matches(self) -> None:
+        """`8 of 231 match`, live as the operator types and as rows arrive."""
+        try:
+            count = self.query_one("#filter-count", Static)
+        except NoMatches:
+            return
+        if count.parent is not None and count.parent.display:
+            count.update(f"{self.table.row_count} of {self.table.total_count} match")
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
