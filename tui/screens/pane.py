@@ -9,10 +9,10 @@ from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.containers import Horizontal
 from textual.widgets import Footer, Input, Static
 
 from tui.api.errors import ApiError
