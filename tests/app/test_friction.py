@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from textual.command import CommandPalette
+from textual.widgets import Input
+
 from tests.app.harness import wait_for
-from tests.app.screen_text import screen_lines
+from tests.app.screen_text import screen_lines, screen_text
 from tests.app.test_console_sim import sim_console
+from tui.screens.command_line import CommandLine
+from tui.screens.prompt import PromptScreen
 from tui.screens.queues import QueuesScreen
 
 
@@ -22,3 +27,29 @@ async def test_the_filter_line_shows_above_the_footer_with_a_live_match_count() 
         assert "palette" in screen_lines(app)[-1]  # the footer stays, under the filter line
         await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace", *"zzz")
         await wait_for(pilot, lambda: "0 of" in screen_lines(app)[-2])
+
+
+async def test_the_palette_opens_on_this_consoles_commands_and_finds_write() -> None:
+    async with sim_console() as (app, pilot, _, _):
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await wait_for(pilot, lambda: ":write" in screen_text(app) or "Pause polling" in screen_text(app))
+        text = screen_text(app)
+        for textual_own in ("Change theme", "Show keys", "Save screenshot", "Maximize"):
+            assert textual_own not in text, textual_own
+        await pilot.press(*"write")
+        await wait_for(pilot, lambda: ":write" in screen_text(app))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))  # the reason for write mode
+        assert "Write mode for 15 min" in screen_text(app)
+
+
+async def test_a_palette_command_that_needs_an_argument_opens_the_command_line_with_it() -> None:
+    async with sim_console() as (app, pilot, _, _):
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*":run ID")
+        await wait_for(pilot, lambda: ":run ID" in screen_text(app))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandLine))
+        assert app.screen.query_one(Input).value == ":run "
