@@ -9,8 +9,11 @@ from tests.app.harness import wait_for
 from tests.app.screen_text import screen_lines, screen_text
 from tests.app.test_console_sim import sim_console
 from tui.screens.command_line import CommandLine
+from tui.screens.help import HelpScreen
 from tui.screens.prompt import PromptScreen
 from tui.screens.queues import QueuesScreen
+from tui.screens.runs import RunsScreen
+from tui.widgets.table import FastTable
 
 
 async def test_the_filter_line_shows_above_the_footer_with_a_live_match_count() -> None:
@@ -53,3 +56,23 @@ async def test_a_palette_command_that_needs_an_argument_opens_the_command_line_w
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandLine))
         assert app.screen.query_one(Input).value == ":run "
+
+
+async def test_help_lists_this_consoles_keys_grouped_by_pane_with_nothing_cut() -> None:
+    async with sim_console(size=(100, 30)) as (app, pilot, _, _):
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        table = app.screen.query_one(FastTable)
+        rows = [table.row(key).cells for key in table.keys]  # type: ignore[union-attr]
+        keys = {str(cells[0]) for cells in rows}
+        for internal in ("super+c", "shift+tab", "tab", "^c", "^q", "←", "→"):
+            assert internal not in keys, internal
+        wheres = [str(cells[2]) for cells in rows]
+        groups = [where for index, where in enumerate(wheres) if index == 0 or wheres[index - 1] != where]
+        assert len(groups) == len(set(groups)), groups  # each place is one block
+        assert groups[0] == "runs pane"
+        await pilot.pause(0.05)
+        text = screen_text(app)
+        assert "runs pane" in text and "everywhere" in text and "runs pa…" not in text

@@ -1,4 +1,4 @@
-"""In a real terminal: the top bar is on every screen and tells the truth about freshness."""
+"""In a real terminal: the top bar is on every screen and tells the truth about freshness; help is this console's."""
 
 from __future__ import annotations
 
@@ -107,3 +107,12 @@ def test_the_top_bar_is_on_run_detail_and_diagnosis(tmp_path: Path) -> None:
         line = top(terminal)
         assert "demo" in line and "CONNECTED" in line and "WRITE" in line, terminal.screen()
 
+
+def test_help_lists_this_consoles_keys_without_textual_internals(tmp_path: Path) -> None:
+    with console(tmp_path, "--demo") as terminal:
+        terminal.wait_for("DEMO", "Health")
+        terminal.keys("?")
+        screen = terminal.wait_for("Keys and commands", "Where")
+        for internal in ("super+c", "shift+tab", "^c", "Copy selected text", "Focus Next"):
+            assert internal not in screen, internal
+        assert "queues pane" in screen and "queues pa…" not in screen
