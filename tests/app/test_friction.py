@@ -13,6 +13,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.prompt import PromptScreen
 from tui.screens.queues import QueuesScreen
 from tui.screens.runs import RunsScreen
+from tui.screens.waitpoints import WaitpointsScreen
 from tui.widgets.table import FastTable
 
 
@@ -76,3 +77,25 @@ async def test_help_lists_this_consoles_keys_grouped_by_pane_with_nothing_cut() 
         await pilot.pause(0.05)
         text = screen_text(app)
         assert "runs pane" in text and "everywhere" in text and "runs pa…" not in text
+
+
+async def test_waitpoints_sort_oldest_first_and_the_header_says_so() -> None:
+    async with sim_console() as (app, pilot, engine, _):
+        engine.advance(60)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, WaitpointsScreen) and app.screen.table.row_count > 1)
+        screen = app.screen
+        assert isinstance(screen, WaitpointsScreen)
+        created = [screen._tokens[key].created_at for key in screen.table.keys]
+        assert created == sorted(created)  # oldest first
+        assert "Age ▼" in screen_text(app)
+
+
+async def test_the_queues_sort_column_is_marked_in_the_header() -> None:
+    async with sim_console() as (app, pilot, _, _):
+        assert "Health ▼" in screen_text(app)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: "Queue ▲" in screen_text(app))
+        assert "Health ▼" not in screen_text(app)
+        await pilot.press("S")
+        await wait_for(pilot, lambda: "Queue ▼" in screen_text(app))

@@ -166,7 +166,9 @@ class WaitpointsScreen(PaneScreen):
 
     def render_rows(self) -> None:
         now = self.session.clock()
-        tokens = sorted(self._tokens.values(), key=lambda t: t.created_at, reverse=True)
+        # Oldest first: the token waiting longest is the one most likely to have lost its resumer.
+        tokens = sorted(self._tokens.values(), key=lambda t: t.created_at)
+        self.table.set_sort("age", descending=True)
         covered = self._scan_covered()
         rows = []
         for token in tokens:
