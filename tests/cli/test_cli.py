@@ -385,3 +385,10 @@ def test_demo_scale_plugin_drives_the_real_simulator(monkeypatch: pytest.MonkeyP
         assert sim.engine.workers == 3
     finally:
         sim.stop()
+
+
+def test_diagnose_an_unknown_run_says_so_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--demo", "diagnose", "nonexistent"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "platos-tui: error: no run `nonexistent` in this environment"
+    assert captured.out == ""
