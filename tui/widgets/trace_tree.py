@@ -12,13 +12,15 @@ from rich.style import Style
 from rich.text import Text
 from textual.content import Content
 from textual.widgets import Tree
-from textual.widgets._tree import TOGGLE_STYLE, TreeNode
+from textual.widgets.tree import TreeNode
 
 from tui.config import Thresholds
 from tui.model import WAIT_FOR_TOKEN, Span, SpanDetail, Trace
 from tui.model.text import clean
 from tui.widgets.run_summary import HungSpan, human_duration
 
+TOGGLE = Style.from_meta({"toggle": True})
+"""What makes a click on the expand icon toggle the node (the meta Textual's Tree reads on click)."""
 _ENTITY_KEYS = ("entity", "entity.name", "entityName", "entity_name", "tool.entity", "gen_ai.tool.entity")
 _TOOL_WORDS = ("tool", "entity")
 
@@ -270,7 +272,7 @@ class TraceTree(Tree[SpanRow]):
         label.stylize(style)
         if node.allow_expand:
             icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
-            return Text.assemble((icon, base_style + TOGGLE_STYLE), label)
+            return Text.assemble((icon, base_style + TOGGLE), label)
         return label
 
 
