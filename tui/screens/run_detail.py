@@ -27,12 +27,12 @@ from tui.model.text import clean, clean_multiline
 from tui.screens.bar import bar_state, client_bar_state, covered_by_modal, refresh_top_bar
 from tui.screens.run_detail_data import RunDetailData, reason
 from tui.screens.session import PaneStatus, Session
+from tui.widgets.format import duration
 from tui.widgets.json_view import JsonView
 from tui.widgets.run_summary import (
     QueueInfo,
     RunSummary,
     clock_time,
-    human_duration,
     status_style,
     summary_content,
     token_content,
@@ -395,14 +395,14 @@ class RunDetailScreen(Screen[None]):
         now = self._clock()
         line.set_class(self._stale is not None, "-stale")
         if self._stale is not None:
-            since = f", data from {human_duration(now - self._last_ok)} ago" if self._last_ok else ""
+            since = f", data from {duration(now - self._last_ok)} ago" if self._last_ok else ""
             line.update(Content.assemble(("STALE", "bold"), f": {self._stale}{since}  (ctrl+r retries)"))
         elif self._data.detail is not None and self._data.detail.run.terminal:
             line.update(Content(f"FINAL: polling stopped, loaded {clock_time(now)}  (ctrl+r reloads)"))
         elif self._paused():
             line.update(Content("⏸ PAUSED: polling is paused (P resumes, ctrl+r refreshes once)"))
         else:
-            every = human_duration(self._settings.refresh_seconds)
+            every = duration(self._settings.refresh_seconds)
             line.update(Content(f"● LIVE: refreshing every {every}, updated {clock_time(now)}"))
 
     # interaction

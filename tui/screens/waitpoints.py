@@ -37,8 +37,8 @@ class WaitpointsScreen(PaneScreen):
     COLUMNS = (
         Column("id", "Token", 14, flex=3, max_width=36, cut_middle=True),
         Column("status", "Status", 9),
-        Column("age", "Age", 6, align="right"),
-        Column("timeout", "Timeout", 12),
+        Column("age", "Age", 9, align="right"),
+        Column("timeout", "Timeout", 14),
         Column("run", "Blocked run", 14, priority=1, flex=2, max_width=32, cut_middle=True),
         Column("tags", "Tags", 10, priority=2, flex=2),
         Column("idem", "Idempotency key", 14, priority=3, flex=1),

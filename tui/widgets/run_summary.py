@@ -17,28 +17,6 @@ Part = str | tuple[str, str]
 MAX_TAGS = 8
 
 
-def human_duration(delta: timedelta | float) -> str:
-    """Compact duration for operators: 850ms, 4.2s, 14m, 14m 5s, 3h 2m, 2d 4h."""
-    seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
-    seconds = max(0.0, seconds)
-    if seconds == 0:
-        return "0s"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m" if secs == 0 or minutes >= 10 else f"{minutes}m {secs}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
-
-
 def clock_time(moment: datetime) -> str:
     """UTC time of day with the date, e.g. 08-21 18:01:03Z."""
     return moment.strftime("%m-%d %H:%M:%SZ")
@@ -112,18 +90,18 @@ def _timeline_parts(detail: RunDetail, now: datetime) -> list[Part]:
         if step.at is None:
             if previous is not None and not detail.run.terminal and step.label != "queued":
                 parts.append(("— ", "$text-muted"))
-                parts.append((f"{human_duration(now - previous)} so far", "$warning"))
+                parts.append((f"{duration(now - previous)} so far", "$warning"))
                 previous = None
             else:
                 parts.append("—")
             continue
         if previous is not None and step.at == previous:
-            parts.append("+0s")
+            parts.append("+0 s")
             continue
         same_day = index > 0 and step.at.date() == first_day
         parts.append(step.at.strftime("%H:%M:%SZ") if same_day else clock_time(step.at))
         if previous is not None:
-            parts.append((f" +{human_duration(step.at - previous)}", "$text-muted"))
+            parts.append((f" +{duration(step.at - previous)}", "$text-muted"))
         previous = step.at
     return parts
 
@@ -194,9 +172,8 @@ def _status_suffix(detail: RunDetail, now: datetime) -> list[Part]:
     run = detail.run
     if run.terminal:
         return [("  (final)", "$text-muted")]
-    since = run.started_at if run.status in (RunStatus.DEQUEUED, RunStatus.EXECUTING) else None
-    since = since or run.updated_at
-    return [(f"  for {human_duration(now - since)}", "$text-muted")]
+    # The same estimate as the waiting line and the runs pane, so the two numbers never disagree.
+    return [(f"  for {duration(time_in_status(run, now))}", "$text-muted")]
 
 
 def _queue_parts(info: QueueInfo) -> list[Part]:
@@ -236,7 +213,7 @@ def _hung_parts(hung: HungSpan) -> list[Part]:
         parts.append(f"  entity {clean(hung.entity, 40)}")
     if hung.token_id:
         parts.append(f"  token {clean(hung.token_id, 60)}")
-    parts.append((f"  ● running {human_duration(hung.age)}", "$warning"))
+    parts.append((f"  ● running {duration(hung.age)}", "$warning"))
     if hung.hung:
         parts.append(("  HUNG HERE?", "bold reverse $warning"))
     return parts
@@ -261,13 +238,13 @@ def token_content(detail: TokenDetail, now: datetime) -> Content:
         "  ",
         (token.status.value, status_style_),
         ("  created ", "$text-muted"),
-        f"{clock_time(token.created_at)} ({human_duration(now - token.created_at)} ago)",
+        f"{clock_time(token.created_at)} ({duration(now - token.created_at)} ago)",
         ("\nTimeout ", "$text-muted"),
     ]
     if token.timeout_at is None:
         parts.append(("none: nothing will time this wait out", "$warning"))
     elif token.timeout_at > now:
-        parts.append(f"{clock_time(token.timeout_at)} (in {human_duration(token.timeout_at - now)})")
+        parts.append(f"{clock_time(token.timeout_at)} (in {duration(token.timeout_at - now)})")
     else:
         parts.append(f"{clock_time(token.timeout_at)} (passed)")
     if token.completed_at is not None:

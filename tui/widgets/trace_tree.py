@@ -17,7 +17,8 @@ from textual.widgets.tree import TreeNode
 from tui.config import Thresholds
 from tui.model import WAIT_FOR_TOKEN, Span, SpanDetail, Trace
 from tui.model.text import clean
-from tui.widgets.run_summary import HungSpan, human_duration
+from tui.widgets.format import duration
+from tui.widgets.run_summary import HungSpan
 
 TOGGLE = Style.from_meta({"toggle": True})
 """What makes a click on the expand icon toggle the node (the meta Textual's Tree reads on click)."""
@@ -128,10 +129,10 @@ def span_row(
         message += f"  entity {clean(entity, 40)}"
     if token:
         message += f"  token {clean(token, 60)}"
-    offset = f"@+{human_duration(span.start_time - root_start)}"
+    offset = f"@+{duration(span.start_time - root_start)}"
     if span.is_partial:
         age = max(timedelta(0), now - span.start_time)
-        flag = f"● {'running' if executing else 'waiting'} {human_duration(age)}"
+        flag = f"● {'running' if executing else 'waiting'} {duration(age)}"
         state = "open"
         if executing and span.id == hung_span_id:
             if age.total_seconds() > hang_threshold(span, thresholds):
@@ -140,7 +141,7 @@ def span_row(
             else:
                 flag += "  ◀ deepest open"
         return SpanRow(span.id, message, offset, flag, state, token, entity)
-    tail = f"{human_duration(span.duration_ms / 1000)}  {offset}"
+    tail = f"{duration(span.duration_ms / 1000)}  {offset}"
     if span.is_error:
         return SpanRow(span.id, message, tail, "✗ error", "error", token, entity)
     if span.is_cancelled:
@@ -283,7 +284,7 @@ def span_info_content(span: Span, detail: SpanDetail | None, root_start: datetim
         ("span ", "$text-muted"),
         clean(span.id, 40),
         ("  started ", "$text-muted"),
-        f"@+{human_duration(span.start_time - root_start)}",
+        f"@+{duration(span.start_time - root_start)}",
     ]
     if detail is not None and detail.entity_type:
         parts += [("  entity type ", "$text-muted"), clean(detail.entity_type, 40)]
