@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from tests.app.actions_sim import rig
 from tests.app.harness import wait_for
@@ -13,6 +14,7 @@ from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.help import HelpScreen
 from tui.screens.run_detail import RunDetailScreen
 from tui.screens.runs import RunsScreen
+from tui.screens.session import PaneStatus
 
 
 async def test_a_modal_keeps_the_pane_polling_and_never_makes_it_stale() -> None:
@@ -82,3 +84,15 @@ async def test_an_empty_filtered_table_says_which_filter_emptied_it() -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count > 0)
         await pilot.press("slash", *"!run_", "enter")
         await wait_for(pilot, lambda: "no run matches `!run_` (esc clears the filter)" in screen_text(app))
+
+
+def test_stale_means_old_because_polling_fails() -> None:
+    status = PaneStatus()
+    status.succeeded(datetime(2026, 1, 1, tzinfo=UTC), at=100.0)
+    assert not status.stale(2.0, at=130.0)  # old, but nobody tried: paused or hidden, not stale
+    assert status.stale(2.0, at=130.0, trying=True)  # a poll has been retrying against a dead server
+    status.failed("connection refused")
+    assert not status.stale(2.0, at=105.0)  # failed, but the data is younger than three intervals
+    assert status.stale(2.0, at=106.5)
+    status.succeeded(datetime(2026, 1, 1, tzinfo=UTC), at=107.0)
+    assert not status.stale(2.0, at=130.0)

@@ -209,7 +209,7 @@ async def test_not_found_shows_message_and_stops_polling() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await loaded(pilot)
         assert "Run not found" in static_text(screen, "#summary")
-        assert "STALE" in static_text(screen, "#state-line")
+        assert "NO DATA: run not found" in static_text(screen, "#state-line")
         await pilot.pause(0.2)
         assert client.calls["retrieve_run"] == 1 and not screen.polling
 
@@ -221,7 +221,7 @@ async def test_errors_keep_last_data_mark_stale_notify_once_and_recover() -> Non
         screen = await loaded(pilot)
         client.fail["retrieve_run"] = ServerError("server 503", status=503)
         before = client.calls["retrieve_run"]
-        await wait_for(pilot, lambda: client.calls["retrieve_run"] >= before + 3)
+        await wait_for(pilot, lambda: client.calls["retrieve_run"] >= before + 4)
         assert "STALE: server 503" in static_text(screen, "#state-line")
         assert "EXECUTING" in static_text(screen, "#summary")
         assert screen.query_one(TraceTree).row_for("s-tool") is not None

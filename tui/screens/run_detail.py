@@ -396,7 +396,13 @@ class RunDetailScreen(Screen[None]):
         line.set_class(self._stale is not None, "-stale")
         if self._stale is not None:
             since = f", data from {duration(now - self._last_ok)} ago" if self._last_ok else ""
-            line.update(Content.assemble(("STALE", "bold"), f": {self._stale}{since}  (ctrl+r retries)"))
+            if self._data.detail is None:
+                word = "NO DATA"  # nothing on screen is old: there is nothing yet
+            elif self._freshness.stale(self._settings.refresh_seconds):
+                word = "STALE"
+            else:
+                word = "REFRESH FAILED"  # STALE only once three refreshes' worth of time has gone by
+            line.update(Content.assemble((word, "bold"), f": {self._stale}{since}  (ctrl+r retries)"))
         elif self._data.detail is not None and self._data.detail.run.terminal:
             line.update(Content(f"FINAL: polling stopped, loaded {clock_time(now)}  (ctrl+r reloads)"))
         elif self._paused():
