@@ -99,3 +99,10 @@ async def test_the_queues_sort_column_is_marked_in_the_header() -> None:
         assert "Health ▼" not in screen_text(app)
         await pilot.press("S")
         await wait_for(pilot, lambda: "Queue ▼" in screen_text(app))
+
+
+async def test_queue_marks_are_counted_once() -> None:
+    async with sim_console() as (app, pilot, _, _):
+        await pilot.press("space")
+        await wait_for(pilot, lambda: "1 marked" in screen_text(app))
+        assert screen_text(app).count("marked") == 1

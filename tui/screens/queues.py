@@ -223,9 +223,7 @@ class QueuesScreen(PaneScreen):
             parts.append(f"{problems} need attention")
         sort = SORTS[self._sort][0] + (" ▲" if self._reverse else "")
         parts.append(f"sort: {sort}")
-        if self.table.marked:
-            parts.append(f"{len(self.table.marked)} marked")
-        return " · ".join(parts)
+        return " · ".join(parts)  # the marks are counted by the pane header, once
 
     def warning(self) -> str:
         env = self.session.environment
