@@ -67,7 +67,8 @@ class PlatosApp(App[None]):
 
     TITLE = "platos-tui"
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
-    COMMANDS = App.COMMANDS | {_bindings_provider, _plugins_provider}
+    # Only this console's commands: Textual's own (themes, screenshots, its key panel) are not for an incident.
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {_bindings_provider, _plugins_provider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "pane('queues')", "Queues", show=False, id="pane.queues"),
         Binding("2", "pane('runs')", "Runs", show=False, id="pane.runs"),
@@ -263,13 +264,17 @@ class PlatosApp(App[None]):
 
         self.push_screen(HelpScreen.for_screen(self.screen))
 
+    def action_command_line(self) -> None:
+        self.prompt_command(":")
+
     @work
-    async def action_command_line(self) -> None:
+    async def prompt_command(self, text: str) -> None:
+        """Open the `:` command line with `text` typed, then carry out what the operator enters."""
         from tui.screens.command_line import CommandLine
 
-        text = await self.push_screen_wait(CommandLine())
-        if text:
-            await self.run_command(text)
+        entered = await self.push_screen_wait(CommandLine(text))
+        if entered:
+            await self.run_command(entered)
 
     async def run_command(self, text: str) -> None:
         """Carry out one `:` command; an unknown one says so and changes nothing."""

@@ -324,7 +324,16 @@ def dispatch(args: argparse.Namespace, out: TextIO) -> int:
     from tui.diagnosis.report import diagnose_command, triage_command
 
     if args.command == "diagnose":
-        return _run_async(args, lambda c, s: diagnose_command(c, s, args.run_id, args.json, out))
+        from tui.api.errors import NotFound
+        from tui.model.text import clean
+
+        async def diagnose(client: EngineClient, settings: Settings) -> int:
+            try:
+                return await diagnose_command(client, settings, args.run_id, args.json, out)
+            except NotFound:  # only the run lookup's errors propagate: the rest become notes
+                return _fail(f"no run `{clean(args.run_id, 80)}` in this environment")
+
+        return _run_async(args, diagnose)
     return _run_async(args, lambda c, s: triage_command(c, s, args.json, out))
 
 

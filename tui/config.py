@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import shlex
@@ -9,7 +10,7 @@ import stat
 import subprocess
 import tempfile
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,39 @@ class _Profile:
         return float(value)
 
 
+TOP_KEYS = frozenset({"default_profile", "profiles"})
+PROFILE_KEYS = frozenset(
+    {
+        "url", "environment", "env_type", "read_only", "allow_insecure_http",
+        "secret_key", "secret_key_env", "secret_key_command",
+        "admin_token", "admin_token_env", "admin_token_command",
+        "refresh_seconds", "budget_per_second", "connect_timeout", "read_timeout",
+        "thresholds", "keymap", "plugins",
+    }
+)  # fmt: skip
+
+
+def _unknown_keys(path: Path, data: Mapping[str, Any], profile: _Profile | None, warn: Warn) -> None:
+    """Warn about keys nothing reads, naming the nearest known one: a typo must not pass silently."""
+
+    def check(keys: Iterable[str], known: Iterable[str], where: str, line: Callable[[str], str]) -> None:
+        choices = sorted(known)
+        for key in keys:
+            if key not in choices:
+                near = difflib.get_close_matches(key, choices, n=1)
+                hint = f"did you mean {near[0]}?" if near else f"known keys: {', '.join(choices)}"
+                warn(f"warning: {path}{line(key)}: {where}unknown key {key}: {hint}")
+
+    check(data, TOP_KEYS, "", lambda _key: "")
+    if profile is None:
+        return
+    prefix = f"profile {profile.name!r}: "
+    check(profile.table, PROFILE_KEYS, prefix, lambda key: _line_of(path, profile.name, key))
+    thresholds = profile.table.get("thresholds")
+    if isinstance(thresholds, dict):
+        check(thresholds, Thresholds.__slots__, prefix + "thresholds: ", lambda key: _line_of(path, profile.name, key))
+
+
 def run_secret_command(command: str, what: str, origin: str) -> str:
     """Run a key command without a shell; its stdout is the secret. Never echo its output."""
     try:
@@ -306,6 +340,7 @@ def load_settings(
             fix = "add it with `platos-tui profile add`"
             raise ConfigError(f"{path}: unknown profile {name!r} (known: {known}); {fix}")
         profile = _Profile(path, name, table)
+    _unknown_keys(path, data, profile, warn)
     url = overrides.url or env.get("PLATOS_API_URL") or env.get("TRIGGER_API_URL")
     url = url or (profile.get("url", str) if profile else None)
     key = _secret(profile, "secret_key", env, ("PLATOS_SECRET_KEY", "TRIGGER_SECRET_KEY"), warn)

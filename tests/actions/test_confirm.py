@@ -11,7 +11,6 @@ from tui.actions.confirm import (
     confirm_pause,
     confirm_plugin,
     confirm_repair,
-    format_age,
 )
 from tui.actions.inputs import RunFilter, check_token_body
 from tui.config import Plugin
@@ -22,7 +21,7 @@ from .fakes import NOW, make_queue, make_run, settings
 
 def test_cancel_sentence_in_production_requires_typing_the_environment() -> None:
     conf = confirm_cancel_run(make_run("run_x"), settings(production=True), NOW)
-    assert conf.effect == "Cancel run run_x (task agent-turn, EXECUTING for 14m) in PRODUCTION (prod-eu)?"
+    assert conf.effect == "Cancel run run_x (task agent-turn, EXECUTING for 14 m) in PRODUCTION (prod-eu)?"
     assert conf.environment.production and conf.environment.type == "production"
     assert conf.typing_required and conf.expected_text == "prod-eu"
     assert conf.accepts(" prod-eu ") and not conf.accepts("y") and not conf.accepts("prod")
@@ -87,10 +86,12 @@ def test_plugin_confirmation_shows_the_exact_argv() -> None:
     assert conf.expected_text == "prod-eu"
 
 
-def test_format_age() -> None:
+def test_confirmations_write_durations_like_every_screen() -> None:
     from datetime import timedelta
 
-    assert format_age(timedelta(seconds=45)) == "45s"
-    assert format_age(timedelta(minutes=14, seconds=59)) == "14m"
-    assert format_age(timedelta(hours=3, minutes=5)) == "3h 5m"
-    assert format_age(timedelta(days=3, hours=4)) == "3d 4h"
+    from tui.diagnosis.fmt import dur
+    from tui.model.duration import duration
+
+    for age in (timedelta(seconds=45), timedelta(minutes=14, seconds=59), timedelta(hours=3, minutes=5)):
+        assert duration(age) == dur(age)  # the diagnosis and the screens say it the same way
+    assert duration(timedelta(days=3, hours=4)) == "3 d 4 h"

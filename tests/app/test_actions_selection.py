@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from textual.widgets import TextArea
 
 from tests.app.actions_sim import Rig, rig, wait_note
 from tests.app.harness import wait_for, wait_for_text
@@ -15,6 +16,8 @@ from tui.screens.bulk import BulkProgressScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.prompt import PromptScreen
 from tui.screens.runs import RunsScreen
+from tui.screens.token_editor import TokenEditorScreen
+from tui.screens.waitpoints import WaitpointsScreen
 
 
 @pytest.fixture(autouse=True)
@@ -126,3 +129,20 @@ async def test_marks_follow_the_runs_and_the_header_says_when_one_left() -> None
         assert [run.id for run in screen.marked_runs()] == [staying]
         await r.pilot.press("space")  # marking again starts a fresh count
         await wait_for(r.pilot, lambda: "left the list" not in screen_text(r.app))
+
+
+async def test_the_json_editor_counts_the_bytes_typed() -> None:
+    async with rig("orphan-waitpoint") as r:
+        await r.pilot.press("3")
+        await wait_for(
+            r.pilot, lambda: isinstance(r.app.screen, WaitpointsScreen) and r.app.screen.selected_token() is not None
+        )
+        await r.pilot.press("r")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, TokenEditorScreen))
+        area = r.app.screen.query_one(TextArea)
+        area.text = '{ "note": "café" }'
+        typed = len(area.text.encode())
+        await wait_for_text(r.pilot, f"valid JSON, {typed} bytes")
+        await r.pilot.press("ctrl+s")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen))
+        assert f"({typed} bytes)" in r.app.screen.confirmation.effect

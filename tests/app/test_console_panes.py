@@ -130,7 +130,7 @@ async def test_waitpoints_default_to_waiting_and_name_the_blocked_run() -> None:
         await wait_for_text(pilot, "run_wait00")
         text = screen_text(app)
         assert "waitpoint_done" not in text  # COMPLETED is not shown by default
-        assert "refund-42" in text and "in 10m" in text and "none" in text
+        assert "refund-42" in text and "in 10 m" in text and "none" in text
         screen = app.screen
         assert isinstance(screen, WaitpointsScreen)
         assert screen.table.move_to("waitpoint_approval000001")
@@ -229,21 +229,23 @@ async def test_a_run_turns_stuck_as_time_passes_without_new_data() -> None:
         assert "STUCK" not in screen_text(app)
         now[0] = NOW + timedelta(seconds=31)  # past the 2 minute DEQUEUED threshold
         await wait_for_text(pilot, "STUCK")
-        assert table_column(app, 4) == ["2m"]
+        assert table_column(app, 4) == ["2 m"]
 
 
 def test_age_text_and_when_it_changes() -> None:
-    assert [short_duration(s) for s in (0, 59, 60, 3599, 3600, 86_400 + 7200)] == [
-        "0s",
-        "59s",
-        "1m",
-        "59m",
-        "1h00m",
-        "1d2h",
+    assert [short_duration(s) for s in (0, 59.9, 60, 3599, 3600, 86_400 + 7200, 50 * 3600)] == [
+        "0 s",
+        "59 s",
+        "1 m",
+        "59 m",
+        "1 h",
+        "26 h",
+        "2 d 2 h",
     ]
     assert seconds_until_change(10.5) == 0.5
     assert seconds_until_change(61) == 59
-    assert seconds_until_change(90_000) == 3_600 - (90_000 % 3_600)
+    assert seconds_until_change(90_000) == 60 - (90_000 % 60)  # "25 h 0 m" changes every minute
+    assert seconds_until_change(200_000) == 3_600 - (200_000 % 3_600)
 
 
 async def test_a_slow_refresh_rests_as_long_as_it_took_then_speeds_up_again() -> None:

@@ -214,7 +214,7 @@ async def test_write_elevation_shows_time_left() -> None:
     client.guard.elevate(600, "incident 42")
     async with console(client) as (app, pilot, _):
         await wait_for(
-            pilot, lambda: "WRITE 10m left" in screen_lines(app)[0] or "WRITE 9m" in screen_lines(app)[0]
+            pilot, lambda: "WRITE 10 m left" in screen_lines(app)[0] or "WRITE 9 m" in screen_lines(app)[0]
         )
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from tests.app.actions_sim import rig
 from tests.app.harness import wait_for
-from tests.app.screen_text import screen_lines
+from tests.app.screen_text import screen_lines, screen_text
 from tests.app.test_console_sim import sim_console
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.help import HelpScreen
 from tui.screens.run_detail import RunDetailScreen
 from tui.screens.runs import RunsScreen
+from tui.screens.session import PaneStatus
 
 
 async def test_a_modal_keeps_the_pane_polling_and_never_makes_it_stale() -> None:
@@ -69,3 +71,28 @@ async def test_production_is_named_in_red_words_on_a_dialog() -> None:
         await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen))
         await r.pilot.pause(0.1)
         assert "PRODUCTION" in screen_lines(r.app)[0] and "prod" in screen_lines(r.app)[0]
+
+
+async def test_an_empty_filtered_table_says_which_filter_emptied_it() -> None:
+    async with sim_console() as (app, pilot, _, _):
+        await pilot.press("slash", *"zzzz")
+        await wait_for(pilot, lambda: "no queue matches `zzzz` (esc clears the filter)" in screen_text(app))
+        assert "No queues in this environment" not in screen_text(app)
+        await pilot.press("enter", "escape")
+        await wait_for(pilot, lambda: "no queue matches" not in screen_text(app) and "PAUSED" in screen_text(app))
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count > 0)
+        await pilot.press("slash", *"!run_", "enter")
+        await wait_for(pilot, lambda: "no run matches `!run_` (esc clears the filter)" in screen_text(app))
+
+
+def test_stale_means_old_because_polling_fails() -> None:
+    status = PaneStatus()
+    status.succeeded(datetime(2026, 1, 1, tzinfo=UTC), at=100.0)
+    assert not status.stale(2.0, at=130.0)  # old, but nobody tried: paused or hidden, not stale
+    assert status.stale(2.0, at=130.0, trying=True)  # a poll has been retrying against a dead server
+    status.failed("connection refused")
+    assert not status.stale(2.0, at=105.0)  # failed, but the data is younger than three intervals
+    assert status.stale(2.0, at=106.5)
+    status.succeeded(datetime(2026, 1, 1, tzinfo=UTC), at=107.0)
+    assert not status.stale(2.0, at=130.0)

@@ -468,4 +468,10 @@ def test_a_nonsense_server_is_exit_2_not_a_crash(
         server.server_close()
     captured = capsys.readouterr()
     assert captured.err == "platos-tui: error: 200: response holds a number JSON cannot carry (NaN)\n"
+
+
+def test_diagnose_an_unknown_run_says_so_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--demo", "diagnose", "nonexistent"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "platos-tui: error: no run `nonexistent` in this environment"
     assert captured.out == ""

@@ -444,3 +444,19 @@ def test_a_preview_key_without_a_branch_warns_in_one_line(cfg: Path, monkeypatch
     warnings.clear()
     load_settings(warn=warnings.append)
     assert not any("branch" in w for w in warnings)
+
+
+def test_an_unknown_key_warns_with_the_nearest_known_one(cfg: Path) -> None:
+    write(
+        cfg,
+        'defualt_profile = "a"\n[profiles.a]\nurl = "https://a"\nsecret_key_env = "K"\nrefersh_seconds = 5\n'
+        "[profiles.a.thresholds]\nexecuting_secs = 60\n",
+    )
+    warnings: list[str] = []
+    settings = load_settings(environ={"K": DEV_KEY, "PLATOS_TUI_CONFIG": str(cfg)}, warn=warnings.append)
+    assert settings is not None and settings.refresh_seconds == 2.0  # the misspelt key changes nothing
+    said = "\n".join(warnings)
+    assert "refersh_seconds: did you mean refresh_seconds?" in said
+    assert ":line 5" in said
+    assert "executing_secs: did you mean executing_seconds?" in said
+    assert "defualt_profile: did you mean default_profile?" in said

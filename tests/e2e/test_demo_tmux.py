@@ -107,9 +107,9 @@ def test_demo_switches_panes_by_keys(terminal: Terminal) -> None:
     terminal.keys("?")
     terminal.wait_for("Keys and commands")
     terminal.keys("Escape")  # alone: an ESC followed at once by a key reads as alt+key
-    deadline = time.monotonic() + 10  # the pane shows behind the help, so wait for the help to be gone
+    deadline = time.monotonic() + 10
     while "Keys and commands" in terminal.screen() and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.2)  # the pane shows around the dialog, so wait for the dialog itself to go
     terminal.wait_for("In status")
     terminal.keys("1")
     terminal.wait_for("Health", "sort: health")

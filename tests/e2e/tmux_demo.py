@@ -17,14 +17,16 @@ from tests.e2e.test_demo_tmux import Terminal, _command
 
 
 @contextmanager
-def console(tmp_path: Path, *args: str, size: tuple[int, int] = (140, 45)) -> Iterator[Terminal]:
+def console(
+    tmp_path: Path, *args: str, size: tuple[int, int] = (140, 45), env: dict[str, str] | None = None
+) -> Iterator[Terminal]:
     """`platos-tui ARGS` in a fresh tmux server; the state directory is `tmp_path / "state"`."""
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     command = _command()
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    env = {
+    env = dict(env or {}) | {
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "PLATOS_TUI_STATE_DIR": str(tmp_path / "state"),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tui.actions.inputs import BodyCheck, RunFilter
 from tui.config import Plugin, Settings
 from tui.model import BulkAction, Queue, RepairReport, Run, time_in_status
+from tui.model.duration import duration
 from tui.model.text import clean
 
 _ID_LIMIT = 80
@@ -64,20 +65,6 @@ class Confirmation:
         return self.expected_text is not None and typed.strip() == self.expected_text
 
 
-def format_age(age: timedelta) -> str:
-    seconds = int(age.total_seconds())
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
-
-
 def _id(value: str) -> str:
     return clean(value, _ID_LIMIT)
 
@@ -90,7 +77,7 @@ def _typed(settings: Settings, bulk_count: int | None = None) -> str | None:
 
 
 def _run_phrase(run: Run, now: datetime) -> str:
-    age = format_age(time_in_status(run, now))
+    age = duration(time_in_status(run, now))
     return f"run {_id(run.id)} (task {_id(run.task_identifier)}, {run.status.value} for {age})"
 
 
@@ -237,14 +224,14 @@ def confirm_complete_token(
     """Shows the body once more. For an invalid body the modal must not offer to send (see `details`)."""
     env = environment_of(settings)
     waiter = f" and resume the run {_id(blocked_run)} waiting on it" if blocked_run else ""
-    preview = text if len(text) <= 2000 else text[:2000] + "\n… (" + f"{body.size:,} bytes in all)"
+    preview = text if len(text) <= 2000 else text[:2000] + "\n… (" + f"{len(text.encode()):,} bytes in all)"
     return Confirmation(
         action="complete_token",
         title="Complete waitpoint token",
         environment=env,
         targets=(token_id,),
         effect=(
-            f"Complete token {_id(token_id)}{waiter} in {env.words}, with this output ({body.size:,} bytes)?"
+            f"Complete token {_id(token_id)}{waiter} in {env.words}, with this output ({len(text.encode()):,} bytes)?"
         ),
         details=tuple(preview.split("\n")) if body.valid else (f"Cannot send: {body.error}",),
         expected_text=_typed(settings),

@@ -25,10 +25,14 @@ class CommandLine(BarModal[str | None]):
             suggester=SuggestFromList(suggestions(), case_sensitive=False),
         )
 
+    def __init__(self, text: str = ":") -> None:
+        super().__init__()
+        self._text = text
+
     def on_mount(self) -> None:
         field = self.query_one(Input)
-        field.value = ":"
-        field.cursor_position = 1
+        field.value = self._text
+        field.cursor_position = len(self._text)
         field.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

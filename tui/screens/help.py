@@ -22,15 +22,14 @@ class HelpScreen(BarModal[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "close", "Close", id="help.close"),
     ]
-    COLUMNS = (
-        Column("key", "Key", 14),
-        Column("what", "Does", 24, flex=2),
-        Column("where", "Where", 10, priority=2),
-    )
-
     @classmethod
     def for_screen(cls, screen: Screen[object]) -> HelpScreen:
-        """Help for `screen`: its active bindings (after any keymap), where each applies, and the commands."""
+        """Help for `screen`: its active bindings (after any keymap), where each applies, and the commands.
+
+        Only this console's bindings (they all have an id): Textual's own (focus, copy, scrolling) are not listed.
+        Grouped by where they apply: the screen's own keys first, then the table's, then the keys that work
+        everywhere, then the `:` commands.
+        """
         app = screen.app
 
         def where(node: object) -> str:
@@ -39,23 +38,38 @@ class HelpScreen(BarModal[None]):
             pane = getattr(node, "PANE", "")
             if isinstance(node, Screen) and pane:
                 return f"{pane} pane"
-            return "table" if isinstance(node, FastTable) else type(node).__name__
+            if isinstance(node, FastTable):
+                return "table"
+            return _screen_words(type(node).__name__)
 
-        keys = {
-            (app.get_key_display(a.binding), a.binding.description or a.binding.action, where(a.node))
-            for a in screen.active_bindings.values()
-        }
-        order = {"everywhere": 2, "table": 1}
+        merged: dict[tuple[str, str], set[str]] = {}
+        for active in screen.active_bindings.values():
+            if active.binding.id:
+                what = active.binding.description or active.binding.action
+                merged.setdefault((what, where(active.node)), set()).add(app.get_key_display(active.binding))
+        # One line per thing a key does: `g home  First row`, not two lines that say the same.
+        keys = [
+            (" ".join(sorted(shown, key=lambda k: (len(k), k))), what, place)
+            for (what, place), shown in merged.items()
+        ]
+        order = {"table": 1, "everywhere": 2}
         return cls(sorted(keys, key=lambda k: (order.get(k[2], 0), k[2], k[0])))
 
     def __init__(self, keys: Sequence[tuple[str, str, str]]) -> None:
         super().__init__()
         self._keys = keys
+        places = [where for _, _, where in keys] + ["command"]
+        # The Where column is as wide as its longest entry: a place name is never cut.
+        self.columns = (
+            Column("key", "Key", 14),
+            Column("what", "Does", 24, flex=2),
+            Column("where", "Where", max(len("Where"), *(len(p) for p in places))),
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
             yield Static("Keys and commands  (esc closes; ctrl+p searches every action)", id="help-title")
-            yield FastTable(self.COLUMNS, id="help-table")
+            yield FastTable(self.columns, id="help-table")
 
     def on_mount(self) -> None:
         rows = [Row(f"key:{key}:{where}", (key, what, where)) for key, what, where in self._keys]
@@ -66,3 +80,9 @@ class HelpScreen(BarModal[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _screen_words(name: str) -> str:
+    """`RunDetailScreen` -> `run detail`: where a key of a pushed screen applies, in words."""
+    words = "".join(f" {c.lower()}" if c.isupper() else c for c in name.removesuffix("Screen")).strip()
+    return words or name

@@ -1,4 +1,4 @@
-"""Command palette provider: every action bound to a key on the current screen, plus the `:` commands."""
+"""Command palette provider: every action bound to a key on the current screen, plus every `:` command."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ class BindingsProvider(Provider):
             binding = active.binding
             if not active.enabled or not binding.description or binding.action in seen:
                 continue
+            if not binding.id or binding.id.startswith("table."):
+                continue  # Textual's own bindings (scrolling, focus, copy) and moving the cursor are not commands
             seen.add(binding.action)
             key = app.get_key_display(binding)
             entries.append(
@@ -29,11 +31,15 @@ class BindingsProvider(Provider):
                     partial(app.run_action, binding.action, active.node),
                 )
             )
+        runner = getattr(app, "run_command", None)
+        prompt = getattr(app, "prompt_command", None)
         for command in COMMANDS:
-            if not command.argument:
-                runner = getattr(app, "run_command", None)
+            title = f":{command.name} {command.argument}".rstrip()
+            if not command.argument or command.argument.startswith("["):  # nothing to ask, or a default
                 if runner is not None:
-                    entries.append((f":{command.name}", command.description, partial(runner, command.name)))
+                    entries.append((title, command.description, partial(runner, command.name)))
+            elif prompt is not None:  # the argument is typed on the command line, which opens with the name
+                entries.append((title, command.description, partial(prompt, f":{command.name} ")))
         return entries
 
     async def discover(self) -> Hits:

@@ -9,10 +9,11 @@ from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from tui.api.errors import ApiError
 from tui.screens.bar import bar_state, covered_by_modal
@@ -22,6 +23,8 @@ from tui.widgets.table import Column, FastTable
 from tui.widgets.topbar import TopBar, TopBarState
 
 MAX_BACKOFF_SECONDS = 30.0
+NOUNS = {"queues": "queue", "runs": "run", "waitpoints": "token", "triage": "finding"}
+"""What one row of each pane is, for the empty-filter message."""
 
 
 class PaneScreen(Screen[None]):
@@ -57,12 +60,15 @@ class PaneScreen(Screen[None]):
         yield TopBar(id="topbar")
         yield PaneHeader(id="pane-header")
         yield self.table
-        yield Input(placeholder="filter (substring; ! inverts)", id="filter")
+        with Horizontal(id="filter-line"):
+            yield Static("/", id="filter-prompt")
+            yield Input(placeholder="filter (substring; ! inverts)", id="filter")
+            yield Static("", id="filter-count")
         # The Footer is mounted after the first poll: it costs a few dozen ms to build, and the first
         # frame with data matters more (issue 4, startup target).
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
+        self.query_one("#filter-line").display = False
         self._ticker = self.set_interval(1.0, self.update_bars, pause=True)
         self.update_bars()
         if self.is_current:
@@ -227,7 +233,10 @@ class PaneScreen(Screen[None]):
 
     def bar_state(self) -> TopBarState:
         status = self.session.pane(self.PANE)
-        stale = status.stale(self.fresh_interval(), trying=self._polling_since is not None)
+        # A failed poll counts against the configured interval; a slow one in flight against the measured one.
+        trying = self._polling_since is not None
+        base = self.session.settings.refresh_seconds
+        stale = status.stale(base) or status.stale(self.fresh_interval(), trying=trying)
         return bar_state(self.session, updated_at=status.updated_at, stale=stale, error=status.error)
 
     def update_bars(self) -> None:
@@ -244,18 +253,37 @@ class PaneScreen(Screen[None]):
         if self.marks_left:
             summary += f" · {self.marks_left} unmarked (left the list)"
         header.state = PaneHeaderState(self.PANE, summary, self.warning())
+        self._say_why_empty()
+        self._count_matches()
+
+    def _say_why_empty(self) -> None:
+        """An empty table names the filter that emptied it; without one, the pane's own reason stands."""
+        if not self._loaded:
+            return
+        text = self.table.filter
+        noun = NOUNS.get(self.PANE, "row")
+        if text and text != "!":
+            message = f"no {noun} matches `{text}` (esc clears the filter)"
+        elif self.table.empty_message.startswith(f"no {noun} matches `"):
+            message = self.loaded_message()  # the filter is gone; a "Loading…" set meanwhile is left alone
+        else:
+            return
+        if message != self.table.empty_message:
+            self.table.empty_message = message
+            if not self.table.row_count:
+                self.table.refresh()
 
     def open_filter(self) -> None:
+        self.query_one("#filter-line").display = True
         field = self.query_one("#filter", Input)
-        field.display = True
         field.value = self.table.filter
         field.focus()
+        self._count_matches()
 
     def set_filter(self, text: str) -> None:
         self.table.set_filter(text)
-        field = self.query_one("#filter", Input)
         if not text:
-            field.display = False
+            self.query_one("#filter-line").display = False
             self.table.focus()
         self.update_bars()
 
@@ -263,6 +291,15 @@ class PaneScreen(Screen[None]):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.table.set_filter(event.value)
         self.update_bars()
+
+    def _count_matches(self) -> None:
+        """`8 of 231 match`, live as the operator types and as rows arrive."""
+        try:
+            count = self.query_one("#filter-count", Static)
+        except NoMatches:
+            return
+        if count.parent is not None and count.parent.display:
+            count.update(f"{self.table.row_count} of {self.table.total_count} match")
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

@@ -52,6 +52,17 @@ SORTS: tuple[tuple[str, Callable[[QueueView], Any]], ...] = (
     ("wait p95", lambda v: (-(v[2].wait_p95_ms or 0.0) if v[2] else 0.0, v[0].name)),
 )
 
+SORT_COLUMNS: dict[str, tuple[str, bool]] = {
+    "health": ("health", True),
+    "name": ("name", False),
+    "type": ("type", False),
+    "queued": ("queued", True),
+    "running": ("running", True),
+    "dequeue": ("dequeue", False),
+    "wait p95": ("wait", True),
+}
+"""The column each sort orders by, and whether its natural order is descending (the header's ▼)."""
+
 
 class QueuesScreen(PaneScreen):
     """Queues with their verdicts; metrics are read only for the rows on screen, once per metrics bucket."""
@@ -154,8 +165,10 @@ class QueuesScreen(PaneScreen):
             metrics = self.session.cached_metrics(queue.stored_name, now)
             fresh_ms = 1000 * self.session.settings.thresholds.dequeued_seconds
             views.append((queue, queue_health(queue, metrics, env_limit, fresh_ms), metrics))
-        _, key = SORTS[self._sort]
+        name, key = SORTS[self._sort]
         views.sort(key=key, reverse=self._reverse)
+        column, descending = SORT_COLUMNS[name]
+        self.table.set_sort(column, descending=descending != self._reverse)
         return views
 
     def render_rows(self) -> None:
@@ -213,9 +226,7 @@ class QueuesScreen(PaneScreen):
             parts.append(f"{problems} need attention")
         sort = SORTS[self._sort][0] + (" ▲" if self._reverse else "")
         parts.append(f"sort: {sort}")
-        if self.table.marked:
-            parts.append(f"{len(self.table.marked)} marked")
-        return " · ".join(parts)
+        return " · ".join(parts)  # the marks are counted by the pane header, once
 
     def warning(self) -> str:
         env = self.session.environment

@@ -22,17 +22,17 @@ from textual.widgets.option_list import Option
 from tui.api.client import EngineClient
 from tui.api.errors import ApiError, NotFound
 from tui.config import Settings
-from tui.model import Run, RunDetail, Span
+from tui.model import Run, RunDetail, RunStatus, Span
 from tui.model.text import clean, clean_multiline
 from tui.screens.bar import bar_state, client_bar_state, covered_by_modal, refresh_top_bar
 from tui.screens.run_detail_data import RunDetailData, reason
 from tui.screens.session import PaneStatus, Session
+from tui.widgets.format import duration
 from tui.widgets.json_view import JsonView
 from tui.widgets.run_summary import (
     QueueInfo,
     RunSummary,
     clock_time,
-    human_duration,
     status_style,
     summary_content,
     token_content,
@@ -289,7 +289,10 @@ class RunDetailScreen(Screen[None]):
         tree = self.query_one("#trace", TraceTree)
         if self._data.trace is not None:
             first = tree.node_for(self._data.trace.root.id) is None
-            tree.show_trace(self._data.trace, self._data.span_details, now, self._settings.thresholds)
+            executing = run.status is RunStatus.EXECUTING
+            tree.show_trace(
+                self._data.trace, self._data.span_details, now, self._settings.thresholds, executing=executing
+            )
             if first:
                 self._cursor_to_hung(tree)
         else:
@@ -392,14 +395,20 @@ class RunDetailScreen(Screen[None]):
         now = self._clock()
         line.set_class(self._stale is not None, "-stale")
         if self._stale is not None:
-            since = f", data from {human_duration(now - self._last_ok)} ago" if self._last_ok else ""
-            line.update(Content.assemble(("STALE", "bold"), f": {self._stale}{since}  (ctrl+r retries)"))
+            since = f", data from {duration(now - self._last_ok)} ago" if self._last_ok else ""
+            if self._data.detail is None:
+                word = "NO DATA"  # nothing on screen is old: there is nothing yet
+            elif self._freshness.stale(self._settings.refresh_seconds):
+                word = "STALE"
+            else:
+                word = "REFRESH FAILED"  # STALE only once three refreshes' worth of time has gone by
+            line.update(Content.assemble((word, "bold"), f": {self._stale}{since}  (ctrl+r retries)"))
         elif self._data.detail is not None and self._data.detail.run.terminal:
             line.update(Content(f"FINAL: polling stopped, loaded {clock_time(now)}  (ctrl+r reloads)"))
         elif self._paused():
             line.update(Content("⏸ PAUSED: polling is paused (P resumes, ctrl+r refreshes once)"))
         else:
-            every = human_duration(self._settings.refresh_seconds)
+            every = duration(self._settings.refresh_seconds)
             line.update(Content(f"● LIVE: refreshing every {every}, updated {clock_time(now)}"))
 
     # interaction

@@ -55,7 +55,8 @@ class TokenEditorScreen(BarModal[str | None]):
     def _show(self) -> None:
         status = self.query_one("#token-status", Static)
         if self.check.valid:
-            status.update(Text(f"valid JSON, {self.check.size:,} bytes"))
+            # The bytes the operator typed; the limit is checked on the request body, which wraps them.
+            status.update(Text(f"valid JSON, {len(self.text.encode()):,} bytes"))
             status.remove_class("invalid")
         else:
             status.update(Text(f"cannot send: {self.check.error}"))

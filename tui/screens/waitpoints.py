@@ -41,8 +41,8 @@ class WaitpointsScreen(PaneScreen):
     COLUMNS = (
         Column("id", "Token", 14, flex=3, max_width=36, cut_middle=True),
         Column("status", "Status", 9),
-        Column("age", "Age", 6, align="right"),
-        Column("timeout", "Timeout", 12),
+        Column("age", "Age", 9, align="right"),
+        Column("timeout", "Timeout", 14),
         Column("run", "Blocked run", 14, priority=1, flex=2, max_width=32, cut_middle=True),
         Column("tags", "Tags", 10, priority=2, flex=2),
         Column("idem", "Idempotency key", 14, priority=3, flex=1),
@@ -190,7 +190,9 @@ class WaitpointsScreen(PaneScreen):
 
     def render_rows(self) -> None:
         now = self.session.clock()
-        tokens = sorted(self._tokens.values(), key=lambda t: t.created_at, reverse=True)
+        # Oldest first: the token waiting longest is the one most likely to have lost its resumer.
+        tokens = sorted(self._tokens.values(), key=lambda t: t.created_at)
+        self.table.set_sort("age", descending=True)
         covered = self._scan_covered()
         rows = []
         for token in tokens:

@@ -5,22 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from tui.model.duration import duration
+
+__all__ = ["age", "duration", "millis", "rate", "seconds_until_change", "short_duration", "sparkline", "until"]
+
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
 
 def short_duration(seconds: float) -> str:
-    """`45s`, `14m`, `3h12m`, `2d3h`: coarse on purpose: after a minute, rows change once a minute."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours}h"
+    """`duration` in whole seconds, for table cells: after a minute, rows change once a minute."""
+    return duration(max(0, int(seconds)))
 
 
 def seconds_until_change(seconds: float) -> float:
@@ -28,7 +22,7 @@ def seconds_until_change(seconds: float) -> float:
     seconds = max(0.0, seconds)
     if seconds < 60:
         step = 1
-    elif seconds < 86_400:
+    elif seconds < 48 * 3_600:
         step = 60
     else:
         step = 3_600
@@ -53,8 +47,8 @@ def millis(value: float | None) -> str:
     if value is None:
         return "—"
     if value < 1000:
-        return f"{value:.0f}ms"
-    return short_duration(value / 1000) if value >= 60_000 else f"{value / 1000:.1f}s"
+        return f"{value:.0f} ms"
+    return duration(value / 1000) if value >= 10_000 else f"{value / 1000:.1f} s"
 
 
 def rate(value: float | None) -> str:

@@ -9,33 +9,12 @@ from datetime import datetime, timedelta
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.model import Queue, RunDetail, RunStatus, TokenDetail, TokenStatus
+from tui.model import Queue, RunDetail, RunStatus, TokenDetail, TokenStatus, time_in_status
 from tui.model.text import clean
+from tui.widgets.format import duration
 
 Part = str | tuple[str, str]
 MAX_TAGS = 8
-
-
-def human_duration(delta: timedelta | float) -> str:
-    """Compact duration for operators: 850ms, 4.2s, 14m, 14m 5s, 3h 2m, 2d 4h."""
-    seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
-    seconds = max(0.0, seconds)
-    if seconds == 0:
-        return "0s"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m" if secs == 0 or minutes >= 10 else f"{minutes}m {secs}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
 
 
 def clock_time(moment: datetime) -> str:
@@ -111,18 +90,18 @@ def _timeline_parts(detail: RunDetail, now: datetime) -> list[Part]:
         if step.at is None:
             if previous is not None and not detail.run.terminal and step.label != "queued":
                 parts.append(("— ", "$text-muted"))
-                parts.append((f"{human_duration(now - previous)} so far", "$warning"))
+                parts.append((f"{duration(now - previous)} so far", "$warning"))
                 previous = None
             else:
                 parts.append("—")
             continue
         if previous is not None and step.at == previous:
-            parts.append("+0s")
+            parts.append("+0 s")
             continue
         same_day = index > 0 and step.at.date() == first_day
         parts.append(step.at.strftime("%H:%M:%SZ") if same_day else clock_time(step.at))
         if previous is not None:
-            parts.append((f" +{human_duration(step.at - previous)}", "$text-muted"))
+            parts.append((f" +{duration(step.at - previous)}", "$text-muted"))
         previous = step.at
     return parts
 
@@ -141,8 +120,12 @@ def summary_content(
     lines: list[Sequence[Part]] = []
     lines.append(("Status   ", (run.status.value, status_style(run.status)), *_status_suffix(detail, now)))
     # What the operator came for goes first, so it stays visible when the summary must scroll (80x24).
-    if hung is not None:
-        lines.append(("Hung in  ", *_hung_parts(hung)))
+    waiting = waiting_words(run.status, time_in_status(run, now), hung)
+    if waiting is not None:
+        lines.append(("Waiting  ", (waiting, "$warning")))
+    elif hung is not None and run.status is RunStatus.EXECUTING:
+        # "Hung" only past the span's threshold; before that it is simply where the run is now.
+        lines.append(("Hung in  " if hung.hung else "Now in   ", *_hung_parts(hung)))
     if detail.error is not None:
         error = clean(detail.error.message, 200)
         name = clean(detail.error.name, 60) + ": " if detail.error.name else ""
@@ -170,13 +153,27 @@ def summary_content(
     return Content.assemble(*parts)
 
 
+WAITING_FOR_A_WORKER = (RunStatus.QUEUED, RunStatus.DEQUEUED)
+
+
+def waiting_words(status: RunStatus, age: timedelta, open_span: HungSpan | None) -> str | None:
+    """What a run that is not executing waits for: a worker, or the open wait span; None otherwise."""
+    if status in WAITING_FOR_A_WORKER:
+        return f"for a worker for {duration(age)}"
+    if status is RunStatus.WAITING:
+        if open_span is None:
+            return f"on a waitpoint for {duration(age)}"
+        token = f" token {clean(open_span.token_id, 60)}" if open_span.token_id else ""
+        return f"on {clean(open_span.message, 60)}{token} for {duration(open_span.age)}"
+    return None
+
+
 def _status_suffix(detail: RunDetail, now: datetime) -> list[Part]:
     run = detail.run
     if run.terminal:
         return [("  (final)", "$text-muted")]
-    since = run.started_at if run.status in (RunStatus.DEQUEUED, RunStatus.EXECUTING) else None
-    since = since or run.updated_at
-    return [(f"  for {human_duration(now - since)}", "$text-muted")]
+    # The same estimate as the waiting line and the runs pane, so the two numbers never disagree.
+    return [(f"  for {duration(time_in_status(run, now))}", "$text-muted")]
 
 
 def _queue_parts(info: QueueInfo) -> list[Part]:
@@ -216,7 +213,7 @@ def _hung_parts(hung: HungSpan) -> list[Part]:
         parts.append(f"  entity {clean(hung.entity, 40)}")
     if hung.token_id:
         parts.append(f"  token {clean(hung.token_id, 60)}")
-    parts.append((f"  ● running {human_duration(hung.age)}", "$warning"))
+    parts.append((f"  ● running {duration(hung.age)}", "$warning"))
     if hung.hung:
         parts.append(("  HUNG HERE?", "bold reverse $warning"))
     return parts
@@ -241,13 +238,13 @@ def token_content(detail: TokenDetail, now: datetime) -> Content:
         "  ",
         (token.status.value, status_style_),
         ("  created ", "$text-muted"),
-        f"{clock_time(token.created_at)} ({human_duration(now - token.created_at)} ago)",
+        f"{clock_time(token.created_at)} ({duration(now - token.created_at)} ago)",
         ("\nTimeout ", "$text-muted"),
     ]
     if token.timeout_at is None:
         parts.append(("none: nothing will time this wait out", "$warning"))
     elif token.timeout_at > now:
-        parts.append(f"{clock_time(token.timeout_at)} (in {human_duration(token.timeout_at - now)})")
+        parts.append(f"{clock_time(token.timeout_at)} (in {duration(token.timeout_at - now)})")
     else:
         parts.append(f"{clock_time(token.timeout_at)} (passed)")
     if token.completed_at is not None:

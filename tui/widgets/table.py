@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -104,6 +105,7 @@ class FastTable(ScrollView, can_focus=True):
         self.show_marks = show_marks
         self.empty_message = empty_message
         self._near_end_at = -1
+        self._sorted: tuple[str, bool] | None = None
         self.render_count = 0
         """Rows rendered from scratch (not from the cache); the benchmark reads it."""
 
@@ -137,6 +139,14 @@ class FastTable(ScrollView, can_focus=True):
         self._layout_width = -1
         self._invalidate()
         self.refresh()
+
+    def set_sort(self, column: str | None, *, descending: bool = False) -> None:
+        """Mark the column the rows are sorted by in its header: `▲` ascending, `▼` descending."""
+        marker = (column, descending) if column is not None else None
+        if marker != self._sorted:
+            self._sorted = marker
+            self._layout_width = -1  # the marked column may need two more cells
+            self.refresh()
 
     def set_rows(self, rows: Sequence[Row]) -> None:
         """Reconcile to `rows` (in display order): changed rows re-render, the cursor follows its key."""
@@ -346,7 +356,13 @@ class FastTable(ScrollView, can_focus=True):
             return
         self._layout_width = width
         self._invalidate()
-        self._layout = column_layout(self._columns, width - self._gutter)
+        columns = self._columns
+        if self._sorted is not None:
+            # Room for the arrow, so marking a column never cuts its label.
+            columns = tuple(
+                replace(c, width=max(c.width, len(c.label) + 2)) if c.key == self._sorted[0] else c for c in columns
+            )
+        self._layout = column_layout(columns, width - self._gutter)
 
     @property
     def visible_columns(self) -> list[str]:
@@ -382,7 +398,10 @@ class FastTable(ScrollView, can_focus=True):
         segments = [Segment(" " * self._gutter, style)]
         for index, column_width in self._layout:
             column = self._columns[index]
-            segments.append(Segment(fit(column.label, column_width, column.align) + " ", style))
+            label = column.label
+            if self._sorted is not None and self._sorted[0] == column.key:
+                label += " ▼" if self._sorted[1] else " ▲"
+            segments.append(Segment(fit(label, column_width, column.align) + " ", style))
         return Strip(segments).adjust_cell_length(width, style)
 
     def _render_row(self, row: Row, width: int, base: Style, *, cursor: bool) -> Strip:

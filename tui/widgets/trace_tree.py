@@ -12,13 +12,16 @@ from rich.style import Style
 from rich.text import Text
 from textual.content import Content
 from textual.widgets import Tree
-from textual.widgets._tree import TOGGLE_STYLE, TreeNode
+from textual.widgets.tree import TreeNode
 
 from tui.config import Thresholds
 from tui.model import WAIT_FOR_TOKEN, Span, SpanDetail, Trace
 from tui.model.text import clean
-from tui.widgets.run_summary import HungSpan, human_duration
+from tui.widgets.format import duration
+from tui.widgets.run_summary import HungSpan
 
+TOGGLE = Style.from_meta({"toggle": True})
+"""What makes a click on the expand icon toggle the node (the meta Textual's Tree reads on click)."""
 _ENTITY_KEYS = ("entity", "entity.name", "entityName", "entity_name", "tool.entity", "gen_ai.tool.entity")
 _TOOL_WORDS = ("tool", "entity")
 
@@ -110,8 +113,13 @@ def span_row(
     now: datetime,
     hung_span_id: str | None,
     thresholds: Thresholds,
+    *,
+    executing: bool = True,
 ) -> SpanRow:
-    """Build one line: message (+ entity, token), duration and start offset, and the open/hung/error flag."""
+    """Build one line: message (+ entity, token), duration and start offset, and the open/hung/error flag.
+
+    Only an EXECUTING run runs: the open spans of a queued or waiting run are waiting, never hung.
+    """
     token = token_id_for(span, detail)
     entity = entity_name(detail.properties if detail else span.properties)
     message = clean(span.message, 80)
@@ -121,19 +129,19 @@ def span_row(
         message += f"  entity {clean(entity, 40)}"
     if token:
         message += f"  token {clean(token, 60)}"
-    offset = f"@+{human_duration(span.start_time - root_start)}"
+    offset = f"@+{duration(span.start_time - root_start)}"
     if span.is_partial:
         age = max(timedelta(0), now - span.start_time)
-        flag = f"● running {human_duration(age)}"
+        flag = f"● {'running' if executing else 'waiting'} {duration(age)}"
         state = "open"
-        if span.id == hung_span_id:
+        if executing and span.id == hung_span_id:
             if age.total_seconds() > hang_threshold(span, thresholds):
                 flag += "  ◀ HUNG HERE?"
                 state = "hung"
             else:
                 flag += "  ◀ deepest open"
         return SpanRow(span.id, message, offset, flag, state, token, entity)
-    tail = f"{human_duration(span.duration_ms / 1000)}  {offset}"
+    tail = f"{duration(span.duration_ms / 1000)}  {offset}"
     if span.is_error:
         return SpanRow(span.id, message, tail, "✗ error", "error", token, entity)
     if span.is_cancelled:
@@ -191,7 +199,13 @@ class TraceTree(Tree[SpanRow]):
         self.root.allow_expand = False
 
     def show_trace(
-        self, trace: Trace, details: Mapping[str, SpanDetail], now: datetime, thresholds: Thresholds
+        self,
+        trace: Trace,
+        details: Mapping[str, SpanDetail],
+        now: datetime,
+        thresholds: Thresholds,
+        *,
+        executing: bool = True,
     ) -> None:
         """Reconcile the tree with `trace`: relabel known spans, add new ones, drop vanished ones."""
         if self._root_span_id != trace.root.id:
@@ -208,7 +222,7 @@ class TraceTree(Tree[SpanRow]):
         while stack:
             node, span = stack.pop()
             seen.add(span.id)
-            row = span_row(span, root_start, details.get(span.id), now, hung_id, thresholds)
+            row = span_row(span, root_start, details.get(span.id), now, hung_id, thresholds, executing=executing)
             self._update(node, row, bool(span.children))
             for child in span.children:
                 child_node = self._span_nodes.get(child.id)
@@ -259,7 +273,7 @@ class TraceTree(Tree[SpanRow]):
         label.stylize(style)
         if node.allow_expand:
             icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
-            return Text.assemble((icon, base_style + TOGGLE_STYLE), label)
+            return Text.assemble((icon, base_style + TOGGLE), label)
         return label
 
 
@@ -270,7 +284,7 @@ def span_info_content(span: Span, detail: SpanDetail | None, root_start: datetim
         ("span ", "$text-muted"),
         clean(span.id, 40),
         ("  started ", "$text-muted"),
-        f"@+{human_duration(span.start_time - root_start)}",
+        f"@+{duration(span.start_time - root_start)}",
     ]
     if detail is not None and detail.entity_type:
         parts += [("  entity type ", "$text-muted"), clean(detail.entity_type, 40)]

@@ -1,0 +1,30 @@
+"""How every screen writes a duration: `45 s`, `18 m`, `2 h 5 m`, `3 d 4 h`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+def duration(value: timedelta | float) -> str:
+    """`850 ms`, `4.2 s`, `45 s`, `18 m`, `2 h 5 m`, `3 d 4 h`: the one way every screen writes a duration.
+
+    The same words as the diagnosis (`tui.diagnosis.fmt.dur`), with tenths and milliseconds below ten seconds
+    for span durations. Screens, widgets and confirmations all write durations with this.
+    """
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    seconds = max(0.0, seconds)
+    if 0 < seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if 0 < seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes = whole // 60
+    if minutes < 60:
+        return f"{minutes} m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} m" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
