@@ -112,8 +112,9 @@ async def sim_console(
                         refresh_seconds=refresh, demo=True, plugins=plugins)
 
     def make_client(config: Settings) -> EngineClient:
+        # The simulator's clock is the engine's frozen one: read the bastion's clock from it too (no skew).
         return EngineClient(config.url, config.secret_key, transport=transport, budget_per_second=None,
-                            guard=WriteGuard(read_only=False))
+                            guard=WriteGuard(read_only=False), wall_clock=lambda: engine.now.timestamp())
 
     side = make_client(settings)
     app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -178,6 +179,9 @@ def incident() -> FakeClient:
     return client
 
 
+BURSTS: ContextVar[tuple[BurstTally, ...]] = ContextVar("fake-bursts", default=())
+
+
 class FakeClient:
     """Duck-types EngineClient for the read calls; `fail_with` makes every call raise until cleared."""
 
@@ -201,15 +205,18 @@ class FakeClient:
 
     @asynccontextmanager
     async def burst(self) -> AsyncIterator[BurstTally]:
-        """Like EngineClient.burst: the tally counts the calls made inside."""
-        tally, before = BurstTally(), sum(self.calls.values())
+        """Like EngineClient.burst: the tally counts the calls made inside (and in tasks started inside)."""
+        tally = BurstTally()
+        token = BURSTS.set((*BURSTS.get(), tally))
         try:
             yield tally
         finally:
-            tally.requests = sum(self.calls.values()) - before
+            BURSTS.reset(token)
 
     def _call(self, name: str) -> None:
         self.calls[name] += 1
+        for tally in BURSTS.get():
+            tally.requests += 1
         if self.fail_with is not None:
             if isinstance(self.fail_with, Unauthorized):
                 self.state = ConnectionState.UNAUTHORIZED

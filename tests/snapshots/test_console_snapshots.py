@@ -32,6 +32,9 @@ def loaded(pane: str) -> Any:
                 pilot,
                 lambda: "run_wait" in str(app.screen.query_one("FastTable").row("waitpoint_approval000001")),
             )
+        if pane in ("runs", "triage"):
+            # The runs pane asks for a triage to judge its overdue runs; the frame waits for the answer.
+            await wait_for(pilot, lambda: app.session.triaged is not None)
         # Triage fills its detail area a beat after its table; under load that beat is longer.
         await pilot.pause(0.6 if pane == "triage" else 0.2)
         # Polling keeps going; pausing it makes the frame deterministic.

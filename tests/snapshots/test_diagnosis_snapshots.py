@@ -28,8 +28,9 @@ def diagnosis_app(scenario: str) -> tuple[PlatosApp, Any]:
                         refresh_seconds=0.05, demo=True, plugins=(SCALE,))
 
     def make_client(config: Settings) -> EngineClient:
+        # The simulator's clock is the engine's frozen one: read the bastion's clock from it too (no skew).
         return EngineClient(config.url, config.secret_key, transport=transport, budget_per_second=None,
-                            guard=WriteGuard(read_only=False))
+                            guard=WriteGuard(read_only=False), wall_clock=lambda: engine.now.timestamp())
 
     return PlatosApp(settings, make_client=make_client, clock=lambda: engine.now), engine
 

@@ -161,9 +161,9 @@ class TriageScreen(PaneScreen):
         if self.env is None:
             return f"triaging the environment… {self._gathering_for()}" if self._gathering else "not triaged yet"
         runs = len({r for f in self.findings for r in f.runs})
-        every = f"every {self._interval:.3g} s"
         busy = f" · triaging… {self._gathering_for()}" if self._gathering else ""
-        return f"{len(self.findings)} findings, {runs} runs affected · triage {every}{busy}"
+        # The cadence follows how long a triage takes on this machine: the top bar says what one costs instead.
+        return f"{len(self.findings)} findings, {runs} runs affected{busy}"
 
     def _gathering_for(self) -> str:
         # A large environment takes a minute at the request budget: show that it is moving.
