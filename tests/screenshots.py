@@ -40,6 +40,7 @@ def build() -> tuple[PlatosApp, Any]:
         guard=WriteGuard(read_only=False),
         budget_per_second=None,
         transport=httpx.ASGITransport(app=sim),
+        wall_clock=lambda: engine.now.timestamp(),  # the frozen simulator's time is this picture's time: no skew
     )
     settings = Settings(
         profile="demo",
