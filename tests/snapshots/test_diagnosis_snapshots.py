@@ -17,6 +17,7 @@ from tui.config import Settings
 from tui.diagnosis import triage
 from tui.diagnosis.gather import gather_environment_facts
 from tui.screens.diagnosis import DiagnosisScreen
+from tui.screens.triage import TRIAGE_EVERY
 from tui.sim import server
 
 
@@ -65,6 +66,8 @@ def test_triage_pane_incident(snap_compare: Any) -> None:
         app.session.paused = True
         # The measured request rate depends on how fast this machine ran the polls: pin it for the picture.
         app.session.client._budget.measured_rate = lambda: 0.0  # type: ignore[attr-defined]
+        # So is the pace, which rests as long as the triage took: pin it to the configured one.
+        app.screen._interval = TRIAGE_EVERY * app.session.settings.refresh_seconds  # type: ignore[attr-defined]
         app.screen.update_bars()  # type: ignore[attr-defined]
         await pilot.pause(0.3)
 
