@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 
-def duration(value: timedelta | float) -> str:
+def duration(value: timedelta | float, *, fine: bool = True) -> str:
     """`850 ms`, `4.2 s`, `45 s`, `18 m`, `2 h 5 m`, `3 d 4 h`: the one way every screen writes a duration.
 
-    The same words as the diagnosis (`tui.diagnosis.fmt.dur`), with tenths and milliseconds below ten seconds
-    for span durations. Screens, widgets and confirmations all write durations with this.
+    `fine` adds tenths and milliseconds below ten seconds (span durations); the diagnosis writes whole seconds.
+    Screens, widgets, confirmations and findings all write durations with this.
     """
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     seconds = max(0.0, seconds)
-    if 0 < seconds < 1:
+    if fine and 0 < seconds < 1:
         return f"{seconds * 1000:.0f} ms"
-    if 0 < seconds < 10 and seconds != int(seconds):
+    if fine and 0 < seconds < 10 and seconds != int(seconds):
         return f"{seconds:.1f} s"
     whole = int(seconds)
     if whole < 60:
