@@ -63,11 +63,13 @@ class _SimHost(App[None]):
         from tui.sim.server import DEFAULT_SECRET_KEY, SimOptions, create_app
 
         self.sim_app = create_app(SimOptions(scenario="incident", speed=0, seed=1, start=SIM_START))
+        engine = self.sim_app.state.sim.engine
         self.client = EngineClient(
             "http://127.0.0.1",
             DEFAULT_SECRET_KEY,
             budget_per_second=None,
             transport=httpx.ASGITransport(app=self.sim_app),
+            wall_clock=lambda: engine.now.timestamp(),  # the frozen simulator's time is the picture's: no skew
         )
 
     def sim_now(self) -> datetime:
