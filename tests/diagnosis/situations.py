@@ -60,6 +60,15 @@ class World:
 @asynccontextmanager
 async def world(scenario: str = "healthy", *, seed: int = 1, admin: bool = False) -> AsyncIterator[World]:
     """The scenario's engine behind the simulator's HTTP app, frozen in time (speed 0) for the test to move."""
+    made = make_world(scenario, seed=seed, admin=admin)
+    try:
+        yield made
+    finally:
+        await made.client.aclose()
+
+
+def make_world(scenario: str, *, seed: int = 1, admin: bool = False) -> World:
+    """`world` without the closing: the caller closes `client`."""
     app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=seed))
     token = server.DEFAULT_ADMIN_TOKEN if admin else None
     client = EngineClient(
@@ -71,10 +80,7 @@ async def world(scenario: str = "healthy", *, seed: int = 1, admin: bool = False
         guard=WriteGuard(read_only=False),
     )
     settings = Settings(profile="sim", url="http://127.0.0.1", secret_key=server.DEFAULT_SECRET_KEY, admin_token=token)
-    try:
-        yield World(app.state.sim.engine, client, settings)
-    finally:
-        await client.aclose()
+    return World(app.state.sim.engine, client, settings)
 
 
 def forced(engine: Engine, task: str, created: datetime, plan: Plan, *, token: str | None = None) -> Run:

@@ -3,23 +3,16 @@ and following the offered recovery makes the verify checklist tick."""
 
 from __future__ import annotations
 
-import io
-import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
-from tui.api.client import EngineClient
-from tui.api.guard import WriteGuard
-from tui.config import Settings
+from tests.diagnosis.situations import World, make_world
 from tui.diagnosis.findings import Action, Cause, Finding, VerifyKind
 from tui.diagnosis.gather import gather_environment_facts
 from tui.diagnosis.observe import observe
-from tui.diagnosis.report import diagnose_command, triage_command
 from tui.diagnosis.triage import triage
 from tui.diagnosis.verify import VerifyState, evaluate_all
 
@@ -37,53 +30,20 @@ SCENARIO_CAUSE = {
 QUEUE_LINE = re.compile(r"queue (\S+): queued (\d+), running (\d+), limit (\d+|none)")
 
 
-@dataclass
-class Sim:
-    app: Any
-    client: EngineClient
-    settings: Settings
-
-    @property
-    def engine(self) -> Any:
-        return self.app.state.sim.engine
-
-    async def triage_json(self) -> tuple[int, dict[str, Any]]:
-        out = io.StringIO()
-        code = await triage_command(self.client, self.settings, True, out, now=self.engine.now)
-        return code, json.loads(out.getvalue())
-
-    async def diagnose_json(self, run_id: str) -> dict[str, Any]:
-        out = io.StringIO()
-        code = await diagnose_command(self.client, self.settings, run_id, True, out, now=self.engine.now)
-        data: dict[str, Any] = json.loads(out.getvalue())
-        assert code == (0 if data["cause"] == "not_stuck" else 1)
-        return data
+Sim = World
 
 
 @pytest.fixture
 async def open_sim() -> AsyncIterator[Any]:
-    opened: list[EngineClient] = []
+    opened: list[World] = []
 
-    def make(scenario: str, *, admin: bool = False) -> Sim:
-        app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1))
-        admin_token = server.DEFAULT_ADMIN_TOKEN if admin else None
-        client = EngineClient(
-            "http://127.0.0.1",
-            server.DEFAULT_SECRET_KEY,
-            admin_token=admin_token,
-            transport=httpx.ASGITransport(app=app),
-            budget_per_second=None,
-            guard=WriteGuard(read_only=False),
-        )
-        opened.append(client)
-        settings = Settings(
-            profile="sim", url="http://127.0.0.1", secret_key=server.DEFAULT_SECRET_KEY, admin_token=admin_token
-        )
-        return Sim(app, client, settings)
+    def make(scenario: str, *, admin: bool = False) -> World:
+        opened.append(make_world(scenario, admin=admin))
+        return opened[-1]
 
     yield make
-    for client in opened:
-        await client.aclose()
+    for made in opened:
+        await made.client.aclose()
 
 
 async def _assert_queue_lines_are_live(sim: Sim, evidence: list[str]) -> int:
@@ -98,7 +58,7 @@ async def _assert_queue_lines_are_live(sim: Sim, evidence: list[str]) -> int:
 
 
 async def test_healthy_has_no_findings(open_sim: Any) -> None:
-    code, data = await open_sim("healthy").triage_json()
+    code, data = await open_sim("healthy").triage()
     assert data["findings"] == [], [f["summary"] for f in data["findings"]]
     assert code == 0 and data["runs"] == []
 
@@ -107,13 +67,13 @@ async def test_healthy_has_no_findings(open_sim: Any) -> None:
 async def test_triage_and_diagnose_name_the_scenario_cause(scenario: str, open_sim: Any) -> None:
     cause = SCENARIO_CAUSE[scenario]
     sim = open_sim(scenario)
-    code, data = await sim.triage_json()
+    code, data = await sim.triage()
     assert code == 1
     assert [f["cause"] for f in data["findings"]] == [cause], [f["summary"] for f in data["findings"]]
     finding = data["findings"][0]
     assert finding["runs"] and set(finding["runs"]) <= set(data["runs"])
     assert re.search(r"\d", finding["summary"])
-    diagnosis = await sim.diagnose_json(finding["runs"][0])
+    diagnosis = await sim.diagnose(finding["runs"][0])
     assert diagnosis["cause"] == cause, diagnosis["summary"]
     assert diagnosis["run"] == finding["runs"][0]
     assert diagnosis["recovery"] and diagnosis["verify"] and len(diagnosis["path"]) == 11
@@ -124,7 +84,7 @@ async def test_triage_and_diagnose_name_the_scenario_cause(scenario: str, open_s
 
 async def test_entity_evidence_names_the_entity_and_the_open_call(open_sim: Any) -> None:
     sim = open_sim("entity-offline")
-    _, data = await sim.triage_json()
+    _, data = await sim.triage()
     [finding] = data["findings"]
     assert finding["entity"] == "crm"
     summary = finding["summary"]
@@ -133,13 +93,13 @@ async def test_entity_evidence_names_the_entity_and_the_open_call(open_sim: Any)
     behind = re.search(r"oldest call \d+ m; (\d+) more wait behind them in task/agent-turn", summary)
     assert behind, summary
     assert len(finding["runs"]) == int(hung.group(1)) + int(behind.group(1))
-    diagnosis = await sim.diagnose_json(finding["runs"][0])
+    diagnosis = await sim.diagnose(finding["runs"][0])
     assert any("open tool call tool crm." in e and "per-call threshold 2 m" in e for e in diagnosis["evidence"])
 
 
 async def test_orphan_tokens_are_really_waiting(open_sim: Any) -> None:
     sim = open_sim("orphan-waitpoint")
-    _, data = await sim.triage_json()
+    _, data = await sim.triage()
     tokens = [r["target"] for r in data["findings"][0]["recovery"] if r["action"] == "complete_token"]
     assert tokens
     for token_id in tokens:
@@ -149,7 +109,7 @@ async def test_orphan_tokens_are_really_waiting(open_sim: Any) -> None:
 
 async def test_drift_with_admin_token_uses_the_dry_run(open_sim: Any) -> None:
     sim = open_sim("queue-drift", admin=True)
-    code, data = await sim.triage_json()
+    code, data = await sim.triage()
     assert code == 1 and [f["cause"] for f in data["findings"]] == ["queue_state_drift"]
     report = await sim.client.repair_queues(dry_run=True)
     leaks = dict(report.queues)["task/process-video"].leaks
@@ -160,7 +120,7 @@ async def test_drift_with_admin_token_uses_the_dry_run(open_sim: Any) -> None:
 
 
 async def test_incident_shows_every_fault_worst_first(open_sim: Any) -> None:
-    code, data = await open_sim("incident", admin=True).triage_json()
+    code, data = await open_sim("incident", admin=True).triage()
     causes = [f["cause"] for f in data["findings"]]
     assert code == 1
     assert {
