@@ -72,6 +72,8 @@ class Action(StrEnum):
     COMPLETE_TOKEN = "complete_token"
     REPAIR_QUEUES = "repair_queues"
     OVERRIDE_CONCURRENCY = "override_concurrency"
+    ROLLBACK = "rollback"
+    """Promote the previous deployed version again; `target` is that version."""
 
 
 ACTION_KEYS: dict[Action, str] = {
@@ -80,6 +82,7 @@ ACTION_KEYS: dict[Action, str] = {
     Action.COMPLETE_TOKEN: "r",
     Action.REPAIR_QUEUES: "R",
     Action.OVERRIDE_CONCURRENCY: "o",
+    Action.ROLLBACK: "b",
 }
 
 
