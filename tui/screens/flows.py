@@ -62,9 +62,7 @@ LABELS = {
     "complete_token": "completing this token",
     "plugin": "this plugin",
 }
-ADMIN_HINT = (
-    "repair needs the admin token: set admin_token_env in the profile (or PLATOS_ADMIN_TOKEN) and restart"
-)
+ADMIN_HINT = "repair needs the admin token: set admin_token_env in the profile (or PLATOS_ADMIN_TOKEN) and restart"
 
 
 class ActionFlows:
@@ -384,4 +382,3 @@ def write_minutes(argument: str) -> int | None:
         return parse_write_minutes(argument)
     except ValueError:
         return None
-
