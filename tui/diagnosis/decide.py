@@ -231,7 +231,8 @@ def _candidates(f: RunFacts, sc: Scene) -> tuple[list[Finding], Finding | None]:
     if root is not None:
         found.insert(0, root)
     causes = {x.cause for x in found}
-    if f.run.status is RunStatus.DEQUEUED and sc.stall is not None and Cause.WORKER_POOL_EMPTY not in causes:
+    waits = f.run.status is RunStatus.DEQUEUED or (f.run.status is RunStatus.WAITING and f.waits_for_dequeue)
+    if waits and sc.stall is not None and Cause.WORKER_POOL_EMPTY not in causes:
         found.append(stall_finding(sc.stall, sc))  # pulled, then the workers went away
     starved = f.waits_for_dequeue and q is not None and sc.flow(q) is Flow.STARVED and sc.stall is None
     if starved and Cause.WORKER_POOL_UNDERSIZED not in causes:
@@ -262,9 +263,14 @@ def with_run_listed(f: RunFacts) -> RunFacts:
 
 def scene_for(f: RunFacts, th: Thresholds) -> Scene:
     """The scene around one run: its trace among the others, and its queue known."""
-    sc = Scene.of(f.env, th, trace=f.trace)
+    run = f.run
+    lost = f.queue is None and run.status is RunStatus.QUEUED
+    env = replace(f.env, stale_queued=(*f.env.stale_queued, run)) if lost else f.env
+    sc = Scene.of(env, th, trace=f.trace)
     if f.queue_name is not None:
-        sc.queue_of[f.run.id] = f.queue_name
+        sc.queue_of[run.id] = f.queue_name
+    if lost and sc.verdict(run).stuck:
+        sc.orphans = sc.orphans | {run.id}  # no queue the probes reached holds it (see `gather.find_queue`)
     return sc
 
 

@@ -103,7 +103,12 @@ def draining(queue: Queue, metrics: QueueMetrics | None) -> bool:
     if not recent:
         return False
     top = max(recent)
-    return queue.queued <= top - max(FALLING_MIN, FALLING_SHARE * top)
+    if queue.queued <= top - max(FALLING_MIN, FALLING_SHARE * top):
+        return True
+    # Falling bucket after bucket, down from its top: worked off, if not yet by a tenth.
+    last = recent[-2:]
+    steady = len(last) == 2 and last[0] > last[1] > queue.queued
+    return steady and queue.queued <= top - FALLING_MIN
 
 
 HEALTH_SEVERITY: dict[QueueHealth, int] = {health: rank for rank, health in enumerate(QueueHealth)}
