@@ -86,6 +86,10 @@ FALLING_BUCKETS = 6
 FALLING_MIN = 2
 FALLING_SHARE = 0.1
 """A backlog this far (at least FALLING_MIN runs, or this share) below its top of the last few buckets is falling."""
+STEADY_BUCKETS = 3
+STEADY_SHARE = 0.05
+"""A backlog this share below its value STEADY_BUCKETS buckets ago is falling too: slowly, but over minutes, so a
+flat backlog that wobbles by a few runs does not count."""
 
 
 def draining(queue: Queue, metrics: QueueMetrics | None) -> bool:
@@ -105,10 +109,11 @@ def draining(queue: Queue, metrics: QueueMetrics | None) -> bool:
     top = max(recent)
     if queue.queued <= top - max(FALLING_MIN, FALLING_SHARE * top):
         return True
-    # Falling bucket after bucket, down from its top: worked off, if not yet by a tenth.
-    last = recent[-2:]
-    steady = len(last) == 2 and last[0] > last[1] > queue.queued
-    return steady and queue.queued <= top - FALLING_MIN
+    # Clearly lower than a few buckets ago: worked off slowly, if not yet by a tenth of its top.
+    if len(trend) <= STEADY_BUCKETS:
+        return False
+    before = trend[-1 - STEADY_BUCKETS]
+    return queue.queued <= before - max(FALLING_MIN, STEADY_SHARE * before)
 
 
 HEALTH_SEVERITY: dict[QueueHealth, int] = {health: rank for rank, health in enumerate(QueueHealth)}
