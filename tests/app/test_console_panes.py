@@ -104,7 +104,10 @@ async def test_runs_ask_for_stuck_candidates_directly_and_page_on_scroll() -> No
         assert stuck_calls, "the pane never asked for DEQUEUED, EXECUTING and WAITING runs by age"
         window = timedelta(seconds=app.session.settings.thresholds.dequeued_seconds)  # type: ignore[union-attr]
         assert stuck_calls[-1]["created_to"] == NOW - window
-        head = [c for c in client.run_calls if RunStatus.QUEUED in c["statuses"] and c["created_to"] is None]
+        head = [  # the pane's own first page (a triage lists a queue's QUEUED runs whole: filtered by queue)
+            c for c in client.run_calls
+            if RunStatus.QUEUED in c["statuses"] and c["created_to"] is None and c["queue"] is None
+        ]
         assert all(c["after"] is None for c in head), "read a second page nobody scrolled to"
         table = app.screen.query_one(FastTable)
         assert table.keys[0] == "run_stuck0000000000000001"

@@ -76,6 +76,26 @@ def resume_lost_once(w: World) -> list[Run]:
     return runs
 
 
+def _fan_out(w: World, *, child_seconds: float, batch: int = 3) -> Run:
+    e = w.engine
+    e.tasks["fan-out"] = TaskSpec(
+        "fan-out", "task/fan-out", 0.0, lambda rng: Plan(duration=5.0, wait_child="fan-out-part", batch=batch)
+    )
+    e.tasks["fan-out-part"] = TaskSpec("fan-out-part", "task/fan-out-part", 0.0,
+                                       lambda rng: Plan(duration=child_seconds))
+    e.add_queue("fan-out", "task", None)
+    e.add_queue("fan-out-part", "task", 5)
+    return e.create_run("fan-out", payload={"shards": batch})
+
+
+def batch_resume_lost(w: World) -> list[Run]:
+    """A batchTriggerAndWait whose three children all finished 12 minutes ago; the parent never resumed."""
+    parent = _fan_out(w, child_seconds=60.0)
+    w.engine.lost.add(parent.iid)
+    w.advance(15 * 60)
+    return [parent]
+
+
 def orphan_in_idle_queue(w: World) -> list[Run]:
     """A nightly report the engine left QUEUED outside its (otherwise empty) queue 25 minutes ago."""
     e = w.engine
@@ -166,6 +186,13 @@ def schedule_flowing(w: World) -> None:
     w.advance(30 * 60)
 
 
+def batch_still_running(w: World) -> list[Run]:
+    """A batchTriggerAndWait whose children run for half an hour each: the parent waits, as it should."""
+    parent = _fan_out(w, child_seconds=30 * 60.0)
+    w.advance(15 * 60)
+    return [parent]
+
+
 def worker_alive_between_steps(w: World) -> Run:
     """A 2-hour export whose worker is alive: its last step ended 3 minutes ago and the next one has begun."""
     e = w.engine
@@ -188,6 +215,7 @@ STALLS: dict[str, tuple[str, Callable[[World], Any], str]] = {
     "released-never": ("healthy", released_never, "pending_version"),
     "resume-lost-scenario": ("resume-lost", lambda w: None, "resume_lost"),
     "resume-lost-once": ("healthy", resume_lost_once, "resume_lost"),
+    "batch-resume-lost": ("healthy", batch_resume_lost, "resume_lost"),
     "orphan-in-busy-queue": ("orphaned-run", lambda w: None, "run_orphaned"),
     "orphan-in-idle-queue": ("healthy", orphan_in_idle_queue, "run_orphaned"),
     "env-deadlock-scenario": ("env-deadlock", lambda w: None, "deadlock_at_env_limit"),
@@ -205,5 +233,6 @@ QUIET: dict[str, Callable[[World], Any]] = {
     "deploy-building-five-minutes": deploy_building_five_minutes,
     "parents-wait-on-running-children": parents_wait_on_running_children,
     "schedule-flowing": schedule_flowing,
+    "batch-still-running": batch_still_running,
     "worker-alive-between-steps": worker_alive_between_steps,
 }

@@ -82,6 +82,8 @@ class RunTrace:
     """When the run last (re)entered EXECUTING: the latest attempt start or end of a wait."""
     calls: tuple[Call, ...] = ()
     """Ended leaf spans, newest last (at most a few dozen): how calls to each entity have been ending."""
+    children_done_at: datetime | None = None
+    """When the last of the child runs an open wait span waits on finished, once all have (read from the runs)."""
 
     def token(self, token_id: str) -> TokenDetail | None:
         return next((t for t in self.tokens if t.token.id == token_id), None)

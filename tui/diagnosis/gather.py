@@ -23,7 +23,7 @@ from tui.config import Thresholds
 from tui.diagnosis.deploys import deploy_facts
 from tui.diagnosis.facts import EnvFacts, QueueFacts, RunFacts
 from tui.diagnosis.fetching import Notes, bounded
-from tui.diagnosis.traces import sample_calls, trace_run
+from tui.diagnosis.traces import sample_calls, trace_run, with_children_done
 from tui.model import (
     Queue,
     QueueType,
@@ -311,6 +311,8 @@ async def _run_facts(client: EngineClient, run_id: str, thresholds: Thresholds, 
     )
     tokens: dict[str, TokenDetail | None] = {}
     trace = await trace_run(client, run, notes, tokens) if run.status in ACTIVE else None
+    if trace is not None:
+        (trace,) = await with_children_done(client, [trace], notes)
     facts = RunFacts(now, detail, env, queue_name=queue_name, queue_how=how, trace=trace)
     if facts.waits_for_dequeue and facts.queue is not None and facts.queue.holders:
         # Follow the chain: why do the runs holding this queue's slots not finish?
@@ -411,6 +413,7 @@ async def _environment_facts(
         notes.lines.append(f"traced {max_traces} of {len(candidates)} stuck candidates (cap)")
     tokens: dict[str, TokenDetail | None] = {}
     traces = await bounded(candidates[:max_traces], lambda r: trace_run(client, r, notes, tokens))
+    traces = list(await with_children_done(client, traces, notes))
     samples, waiting = await asyncio.gather(
         sample_calls(client, traces, thresholds, now, notes, tokens),
         notes.attempt("waiting tokens", client.list_tokens(statuses=[TokenStatus.WAITING], page_size=100)),

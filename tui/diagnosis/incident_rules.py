@@ -12,8 +12,8 @@ from tui.diagnosis.findings import Action, Cause, Finding, Recovery, VerifyCheck
 from tui.diagnosis.fmt import dur, listing, name, plural
 from tui.diagnosis.incidents import SKIPPED, waits_on_child
 from tui.diagnosis.scene import Scene, seen_runs
-from tui.diagnosis.stuck import Flow
-from tui.model import Deployment, Run, RunStatus, TokenStatus
+from tui.diagnosis.stuck import Flow, resumed_by
+from tui.model import Deployment, Run, RunStatus
 
 NAMED = 10
 """How many runs a finding offers to cancel one by one."""
@@ -176,24 +176,28 @@ def resume_lost(t: RunTrace, sc: Scene) -> Finding | None:
     """WAITING although every token it waits on completed past the window, and its queue moves: the resumer
     fired and the engine lost the continuation."""
     run = t.run
-    if run.status is not RunStatus.WAITING or not t.tokens or not sc.verdict(run).stuck:
-        return None
-    if any(d.token.status is not TokenStatus.COMPLETED for d in t.tokens):
+    resumed = resumed_by(t)
+    if run.status is not RunStatus.WAITING or resumed is None or not sc.verdict(run).stuck:
         return None
     env = sc.env
     if sc.stall is not None or env.env_paused or env.env_saturated:
         return None  # nothing resumes anywhere: that is the environment's cause
     queue = env.queue(f"task/{run.task_identifier}")
-    done = max((d.token.completed_at for d in t.tokens if d.token.completed_at is not None), default=None)
+    done, _ = resumed
     if queue is not None and not _skipped(queue, sc.now - done if done is not None else None, sc):
         return None
     ago = dur(sc.now - done) if done is not None else "?"
-    token = t.tokens[0].token
+    if t.tokens:
+        token = t.tokens[0].token
+        what, fact = f"token {name(token.id)} completed", f"token {name(token.id)}: COMPLETED {ago} ago"
+    else:
+        children = listing([c.run_id for s in t.open_spans for c in s.triggered])
+        what, fact = "its child runs finished", f"child runs {children}: all finished, the last {ago} ago"
     return Finding(
         Cause.RESUME_LOST,
-        f"run {run.id} still WAITING {ago} after token {name(token.id)} completed: the engine lost its resume",
+        f"run {run.id} still WAITING {ago} after {what}: the engine lost its resume",
         evidence=(
-            f"token {name(token.id)}: COMPLETED {ago} ago",
+            fact,
             f"run {run.id}: WAITING for {dur(status_age(run, sc.now, t))}, its wait span still open",
             (started_line(queue, env) if queue is not None else "its queue was not listed")
             + ": runs around it resume and start",

@@ -22,8 +22,8 @@ from tui.diagnosis.facts import QueueFacts, RunTrace, status_age
 from tui.diagnosis.findings import Action, Cause, Finding, Recovery, VerifyCheck, VerifyKind
 from tui.diagnosis.fmt import dur, limit_text, listing, name, plural
 from tui.diagnosis.scene import Scene, Stall
-from tui.diagnosis.stuck import Flow, hung_calls, times_out_soon, token_wait, token_words
-from tui.model import Run, RunStatus, TokenStatus
+from tui.diagnosis.stuck import Flow, hung_calls, resumed_by, times_out_soon, token_wait, token_words
+from tui.model import Run, RunStatus
 
 RunRule = Callable[[RunTrace, Scene], Finding | None]
 QueueRule = Callable[[QueueFacts, Scene], Finding | None]
@@ -411,12 +411,8 @@ def stall_finding(stall: Stall, sc: Scene) -> Finding:
 
 
 def _resumed(t: RunTrace) -> bool:
-    """A WAITING run whose tokens all completed: it waits for a worker to resume it."""
-    return (
-        t.run.status is RunStatus.WAITING
-        and bool(t.tokens)
-        and all(d.token.status is TokenStatus.COMPLETED for d in t.tokens)
-    )
+    """A WAITING run whose tokens or children all finished: it waits for a worker to resume it."""
+    return t.run.status is RunStatus.WAITING and resumed_by(t) is not None
 
 
 def worker_pool_undersized(q: QueueFacts, sc: Scene) -> Finding | None:

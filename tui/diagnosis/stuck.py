@@ -255,18 +255,31 @@ def assess(
     return Verdict(State.STUCK, f"{run.status.value} for {dur(age)} with no sign of progress", age, window)
 
 
+def resumed_by(trace: RunTrace) -> tuple[datetime | None, str] | None:
+    """When everything the run waits on finished, and what it was: every token COMPLETED, or every child run of a
+    `triggerAndWait`/`batchTriggerAndWait` finished. None while something is still pending."""
+    if trace.tokens:
+        done = [t.token.completed_at for t in trace.tokens if t.token.status is TokenStatus.COMPLETED]
+        if len(done) != len(trace.tokens):
+            return None
+        return max((d for d in done if d is not None), default=None), "its token completed"
+    if trace.children_done_at is not None:
+        return trace.children_done_at, "its child runs finished"
+    return None
+
+
 def _resumable(
     run: Run, now: datetime, th: Thresholds, trace: RunTrace, window: timedelta, flow: Flow | None
 ) -> Verdict | None:
     """A WAITING run whose tokens all completed waits for a worker to resume it: judged like a QUEUED run, in
     its queue's flow (a backlog it waits its turn in; with none, it should have been pulled at once)."""
-    done = [t.token.completed_at for t in trace.tokens if t.token.status is TokenStatus.COMPLETED]
-    if run.status is not RunStatus.WAITING or not trace.tokens or len(done) != len(trace.tokens):
+    resumed = resumed_by(trace)
+    if run.status is not RunStatus.WAITING or resumed is None:
         return None
-    since = max((d for d in done if d is not None), default=None)
+    since, what = resumed
     age = max(timedelta(0), now - since) if since is not None else status_age(run, now)
     limit = timedelta(seconds=th.dequeued_seconds)
-    words = f"its token completed {dur(age)} ago; waiting for a worker to resume it"
+    words = f"{what} {dur(age)} ago; waiting for a worker to resume it"
     if age <= limit:
         return Verdict(State.OK, words, age, limit)
     if flow in (Flow.FRESH, Flow.DRAINING, Flow.CAPPED):

@@ -4,6 +4,7 @@ how its calls ended; and sample other runs' traces to judge an entity by all its
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,13 @@ SAMPLE_RUNS = 3
 SAMPLE_SINCE = timedelta(hours=1)
 """Runs created up to this long before a hung call began can still have finished after it was overdue."""
 SAMPLED = (RunStatus.COMPLETED,)
+FINAL_DB = frozenset(
+    {"COMPLETED_SUCCESSFULLY", "CANCELED", "COMPLETED_WITH_ERRORS", "INTERRUPTED", "CRASHED", "SYSTEM_FAILURE",
+     "EXPIRED", "TIMED_OUT"}
+)
+"""Raw DB statuses (span detail `triggeredRuns`) of a child run that has finished."""
+MAX_CHILD_LOOKUPS = 5
+"""Finished children read per waiting run to learn when the last one finished."""
 """Runs that finished well are the ones that show whether the entity answers."""
 
 
@@ -169,3 +177,31 @@ async def sample_calls(
     picked = [r for page in pages if page is not None for r in page.items if r.id not in known]
     runs = list({r.id: r for r in picked}.values())[: SAMPLE_RUNS * len(tasks)]
     return tuple(await bounded(runs, lambda r: trace_run(client, r, notes, tokens)))
+
+
+def finished_children(trace: RunTrace) -> tuple[TriggeredRun, ...] | None:
+    """The child runs an open wait span of a WAITING run waits on, when every one has finished."""
+    if trace.run.status is not RunStatus.WAITING:
+        return None
+    for span in trace.open_spans:
+        if span.triggered and all(c.status in FINAL_DB for c in span.triggered):
+            return span.triggered
+    return None
+
+
+async def with_children_done(
+    client: EngineClient, traces: Sequence[RunTrace], notes: Notes
+) -> tuple[RunTrace, ...]:
+    """The traces, with when the children of a finished child wait finished (a few run lookups each)."""
+    out = []
+    for trace in traces:
+        children = finished_children(trace)
+        if children is None or len(children) > MAX_CHILD_LOOKUPS:
+            out.append(trace)
+            continue
+        found = await bounded(
+            list(children), lambda c: notes.attempt(f"child run {c.run_id}", client.retrieve_run(c.run_id))
+        )
+        ends = [d.run.finished_at for d in found if d is not None and d.run.finished_at is not None]
+        out.append(replace(trace, children_done_at=max(ends)) if len(ends) == len(children) else trace)
+    return tuple(out)

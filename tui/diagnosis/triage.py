@@ -146,8 +146,8 @@ def behind(q: QueueFacts, root: Finding, sc: Scene, blocked: Finding) -> Finding
         root.cause,
         root.summary,
         evidence=(
-            f"queue {name(q.name)}: every slot is held by runs that hang themselves ({root.cause.value}); "
-            f"{q.queue.queued} queued behind them",
+            f"queue {name(q.name)}: {q.queue.queued} queued behind runs that are stuck themselves "
+            f"({root.cause.value})",
             *blocked.evidence[:2],
         ),
         recovery=root.recovery,
@@ -183,6 +183,8 @@ def findings_of(sc: Scene) -> list[Finding]:
             by_run[trace.run.id] = replace(found[0], also_true=tuple(f.cause for f in found[1:]))
             primaries.append(by_run[trace.run.id])
     deploy = incident_rules.deployment_unrunnable(sc)
+    if deploy is not None:
+        primaries.append(deploy)  # first, so that its own evidence leads the group's
     for q in env.queues:
         found = queue_findings(q, sc)
         if not found:
@@ -194,7 +196,7 @@ def findings_of(sc: Scene) -> list[Finding]:
             first, also = found[0], tuple(f.cause for f in found[1:])
             # An environment-wide finding is one object for every queue (Scene.once): give it one copy.
             primaries.append(sc.once(("also", id(first), also), partial(replace, first, also_true=also)))
-    extra = (deploy, incident_rules.run_orphaned(sc), *incident_rules.pending_version(sc))
+    extra = (incident_rules.run_orphaned(sc), *incident_rules.pending_version(sc))
     primaries.extend(f for f in extra if f is not None)
     explained = {r for f in primaries for r in f.runs}
 

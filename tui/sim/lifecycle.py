@@ -123,9 +123,13 @@ def begin(engine: Engine, run: Run, phase: str) -> None:
         run.phase_end = None if math.isinf(seconds) else engine.now + timedelta(seconds=seconds)
     elif phase == "child":
         assert run.plan.wait_child is not None
-        span = engine.add_span(run, "triggerAndWait()")
-        child = engine.create_run(run.plan.wait_child, parent=run, tags=run.tags)
-        child.parent_span = span.id
+        batched = run.plan.batch > 0
+        span = engine.add_span(run, "batchTriggerAndWait()" if batched else "triggerAndWait()")
+        batch = f"batch_{engine.new_id()}" if batched else None
+        for _ in range(max(1, run.plan.batch)):
+            child = engine.create_run(run.plan.wait_child, parent=run, tags=run.tags)
+            child.parent_span, child.batch = span.id, batch
+            child.trigger_function = "batchTriggerAndWait" if batched else "triggerAndWait"
         run.phase_end = None
         _suspend(engine, run)
     elif phase == "wait":
@@ -229,6 +233,8 @@ def _child_done(engine: Engine, parent: Run) -> None:
     """A waited-for child finished: the parent resumes (back through its queue if it was checkpointed)."""
     if parent.phase != "child" or parent.iid in engine.lost:
         return
+    if not all(c.final for c in engine.children.get(parent.iid, ()) if c.parent_span is not None):
+        return  # a batch resumes its parent when its last run finishes
     if parent.status == "WAITING_TO_RESUME":
         engine.enqueue(parent)
     elif parent.status == "EXECUTING":

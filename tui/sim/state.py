@@ -105,6 +105,8 @@ class Plan:
     """While working, open and close a `step N` span this often: a long run that shows its progress."""
     tool_seconds: float | None = None
     """How long this run's tool call takes when its entity is up (default TOOL_SECONDS; `inf` never answers)."""
+    batch: int = 0
+    """With `wait_child`: trigger this many children as one batch (`batchTriggerAndWait`) and wait for them all."""
     wait_child: str | None = None
     """A task this run triggers and waits for (`triggerAndWait`) before its work; `checkpoint` says whether the
     wait suspends the run (slot released) or keeps it EXECUTING on its slot."""
