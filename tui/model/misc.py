@@ -69,6 +69,15 @@ class Deployment:
     deployed_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """What a promote answers: the deployment that is now current for new runs (API.md §9)."""
+
+    id: str
+    version: str
+    short_code: str
+
+
 class BulkActionType(StrEnum):
     CANCEL = "CANCEL"
     REPLAY = "REPLAY"
