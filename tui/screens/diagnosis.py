@@ -57,6 +57,8 @@ class DiagnosisScreen(Screen[None]):
         Binding("r", "recover('complete_token')", "Complete token", id="diagnosis.complete"),
         Binding("R", "recover('repair_queues')", "Repair queues", id="diagnosis.repair"),
         Binding("o", "recover('override_concurrency')", "Override limit", id="diagnosis.override"),
+        Binding("b", "recover('rollback')", "Roll back", id="diagnosis.rollback",
+                tooltip="Promote the previous deployed version again (dry run and confirmation first)"),
         Binding("x", "recover('plugin')", "Run plugin", id="diagnosis.plugin",
                 tooltip="Run the profile plugin the recovery names (e.g. scale-workers)"),
     ]

@@ -101,6 +101,9 @@ class RecoveryRunner:
             token = targets[0]
             run_id = blocked.get(token) or finding.run_id
             return lambda: flows.complete_token(token, blocked_run_id=run_id)
+        if what == Action.ROLLBACK.value and targets:
+            version = targets[0]
+            return lambda: flows.rollback(version)
         if what == Action.REPAIR_QUEUES.value:
             return lambda: flows.repair(queues=tuple(targets))
         if what in (Action.RESUME_QUEUE.value, Action.OVERRIDE_CONCURRENCY.value):
