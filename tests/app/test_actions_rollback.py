@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import tui.screens.diagnosis as diagnosis_screen
-from tests.app.actions_sim import Rig, rig, wait_note
+from tests.app.actions_sim import rig, wait_note
 from tests.app.diagnosis_sim import sim_console
 from tests.app.harness import wait_for
+from tests.app.rollback_sim import (
+    WENT_LIVE_MINUTES,
+    offer_rollback,
+    open_rollback_finding,
+    rollback_finding,
+    stage_bad_deploy,
+)
 from tests.app.screen_text import screen_text
 from tui.actions import read_entries
-from tui.diagnosis import Action, Cause, Finding, Recovery
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.triage import TriageScreen
 from tui.sim import server
-from tui.sim.state import Deployment
-
-triage_module = importlib.import_module("tui.diagnosis.triage")  # the package's `triage` is a function
 
 
 @pytest.fixture(autouse=True)
@@ -31,63 +31,18 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def bad_deploy(engine: Any) -> tuple[str, str, int]:
-    """Version B promoted 20 min ago over A, the previous DEPLOYED one; some active runs locked to B.
-
-    Returns (A, B, how many active runs are locked to B). Stands in for the `bad-deploy` scenario.
-    """
-    good = engine.deployments[-1].version
-    bad = f"{engine.now:%Y%m%d}.9"
-    went_live = engine.now - timedelta(minutes=20)
-    engine.deployments.append(Deployment("deployment_bad", "bad9", bad, "DEPLOYED", went_live, went_live))
-    engine.version = bad
-    active = [r for r in engine.runs.values() if not r.final and r.version is not None][:3]
-    for run in active:
-        run.version = bad
-    return good, bad, len(active)
-
-
-@pytest.fixture
-def rollback_finding(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every triage also finds a bad deploy whose recovery rolls back to the version put in the list."""
-    target: list[str] = []
-    real = triage_module.findings_of
-
-    def with_bad_deploy(scene: Any) -> list[Finding]:
-        found = list(real(scene))
-        if target:
-            recovery = (Recovery(f"Roll back to {target[0]}", Action.ROLLBACK, target=target[0]),)
-            found.append(Finding(Cause.UNKNOWN, "runs on the new version fail", ("bad deploy",), recovery))
-        return found
-
-    monkeypatch.setattr(triage_module, "findings_of", with_bad_deploy)
-    yield target
-
-
-async def open_finding(r: Rig) -> TriageScreen:
-    await r.pilot.press("4")
-    await wait_for(r.pilot, lambda: isinstance(r.app.screen, TriageScreen))
-    screen = r.app.screen
-    assert isinstance(screen, TriageScreen)
-    await wait_for(r.pilot, lambda: screen.selected() is not None and bool(screen.selected().recovery), timeout=15)
-    return screen
-
-
-async def test_b_rolls_back_production_after_naming_both_versions_and_verifies(
-    state_dir: Path, rollback_finding: list[str]
-) -> None:
+async def test_b_rolls_back_production_after_naming_both_versions_and_verifies(state_dir: Path) -> None:
     async with rig("healthy", production=True) as r:
-        good, bad, locked = bad_deploy(r.engine)
-        rollback_finding.append(good)
-        screen = await open_finding(r)
+        good, bad, locked = stage_bad_deploy(r.engine)
+        offer_rollback(r.app, good)
+        screen = await open_rollback_finding(r)
         assert screen.check_action("recover", ("rollback",)) and "b Roll back" in screen_text(r.app)
         await r.pilot.press("b")
         await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen), timeout=10)
         text = screen_text(r.app)
-        print(text)
         assert f"Roll back PRODUCTION from version {bad} to version {good}?" in text
         assert f"The {locked} active runs locked to {bad} keep it" in text
-        assert "deployed" in text and "20 m ago" in text
+        assert "deployed" in text and f"{WENT_LIVE_MINUTES} m ago" in text
         assert r.transport.posts("/promote") == []  # nothing is sent before the confirmation
         await r.pilot.press(*"prod", "enter")
         await wait_note(r, "verified: deployments/current is " + good, timeout=10)
@@ -101,11 +56,11 @@ async def test_b_rolls_back_production_after_naming_both_versions_and_verifies(
     assert server.DEFAULT_SECRET_KEY not in (state_dir / "audit.jsonl").read_text()
 
 
-async def test_read_only_refuses_the_rollback_and_audits_it(state_dir: Path, rollback_finding: list[str]) -> None:
+async def test_read_only_refuses_the_rollback_and_audits_it(state_dir: Path) -> None:
     async with rig("healthy", read_only=True) as r:
-        good, bad, _ = bad_deploy(r.engine)
-        rollback_finding.append(good)
-        await open_finding(r)
+        good, bad, _ = stage_bad_deploy(r.engine)
+        offer_rollback(r.app, good)
+        await open_rollback_finding(r)
         await r.pilot.press("b")
         await wait_note(r, "read-only")
         assert not isinstance(r.app.screen, ConfirmScreen)
@@ -114,11 +69,11 @@ async def test_read_only_refuses_the_rollback_and_audits_it(state_dir: Path, rol
     assert (entry.action, entry.outcome, entry.targets) == ("rollback", "refused", (good,))
 
 
-async def test_no_in_the_confirmation_sends_nothing(rollback_finding: list[str]) -> None:
+async def test_no_in_the_confirmation_sends_nothing() -> None:
     async with rig("healthy") as r:
-        good, bad, _ = bad_deploy(r.engine)
-        rollback_finding.append(good)
-        await open_finding(r)
+        good, bad, _ = stage_bad_deploy(r.engine)
+        offer_rollback(r.app, good)
+        await open_rollback_finding(r)
         await r.pilot.press("b")
         await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen), timeout=10)
         await r.pilot.press("n")
@@ -142,10 +97,9 @@ async def test_the_key_is_offered_only_by_a_finding_that_rolls_back() -> None:
 
 async def test_b_on_the_diagnosis_of_a_run_starts_the_rollback_flow(monkeypatch: pytest.MonkeyPatch) -> None:
     async with sim_console("healthy") as sim:
-        good, _, _ = bad_deploy(sim.engine)
+        good, _, _ = stage_bad_deploy(sim.engine)
         run_id = next(r.friendly for r in sim.engine.runs.values() if not r.final)
-        recovery = (Recovery(f"Roll back to {good}", Action.ROLLBACK, target=good),)
-        finding = Finding(Cause.UNKNOWN, "runs on the new version fail", recovery=recovery, run_id=run_id)
+        finding = replace(rollback_finding(good), run_id=run_id)
         monkeypatch.setattr(diagnosis_screen, "diagnose", lambda facts, thresholds: finding)
         assert sim.app.session is not None
         screen = diagnosis_screen.DiagnosisScreen(sim.app.session, run_id)
