@@ -46,8 +46,8 @@ async def test_the_dry_run_says_what_changes_and_that_locked_runs_keep_their_ver
     text = "\n".join(confirm_rollback(plan, settings(), NOW).details)
     assert f"current: {BAD} (deployed 2026-11-28 05:00 UTC, 2 h ago)" in text
     assert f"after:   {GOOD} (deployed 2026-11-27 07:00 UTC, 24 h ago)" in text
-    assert f"The 2 active runs locked to {BAD} keep it" in text
-    assert f"the 1 active runs not locked to a version yet, will run on {GOOD}" in text
+    assert f"Runs already locked to {BAD} keep it" in text and "them): 2 active now." in text
+    assert f"New runs will run on {GOOD}, and so will active runs not locked to a version yet: 1 now." in text
     assert f"POST /api/v1/deployments/{GOOD}/promote?allowRollbacks=true" in text
 
 

@@ -41,8 +41,11 @@ async def test_b_rolls_back_production_after_naming_both_versions_and_verifies(s
         await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen), timeout=10)
         text = screen_text(r.app)
         assert f"Roll back PRODUCTION from version {bad} to version {good}?" in text
-        assert f"The {locked} active runs locked to {bad} keep it" in text
-        assert "deployed" in text and f"{WENT_LIVE_MINUTES} m ago" in text
+        modal = r.app.screen
+        assert isinstance(modal, ConfirmScreen)
+        dry_run = "\n".join(modal.confirmation.details)
+        assert f"Runs already locked to {bad} keep it" in text and f"them): {locked} active now." in dry_run
+        assert f"current: {bad} (deployed" in text and f"UTC, {WENT_LIVE_MINUTES} m ago)" in text
         assert r.transport.posts("/promote") == []  # nothing is sent before the confirmation
         await r.pilot.press(*"prod", "enter")
         await wait_note(r, "verified: deployments/current is " + good, timeout=10)

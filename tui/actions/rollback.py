@@ -52,9 +52,9 @@ def dry_run_lines(plan: RollbackPlan, now: datetime) -> tuple[str, ...]:
     return (
         f"current: {deployed_phrase(plan.current, now)}",
         f"after:   {deployed_phrase(plan.target, now)}",
-        f"New runs, and the {many}{plan.unlocked} active runs not locked to a version yet, will run on {new}.",
-        f"The {many}{plan.locked} active runs locked to {old} keep it: a rollback does not move runs already "
-        "locked (cancel and replay them to move them).",
+        f"New runs will run on {new}, and so will active runs not locked to a version yet: {many}{plan.unlocked} now.",
+        f"Runs already locked to {old} keep it (a rollback does not move them; cancel and replay them to move "
+        f"them): {many}{plan.locked} active now.",
         f"Sends POST {clean(plan.path, 120)}, then checks GET /api/v1/deployments/current.",
     )
 
