@@ -127,9 +127,7 @@ class PlatosApp(App[None]):
             self.set_keymap(dict(settings.keymap))
         early, self._client = self._client, None
         client = early.result() if early is not None else self._make_client(settings)
-        self.session = Session(
-            settings, client, self._clock, make_flows=self._flows, read_only_locked=self._locked
-        )
+        self.session = Session(settings, client, self._clock, make_flows=self._flows, read_only_locked=self._locked)
         for name, screen in PANES.items():
             self.add_mode(name, partial(screen, self.session))
         self.switch_mode("queues")

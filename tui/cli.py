@@ -29,6 +29,13 @@ SCENARIOS = (
     "entity-offline",
     "orphan-waitpoint",
     "queue-drift",
+    "bad-deploy",
+    "pending-version",
+    "resume-lost",
+    "orphaned-run",
+    "env-deadlock",
+    "worker-crashed",
+    "schedule-pileup",
 )
 
 
@@ -162,9 +169,7 @@ DEMO_REPLICA_LAG = 5.0
 """The demo's run list trails by this much, as the real one does (API.md §4.2), unless --consistent."""
 
 
-def start_demo(
-    scenario: str, *, read_only: bool = False, consistent: bool = False
-) -> tuple[Settings, RunningSim]:
+def start_demo(scenario: str, *, read_only: bool = False, consistent: bool = False) -> tuple[Settings, RunningSim]:
     """Start the simulator in-process on a free loopback port and describe it as a profile."""
     from tui.sim.server import SimOptions, start_in_background
 

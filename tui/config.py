@@ -40,6 +40,8 @@ class Thresholds:
     """A run whose trace moved within this long is progressing: slow, not hung."""
     token_horizon_seconds: float = 7 * 86400.0
     """A token timeout further off than this is no resumer anyone will wait for."""
+    pending_version_seconds: float = 900.0
+    """How long a run may wait for a deployed version with its task (a deploy's build and rollout)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from conftest import V2, Client
 
 from tui.sim.engine import Engine
 from tui.sim.promotion import PromoteRefused, newer
-from tui.sim.server import SCOPED_SECRET_KEY
+from tui.sim.server import DEFAULT_SECRET_KEY, SCOPED_SECRET_KEY
 from tui.sim.state import Deployment
 
 PROMOTE = "/api/v1/deployments/{}/promote"
+V2 = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}", "x-trigger-api-version": "2025-07-16"}
+Client = Any
+"""The `client` fixture of this directory's conftest: HTTP to one simulator plus its engine."""
 
 
 def versions(engine: Engine) -> list[str]:

@@ -98,9 +98,7 @@ class AuditLog:
         return attempt
 
     def end(self, attempt: str, *, outcome: str, message: str, status: int | None = None) -> None:
-        self._append(
-            {"kind": "end", "attempt": attempt, "outcome": outcome, "status": status, "message": message}
-        )
+        self._append({"kind": "end", "attempt": attempt, "outcome": outcome, "status": status, "message": message})
 
     def verified(self, attempt: str, verification: Mapping[str, JSON]) -> None:
         self._append({"kind": "verify", "attempt": attempt, "verification": dict(verification)})
@@ -244,9 +242,7 @@ def parse_since(text: str, now: datetime) -> datetime:
         return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     moment = _parse_time(text.strip())
     if moment is None:
-        raise ValueError(
-            f"--since {text!r}: use a duration like 30m, 1h, 2d or an ISO time like 2026-01-31T08:00Z"
-        )
+        raise ValueError(f"--since {text!r}: use a duration like 30m, 1h, 2d or an ISO time like 2026-01-31T08:00Z")
     return moment
 
 

@@ -29,9 +29,7 @@ class Environment:
     def words(self) -> str:
         """How the effect sentence names it: `PRODUCTION`, or `staging (eu-stg)`."""
         if self.production:
-            return (
-                "PRODUCTION" if self.label.lower() in ("production", "prod") else f"PRODUCTION ({self.label})"
-            )
+            return "PRODUCTION" if self.label.lower() in ("production", "prod") else f"PRODUCTION ({self.label})"
         return self.type if self.label == self.type else f"{self.type} ({self.label})"
 
 
@@ -241,9 +239,7 @@ def confirm_complete_token(
 
 def _repair_lines(report: RepairReport) -> list[str]:
     lines = [f"environment: {len(report.environment.leaks)} leaked slot(s) to repair"]
-    lines += [
-        f"queue {_id(name)}: {len(result.leaks)} leaked slot(s) to repair" for name, result in report.queues
-    ]
+    lines += [f"queue {_id(name)}: {len(result.leaks)} leaked slot(s) to repair" for name, result in report.queues]
     return lines
 
 

@@ -50,9 +50,7 @@ def check_token_body(text: str, limit: int = TOKEN_BODY_LIMIT) -> BodyCheck:
         return BodyCheck(False, error=f"invalid JSON: {exc}")
     size = encoded_size({"data": data})
     if size > limit:
-        return BodyCheck(
-            False, data=None, size=size, error=f"too large: {size:,} bytes, the server accepts {limit:,}"
-        )
+        return BodyCheck(False, data=None, size=size, error=f"too large: {size:,} bytes, the server accepts {limit:,}")
     return BodyCheck(True, data=data, size=size)
 
 
@@ -70,11 +68,7 @@ def check_limit(text: str | int, env_limit: int | None = None) -> int:
         raise ValueError("the limit must be at least 1 (pause the queue to stop it)")
     cap = MAX_CONCURRENCY if env_limit is None else min(env_limit, MAX_CONCURRENCY)
     if value > cap:
-        where = (
-            "the environment limit"
-            if env_limit is not None and env_limit <= MAX_CONCURRENCY
-            else "the maximum"
-        )
+        where = "the environment limit" if env_limit is not None and env_limit <= MAX_CONCURRENCY else "the maximum"
         raise ValueError(f"the limit {value} exceeds {where} ({cap})")
     return value
 
@@ -157,9 +151,7 @@ class RunFilter:
         if self.tags:
             parts.append("tag " + "|".join(self.tags))
         parts.append(
-            f"created in the last {self.period}"
-            if self.period
-            else _range(self.created_from, self.created_to)
+            f"created in the last {self.period}" if self.period else _range(self.created_from, self.created_to)
         )
         return ", ".join(p for p in parts if p)
 

@@ -123,9 +123,7 @@ class ActionRunner:
         with self._claim("cancel_run", (run.id,)) as claimed:
             if not claimed:
                 return self._busy("cancel_run", (run.id,))
-            result, _ = await self._send(
-                "cancel_run", (run.id,), req, lambda: self._client.cancel_run(run.id)
-            )
+            result, _ = await self._send("cancel_run", (run.id,), req, lambda: self._client.cancel_run(run.id))
             return await self._verified(result, lambda: self._verifier.run_canceled(run.id), on_sent)
 
     async def cancel_runs(self, runs: Sequence[Run], *, on_sent: Notify | None = None) -> ActionResult:
@@ -138,9 +136,7 @@ class ActionRunner:
                     children.append(self._busy("cancel_run", (run_id,)))
                     continue
                 req = RequestSummary("POST", f"/api/v2/runs/{run_id}/cancel")
-                child, _ = await self._send(
-                    "cancel_run", (run_id,), req, partial(self._client.cancel_run, run_id)
-                )
+                child, _ = await self._send("cancel_run", (run_id,), req, partial(self._client.cancel_run, run_id))
                 children.append(child)
                 if child.outcome is Outcome.REFUSED:
                     break
@@ -184,9 +180,7 @@ class ActionRunner:
         with self._claim("replay_run", (run.id,)) as claimed:
             if not claimed:
                 return self._busy("replay_run", (run.id,))
-            result, new_id = await self._send(
-                "replay_run", (run.id,), req, lambda: self._client.replay_run(run.id)
-            )
+            result, new_id = await self._send("replay_run", (run.id,), req, lambda: self._client.replay_run(run.id))
             if new_id is None:
                 return result
             result = replace(result, created_id=new_id, message=f"replayed as {clean(new_id)}")
@@ -261,18 +255,14 @@ class ActionRunner:
             if bulk_id is None:
                 return result
             result = replace(result, created_id=bulk_id, message=f"bulk cancel {clean(bulk_id)} started")
-            return await self._verified(
-                result, lambda: self._verifier.bulk_finished(bulk_id, on_progress), on_sent
-            )
+            return await self._verified(result, lambda: self._verifier.bulk_finished(bulk_id, on_progress), on_sent)
 
     async def abort_bulk(self, bulk_id: str, *, on_sent: Notify | None = None) -> ActionResult:
         req = RequestSummary("POST", f"/api/v1/bulk-actions/{bulk_id}/abort")
         with self._claim("abort_bulk", (bulk_id,)) as claimed:
             if not claimed:
                 return self._busy("abort_bulk", (bulk_id,))
-            result, _ = await self._send(
-                "abort_bulk", (bulk_id,), req, lambda: self._client.abort_bulk_action(bulk_id)
-            )
+            result, _ = await self._send("abort_bulk", (bulk_id,), req, lambda: self._client.abort_bulk_action(bulk_id))
             return await self._verified(result, lambda: self._verifier.bulk_aborted(bulk_id), on_sent)
 
     # -- queues ------------------------------------------------------------------------------------------
@@ -289,9 +279,7 @@ class ActionRunner:
         with self._claim(action, (queue.name,)) as claimed:
             if not claimed:
                 return self._busy(action, (queue.name,))
-            result, _ = await self._send(
-                action, (queue.name,), req, lambda: self._client.pause_queue(queue, pause)
-            )
+            result, _ = await self._send(action, (queue.name,), req, lambda: self._client.pause_queue(queue, pause))
             if pause:
                 return await self._verified(result, lambda: self._verifier.queue_paused(queue), on_sent)
 
@@ -331,9 +319,7 @@ class ActionRunner:
             result, _ = await self._send(
                 "reset_concurrency", (queue.name,), req, lambda: self._client.reset_concurrency(queue)
             )
-            return await self._verified(
-                result, lambda: self._verifier.queue_limit(queue, base, reset=True), on_sent
-            )
+            return await self._verified(result, lambda: self._verifier.queue_limit(queue, base, reset=True), on_sent)
 
     # -- waitpoints --------------------------------------------------------------------------------------
     async def complete_token(
@@ -350,9 +336,7 @@ class ActionRunner:
             result, _ = await self._send(
                 "complete_token", (token_id,), req, lambda: self._client.complete_token(token_id, check.data)
             )
-            return await self._verified(
-                result, lambda: self._verifier.token_completed(token_id, blocked_run), on_sent
-            )
+            return await self._verified(result, lambda: self._verifier.token_completed(token_id, blocked_run), on_sent)
 
     # -- deployments -------------------------------------------------------------------------------------
     async def plan_rollback(self, version: str) -> RollbackPlan:
@@ -397,9 +381,7 @@ class ActionRunner:
                 return result
             return replace(result, report=report, count=report.leak_count, message=_leaks(report))
 
-    async def apply_repair(
-        self, queues: Sequence[Queue | str] = (), *, on_sent: Notify | None = None
-    ) -> ActionResult:
+    async def apply_repair(self, queues: Sequence[Queue | str] = (), *, on_sent: Notify | None = None) -> ActionResult:
         """Apply (dryRun=false), then dry-run again until nothing is left; `report` holds the last dry run."""
         queues = _stored(queues)
         targets = tuple(queues) or ("all queues",)
@@ -469,9 +451,7 @@ class ActionRunner:
             else:
                 outcome, message = Outcome.FAILED, f"{plugin.name} exited {proc.exit_code}"
             tail = output[-2000:]
-            self._audit.end(
-                attempt, outcome=outcome.value, message=f"{message}; output: {tail}" if tail else message
-            )
+            self._audit.end(attempt, outcome=outcome.value, message=f"{message}; output: {tail}" if tail else message)
             result = ActionResult(action, (plugin.name,), outcome, message, attempt=attempt, output=output)
             if baseline is None:
                 return result
@@ -480,9 +460,7 @@ class ActionRunner:
 
     # -- the machinery -----------------------------------------------------------------------------------
     @contextmanager
-    def _claim(
-        self, action: str, targets: Sequence[str], *, partial: bool = False
-    ) -> Iterator[set[tuple[str, str]]]:
+    def _claim(self, action: str, targets: Sequence[str], *, partial: bool = False) -> Iterator[set[tuple[str, str]]]:
         """Claim (action, target) pairs for the duration of an attempt and its verification.
 
         Without `partial`, nothing is claimed when any pair is taken (the caller sees an empty set). With it,
@@ -553,9 +531,7 @@ class ActionRunner:
             self._audit.end(attempt, outcome="error", message="internal error while sending (see logs)")
             raise
         self._audit.end(attempt, outcome=outcome.value, message=message, status=status)
-        result = ActionResult(
-            action, targets, outcome, message, requests=(req,), status=status, attempt=attempt
-        )
+        result = ActionResult(action, targets, outcome, message, requests=(req,), status=status, attempt=attempt)
         return result, value
 
     async def _verified(

@@ -60,9 +60,7 @@ def summarise_body(body: JSON, scrubber: Scrubber, limit: int = BODY_INLINE_LIMI
     """The body for the audit log: inline and scrubbed when small, else only its size and SHA-256."""
     if body is None:
         return None
-    raw = json.dumps(
-        body, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-    ).encode()
+    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
     if len(raw) <= limit:
         return scrubber.json(body)
     return {"summarised": True, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}

@@ -67,9 +67,7 @@ class Verifier:
         self.options = options
         self._sleep = sleep
 
-    async def watch(
-        self, check: Check, *, interval: float | None = None, timeout: float | None = None
-    ) -> Verification:
+    async def watch(self, check: Check, *, interval: float | None = None, timeout: float | None = None) -> Verification:
         interval = self.options.interval if interval is None else interval
         timeout = self.options.timeout if timeout is None else timeout
         polls = max(1, math.ceil(timeout / interval)) if interval > 0 else 1
@@ -148,9 +146,7 @@ class Verifier:
                 return State.PENDING, "queue is still paused"
             if baseline.queued == 0:
                 return State.DONE, "queue is not paused (it had no backlog)"
-            seen = (
-                f"not paused; queued {baseline.queued}→{now.queued}, running {baseline.running}→{now.running}"
-            )
+            seen = f"not paused; queued {baseline.queued}→{now.queued}, running {baseline.running}→{now.running}"
             if now.queued < baseline.queued or now.running > baseline.running:
                 return State.DONE, seen
             started = await self._started(now)
@@ -214,9 +210,7 @@ class Verifier:
                 return State.DONE, "the dry run finds nothing left to repair"
             return State.PENDING, f"the dry run still finds {report.leak_count} leaked slot(s)"
 
-        return await self.watch(
-            check, interval=self.options.repair_interval, timeout=self.options.repair_timeout
-        )
+        return await self.watch(check, interval=self.options.repair_interval, timeout=self.options.repair_timeout)
 
     # -- environment-wide flow (external recoveries) -----------------------------------------------------
     async def flow_baseline(self, busiest: int = 3) -> FlowBaseline:

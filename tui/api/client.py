@@ -257,6 +257,8 @@ class EngineClient:
         page_size: int = 100,
         after: str | None = None,
         fill: int = 1,
+        versions: Sequence[str] = (),
+        schedule: str | None = None,
     ) -> Page[Run]:
         """One page of runs, newest first. The list is eventually consistent (API.md §4.2): a page can hold fewer
         than `page_size` runs, even none, with `next` still set. Only a missing `next` ends the list. `fill` > 1
@@ -273,6 +275,8 @@ class EngineClient:
             bulk_action=bulk_action,
             page_size=page_size,
             after=after,
+            versions=versions,
+            schedule=schedule,
         )
         page = self._parse(wire.parse_run_page, await self._get("/api/v1/runs", params))
         items, previous = list(page.items), page.previous
@@ -333,9 +337,7 @@ class EngineClient:
     async def pause_queue(self, queue: Queue, pause: bool) -> Queue:
         self._writable("pausing a queue" if pause else "resuming a queue")
         body = {"type": queue.type.value, "action": "pause" if pause else "resume"}
-        return self._parse(
-            wire.parse_queue, await self._post(f"/api/v1/queues/{_seg(queue.name)}/pause", body)
-        )
+        return self._parse(wire.parse_queue, await self._post(f"/api/v1/queues/{_seg(queue.name)}/pause", body))
 
     async def override_concurrency(self, queue: Queue, limit: int) -> Queue:
         self._writable("overriding a queue's concurrency")

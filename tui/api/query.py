@@ -47,6 +47,8 @@ def run_filters(
     bulk_action: str | None,
     page_size: int,
     after: str | None,
+    versions: Sequence[str] = (),
+    schedule: str | None = None,
 ) -> dict[str, str]:
     """Parameters of GET /api/v1/runs; `stored_queue` is the stored name (`task/<id>` for task queues).
 
@@ -59,6 +61,8 @@ def run_filters(
             "filter[taskIdentifier]": ",".join(tasks),
             "filter[queue]": stored_queue or "",
             "filter[tag]": ",".join(tags),
+            "filter[version]": ",".join(versions),
+            "filter[schedule]": schedule or "",
             **time_window(created_from, created_to, period),
             "filter[bulkAction]": bulk_action or "",
             "page[after]": after or "",

@@ -56,9 +56,7 @@ BRANCH_HINT = (
 _BRANCH = re.compile(r"^[\x21-\x7e]{1,256}$")
 
 # Key shapes of API.md §1.2, redacted from anything a server sends back, in case it echoes a credential.
-_KEY_PATTERN = re.compile(
-    r"\b(tr_(?:dev|stg|prod|preview|pat|oat|uat)_[A-Za-z0-9_]+|pk_[a-z]+_[A-Za-z0-9_]+)"
-)
+_KEY_PATTERN = re.compile(r"\b(tr_(?:dev|stg|prod|preview|pat|oat|uat)_[A-Za-z0-9_]+|pk_[a-z]+_[A-Za-z0-9_]+)")
 
 
 class ConnectionState(StrEnum):
@@ -204,9 +202,7 @@ class Requester:
         # The routing rule: the secret key only ever goes to /api/, the admin token only to /admin/api/.
         if path.startswith("/admin/api/"):
             if self._admin is None:
-                raise ConfigurationError(
-                    "no admin token configured: set admin_token_env or PLATOS_ADMIN_TOKEN"
-                )
+                raise ConfigurationError("no admin token configured: set admin_token_env or PLATOS_ADMIN_TOKEN")
             return self._admin.reveal()
         if path.startswith("/api/"):
             return self._secret.reveal()

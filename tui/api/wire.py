@@ -83,6 +83,7 @@ def parse_run_detail(body: object) -> RunDetail:
         run=parse_run(o),
         trigger_function=o.opt_text("triggerFunction"),
         batch_id=o.opt_text("batchId"),
+        schedule_id=schedule.opt_text("id") if (schedule := o.opt_child("schedule")) is not None else None,
         payload=o.raw("payload"),
         has_payload=o.has("payload"),
         payload_presigned_url=o.opt_text("payloadPresignedUrl"),

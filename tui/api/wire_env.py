@@ -47,6 +47,7 @@ def _deployment(o: Obj) -> Deployment:
         status=o.text("status"),
         created_at=o.when("createdAt"),
         deployed_at=o.opt_when("deployedAt"),
+        error=error.opt_text("message") if (error := o.opt_child("error")) is not None else None,
     )
 
 

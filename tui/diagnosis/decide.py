@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tui.config import Thresholds
+from tui.diagnosis import incident_rules
 from tui.diagnosis.evidence import DEQUEUED_HINT, queue_line, run_age, run_check, started_line
 from tui.diagnosis.facts import RunFacts
 from tui.diagnosis.findings import PRECEDENCE, Action, Cause, Finding, Outcome, Recovery, Step
 from tui.diagnosis.fmt import dur, limit_text, listing, name
 from tui.diagnosis.rules import (
     CHAINED,
+    SURFACE,
     queue_findings,
     root_of,
     run_findings,
@@ -63,6 +65,7 @@ def _run_step(f: RunFacts, th: Thresholds, verdict: Verdict) -> Step:
 
 def _path(f: RunFacts, sc: Scene, verdict: Verdict, held: dict[Cause, Finding], root: Finding | None) -> list[Step]:
     th = sc.th
+
     def outcome(cause: Cause, known: bool) -> Outcome:
         return Outcome.YES if cause in held else (Outcome.NO if known else Outcome.UNKNOWN)
 
@@ -213,11 +216,18 @@ def _candidates(f: RunFacts, sc: Scene) -> tuple[list[Finding], Finding | None]:
     q = f.queue
     if q is not None:
         for finding in queue_findings(q, sc):
-            blocker_itself = finding.cause is Cause.LONG_RUNNING_BLOCKER and f.run.id in finding.runs
+            blocker_itself = (
+                finding.cause in (Cause.LONG_RUNNING_BLOCKER, Cause.SCHEDULE_PILEUP) and f.run.id in finding.runs
+            )
             if f.waits_for_dequeue or blocker_itself:
                 found.append(finding)
                 if root is None and f.waits_for_dequeue:
                     root = _root(f, sc, finding)
+    found.extend(_incidents(f, sc))
+    deploy = incident_rules.deployment_unrunnable(sc)
+    surface = f.waits_for_dequeue and any(x.cause in SURFACE for x in found)
+    if deploy is not None and (f.run.version in sc.broken or surface):
+        root = deploy  # its runs hold the slots and the workers: every surface cause follows from it
     if root is not None:
         found.insert(0, root)
     causes = {x.cause for x in found}
@@ -227,6 +237,18 @@ def _candidates(f: RunFacts, sc: Scene) -> tuple[list[Finding], Finding | None]:
     if starved and Cause.WORKER_POOL_UNDERSIZED not in causes:
         found.append(undersized_finding([x for x in f.env.queues if sc.flows[x.name] is Flow.STARVED], sc))
     return found, root
+
+
+def _incidents(f: RunFacts, sc: Scene) -> list[Finding]:
+    """The incident findings that name this run: pending a version, orphaned, in a deadlock."""
+    run = f.run
+    found: list[Finding] = []
+    if run.status is RunStatus.PENDING_VERSION:
+        found.extend(incident_rules.pending_version(sc, run.task_identifier))
+    orphaned = incident_rules.run_orphaned(sc) if run.id in sc.orphans else None
+    lock = incident_rules.deadlock_finding(sc) if incident_rules.in_deadlock(run, sc) else None
+    found.extend(x for x in (orphaned, lock) if x is not None and run.id in x.runs)
+    return found
 
 
 def with_run_listed(f: RunFacts) -> RunFacts:
@@ -293,6 +315,8 @@ def diagnose(f: RunFacts, th: Thresholds) -> Finding:
             summary=primary.summary if run.id in primary.summary else f"{run.id}: {primary.summary}",
         )
     return _unknown(f, path, ())
+
+
 def _unknown(f: RunFacts, path: tuple[Step, ...], also: tuple[Cause, ...]) -> Finding:
     run = f.run
     checked = [f"checked: {s.check} → {s.outcome.value}" for s in path[1:]]

@@ -19,6 +19,7 @@ from tui.model import (
     RunStatus,
     TokenDetail,
     TokenStatus,
+    TriggeredRun,
     WaitpointToken,
     effective_limit,
     time_in_status,
@@ -46,6 +47,8 @@ class OpenSpan:
     started_at: datetime
     entity: str | None = None
     token_id: str | None = None
+    triggered: tuple[TriggeredRun, ...] = ()
+    """Runs this span triggered (span detail `triggeredRuns`): the children a `triggerAndWait` waits on."""
 
     def age(self, now: datetime) -> timedelta:
         return max(timedelta(0), now - self.started_at)
@@ -60,6 +63,8 @@ class Call:
     ended_at: datetime
     ok: bool
     entity: str | None = None
+    error: str | None = None
+    """The exception message recorded on the span, when it ended in error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,8 @@ class QueueFacts:
     leaks: tuple[Repair, ...] | None = None
     """Admin dry-run repairs with action `repairSnapshot` for this queue; None without an admin token."""
     engine: QueueEngineState | None = None
+    head: RunDetail | None = None
+    """The oldest slot holder, read in full when runs of its own task pile up behind it (its schedule)."""
     holder_traces: tuple[RunTrace, ...] = ()
     """Traces of the slot holders, when the diagnosis follows a blocked queue to why its holders hang."""
     notes: tuple[str, ...] = ()
@@ -140,6 +147,16 @@ class EnvFacts:
     """QUEUED runs of the whole environment created before the dequeued window (oldest first, one page)."""
     samples: tuple[RunTrace, ...] = ()
     """Traces of other runs read to judge an entity by all its calls (runs that finished recently)."""
+    deployments: tuple[Deployment, ...] = ()
+    """The latest deployments, newest first."""
+    live_runs: tuple[Run, ...] = ()
+    """Runs locked to the live version since shortly before it went live (one page, newest first)."""
+    live_traces: tuple[RunTrace, ...] = ()
+    """Traces of a few runs on the live version that did not complete: how their starts ended."""
+    previous_completed: int | None = None
+    """Runs on the previous deployed version that completed since the live one went live (None: not read)."""
+    pending_runs: tuple[Run, ...] = ()
+    """PENDING_VERSION runs (one page, newest first)."""
     admin_checked: bool = False
     requests: int = 0
     """HTTP requests the gathering sent."""

@@ -17,6 +17,13 @@ class Cause(StrEnum):
     WAITPOINT_WITHOUT_RESUMER = "waitpoint_without_resumer"
     QUEUE_STATE_DRIFT = "queue_state_drift"
     WORKER_POOL_UNDERSIZED = "worker_pool_undersized"
+    DEPLOYMENT_UNRUNNABLE = "deployment_unrunnable"
+    PENDING_VERSION = "pending_version"
+    RESUME_LOST = "resume_lost"
+    RUN_ORPHANED = "run_orphaned"
+    DEADLOCK_AT_ENV_LIMIT = "deadlock_at_env_limit"
+    WORKER_CRASHED = "worker_crashed"
+    SCHEDULE_PILEUP = "schedule_pileup"
     NOT_STUCK = "not_stuck"
     UNKNOWN = "unknown"
 
@@ -26,10 +33,17 @@ class Cause(StrEnum):
 # the states that need more evidence to see. The first cause that holds is the answer; the others that
 # hold are `also_true`.
 PRECEDENCE: tuple[Cause, ...] = (
+    Cause.DEPLOYMENT_UNRUNNABLE,
+    Cause.PENDING_VERSION,
+    Cause.RESUME_LOST,
+    Cause.RUN_ORPHANED,
     Cause.WAITPOINT_WITHOUT_RESUMER,
     Cause.ENTITY_BACKEND_UNREACHABLE,
     Cause.QUEUE_PAUSED,
     Cause.QUEUE_STATE_DRIFT,
+    Cause.DEADLOCK_AT_ENV_LIMIT,
+    Cause.WORKER_CRASHED,
+    Cause.SCHEDULE_PILEUP,
     Cause.LONG_RUNNING_BLOCKER,
     Cause.CONCURRENCY_AT_CAP,
     Cause.WORKER_POOL_EMPTY,
@@ -47,6 +61,13 @@ LABELS: dict[Cause, str] = {
     Cause.WAITPOINT_WITHOUT_RESUMER: "WAITING",
     Cause.CONCURRENCY_AT_CAP: "AT CAP",
     Cause.WORKER_POOL_UNDERSIZED: "STARVED",
+    Cause.DEPLOYMENT_UNRUNNABLE: "BAD DEPLOY",
+    Cause.PENDING_VERSION: "NO VERSION",
+    Cause.RESUME_LOST: "LOST RESUME",
+    Cause.RUN_ORPHANED: "ORPHANED",
+    Cause.DEADLOCK_AT_ENV_LIMIT: "DEADLOCK",
+    Cause.WORKER_CRASHED: "ZOMBIE",
+    Cause.SCHEDULE_PILEUP: "PILE-UP",
     Cause.NOT_STUCK: "OK",
     Cause.UNKNOWN: "UNKNOWN",
 }
@@ -60,6 +81,13 @@ SEVERITY: dict[Cause, int] = {
     Cause.UNKNOWN: 1,
     Cause.CONCURRENCY_AT_CAP: 2,
     Cause.WORKER_POOL_UNDERSIZED: 1,
+    Cause.DEPLOYMENT_UNRUNNABLE: 0,
+    Cause.DEADLOCK_AT_ENV_LIMIT: 0,
+    Cause.PENDING_VERSION: 1,
+    Cause.RESUME_LOST: 1,
+    Cause.RUN_ORPHANED: 1,
+    Cause.WORKER_CRASHED: 0,
+    Cause.SCHEDULE_PILEUP: 0,
     Cause.NOT_STUCK: 3,
 }
 

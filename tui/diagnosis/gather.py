@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from tui.api.client import EngineClient
 from tui.config import Thresholds
+from tui.diagnosis.deploys import deploy_facts
 from tui.diagnosis.facts import EnvFacts, QueueFacts, RunFacts
 from tui.diagnosis.fetching import Notes, bounded
 from tui.diagnosis.traces import sample_calls, trace_run
@@ -48,6 +49,8 @@ MAX_QUEUED_PAGES = 3
 """Pages of a backlog's QUEUED runs read (100 each): the runs a finding names."""
 MAX_HOLDER_TRACES = 10
 """Slot holders traced when a diagnosis follows a blocked queue to why its holders hang."""
+MAX_HEADS = 5
+"""Slot holders read in full (for their schedule) when copies of their own task queue behind them."""
 MAX_METRICS = 40
 """Queue metrics read per triage or diagnosis, one request each: the most backlogged queues first. At 1,000
 queues reading them all would take minutes of a 2 req/s budget."""
@@ -141,6 +144,8 @@ async def _environment(
     sample_queued: Callable[[QueueFacts, int | None], bool],
     queued_before: datetime | None = None,
     first: str | None = None,
+    pending: bool = False,
+    traced: frozenset[str] = frozenset(),
 ) -> EnvFacts:
     environment = await notes.attempt("environment (whoami)", client.environment())
     env_limit = environment.concurrency_limit if environment is not None else None
@@ -187,6 +192,16 @@ async def _environment(
     for i, (runs, complete) in zip(sampled, listed, strict=True):
         if runs is not None:
             facts[i] = replace(facts[i], queued_runs=runs, queued_complete=complete)
+    heads = [i for i, f in enumerate(facts) if _piles_up(f)][:MAX_HEADS]
+    details = await bounded(
+        heads,
+        lambda i: notes.attempt(
+            f"head of {facts[i].name}", client.retrieve_run(min(facts[i].holders or (), key=lambda r: r.created_at).id)
+        ),
+    )
+    for i, detail in zip(heads, details, strict=True):
+        facts[i] = replace(facts[i], head=detail)
+    deploys = await deploy_facts(client, deployment, now, notes, {}, pending=pending, traced=traced)
     result = EnvFacts(
         now,
         window,
@@ -196,10 +211,24 @@ async def _environment(
         engine_report=report,
         repair=repair,
         admin_checked=report is not None,
+        deployments=deploys.deployments,
+        live_runs=deploys.live_runs,
+        live_traces=deploys.live_traces,
+        previous_completed=deploys.previous_completed,
+        pending_runs=deploys.pending_runs,
     )
     if result.env_saturated:
         result = replace(result, env_holders=await _env_holders(client, notes))
     return result
+
+
+def _piles_up(f: QueueFacts) -> bool:
+    """A few slot holders with runs of their own task queued behind them: maybe a schedule behind a stuck head."""
+    holders = f.holders or ()
+    if not holders or len(holders) > 3 or not f.queued_runs:
+        return False
+    tasks = {r.task_identifier for r in holders}
+    return len(tasks) == 1 and all(r.task_identifier in tasks for r in f.queued_runs)
 
 
 def _suspect(f: QueueFacts, env_limit: int | None) -> bool:
@@ -270,6 +299,8 @@ async def _run_facts(client: EngineClient, run_id: str, thresholds: Thresholds, 
         sample_queued=lambda f, limit: f.name == queue_name and f.queue.queued > 0,
         queued_before=now - timedelta(seconds=thresholds.dequeued_seconds + 1),
         first=queue_name,
+        pending=run.status is RunStatus.PENDING_VERSION,
+        traced=frozenset({run.id}),
     )
     tokens: dict[str, TokenDetail | None] = {}
     trace = await trace_run(client, run, notes, tokens) if run.status in ACTIVE else None
@@ -282,6 +313,10 @@ async def _run_facts(client: EngineClient, run_id: str, thresholds: Thresholds, 
             env,
             queues=tuple(replace(q, holder_traces=tuple(traced)) if q.name == queue_name else q for q in env.queues),
         )
+    if env.env_saturated and env.env_holders and (facts.waits_for_dequeue or run.status is RunStatus.EXECUTING):
+        # The environment is full: why its holders do not finish decides (a deadlock, a blocker).
+        others = [h for h in env.env_holders if h.id != run.id][:MAX_HOLDER_TRACES]
+        env = replace(env, candidates=tuple(await bounded(others, lambda r: trace_run(client, r, notes, tokens))))
     seen = [*(t for q in env.queues for t in q.holder_traces), *((trace,) if trace is not None else ())]
     samples = await sample_calls(client, seen, thresholds, now, notes, tokens)
     env = replace(env, samples=samples, notes=tuple(notes.lines))
@@ -297,7 +332,8 @@ def _candidate(run: Run, now: datetime, th: Thresholds) -> bool:
         return age > th.dequeued_seconds
     if run.status is RunStatus.EXECUTING:
         return age > min(th.tool_call_seconds, th.executing_seconds, th.waitpoint_seconds)
-    return run.status is RunStatus.WAITING and age > th.waitpoint_seconds
+    # A WAITING run whose token completed minutes ago should have resumed: trace them early enough to see it.
+    return run.status is RunStatus.WAITING and age > min(th.dequeued_seconds, th.waitpoint_seconds)
 
 
 async def _active_runs(client: EngineClient, notes: Notes) -> list[Run]:
@@ -349,6 +385,7 @@ async def _environment_facts(
             holders_for=_at_cap,
             sample_queued=lambda f, limit: f.queue.queued > 0,
             queued_before=queued_before,
+            pending=True,
         ),
         _active_runs(client, notes),
         notes.attempt(

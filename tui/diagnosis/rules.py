@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+from tui.diagnosis import incident_rules
 from tui.diagnosis.evidence import flow_checks, queue_line, run_age, run_check, started_line
 from tui.diagnosis.facts import QueueFacts, RunTrace, status_age
 from tui.diagnosis.findings import Action, Cause, Finding, Recovery, VerifyCheck, VerifyKind
@@ -30,7 +31,11 @@ QueueRule = Callable[[QueueFacts, Scene], Finding | None]
 BLOCKERS_NAMED = 10
 """How many blocking runs a finding names and offers to cancel one by one."""
 CHAINED = frozenset({Cause.LONG_RUNNING_BLOCKER, Cause.CONCURRENCY_AT_CAP, Cause.QUEUE_STATE_DRIFT})
+SURFACE = frozenset({*CHAINED, Cause.WORKER_POOL_EMPTY, Cause.WORKER_POOL_UNDERSIZED})
+"""Queue causes that a deploy whose runs cannot start explains: its runs hold the slots, or hold the workers."""
 """Queue causes that are only the surface when the slot holders hang on something of their own."""
+
+
 def root_of(q: QueueFacts, holder_findings: Sequence[Finding | None]) -> Finding | None:
     """What the queue's slot holders hang on, when that is why the queue does not move.
 
@@ -412,15 +417,15 @@ def undersized_finding(starved: Sequence[QueueFacts], sc: Scene) -> Finding:
     measured = [q for q in env.queues if q.metrics is not None]
     started = sum(q.metrics.started_count for q in measured if q.metrics is not None)
     minutes = max(1.0, _window_minutes(measured))
-    grown = sum(q.queue.queued - (q.metrics.depth_trend[0] if q.metrics and q.metrics.depth_trend else 0)
-                for q in starved)
+    grown = sum(
+        q.queue.queued - (q.metrics.depth_trend[0] if q.metrics and q.metrics.depth_trend else 0) for q in starved
+    )
     arrivals = started + grown
     backlog = sum(q.queue.queued for q in starved)
     oldest = max((status_age(r, sc.now) for r in stuck), default=None)
     summary = (
         f"worker pool too small: {backlog} runs waiting in {plural(len(starved), 'queue')} with free slots, "
-        f"dequeue {started / minutes:.1f}/min"
-        + (f", oldest waiting {dur(oldest)}" if oldest is not None else "")
+        f"dequeue {started / minutes:.1f}/min" + (f", oldest waiting {dur(oldest)}" if oldest is not None else "")
     )
     evidence = [
         f"dequeue: {started} started in the last {env.window} across {plural(len(measured), 'queue')} "
@@ -460,13 +465,17 @@ def _window_minutes(measured: Sequence[QueueFacts]) -> float:
 # ---------------------------------------------------------------- the tables (precedence order)
 
 RUN_RULES: tuple[tuple[Cause, RunRule], ...] = (
+    (Cause.RESUME_LOST, incident_rules.resume_lost),
     (Cause.WAITPOINT_WITHOUT_RESUMER, waitpoint_without_resumer),
     (Cause.ENTITY_BACKEND_UNREACHABLE, entity_backend_unreachable),
+    (Cause.WORKER_CRASHED, incident_rules.worker_crashed),
 )
 
 QUEUE_RULES: tuple[tuple[Cause, QueueRule], ...] = (
     (Cause.QUEUE_PAUSED, queue_paused),
     (Cause.QUEUE_STATE_DRIFT, queue_state_drift),
+    (Cause.DEADLOCK_AT_ENV_LIMIT, incident_rules.deadlock_at_env_limit),
+    (Cause.SCHEDULE_PILEUP, incident_rules.schedule_pileup),
     (Cause.LONG_RUNNING_BLOCKER, long_running_blocker),
     (Cause.CONCURRENCY_AT_CAP, concurrency_at_cap),
     (Cause.WORKER_POOL_EMPTY, worker_pool_empty),

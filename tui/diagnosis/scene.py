@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from tui.config import Thresholds
 from tui.diagnosis.facts import EnvFacts, QueueFacts, RunTrace, status_age
+from tui.diagnosis.fmt import name
+from tui.diagnosis.incidents import Deadlock, Unrunnable, deadlock, orphans, unrunnable
 from tui.diagnosis.stuck import Answers, Flow, Verdict, assess, queue_flow
 from tui.model import Run, RunStatus
 
@@ -45,6 +47,12 @@ class Scene:
     queue_of: dict[str, str]
     """Stored queue name of each run seen in a queue's listing, by run id."""
     stall: Stall | None = None
+    orphans: frozenset[str] = frozenset()
+    """QUEUED runs no queue counts (see `incidents.orphans`)."""
+    unrunnable: Unrunnable | None = None
+    broken: dict[str, str] = field(default_factory=dict)
+    """Versions whose runs cannot start, and why: what `assess` needs to call their runs stuck."""
+    deadlock: Deadlock | None = None
     _verdicts: dict[str, Verdict] = field(default_factory=dict)
     _memo: dict[Hashable, Any] = field(default_factory=dict)
 
@@ -53,19 +61,27 @@ class Scene:
         """The scene of a triage, or of one run's diagnosis (with that run's `trace`)."""
         traces: dict[str, RunTrace] = {}
         extra = (trace,) if trace is not None else ()
-        for t in (*env.samples, *(t for q in env.queues for t in q.holder_traces), *env.candidates, *extra):
+        every = (*env.samples, *env.live_traces, *(t for q in env.queues for t in q.holder_traces), *env.candidates)
+        for t in (*every, *extra):
             traces[t.run.id] = t
         queue_of: dict[str, str] = {}
         for q in env.queues:
             for run in (*(q.holders or ()), *q.queued_runs):
                 queue_of[run.id] = q.name
+        lost = orphans(env, th)
         flows = {
             q.name: queue_flow(
-                q.queue, q.metrics, env.env_limit, oldest_wait(q, env.now), th, env_paused=env.env_paused
+                q.queue, q.metrics, env.env_limit, oldest_wait(q, env.now, lost), th, env_paused=env.env_paused
             )
             for q in env.queues
         }
-        scene = cls(env, th, Answers.from_traces(traces.values()), traces, flows, queue_of)
+        scene = cls(env, th, Answers.from_traces(traces.values()), traces, flows, queue_of, orphans=lost)
+        scene.unrunnable = unrunnable(env, traces.values(), th)
+        if scene.unrunnable is not None:
+            bad = scene.unrunnable
+            why = f"its runs do not start ({name(bad.error)})" if bad.error else "its runs do not start"
+            scene.broken[bad.live.version] = why
+        scene.deadlock = deadlock(env, traces, th)
         scene.stall = environment_stall(env)
         if scene.stall is None and any(q.started for q in env.queues):
             # Workers pull elsewhere but not here, with slots free: they are too few (or all busy elsewhere).
@@ -106,9 +122,15 @@ class Scene:
         known = self._verdicts.get(run.id)
         if known is not None:
             return known
-        queue = self.queue_of.get(run.id) or run.queue
-        flow = self.flows.get(queue) if queue is not None else None
-        verdict = assess(run, self.now, self.th, self.traces.get(run.id), answers=self.answers, flow=flow)
+        verdict = assess(
+            run,
+            self.now,
+            self.th,
+            self.traces.get(run.id),
+            answers=self.answers,
+            flow=self._flow_of(run),
+            broken=self.broken,
+        )
         self._verdicts[run.id] = verdict
         return verdict
 
@@ -121,9 +143,14 @@ class Scene:
         trace = self.traces.get(run.id)
         if trace is not None and (trace.run.status, trace.run.updated_at) != (run.status, run.updated_at):
             trace = None
+        return assess(run, now, self.th, trace, answers=self.answers, flow=self._flow_of(run), broken=self.broken)
+
+    def _flow_of(self, run: Run) -> Flow | None:
+        """The flow of the run's queue; none for a run its queue does not count (it gains nothing from it)."""
+        if run.id in self.orphans:
+            return None
         queue = self.queue_of.get(run.id) or run.queue
-        flow = self.flows.get(queue) if queue is not None else None
-        return assess(run, now, self.th, trace, answers=self.answers, flow=flow)
+        return self.flows.get(queue) if queue is not None else None
 
     def stuck_queued(self, q: QueueFacts) -> tuple[Run, ...]:
         """The queue's sampled QUEUED runs that are stuck, longest waiting first."""
@@ -132,9 +159,9 @@ class Scene:
         return tuple(runs)
 
 
-def oldest_wait(q: QueueFacts, now: datetime) -> timedelta | None:
-    """How long the longest-waiting sampled QUEUED run of the queue has waited."""
-    ages = [status_age(r, now) for r in q.queued_runs if r.status is RunStatus.QUEUED]
+def oldest_wait(q: QueueFacts, now: datetime, lost: frozenset[str] = frozenset()) -> timedelta | None:
+    """How long the longest-waiting sampled QUEUED run of the queue has waited (runs it lost left out)."""
+    ages = [status_age(r, now) for r in q.queued_runs if r.status is RunStatus.QUEUED and r.id not in lost]
     return max(ages) if ages else None
 
 
@@ -174,3 +201,13 @@ def stall_measurable(env: EnvFacts) -> bool:
     if all(q.metrics is not None for q in active):
         return True
     return sum(1 for q in active if q.metrics is not None and q.queue.queued > 0) >= STALL_SAMPLE
+
+
+def seen_runs(env: EnvFacts) -> dict[str, Run]:
+    """Every run the facts hold (traced, listed in a queue, holding a slot, or QUEUED past the window), by id."""
+    runs: dict[str, Run] = {r.id: r for r in env.stale_queued}
+    for q in env.queues:
+        runs.update({r.id: r for r in (*(q.holders or ()), *q.queued_runs)})
+    runs.update({r.id: r for r in env.env_holders or ()})
+    runs.update({t.run.id: t.run for t in env.candidates})
+    return runs

@@ -136,6 +136,7 @@ class Answers:
 
 
 NO_ANSWERS = Answers()
+NO_BROKEN: Mapping[str, str] = {}
 
 
 def hung_calls(trace: RunTrace, now: datetime, th: Thresholds) -> list[OpenSpan]:
@@ -210,8 +211,10 @@ def assess(
     *,
     answers: Answers = NO_ANSWERS,
     flow: Flow | None = None,
+    broken: Mapping[str, str] = NO_BROKEN,
 ) -> Verdict:
-    """The run's verdict. `trace`, `answers` and the `flow` of its queue sharpen it when known."""
+    """The run's verdict. `trace`, `answers` and the `flow` of its queue sharpen it when known; `broken` maps
+    versions whose runs cannot start to why (a bad deploy): an unfinished run locked to one is stuck."""
     age = status_age(run, now, trace)
     window = window_for(run.status, th)
     if run.terminal:
@@ -219,8 +222,17 @@ def assess(
     if run.status is RunStatus.DELAYED:
         until = f" until {dur(run.delayed_until - now)} from now" if run.delayed_until else ""
         return Verdict(State.OK, f"delayed{until}", age)
+    if run.version is not None and run.version in broken:
+        return Verdict(
+            State.STUCK,
+            f"{run.status.value}, locked to version {name(run.version)}: {broken[run.version]}",
+            age,
+            window,
+        )
     if run.status is RunStatus.PENDING_VERSION:
-        return Verdict(State.OK, f"waiting {dur(age)} for a deployed version with its task", age)
+        limit = timedelta(seconds=th.pending_version_seconds)
+        words = f"waiting {dur(age)} for a deployed version with its task"
+        return Verdict(State.STUCK if age > limit else State.OK, words, age, limit)
     if window is None:
         return Verdict(State.OK, run.status.value, age)
     if run.status in (RunStatus.QUEUED, RunStatus.DEQUEUED):

@@ -11,7 +11,7 @@ from tui.api.client import EngineClient
 from tui.config import Thresholds
 from tui.diagnosis.facts import Call, OpenSpan, RunTrace
 from tui.diagnosis.fetching import Notes, bounded
-from tui.model import WAIT_FOR_TOKEN, Run, RunStatus, Span, TokenDetail, Trace
+from tui.model import WAIT_FOR_TOKEN, Run, RunStatus, Span, TokenDetail, Trace, TriggeredRun
 
 ENTITY_KEYS = ("entity", "entity.name", "entityName", "entity_name", "tool.entity", "platos.entity")
 """Span attributes that name the entity backend a tool call talks to."""
@@ -71,9 +71,20 @@ def _movement(trace: Trace, leaves: Sequence[Span]) -> tuple[datetime | None, da
             resumed.append(end)
         if not span.children:
             ok = not (span.is_error or span.is_cancelled)
-            calls.append(Call(span.message, span.start_time, end, ok, entity_of(span.properties)))
+            calls.append(Call(span.message, span.start_time, end, ok, entity_of(span.properties), _error(span)))
     calls.sort(key=lambda c: c.ended_at)
     return max(marks, default=None), max(resumed, default=None), tuple(calls[-MAX_CALLS:])
+
+
+def _error(span: Span) -> str | None:
+    """The message of the span's exception event, if it ended in error with one."""
+    if not span.is_error:
+        return None
+    for event in span.events:
+        message = event.properties.get("message") if event.name == "exception" else None
+        if isinstance(message, str) and message:
+            return message
+    return None
 
 
 async def trace_run(client: EngineClient, run: Run, notes: Notes, tokens: dict[str, TokenDetail | None]) -> RunTrace:
@@ -87,10 +98,11 @@ async def trace_run(client: EngineClient, run: Run, notes: Notes, tokens: dict[s
     for leaf in leaves:
         props = leaf.properties
         entity_type = None
+        triggered: tuple[TriggeredRun, ...] = ()
         if props is None and leaf.attempt_number is None and not leaf.message.startswith("Attempt"):
             detail = await notes.attempt(f"span {leaf.id} of {run.id}", client.span_detail(run.id, leaf.id))
             if detail is not None:
-                props, entity_type = detail.properties, detail.entity_type
+                props, entity_type, triggered = detail.properties, detail.entity_type, detail.triggered_runs
             else:
                 missing.append(leaf.id)
         token_id = None
@@ -98,7 +110,9 @@ async def trace_run(client: EngineClient, run: Run, notes: Notes, tokens: dict[s
             value = (props or {}).get("id")
             token_id = value if isinstance(value, str) and value.startswith("waitpoint_") else None
         entity = None if token_id is not None or entity_type == "waitpoint" else entity_of(props)
-        spans.append(OpenSpan(leaf.id, leaf.message, leaf.start_time, entity=entity, token_id=token_id))
+        spans.append(
+            OpenSpan(leaf.id, leaf.message, leaf.start_time, entity=entity, token_id=token_id, triggered=triggered)
+        )
     found: list[TokenDetail] = []
     for span in spans:
         if span.token_id is None:

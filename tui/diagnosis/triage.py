@@ -7,13 +7,14 @@ from dataclasses import replace
 from functools import partial
 
 from tui.config import Thresholds
+from tui.diagnosis import incident_rules
 from tui.diagnosis.evidence import DEQUEUED_HINT, run_check
 from tui.diagnosis.facts import EnvFacts, QueueFacts
 from tui.diagnosis.findings import PRECEDENCE, SEVERITY, Action, Cause, Finding, Recovery, VerifyCheck
 from tui.diagnosis.fmt import dur, listing, name, plural
-from tui.diagnosis.rules import BLOCKERS_NAMED, CHAINED, queue_findings, root_of, run_findings
-from tui.diagnosis.scene import Scene
-from tui.model import QueueType, Run, RunStatus, stored_queue_name
+from tui.diagnosis.rules import BLOCKERS_NAMED, CHAINED, SURFACE, queue_findings, root_of, run_findings
+from tui.diagnosis.scene import Scene, seen_runs
+from tui.model import RunStatus
 
 EVIDENCE_LINES = 20
 """A group keeps at most this many evidence lines (the rest are summarised in one line)."""
@@ -55,7 +56,13 @@ def _group_summary(cause: Cause, members: Sequence[Finding], sc: Scene) -> str:
     hung = [m for m in members if m.run_id is not None]
     behind = _unique(r for m in members if m.run_id is None for r in m.runs)
     more = f"; {len(behind)} more wait behind them in {listing([name(q) for q in queues])}" if behind else ""
-    if cause is Cause.WORKER_POOL_EMPTY or cause is Cause.WORKER_POOL_UNDERSIZED:
+    if cause in (
+        Cause.WORKER_POOL_EMPTY,
+        Cause.WORKER_POOL_UNDERSIZED,
+        Cause.DEPLOYMENT_UNRUNNABLE,
+        Cause.DEADLOCK_AT_ENV_LIMIT,
+        Cause.RUN_ORPHANED,
+    ):
         return members[0].summary
     if cause is Cause.ENTITY_BACKEND_UNREACHABLE:
         entity = members[0].entity
@@ -70,6 +77,12 @@ def _group_summary(cause: Cause, members: Sequence[Finding], sc: Scene) -> str:
             f" past {dur(sc.th.tool_call_seconds)}, none answered in the last {dur(sc.th.tool_call_seconds)}{errors})"
             f"{oldest}{more}"
         )
+    if cause is Cause.RESUME_LOST and len(hung) > 1:
+        return f"{len(hung)} runs still WAITING after their tokens completed: the engine lost their resumes{more}"
+    if cause is Cause.WORKER_CRASHED and len(hung) > 1:
+        return f"{len(hung)} runs EXECUTING on workers that are gone, traces silent{more}"
+    if cause is Cause.WORKER_CRASHED and hung:
+        return hung[0].summary + more
     if cause is Cause.WAITPOINT_WITHOUT_RESUMER:
         tokens = _unique(r.target or "" for m in members for r in m.recovery if r.action is Action.COMPLETE_TOKEN)
         ages = [env.now - d.token.created_at for t in env.candidates for d in t.tokens if d.token.id in tokens]
@@ -80,6 +93,8 @@ def _group_summary(cause: Cause, members: Sequence[Finding], sc: Scene) -> str:
     if cause is Cause.QUEUE_PAUSED:
         names = listing([name(q) for q in queues])
         return f"{plural(len(queues), 'queue')} paused, {waiting} runs waiting: {names}"
+    if cause is Cause.SCHEDULE_PILEUP:
+        return f"{len(members)} schedules pile up behind stuck heads, {waiting} copies queued"
     if cause is Cause.LONG_RUNNING_BLOCKER:
         blockers = _unique(r.target or "" for m in members for r in m.recovery if r.action is Action.CANCEL)
         return (
@@ -95,56 +110,25 @@ def _group_summary(cause: Cause, members: Sequence[Finding], sc: Scene) -> str:
     )
 
 
-def seen_runs(env: EnvFacts) -> dict[str, Run]:
-    """Every run the facts hold (traced, listed in a queue, holding a slot, or QUEUED past the window), by id."""
-    runs: dict[str, Run] = {r.id: r for r in env.stale_queued}
-    for q in env.queues:
-        runs.update({r.id: r for r in (*(q.holders or ()), *q.queued_runs)})
-    runs.update({r.id: r for r in env.env_holders or ()})
-    runs.update({t.run.id: t.run for t in env.candidates})
-    return runs
-
-
-def unlisted(run: Run, sc: Scene) -> bool:
-    """A QUEUED run no listed queue holds: its task queue is gone and every backlog was listed in full."""
-    env = sc.env
-    if run.status is not RunStatus.QUEUED or run.id in sc.queue_of:
-        return False
-    if env.queue(stored_queue_name(run.task_identifier, QueueType.TASK)) is not None:
-        return False
-    return all(q.queued_complete for q in env.queues if q.queue.queued > 0)
-
-
 def _unknown_group(sc: Scene, explained: set[str]) -> Finding | None:
     """Stuck runs that no cause explains: say so, one line each, rather than stay silent."""
     stuck = []
     for run in seen_runs(sc.env).values():
         if run.id in explained:
             continue
-        if run.status is RunStatus.QUEUED and run.id not in sc.queue_of and not unlisted(run, sc):
+        if run.status is RunStatus.QUEUED and run.id not in sc.queue_of:
             continue  # its queue is not known: it is judged with its queue, or not at all
         if sc.verdict(run).stuck:
             stuck.append(run)
     if not stuck:
         return None
     stuck.sort(key=lambda r: sc.verdict(r).age, reverse=True)
-    orphans = [r for r in stuck if unlisted(r, sc)]
-    orphan_lines = (
-        (
-            f"{plural(len(orphans), 'QUEUED run')} in no listed queue (e.g. "
-            f"{name(stored_queue_name(orphans[0].task_identifier, QueueType.TASK))} is not in the queue list): "
-            "no worker will pull them; cancel, then trigger again into a queue that exists",
-        )
-        if orphans
-        else ()
-    )
     return Finding(
         Cause.UNKNOWN,
         f"UNKNOWN: {plural(len(stuck), 'run')} stuck with no known cause, oldest {dur(sc.verdict(stuck[0]).age)}",
         evidence=(
             *(f"{r.id} ({name(r.task_identifier)}): {sc.verdict(r).reason}" for r in stuck[:EVIDENCE_LINES]),
             *((DEQUEUED_HINT,) if any(r.status is RunStatus.DEQUEUED for r in stuck) else ()),
-            *orphan_lines,
         ),
         recovery=tuple(Recovery(f"cancel run {r.id}", Action.CANCEL, r.id) for r in stuck[:BLOCKERS_NAMED]),
         verify=tuple(
@@ -198,19 +182,20 @@ def findings_of(sc: Scene) -> list[Finding]:
         if found:
             by_run[trace.run.id] = replace(found[0], also_true=tuple(f.cause for f in found[1:]))
             primaries.append(by_run[trace.run.id])
+    deploy = incident_rules.deployment_unrunnable(sc)
     for q in env.queues:
         found = queue_findings(q, sc)
         if not found:
             continue
-        root = chained(q, found[0], by_run)
+        root = deploy if deploy is not None and found[0].cause in SURFACE else chained(q, found[0], by_run)
         if root is not None:
             primaries.append(behind(q, root, sc, found[0]))
         else:
             first, also = found[0], tuple(f.cause for f in found[1:])
             # An environment-wide finding is one object for every queue (Scene.once): give it one copy.
-            primaries.append(
-                sc.once(("also", id(first), also), partial(replace, first, also_true=also))
-            )
+            primaries.append(sc.once(("also", id(first), also), partial(replace, first, also_true=also)))
+    extra = (deploy, incident_rules.run_orphaned(sc), *incident_rules.pending_version(sc))
+    primaries.extend(f for f in extra if f is not None)
     explained = {r for f in primaries for r in f.runs}
 
     groups: dict[tuple[Cause, str | None], dict[int, Finding]] = {}

@@ -67,6 +67,8 @@ class Deployment:
     status: str
     created_at: datetime
     deployed_at: datetime | None = None
+    error: str | None = None
+    """Why the deploy failed (`error.message`), when it did."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,8 @@ class RunDetail:
     run: Run
     trigger_function: str | None = None
     batch_id: str | None = None
+    schedule_id: str | None = None
+    """The `sched_…` id of the schedule that created the run, if one did."""
     payload: JSON = None
     has_payload: bool = False
     payload_presigned_url: str | None = None

@@ -16,6 +16,7 @@ from tui.screens.bar import BarModal
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
+
 class ConfirmScreen(BarModal[bool]):
     """Answers True only on `y` (or on the exact expected text when typing is required)."""
 

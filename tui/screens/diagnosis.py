@@ -50,17 +50,32 @@ class DiagnosisScreen(Screen[None]):
     CSS_PATH = str(Path(__file__).parent.parent / "styles" / "diagnosis.tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="diagnosis.back", tooltip="Return to where you were"),
-        Binding("ctrl+r", "refresh_now", "Re-diagnose", id="diagnosis.refresh",
-                tooltip="Gather the facts again and re-run the runbook"),
+        Binding(
+            "ctrl+r",
+            "refresh_now",
+            "Re-diagnose",
+            id="diagnosis.refresh",
+            tooltip="Gather the facts again and re-run the runbook",
+        ),
         Binding("c", "recover('cancel')", "Cancel run", id="diagnosis.cancel"),
         Binding("p", "recover('resume_queue')", "Resume queue", id="diagnosis.resume"),
         Binding("r", "recover('complete_token')", "Complete token", id="diagnosis.complete"),
         Binding("R", "recover('repair_queues')", "Repair queues", id="diagnosis.repair"),
         Binding("o", "recover('override_concurrency')", "Override limit", id="diagnosis.override"),
-        Binding("b", "recover('rollback')", "Roll back", id="diagnosis.rollback",
-                tooltip="Promote the previous deployed version again (dry run and confirmation first)"),
-        Binding("x", "recover('plugin')", "Run plugin", id="diagnosis.plugin",
-                tooltip="Run the profile plugin the recovery names (e.g. scale-workers)"),
+        Binding(
+            "b",
+            "recover('rollback')",
+            "Roll back",
+            id="diagnosis.rollback",
+            tooltip="Promote the previous deployed version again (dry run and confirmation first)",
+        ),
+        Binding(
+            "x",
+            "recover('plugin')",
+            "Run plugin",
+            id="diagnosis.plugin",
+            tooltip="Run the profile plugin the recovery names (e.g. scale-workers)",
+        ),
     ]
 
     def __init__(self, session: Session, run_id: str) -> None:
@@ -178,8 +193,10 @@ class DiagnosisScreen(Screen[None]):
         self.error = reason
         self.freshness.failed(reason)
         kept = " Showing the last diagnosis." if self.finding is not None else ""
-        self._state(f"✗ Could not diagnose run {clean(self._run_id, 60)}: {clean(reason, 200)}.{kept} "
-                    "ctrl+r tries again.", "bold $error")
+        self._state(
+            f"✗ Could not diagnose run {clean(self._run_id, 60)}: {clean(reason, 200)}.{kept} ctrl+r tries again.",
+            "bold $error",
+        )
         self.notify(f"Diagnosis failed: {clean(reason, 120)}", title="Diagnosis", severity="error")
 
     async def _render_finding(self) -> None:

@@ -65,9 +65,7 @@ LABELS = {
     "plugin": "this plugin",
     "rollback": "rollback",
 }
-ADMIN_HINT = (
-    "repair needs the admin token: set admin_token_env in the profile (or PLATOS_ADMIN_TOKEN) and restart"
-)
+ADMIN_HINT = "repair needs the admin token: set admin_token_env in the profile (or PLATOS_ADMIN_TOKEN) and restart"
 
 
 class ActionFlows:
@@ -405,4 +403,3 @@ def write_minutes(argument: str) -> int | None:
         return parse_write_minutes(argument)
     except ValueError:
         return None
-

@@ -22,6 +22,7 @@ class HelpScreen(BarModal[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "close", "Close", id="help.close"),
     ]
+
     @classmethod
     def for_screen(cls, screen: Screen[object]) -> HelpScreen:
         """Help for `screen`: its active bindings (after any keymap), where each applies, and the commands.
@@ -49,8 +50,7 @@ class HelpScreen(BarModal[None]):
                 merged.setdefault((what, where(active.node)), set()).add(app.get_key_display(active.binding))
         # One line per thing a key does: `g home  First row`, not two lines that say the same.
         keys = [
-            (" ".join(sorted(shown, key=lambda k: (len(k), k))), what, place)
-            for (what, place), shown in merged.items()
+            (" ".join(sorted(shown, key=lambda k: (len(k), k))), what, place) for (what, place), shown in merged.items()
         ]
         order = {"table": 1, "everywhere": 2}
         return cls(sorted(keys, key=lambda k: (order.get(k[2], 0), k[2], k[0])))

@@ -20,6 +20,7 @@ Check = Callable[[str], str | None]
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
+
 class PromptScreen(BarModal[str | None]):
     CSS_PATH = ACTIONS_CSS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]

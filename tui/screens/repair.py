@@ -18,6 +18,7 @@ from tui.screens.bar import BarModal
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
+
 class RepairScreen(BarModal[bool]):
     """Shows a dry run. With `offer_apply`, `a` answers True (apply); `esc` answers False.
 

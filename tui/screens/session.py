@@ -31,6 +31,7 @@ class TriageResult:
     finished: float
     """`time.monotonic()` when it finished."""
 
+
 MISSED_REFRESHES_FOR_STALE = 3
 
 

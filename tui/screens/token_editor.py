@@ -17,6 +17,7 @@ from tui.screens.bar import BarModal
 
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
+
 class TokenEditorScreen(BarModal[str | None]):
     """ctrl+s sends the body on to the confirmation (only when valid); esc cancels."""
 

@@ -48,8 +48,13 @@ class TriageScreen(PaneScreen):
         Column("cause", "Cause", 18, priority=2, max_width=28, flex=1),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "diagnose", "Diagnose run", id="triage.diagnose",
-                tooltip="Diagnose the first run of the selected finding"),
+        Binding(
+            "d",
+            "diagnose",
+            "Diagnose run",
+            id="triage.diagnose",
+            tooltip="Diagnose the first run of the selected finding",
+        ),
         Binding("c", "recover('cancel')", "Cancel", id="triage.cancel"),
         Binding("p", "recover('resume_queue')", "Resume queue", id="triage.resume"),
         Binding("r", "recover('complete_token')", "Complete token", id="triage.complete"),

@@ -83,6 +83,8 @@ class Engine:
         self.tool_timeout = 1800.0
         self.replica_lag = 0.0
         """Seconds the run-list replica trails the database (API.md §4.2); 0 is a consistent list."""
+        self.lost: set[str] = set()
+        """Runs whose resume the engine loses: their token or child completes and they stay WAITING."""
         self.auto_resolve: float | None = 90.0
         """Seconds after which an approver completes a run's token; None leaves tokens orphaned."""
         self.history = History()
@@ -251,6 +253,10 @@ class Engine:
         if run.iid in queue.waiting:
             queue.waiting.remove(run.iid)
 
+    def image_error(self, version: str | None) -> str | None:
+        """Why runs locked to this version cannot start, if its image is broken."""
+        return next((d.image_error for d in self.deployments if d.version == version), None)
+
     def worker_capacity(self) -> int:
         return self.workers * self.slots_per_worker
 
@@ -393,7 +399,7 @@ class Engine:
         if token.status == "COMPLETED":
             return
         token.status, token.output, token.output_is_error, token.completed_at = "COMPLETED", output, is_error, self.now
-        for iid in sorted(token.waiters):
+        for iid in sorted(token.waiters - self.lost):
             run = self.runs[iid]
             if run.status == "WAITING_TO_RESUME":
                 self.enqueue(run)  # back through the queue; the API shows WAITING until a worker pulls it

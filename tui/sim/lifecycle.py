@@ -16,11 +16,18 @@ TOOL_SECONDS = 3.0
 STALL_TIMEOUT = 60.0
 MAX_ATTEMPTS = 3
 MAX_REQUEUES = 12
+PULL_SECONDS = 180.0
+"""How long a worker retries pulling an image that cannot be pulled before the engine nacks the run."""
 
 
 def progress(engine: Engine) -> None:
     """Start attempts that are due and end the phases that are over."""
     for run in engine.with_status("DEQUEUED"):
+        broken = engine.image_error(run.version)
+        if broken is not None:
+            if run.locked_at is not None and (engine.now - run.locked_at).total_seconds() >= PULL_SECONDS:
+                pull_failed(engine, run, broken)
+            continue
         if run.plan.never_starts:
             overdue = run.locked_at is not None and (engine.now - run.locked_at).total_seconds() >= STALL_TIMEOUT
             if overdue and not run.plan.heartbeats:
@@ -31,8 +38,25 @@ def progress(engine: Engine) -> None:
     for run in engine.with_status("EXECUTING"):
         while run.phase_end is not None and run.phase_end <= engine.now and run.status == "EXECUTING":
             phase_done(engine, run)
+        dies = run.crash_at is not None and run.crash_at <= engine.now
+        if run.status == "EXECUTING" and run.phase == "work" and dies:
+            crashed(engine, run)
         if run.status == "EXECUTING" and run.phase == "work" and run.plan.step_seconds:
             step(engine, run, run.plan.step_seconds)
+
+
+def pull_failed(engine: Engine, run: Run, error: str) -> None:
+    """The worker gave up pulling the version's image: the trace records it and the engine nacks the run."""
+    span = engine.add_span(run, "pull image", parent=run.spans)
+    span.end, span.is_error = engine.now, True
+    span.events.append({"name": "exception", "time": iso(engine.now), "properties": {"message": error}})
+    stalled(engine, run)
+
+
+def crashed(engine: Engine, run: Run) -> None:
+    """The worker process died (OOM): nothing ends its spans and no heartbeat frees its slot."""
+    engine.add_span(run, "memory usage 1.97 GB of 2 GB (small-2x)", properties={"memory.mb": 2017}).end = engine.now
+    run.phase, run.phase_end, run.crash_at = "dead", None, None
 
 
 def step(engine: Engine, run: Run, every: float) -> None:
@@ -81,7 +105,11 @@ def start_attempt(engine: Engine, run: Run) -> None:
     )
     run.spans.children.append(span)
     run.span_index[span.id] = span
-    begin(engine, run, "tool" if run.plan.tool else ("wait" if run.plan.wait_token else "work"))
+    begin(engine, run, "tool" if run.plan.tool else _after_tool(run))
+
+
+def _after_tool(run: Run) -> str:
+    return "child" if run.plan.wait_child else ("wait" if run.plan.wait_token else "work")
 
 
 def begin(engine: Engine, run: Run, phase: str) -> None:
@@ -93,6 +121,13 @@ def begin(engine: Engine, run: Run, phase: str) -> None:
         down = entity in engine.entities_down
         seconds = engine.tool_timeout if down else (run.plan.tool_seconds or TOOL_SECONDS)
         run.phase_end = None if math.isinf(seconds) else engine.now + timedelta(seconds=seconds)
+    elif phase == "child":
+        assert run.plan.wait_child is not None
+        span = engine.add_span(run, "triggerAndWait()")
+        child = engine.create_run(run.plan.wait_child, parent=run, tags=run.tags)
+        child.parent_span = span.id
+        run.phase_end = None
+        _suspend(engine, run)
     elif phase == "wait":
         token = engine.tokens.get(run.token or "")
         if token is None:
@@ -105,11 +140,8 @@ def begin(engine: Engine, run: Run, phase: str) -> None:
         run.phase_end = None
         if token.status == "COMPLETED":
             phase_done(engine, run)
-        elif run.plan.checkpoint:
-            engine._release(run)
-            engine._set_status(run, "WAITING_TO_RESUME", "SUSPENDED")
         else:
-            run.snapshot = "EXECUTING_WITH_WAITPOINTS"
+            _suspend(engine, run)
     else:
         if run.plan.spawn and run.iid not in engine.children:
             child = engine.create_run(run.plan.spawn, parent=run, tags=run.tags)
@@ -117,6 +149,17 @@ def begin(engine: Engine, run: Run, phase: str) -> None:
             engine.add_span(run, f"trigger {run.plan.spawn}").end = engine.now
         duration = run.plan.duration
         run.phase_end = None if math.isinf(duration) else engine.now + timedelta(seconds=duration)
+        if run.plan.crash_after is not None:
+            run.crash_at = engine.now + timedelta(seconds=run.plan.crash_after)
+
+
+def _suspend(engine: Engine, run: Run) -> None:
+    """A wait checkpoints the run (slot released, WAITING) or keeps it EXECUTING on its slot (API.md §11.3)."""
+    if run.plan.checkpoint:
+        engine._release(run)
+        engine._set_status(run, "WAITING_TO_RESUME", "SUSPENDED")
+    else:
+        run.snapshot = "EXECUTING_WITH_WAITPOINTS"
 
 
 def phase_done(engine: Engine, run: Run) -> None:
@@ -132,12 +175,12 @@ def phase_done(engine: Engine, run: Run) -> None:
                 engine, run, f"ToolCallTimeout: {run.plan.tool} did not answer in {engine.tool_timeout:.0f} s"
             )
             return
-        begin(engine, run, "wait" if run.plan.wait_token else "work")
-    elif run.phase == "wait":
+        begin(engine, run, _after_tool(run))
+    elif run.phase in ("wait", "child"):
         if leaf is not None:
             leaf.end = engine.now
         run.snapshot = "EXECUTING"
-        begin(engine, run, "work")
+        begin(engine, run, "wait" if run.phase == "child" and run.plan.wait_token else "work")
     elif run.plan.fail:
         attempt_failed(engine, run, "Error: upstream returned 500")
     else:
@@ -167,6 +210,8 @@ def finish(engine: Engine, run: Run, status: str, error: dict[str, Any] | None =
     engine._set_status(run, status, "FINISHED")
     if run.token and run.token in engine.tokens:
         engine.tokens[run.token].waiters.discard(run.iid)
+    if run.parent_span is not None and run.parent is not None:
+        _child_done(engine, engine.runs[run.parent])
     if run.spans is not None:
         for span in run.span_index.values():
             if span.end is None:
@@ -178,3 +223,13 @@ def finish(engine: Engine, run: Run, status: str, error: dict[str, Any] | None =
                 {"name": "cancellation", "time": iso(engine.now), "properties": {"reason": "Canceled by user"}}
             )
             engine.add_span(run, "cancelled", parent=run.spans).end = engine.now
+
+
+def _child_done(engine: Engine, parent: Run) -> None:
+    """A waited-for child finished: the parent resumes (back through its queue if it was checkpointed)."""
+    if parent.phase != "child" or parent.iid in engine.lost:
+        return
+    if parent.status == "WAITING_TO_RESUME":
+        engine.enqueue(parent)
+    elif parent.status == "EXECUTING":
+        parent.phase_end = engine.now

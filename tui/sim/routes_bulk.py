@@ -60,6 +60,7 @@ def _bulk_filter(ctx: Ctx, raw: dict[str, Any]) -> RunFilter:
         until=until,
         regions=values("region"),
         machines=values("machine"),
+        schedule=str(raw["schedule"]) if raw.get("schedule") else None,
     )
 
 

@@ -92,7 +92,8 @@ async def span_detail(ctx: Ctx) -> Any:
     node = run.span_index.get(ctx.param("span_id"))
     if node is None:
         raise json_error(404, "Span not found")
-    return views.span_detail(node)
+    triggered = [r for r in ctx.engine.children.get(run.iid, ()) if r.parent_span == node.id]
+    return views.span_detail(node, triggered)
 
 
 async def events(ctx: Ctx) -> Any:

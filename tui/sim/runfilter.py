@@ -35,6 +35,7 @@ class RunFilter:
         regions: list[str] | None = None,
         machines: list[str] | None = None,
         replica: bool = False,
+        schedule: str | None = None,
     ) -> None:
         self.engine = engine
         # The list endpoint picks ids on a replica that trails by `engine.replica_lag` (API.md §4.2).
@@ -48,6 +49,7 @@ class RunFilter:
         self.tasks, self.versions, self.tags = set(tasks), set(versions), set(tags)
         self.queues, self.bulk, self.is_test = set(queues), bulk, is_test
         self.since, self.until = since, until
+        self.schedule = schedule
         self.regions = set(regions or ())
         unknown = [m for m in machines or () if m not in MACHINES]
         if unknown:
@@ -82,6 +84,7 @@ class RunFilter:
             and (not self.tags or bool(self.tags.intersection(run.tags)))
             and (not self.queues or run.queue in self.queues)
             and (self.bulk is None or self.bulk in run.bulk)
+            and (self.schedule is None or run.schedule == self.schedule)
             and (self.is_test is None or run.is_test == self.is_test)
             and (self.since is None or run.created_at >= self.since)
             and (self.until is None or run.created_at <= self.until)
@@ -142,4 +145,5 @@ def filter_from_query(ctx: Ctx, *, replica: bool = False) -> RunFilter:
         regions=ctx.query_list("filter[region]"),
         machines=ctx.query_list("filter[machine]"),
         replica=replica,
+        schedule=ctx.query("filter[schedule]"),
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from tui.sim import lifecycle
 from tui.sim.engine import Engine, TaskSpec
+from tui.sim.incidents import INCIDENTS
+from tui.sim.seeding import at as at
+from tui.sim.seeding import force as _force
 from tui.sim.state import Deployment, Plan, Queue, Run
 
 WARM_UP = timedelta(minutes=30)
@@ -26,6 +27,7 @@ SCENARIOS = (
     "orphan-waitpoint",
     "queue-drift",
     "incident",
+    *INCIDENTS,
 )
 
 CUSTOMERS = ("acme", "globex", "initech", "umbrella", "hooli", "stark")
@@ -57,16 +59,6 @@ QUEUES = (
     ("shared-email", "custom", 8),
     ("llm-calls", "custom", 6),
 )
-
-
-@contextmanager
-def at(engine: Engine, when: datetime) -> Iterator[None]:
-    """Run engine operations as if at `when` (for seeding the past)."""
-    saved, engine.now = engine.now, when
-    try:
-        yield
-    finally:
-        engine.now = saved
 
 
 def build(
@@ -195,17 +187,6 @@ def _specials(engine: Engine, now: datetime) -> None:
         engine.resolvers[token.iid] = now + timedelta(minutes=3 + i)
 
 
-def _force(engine: Engine, run: Run, started: datetime, *, executing: bool = True) -> None:
-    """Put a seeded run in the state a worker would have left it in at `started`."""
-    queue = engine.queue_of(run)
-    if run.iid in queue.waiting:
-        queue.waiting.remove(run.iid)
-    with at(engine, started):
-        engine._pull(queue, run)
-        if executing:
-            lifecycle.start_attempt(engine, run)
-
-
 def _blocked_on_orphans(engine: Engine, now: datetime, count: int) -> None:
     """Approvals nobody will ever resolve: tokens with no timeout, runs suspended on them for hours."""
     for i in range(count):
@@ -303,7 +284,7 @@ def _healthy(engine: Engine, now: datetime) -> None:
         engine.resolvers.setdefault(token.iid, now)
 
 
-FAULTS: dict[str, Callable[[Engine, datetime], None]] = {
+FAULTS: dict[str, Callable[[Engine, datetime], object]] = {
     "healthy": _healthy,
     "worker-pool-zero": _worker_pool_zero,
     "queue-paused": _queue_paused,
@@ -313,6 +294,7 @@ FAULTS: dict[str, Callable[[Engine, datetime], None]] = {
     "orphan-waitpoint": _orphan_waitpoint,
     "queue-drift": _queue_drift,
     "incident": _incident,
+    **INCIDENTS,
 }
 
 

@@ -421,6 +421,4 @@ def serve(options: SimOptions) -> None:
     print(f"  environment id: {sim.engine.env.id}")
     print(f"  try:  PLATOS_API_URL=http://{options.host}:{options.port} PLATOS_SECRET_KEY={sim.secret_key} platos-tui")
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.run(
-            app, host=options.host, port=options.port, log_level="warning", lifespan="off", date_header=False
-        )
+        uvicorn.run(app, host=options.host, port=options.port, log_level="warning", lifespan="off", date_header=False)

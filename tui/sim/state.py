@@ -105,6 +105,11 @@ class Plan:
     """While working, open and close a `step N` span this often: a long run that shows its progress."""
     tool_seconds: float | None = None
     """How long this run's tool call takes when its entity is up (default TOOL_SECONDS; `inf` never answers)."""
+    wait_child: str | None = None
+    """A task this run triggers and waits for (`triggerAndWait`) before its work; `checkpoint` says whether the
+    wait suspends the run (slot released) or keeps it EXECUTING on its slot."""
+    crash_after: float | None = None
+    """Seconds into its work when the worker dies (OOM): the trace stops and the run stays EXECUTING on its slot."""
 
 
 @dataclass(slots=True)
@@ -139,10 +144,14 @@ class Run:
     replica_status: str | None = None
     """The status before the last change: what a lagging replica still shows until `updated_at` + lag."""
     phase_end: datetime | None = None
+    crash_at: datetime | None = None
+    """When the worker running this attempt dies (see `Plan.crash_after`)."""
     phase: str = ""
     """What the run is doing while EXECUTING: "tool", "wait", "work"."""
     token: str | None = None
     parent: str | None = None
+    parent_span: str | None = None
+    """The span of the parent's trace that triggered this run (span detail `triggeredRuns`)."""
     root: str | None = None
     depth: int = 0
     batch: str | None = None
@@ -153,6 +162,8 @@ class Run:
     spans: Span | None = None
     span_index: dict[str, Span] = field(default_factory=dict)
     trace_id: str = ""
+    schedule: str | None = None
+    """The `sched_…` id of the schedule that created the run."""
 
     @property
     def friendly(self) -> str:
@@ -217,3 +228,7 @@ class Deployment:
     status: str
     created_at: datetime
     deployed_at: datetime | None
+    image_error: str | None = None
+    """Why this version's image cannot start (a bad deploy): every run locked to it fails to start."""
+    tasks: frozenset[str] | None = None
+    """The tasks this version has (None: every task the engine knows)."""

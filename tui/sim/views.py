@@ -144,6 +144,11 @@ def retrieve(engine: Engine, run: Run, v2: bool) -> dict[str, Any]:
         rel["parent"] = related(engine.runs[run.parent], v2)
     rel["children"] = [related(r, v2) for r in engine.children.get(run.iid, ())]
     body["relatedRuns"] = rel
+    if run.schedule is not None:
+        body["schedule"] = {
+            "id": run.schedule,
+            "generator": {"type": "CRON", "expression": "*/5 * * * *", "description": "Every 5 minutes"},
+        }
     return body
 
 
@@ -202,7 +207,7 @@ def span(run: Run, node: Span) -> dict[str, Any]:
     return body
 
 
-def span_detail(node: Span) -> dict[str, Any]:
+def span_detail(node: Span, triggered: list[Run] | None = None) -> dict[str, Any]:
     partial = node.end is None
     body: dict[str, Any] = {
         "spanId": node.id,
@@ -221,6 +226,11 @@ def span_detail(node: Span) -> dict[str, Any]:
     if node.events:
         body["events"] = list(node.events)
     _put(body, "entityType", node.entity_type)
+    if triggered:
+        body["triggeredRuns"] = [
+            {"runId": r.friendly, "taskIdentifier": r.task, "status": r.status, "createdAt": iso(r.created_at)}
+            for r in triggered[:50]
+        ]
     return body
 
 
@@ -311,6 +321,8 @@ def deployment_item(deployment: Deployment, *, current: bool) -> dict[str, Any]:
         "runtimeVersion": "22.12.0",
         "status": deployment.status,
     }
+    if deployment.status == "FAILED":
+        body["error"] = {"name": "BuildError", "message": deployment.image_error or "the build failed"}
     deployed = iso(deployment.deployed_at) if deployment.deployed_at else None
     if current:
         _put(body, "deployedAt", deployed)

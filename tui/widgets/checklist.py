@@ -56,8 +56,9 @@ class Checklist(Vertical):
                 body = [Static(text)] + [Static(Content(d), classes="checklist--detail") for d in details]
                 mark_widget = Static(mark, classes="checklist--mark")
                 mark_widget.styles.min_width = self._mark_width
-                rows.append(Horizontal(mark_widget, Vertical(*body, classes="checklist--body"),
-                                       classes="checklist--row"))
+                rows.append(
+                    Horizontal(mark_widget, Vertical(*body, classes="checklist--body"), classes="checklist--row")
+                )
             if not items:
                 rows.append(Static(Content.styled(f"  {empty}", "$text-muted")))
             await self.remove_children()
