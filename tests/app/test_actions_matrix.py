@@ -289,7 +289,7 @@ CASES = [
         action="apply_repair",
         ask_read_only=True,
     ),
-    Case("rollback", "healthy", bad_deploy_finding, press("b"), path="/promote", action="rollback"),
+    Case("rollback", "bad-deploy", bad_deploy_finding, press("b"), path="/promote", action="rollback"),
 ]
 
 
