@@ -72,6 +72,7 @@ class FakeClient:
         period: str | None = None,
         page_size: int = 100,
         after: str | None = None,
+        versions: Sequence[str] = (),
         **_: object,
     ) -> Page[Run]:
         self.calls["list_runs"] += 1
@@ -79,6 +80,7 @@ class FakeClient:
             r
             for r in self.runs
             if (not statuses or r.status in statuses)
+            and (not versions or r.version in versions)
             and (queue is None or r.queue == stored_queue_name(*queue))
             and (created_from is None or r.created_at >= created_from)
             and (created_to is None or r.created_at <= created_to)
@@ -120,6 +122,10 @@ class FakeClient:
     async def current_deployment(self) -> Deployment | None:
         self.calls["current_deployment"] += 1
         return Deployment("dep_1", "abc", "20261128.1", "DEPLOYED", NOW)
+
+    async def list_deployments(self, **_: object) -> Page[Deployment]:
+        self.calls["list_deployments"] += 1
+        return Page((Deployment("dep_1", "abc", "20261128.1", "DEPLOYED", NOW),))
 
     async def environment(self) -> EnvironmentInfo:
         self.calls["environment"] += 1

@@ -27,7 +27,7 @@ STUCK_SITUATIONS = {
     "tokens-with-far-timeout": "waitpoint_without_resumer",
     "queue-paused-hours-ago": "queue_paused",
     "blocked-by-silent-runs": "long_running_blocker",
-    "queue-gone": "unknown",
+    "queue-gone": "run_orphaned",
     "cap-too-low": "concurrency_at_cap",
 }
 HEALTHY_LOOK_ALIKES = ("progressing-long-run", "one-slow-call", "slow-entity-answering", "token-times-out-later",
@@ -132,9 +132,11 @@ async def test_queued_runs_in_no_listed_queue_say_so() -> None:
         _, data = await w.triage()
         [finding] = data["findings"]
         assert {r.friendly for r in runs} <= set(finding["runs"])
-        assert any("in no listed queue" in e and "task/nightly-report" in e for e in finding["evidence"])
+        assert finding["cause"] == "run_orphaned"
+        assert any("no listed queue holds it" in e for e in finding["evidence"])
         diagnosis = await w.diagnose(runs[0].friendly)
-        assert any("not found among the listed queues" in e for e in diagnosis["evidence"])
+        assert diagnosis["cause"] == "run_orphaned"
+        assert all(r["action"] in ("cancel", None) for r in diagnosis["recovery"]), "repair cannot see it"
 
 
 async def test_a_queue_level_finding_without_runs_says_why() -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from tui.config import Thresholds
 from tui.diagnosis import incident_rules
 from tui.diagnosis.evidence import DEQUEUED_HINT, queue_line, run_age, run_check, started_line
-from tui.diagnosis.facts import RunFacts
+from tui.diagnosis.facts import RunFacts, status_age
 from tui.diagnosis.findings import PRECEDENCE, Action, Cause, Finding, Outcome, Recovery, Step
 from tui.diagnosis.fmt import dur, limit_text, listing, name
 from tui.diagnosis.rules import (
@@ -231,7 +232,8 @@ def _candidates(f: RunFacts, sc: Scene) -> tuple[list[Finding], Finding | None]:
     if root is not None:
         found.insert(0, root)
     causes = {x.cause for x in found}
-    if f.run.status is RunStatus.DEQUEUED and sc.stall is not None and Cause.WORKER_POOL_EMPTY not in causes:
+    waits = f.run.status is RunStatus.DEQUEUED or (f.run.status is RunStatus.WAITING and f.waits_for_dequeue)
+    if waits and sc.stall is not None and Cause.WORKER_POOL_EMPTY not in causes:
         found.append(stall_finding(sc.stall, sc))  # pulled, then the workers went away
     starved = f.waits_for_dequeue and q is not None and sc.flow(q) is Flow.STARVED and sc.stall is None
     if starved and Cause.WORKER_POOL_UNDERSIZED not in causes:
@@ -262,9 +264,18 @@ def with_run_listed(f: RunFacts) -> RunFacts:
 
 def scene_for(f: RunFacts, th: Thresholds) -> Scene:
     """The scene around one run: its trace among the others, and its queue known."""
-    sc = Scene.of(f.env, th, trace=f.trace)
+    run = f.run
+    if f.queue is not None:
+        uncounted = f.queue.queue.queued == 0
+    else:  # its queue is gone from the list, or no queue it could be in holds it
+        uncounted = f.queue_name is not None or f.queue_how.startswith("not found in any")
+    lost = uncounted and run.status is RunStatus.QUEUED
+    env = replace(f.env, stale_queued=(*f.env.stale_queued, run)) if lost else f.env
+    sc = Scene.of(env, th, trace=f.trace)
     if f.queue_name is not None:
-        sc.queue_of[f.run.id] = f.queue_name
+        sc.queue_of[run.id] = f.queue_name
+    if lost and status_age(run, f.now) > timedelta(seconds=th.dequeued_seconds):
+        sc.orphans = sc.orphans | {run.id}  # its queue counts none, or no queue the probes reached holds it
     return sc
 
 

@@ -88,7 +88,12 @@ async def _holders(client: EngineClient, q: Queue, notes: Notes) -> tuple[tuple[
 async def _queued(
     client: EngineClient, q: Queue, before: datetime | None, notes: Notes
 ) -> tuple[tuple[Run, ...] | None, bool]:
-    """The queue's QUEUED runs created before `before` (up to MAX_QUEUED_PAGES pages), and whether that is all."""
+    """The queue's QUEUED runs created before `before` (up to MAX_QUEUED_PAGES pages), and whether that is all.
+
+    A queue that counts one page or less is listed whole, fresh runs too: then the listing can be held against
+    the queue's own count (a run the queue does not count is lost, see `incidents.orphans`).
+    """
+    before = None if q.queued <= 100 else before
     runs: list[Run] = []
     after: str | None = None
     for _ in range(MAX_QUEUED_PAGES):
@@ -266,7 +271,9 @@ async def find_queue(client: EngineClient, run: Run, queues: Sequence[Queue], no
                 q.stored_name,
                 f"found by listing runs of {q.stored_name} created within ±{QUEUE_PROBE_SECONDS:g} s",
             )
-    return None, f"not found among {min(len(probes), MAX_QUEUE_PROBES)} queues probed"
+    if len(probes) <= MAX_QUEUE_PROBES:
+        return None, f"not found in any of the {len(probes)} queues it could be in"
+    return None, f"not found among the first {MAX_QUEUE_PROBES} of {len(probes)} queues it could be in"
 
 
 async def gather_run_facts(

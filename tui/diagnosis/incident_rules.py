@@ -10,7 +10,7 @@ from tui.diagnosis.evidence import flow_checks, queue_line, run_check, started_l
 from tui.diagnosis.facts import QueueFacts, RunTrace, status_age
 from tui.diagnosis.findings import Action, Cause, Finding, Recovery, VerifyCheck
 from tui.diagnosis.fmt import dur, listing, name, plural
-from tui.diagnosis.incidents import waits_on_child
+from tui.diagnosis.incidents import SKIPPED, waits_on_child
 from tui.diagnosis.scene import Scene, seen_runs
 from tui.diagnosis.stuck import Flow
 from tui.model import Deployment, Run, RunStatus, TokenStatus
@@ -184,9 +184,9 @@ def resume_lost(t: RunTrace, sc: Scene) -> Finding | None:
     if sc.stall is not None or env.env_paused or env.env_saturated:
         return None  # nothing resumes anywhere: that is the environment's cause
     queue = env.queue(f"task/{run.task_identifier}")
-    if queue is not None and (queue.queue.paused or sc.flow(queue) in (Flow.STALLED, Flow.CAPPED, Flow.PAUSED)):
-        return None
     done = max((d.token.completed_at for d in t.tokens if d.token.completed_at is not None), default=None)
+    if queue is not None and not _skipped(queue, sc.now - done if done is not None else None, sc):
+        return None
     ago = dur(sc.now - done) if done is not None else "?"
     token = t.tokens[0].token
     return Finding(
@@ -207,6 +207,19 @@ def resume_lost(t: RunTrace, sc: Scene) -> Finding | None:
         runs=(run.id,),
         waiting=1,
     )
+
+
+def _skipped(q: QueueFacts, waited: timedelta | None, sc: Scene) -> bool:
+    """Whether a run that re-entered this queue `waited` ago would have been pulled by now: the queue holds no
+    backlog, or it serves its runs many times faster (p95 wait) and is not stalled, paused or at its cap."""
+    if q.queue.paused or sc.flow(q) in (Flow.STALLED, Flow.CAPPED, Flow.PAUSED):
+        return False
+    if q.queue.queued == 0:
+        return True
+    m = q.metrics
+    if waited is None or m is None or m.wait_p95_ms is None or m.started_count <= 0:
+        return False
+    return waited > max(timedelta(seconds=sc.th.dequeued_seconds), timedelta(milliseconds=m.wait_p95_ms) * SKIPPED)
 
 
 # ---------------------------------------------------------------- runs no queue counts

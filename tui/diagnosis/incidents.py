@@ -15,6 +15,8 @@ from tui.diagnosis.facts import EnvFacts, OpenSpan, QueueFacts, RunTrace, status
 from tui.model import Deployment, QueueType, Run, RunStatus, TriggeredRun, stored_queue_name
 
 FAILED = (RunStatus.FAILED, RunStatus.CRASHED, RunStatus.SYSTEM_FAILURE, RunStatus.TIMED_OUT)
+FULL_LISTING = 100
+"""A backlog this small is listed whole (one page), so its listing can be held against the queue's count."""
 SKIPPED = 4
 """How many times its queue's p95 wait a run must have waited, with the queue serving others, to count as lost."""
 NOT_STARTED = frozenset({"PENDING", "QUEUED", "PENDING_VERSION"})
@@ -92,18 +94,13 @@ def orphans(env: EnvFacts, th: Thresholds) -> frozenset[str]:
 
 
 def _left_out(q: QueueFacts, queued: list[Run], env: EnvFacts, window: timedelta) -> list[Run]:
-    """Listed runs the queue does not hold: it counts none, or it serves its runs within seconds (its p95 wait)
-    while these have waited many times longer. A slow queue keeps the wait of the runs it serves long too."""
-    if q.queue.paused or env.at_cap(q):
+    """Listed runs the queue does not count: a whole listing (a backlog of one page or less) that holds more
+    QUEUED runs than the queue counts, where only that many have waited past the window."""
+    if q.queue.paused or q.queue.queued > FULL_LISTING or not q.queued_complete:
         return []
+    missing = len(queued) - q.queue.queued
     old = [r for r in queued if status_age(r, env.now) > window]
-    if not old or q.queue.queued == 0:
-        return old
-    m = q.metrics
-    if m is None or m.started_count <= 0 or m.wait_p95_ms is None:
-        return []
-    served = timedelta(milliseconds=m.wait_p95_ms) * SKIPPED
-    return [r for r in old if status_age(r, env.now) > max(window, served)]
+    return old if old and len(old) <= missing else []
 
 
 @dataclass(frozen=True, slots=True)

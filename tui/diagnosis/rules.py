@@ -23,7 +23,7 @@ from tui.diagnosis.findings import Action, Cause, Finding, Recovery, VerifyCheck
 from tui.diagnosis.fmt import dur, limit_text, listing, name, plural
 from tui.diagnosis.scene import Scene, Stall
 from tui.diagnosis.stuck import Flow, hung_calls, times_out_soon, token_wait, token_words
-from tui.model import Run, RunStatus
+from tui.model import Run, RunStatus, TokenStatus
 
 RunRule = Callable[[RunTrace, Scene], Finding | None]
 QueueRule = Callable[[QueueFacts, Scene], Finding | None]
@@ -362,8 +362,10 @@ def stall_finding(stall: Stall, sc: Scene) -> Finding:
     env = sc.env
     # Runs a worker pulled before the pool went away sit DEQUEUED: the same stall holds them.
     pulled = [t.run for t in env.candidates if t.run.status is RunStatus.DEQUEUED and sc.verdict(t.run).stuck]
+    # Runs whose tokens completed wait for a worker to resume them: no worker comes for them either.
+    resumed = [t.run for t in env.candidates if _resumed(t) and sc.verdict(t.run).stuck]
     queued = [r for q in stall.stalled for r in sc.stuck_queued(q)]
-    stuck = [*queued, *pulled]
+    stuck = [*queued, *pulled, *resumed]
     free = [q for q in stall.stalled if not env.at_cap(q)]
     evidence = [
         f"started in last {env.window}: 0 in all {plural(stall.checked, 'queue')} with metrics"
@@ -378,6 +380,11 @@ def stall_finding(stall: Stall, sc: Scene) -> Finding:
     if pulled:
         names = listing(list(_ids(pulled)))
         evidence.append(f"{plural(len(pulled), 'run')} pulled before the workers went, still DEQUEUED: {names}")
+    if resumed:
+        names = listing(list(_ids(resumed)))
+        evidence.append(
+            f"{plural(len(resumed), 'run')} WAITING for a worker to resume them (tokens completed): {names}"
+        )
     summary = (
         f"worker pool empty, {plural(len(stall.stalled), 'queue')}, {stall.backlog} runs waiting, "
         f"0 started in {env.window}" + (f", oldest {dur(oldest)}" if oldest is not None else "")
@@ -400,6 +407,15 @@ def stall_finding(stall: Stall, sc: Scene) -> Finding:
         runs=_ids(stuck),
         runs_note=None if stuck else NO_RUNS_SAMPLED,
         waiting=stall.backlog,
+    )
+
+
+def _resumed(t: RunTrace) -> bool:
+    """A WAITING run whose tokens all completed: it waits for a worker to resume it."""
+    return (
+        t.run.status is RunStatus.WAITING
+        and bool(t.tokens)
+        and all(d.token.status is TokenStatus.COMPLETED for d in t.tokens)
     )
 
 

@@ -16,7 +16,7 @@ from tui.diagnosis.facts import EnvFacts, QueueFacts, RunTrace, status_age
 from tui.diagnosis.fmt import name
 from tui.diagnosis.incidents import Deadlock, Unrunnable, deadlock, orphans, unrunnable
 from tui.diagnosis.stuck import Answers, Flow, Verdict, assess, queue_flow
-from tui.model import Run, RunStatus
+from tui.model import QueueType, Run, RunStatus, stored_queue_name
 
 T = TypeVar("T")
 
@@ -150,6 +150,8 @@ class Scene:
         if run.id in self.orphans:
             return None
         queue = self.queue_of.get(run.id) or run.queue
+        if queue is None and run.status is RunStatus.WAITING:
+            queue = stored_queue_name(run.task_identifier, QueueType.TASK)  # a resumed run re-enters its queue
         return self.flows.get(queue) if queue is not None else None
 
     def stuck_queued(self, q: QueueFacts) -> tuple[Run, ...]:

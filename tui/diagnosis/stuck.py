@@ -243,7 +243,7 @@ def assess(
             return Verdict(State.SLOW, f"{words}; its queue is {flow.value}", age, window)
         return Verdict(State.STUCK, words, age, window)
     if trace is not None:
-        verdict = _from_trace(run, now, th, trace, answers, age, window)
+        verdict = _from_trace(run, now, th, trace, answers, age, window, flow)
         if verdict is not None:
             return verdict
     if age <= window:
@@ -255,8 +255,11 @@ def assess(
     return Verdict(State.STUCK, f"{run.status.value} for {dur(age)} with no sign of progress", age, window)
 
 
-def _resumable(run: Run, now: datetime, th: Thresholds, trace: RunTrace, window: timedelta) -> Verdict | None:
-    """A WAITING run whose tokens all completed waits for a worker to resume it: judged like a QUEUED run."""
+def _resumable(
+    run: Run, now: datetime, th: Thresholds, trace: RunTrace, window: timedelta, flow: Flow | None
+) -> Verdict | None:
+    """A WAITING run whose tokens all completed waits for a worker to resume it: judged like a QUEUED run, in
+    its queue's flow (a backlog it waits its turn in; with none, it should have been pulled at once)."""
     done = [t.token.completed_at for t in trace.tokens if t.token.status is TokenStatus.COMPLETED]
     if run.status is not RunStatus.WAITING or not trace.tokens or len(done) != len(trace.tokens):
         return None
@@ -264,7 +267,11 @@ def _resumable(run: Run, now: datetime, th: Thresholds, trace: RunTrace, window:
     age = max(timedelta(0), now - since) if since is not None else status_age(run, now)
     limit = timedelta(seconds=th.dequeued_seconds)
     words = f"its token completed {dur(age)} ago; waiting for a worker to resume it"
-    return Verdict(State.STUCK if age > limit else State.OK, words, age, limit)
+    if age <= limit:
+        return Verdict(State.OK, words, age, limit)
+    if flow in (Flow.FRESH, Flow.DRAINING, Flow.CAPPED):
+        return Verdict(State.SLOW, f"{words}; its queue is {flow.value}", age, limit)
+    return Verdict(State.STUCK, words, age, limit)
 
 
 def _from_trace(
@@ -275,6 +282,7 @@ def _from_trace(
     answers: Answers,
     age: timedelta,
     window: timedelta,
+    flow: Flow | None = None,
 ) -> Verdict | None:
     """What the open spans say, when they decide: a hung call, or a token wait."""
     if run.status is RunStatus.EXECUTING:
@@ -287,7 +295,7 @@ def _from_trace(
         return Verdict(State.OK, f"{run.status.value}: waits on {name(timer.message)}, a timer", age, window)
     wait = token_wait(trace, now)
     if wait is None:
-        return _resumable(run, now, th, trace, window)
+        return _resumable(run, now, th, trace, window, flow)
     token = wait.token
     words = f"waits on token {name(token.token.id)} for {dur(wait.waited)}, {token_words(token, now)}"
     if wait.waited <= timedelta(seconds=th.waitpoint_seconds):

@@ -86,6 +86,10 @@ FALLING_BUCKETS = 6
 FALLING_MIN = 2
 FALLING_SHARE = 0.1
 """A backlog this far (at least FALLING_MIN runs, or this share) below its top of the last few buckets is falling."""
+STEADY_BUCKETS = 3
+STEADY_SHARE = 0.05
+"""A backlog this share below its value STEADY_BUCKETS buckets ago is falling too: slowly, but over minutes, so a
+flat backlog that wobbles by a few runs does not count."""
 
 
 def draining(queue: Queue, metrics: QueueMetrics | None) -> bool:
@@ -103,7 +107,13 @@ def draining(queue: Queue, metrics: QueueMetrics | None) -> bool:
     if not recent:
         return False
     top = max(recent)
-    return queue.queued <= top - max(FALLING_MIN, FALLING_SHARE * top)
+    if queue.queued <= top - max(FALLING_MIN, FALLING_SHARE * top):
+        return True
+    # Clearly lower than a few buckets ago: worked off slowly, if not yet by a tenth of its top.
+    if len(trend) <= STEADY_BUCKETS:
+        return False
+    before = trend[-1 - STEADY_BUCKETS]
+    return queue.queued <= before - max(FALLING_MIN, STEADY_SHARE * before)
 
 
 HEALTH_SEVERITY: dict[QueueHealth, int] = {health: rank for rank, health in enumerate(QueueHealth)}

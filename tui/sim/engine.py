@@ -83,6 +83,8 @@ class Engine:
         self.tool_timeout = 1800.0
         self.replica_lag = 0.0
         """Seconds the run-list replica trails the database (API.md §4.2); 0 is a consistent list."""
+        self.releases: dict[str, datetime] = {}
+        """PENDING_VERSION runs and when a deploy with their task releases them into their queue."""
         self.lost: set[str] = set()
         """Runs whose resume the engine loses: their token or child completes and they stay WAITING."""
         self.auto_resolve: float | None = 90.0
@@ -295,6 +297,11 @@ class Engine:
                 self.create_run(spec.id, created_at=self.now - timedelta(seconds=self.rng.uniform(0, dt)))
 
     def _timers(self) -> None:
+        for iid, when in list(self.releases.items()):
+            if when <= self.now:
+                del self.releases[iid]
+                if self.runs[iid].status == "PENDING_VERSION":
+                    self.enqueue(self.runs[iid])
         for run in self.with_status("DELAYED"):
             if run.delay_until is not None and run.delay_until <= self.now:
                 self.enqueue(run, run.delay_until)

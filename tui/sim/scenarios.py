@@ -178,6 +178,7 @@ def _specials(engine: Engine, now: datetime) -> None:
         pending = engine.create_run("nightly-report", enqueue=False, tags=["needs-deploy"])
         engine.queues["task/nightly-report"].waiting.clear()
         engine._set_status(pending, "PENDING_VERSION", "RUN_CREATED")
+    engine.releases[pending.iid] = now + timedelta(minutes=8)  # the deploy with its task is on its way
     for i, hours in enumerate((26, 4, 2)):
         created = now - timedelta(hours=hours)
         with at(engine, created):
