@@ -15,8 +15,10 @@ from tui.model import (
     BulkAction,
     BulkActionStatus,
     BulkActionType,
+    Deployment,
     EnvironmentType,
     Page,
+    Promotion,
     Queue,
     QueueMetrics,
     QueueType,
@@ -92,6 +94,8 @@ class FakeEngine:
     """When set, mutations wait on it after recording the request (to hold an action in flight)."""
     bulk: dict[str, BulkAction] = field(default_factory=dict)
     reads: int = 0
+    deployments: list[Deployment] = field(default_factory=list)
+    current_version: str | None = None
 
     def _writable(self) -> None:
         if not self.guard.allows_writes():
@@ -230,6 +234,28 @@ class FakeEngine:
         if not dry_run:
             self.leaks = 0
         return report
+
+    async def current_deployment(self) -> Deployment | None:
+        self.reads += 1
+        return next((d for d in self.deployments if d.version == self.current_version), None)
+
+    async def list_deployments(self, *, page_size: int = 20, after: str | None = None) -> Page[Deployment]:
+        self.reads += 1
+        return Page(tuple(reversed(self.deployments)))
+
+    async def promote_deployment(self, version: str, *, allow_rollbacks: bool) -> Promotion:
+        ok = await self._mutate("promote_deployment", f"{version} allowRollbacks={allow_rollbacks}")
+        found = next(d for d in self.deployments if d.version == version)
+        self.current_version = version
+        if not ok:
+            self._raise_after("promote_deployment")
+        return Promotion(found.id, found.version, found.short_code)
+
+
+def make_deployment(version: str, days: float) -> Deployment:
+    """A DEPLOYED deployment that went live `days` before NOW."""
+    at = NOW - timedelta(days=days)
+    return Deployment(f"deployment_{version}", f"sc{version[-1]}", version, "DEPLOYED", at, at)
 
 
 async def no_sleep(_: float) -> None:

@@ -60,6 +60,7 @@ def default_routes() -> list[tuple[str, str, Responder]]:
         ("GET", r"/api/v1/bulk-actions/[^/]+", ok(load("bulk_action"))),
         ("POST", r"/api/v1/bulk-actions/[^/]+/abort", _id_echo),
         ("GET", r"/api/v1/deployments/current", ok(load("deployment_current"))),
+        ("POST", r"/api/v1/deployments/[^/]+/promote", ok({"id": "deployment_1", "version": "1", "shortCode": "s"})),
         ("GET", r"/api/v1/deployments", ok(load("deployments_list"))),
         ("GET", r"/api/v1/whoami", ok(load("whoami"))),
         ("POST", r"/api/v1/auth/jwt/claims", ok({"sub": "cmd8w1f3k0004l50q7z2r9yxa", "pub": True})),

@@ -217,6 +217,7 @@ async def test_mutations_are_never_retried(make_client, server: FakeServer, cloc
         lambda: client.create_bulk_action("cancel", run_ids=["run_1"]),
         lambda: client.abort_bulk_action("bulk_1"),
         lambda: client.repair_queues(["task/a"], dry_run=False),
+        lambda: client.promote_deployment("20261203.2", allow_rollbacks=True),
     ]
     await client.environment_id()  # so the repair's only request is the mutation itself
     for mutation in mutations:

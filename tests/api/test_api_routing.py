@@ -56,6 +56,7 @@ WRITES: dict[str, Call] = {
     "create_bulk_action": lambda c: c.create_bulk_action("cancel", run_ids=["run_1"]),
     "abort_bulk_action": lambda c: c.abort_bulk_action("bulk_1"),
     "repair_queues": lambda c: c.repair_queues(["task/process-video"], dry_run=False),
+    "promote_deployment": lambda c: c.promote_deployment("20261203.2", allow_rollbacks=True),
 }
 
 

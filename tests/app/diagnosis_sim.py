@@ -77,6 +77,9 @@ class RecordingFlows:
     async def run_plugin(self, plugin: Any, preset: Any = None) -> None:
         self.calls.append(("run_plugin", plugin.name))
 
+    async def rollback(self, target_version: str) -> None:
+        self.calls.append(("rollback", target_version))
+
 
 @dataclass
 class SimConsole:

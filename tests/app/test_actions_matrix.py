@@ -18,6 +18,7 @@ import pytest
 
 from tests.app.actions_sim import Rig, rig, wait_note
 from tests.app.harness import wait_for
+from tests.app.rollback_sim import bad_deploy_finding
 from tui.actions import read_entries
 from tui.config import Plugin
 from tui.screens.bulk import BulkProgressScreen
@@ -288,6 +289,7 @@ CASES = [
         action="apply_repair",
         ask_read_only=True,
     ),
+    Case("rollback", "bad-deploy", bad_deploy_finding, press("b"), path="/promote", action="rollback"),
 ]
 
 

@@ -411,3 +411,14 @@ async def test_optional_fields_are_absent_not_null(spec: dict[str, Any]) -> None
     for run in page["data"][:20]:
         no_nulls(await probing.call("GET", f"/api/v3/runs/{run['id']}", "/api/v3/runs/{runId}"), run["id"])
     await probing.http.aclose()
+
+
+async def test_promote_and_its_refusals_conform(spec: dict[str, Any]) -> None:
+    probing = Probe("healthy", spec)
+    path = "/api/v1/deployments/{version}/promote"
+    previous = probing.app.state.sim.engine.deployments[-2].version
+    await probing.call("POST", f"/api/v1/deployments/{previous}/promote?allowRollbacks=true", path)
+    await probing.call("POST", f"/api/v1/deployments/{previous}/promote", path, status=400)
+    missing = await probing.http.post("/api/v1/deployments/20200101.1/promote", headers=API)
+    assert (missing.status_code, missing.json()) == (404, {"error": "Deployment not found"})
+    await probing.http.aclose()

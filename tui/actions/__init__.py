@@ -22,10 +22,12 @@ from tui.actions.confirm import (
     confirm_repair,
     confirm_replay,
     confirm_reset,
+    confirm_rollback,
 )
 from tui.actions.inputs import BodyCheck, RunFilter, check_limit, check_token_body, parse_write_minutes
 from tui.actions.plugins import PluginError, build_argv, plugin_parameters
 from tui.actions.results import ActionResult, Outcome, RequestSummary, Verification
+from tui.actions.rollback import RollbackPlan, RollbackRefused, dry_run_lines
 from tui.actions.runner import ActionRunner
 from tui.actions.verify import Verifier, VerifyOptions
 
@@ -40,6 +42,8 @@ __all__ = [
     "Outcome",
     "PluginError",
     "RequestSummary",
+    "RollbackPlan",
+    "RollbackRefused",
     "RunFilter",
     "Verification",
     "Verifier",
@@ -59,7 +63,9 @@ __all__ = [
     "confirm_repair",
     "confirm_replay",
     "confirm_reset",
+    "confirm_rollback",
     "default_audit_path",
+    "dry_run_lines",
     "entry_line",
     "parse_write_minutes",
     "plugin_parameters",

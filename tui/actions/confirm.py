@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tui.actions.inputs import BodyCheck, RunFilter
+from tui.actions.rollback import RollbackPlan, dry_run_lines
 from tui.config import Plugin, Settings
 from tui.model import BulkAction, Queue, RepairReport, Run, time_in_status
 from tui.model.duration import duration
@@ -278,5 +279,20 @@ def confirm_plugin(plugin: Plugin, argv: Sequence[str], settings: Settings) -> C
         targets=(plugin.name,),
         effect=f"Run {clean(plugin.name)} against {env.words}?",
         details=(clean(shlex.join(argv)),) + ((clean(plugin.description),) if plugin.description else ()),
+        expected_text=_typed(settings),
+    )
+
+
+def confirm_rollback(plan: RollbackPlan, settings: Settings, now: datetime) -> Confirmation:
+    """Both versions and the environment in the question; the dry run below it."""
+    env = environment_of(settings)
+    old, new = _id(plan.current.version), _id(plan.target.version)
+    return Confirmation(
+        action="rollback",
+        title="Roll back deployment",
+        environment=env,
+        targets=(plan.target.version,),
+        effect=f"Roll back {env.words} from version {old} to version {new}?",
+        details=dry_run_lines(plan, now),
         expected_text=_typed(settings),
     )

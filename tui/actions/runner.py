@@ -15,6 +15,8 @@ from tui.actions.inputs import MAX_BULK_RUN_IDS, RunFilter, check_limit, check_t
 from tui.actions.plugins import PluginError, build_argv, run_argv
 from tui.actions.ports import ActionClient
 from tui.actions.results import ActionResult, Outcome, RequestSummary, Verification
+from tui.actions.rollback import RollbackPlan
+from tui.actions.rollback import plan_rollback as read_rollback_plan
 from tui.actions.scrub import Scrubber, summarise_body
 from tui.actions.verify import FlowBaseline, Verifier, VerifyOptions
 from tui.api.errors import ApiError, ConfigurationError, OutcomeUnknown, ReadOnly, Timeout
@@ -336,6 +338,29 @@ class ActionRunner:
             )
             return await self._verified(result, lambda: self._verifier.token_completed(token_id, blocked_run), on_sent)
 
+    # -- deployments -------------------------------------------------------------------------------------
+    async def plan_rollback(self, version: str) -> RollbackPlan:
+        """The dry run: reads only. Raises RollbackRefused (nothing to send) or ApiError."""
+        return await read_rollback_plan(self._client, version, self._clock())
+
+    async def rollback(self, plan: RollbackPlan, *, on_sent: Notify | None = None) -> ActionResult:
+        """Promote the plan's target again (allowRollbacks), then watch deployments/current name it."""
+        old, new = plan.current.version, plan.target.version
+        req = RequestSummary("POST", plan.path)
+        with self._claim("rollback", (new,)) as claimed:
+            if not claimed:
+                return self._busy("rollback", (new,))
+            result, _ = await self._send(
+                "rollback",
+                (new,),
+                req,
+                lambda: self._client.promote_deployment(new, allow_rollbacks=True),
+                context={"from": old, "to": new},
+            )
+            if result.ok:
+                result = replace(result, message=f"rolled back from {clean(old, 40)} to {clean(new, 40)}")
+            return await self._verified(result, lambda: self._verifier.deployment_current(new), on_sent)
+
     # -- admin repair ------------------------------------------------------------------------------------
     async def repair_queues(self, queues: Sequence[Queue | str] = ()) -> ActionResult:
         """The dry run, always first: `report` holds what an apply would change. Nothing is modified.
@@ -469,10 +494,21 @@ class ActionRunner:
         )
 
     async def _send(
-        self, action: str, targets: tuple[str, ...], req: RequestSummary, call: Callable[[], Awaitable[T]]
+        self,
+        action: str,
+        targets: tuple[str, ...],
+        req: RequestSummary,
+        call: Callable[[], Awaitable[T]],
+        *,
+        context: Mapping[str, str] | None = None,
     ) -> tuple[ActionResult, T | None]:
-        """Audit, send exactly once, audit the outcome. Mutations are never retried here."""
-        logged = {"method": req.method, "path": req.path, "body": summarise_body(req.body, self._scrub)}
+        """Audit, send exactly once, audit the outcome. Mutations are never retried here.
+
+        `context` is what the request alone does not say (a rollback's from and to versions), kept in the audit.
+        """
+        body = summarise_body(req.body, self._scrub)
+        logged: dict[str, JSON] = {"method": req.method, "path": req.path, "body": body}
+        logged.update({key: self._scrub.text(value) for key, value in (context or {}).items()})
         attempt = self._start(action, targets, logged)
         status: int | None = None
         value: T | None = None
@@ -547,6 +583,7 @@ _DONE = {
     "complete_token": "token completed",
     "repair_dry_run": "dry run done",
     "apply_repair": "repair applied",
+    "rollback": "rollback sent",
 }
 
 

@@ -189,6 +189,19 @@ class Verifier:
 
         return await self.watch(check)
 
+    # -- deployments -------------------------------------------------------------------------------------
+    async def deployment_current(self, version: str) -> Verification:
+        """`GET /api/v1/deployments/current` names `version`: the one new runs lock to."""
+
+        async def check() -> tuple[State, str]:
+            current = await self._client.current_deployment()
+            if current is None:
+                return State.PENDING, "deployments/current is 404: nothing is promoted"
+            seen = f"deployments/current is {clean(current.version, 40)}"
+            return (State.DONE if current.version == version else State.PENDING), seen
+
+        return await self.watch(check)
+
     # -- admin repair ------------------------------------------------------------------------------------
     async def repair_clean(self, queues: Sequence[str]) -> Verification:
         async def check() -> tuple[State, str]:

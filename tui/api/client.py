@@ -48,6 +48,7 @@ from tui.model import (
     EngineReport,
     EnvironmentInfo,
     Page,
+    Promotion,
     Queue,
     QueueMetrics,
     QueueType,
@@ -451,6 +452,19 @@ class EngineClient:
         if after:
             params["page[after]"] = after
         return self._parse(wire.parse_deployment_page, await self._get("/api/v1/deployments", params))
+
+    async def promote_deployment(self, version: str, *, allow_rollbacks: bool) -> Promotion:
+        """Make `version` current for new runs; `allow_rollbacks` lets an older version through (API.md §9).
+
+        Sent once: a lost answer raises OutcomeUnknown, and only `current_deployment()` can tell what happened.
+        """
+        self._writable("promoting a deployment" if not allow_rollbacks else "rolling back a deployment")
+        if not version.strip():
+            raise ValueError("a deployment version is required")
+        path = f"/api/v1/deployments/{_seg(version)}/promote"
+        params = {"allowRollbacks": "true"} if allow_rollbacks else None
+        data = await self._http.call("POST", path, params=params, retry=False)
+        return self._parse(wire.parse_promotion, data)
 
     async def environment(self) -> EnvironmentInfo:
         """whoami, reduced to what the TUI needs; the echoed apiKey is never kept (API.md §6.2)."""

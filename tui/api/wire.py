@@ -17,6 +17,7 @@ from tui.api.wire_env import (
     parse_deployment_page,
     parse_engine_report,
     parse_environment,
+    parse_promotion,
     parse_repair_report,
 )
 from tui.model import (
@@ -315,6 +316,7 @@ __all__ = [
     "parse_engine_report",
     "parse_environment",
     "parse_id",
+    "parse_promotion",
     "parse_queue",
     "parse_queue_metrics",
     "parse_queue_page",

@@ -11,6 +11,7 @@ from tui.model import (
     EngineReport,
     EnvironmentInfo,
     Page,
+    Promotion,
     QueueEngineState,
     Repair,
     RepairReport,
@@ -52,6 +53,12 @@ def _deployment(o: Obj) -> Deployment:
 
 def parse_deployment_page(body: object) -> Page[Deployment]:
     return cursor_page(body, "deployments", _deployment)
+
+
+def parse_promotion(body: object) -> Promotion:
+    """The promote answer `{id, version, shortCode}`; `shortCode` is read tolerantly (it is only shown)."""
+    o = Obj(body, "promote")
+    return Promotion(id=o.text("id"), version=o.text("version"), short_code=o.opt_text("shortCode") or "")
 
 
 def parse_environment(body: object) -> EnvironmentInfo:

@@ -71,6 +71,15 @@ class Deployment:
     """Why the deploy failed (`error.message`), when it did."""
 
 
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """What a promote answers: the deployment that is now current for new runs (API.md §9)."""
+
+    id: str
+    version: str
+    short_code: str
+
+
 class BulkActionType(StrEnum):
     CANCEL = "CANCEL"
     REPLAY = "REPLAY"

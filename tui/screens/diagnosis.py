@@ -63,6 +63,13 @@ class DiagnosisScreen(Screen[None]):
         Binding("R", "recover('repair_queues')", "Repair queues", id="diagnosis.repair"),
         Binding("o", "recover('override_concurrency')", "Override limit", id="diagnosis.override"),
         Binding(
+            "b",
+            "recover('rollback')",
+            "Roll back",
+            id="diagnosis.rollback",
+            tooltip="Promote the previous deployed version again (dry run and confirmation first)",
+        ),
+        Binding(
             "x",
             "recover('plugin')",
             "Run plugin",

@@ -16,6 +16,7 @@ from tui.actions import (
     AuditLog,
     Confirmation,
     Outcome,
+    RollbackRefused,
     RunFilter,
     Verifier,
     check_limit,
@@ -30,6 +31,7 @@ from tui.actions import (
     confirm_repair,
     confirm_replay,
     confirm_reset,
+    confirm_rollback,
     default_audit_path,
     parse_write_minutes,
     plugin_parameters,
@@ -61,6 +63,7 @@ LABELS = {
     "repair": "repair",
     "complete_token": "completing this token",
     "plugin": "this plugin",
+    "rollback": "rollback",
 }
 ADMIN_HINT = "repair needs the admin token: set admin_token_env in the profile (or PLATOS_ADMIN_TOKEN) and restart"
 
@@ -319,6 +322,24 @@ class ActionFlows:
             return self._report(
                 await self.runner.complete_token(token_id, text, blocked_run=blocked_run_id, on_sent=self._sent)
             )
+
+    # -- deployments -------------------------------------------------------------------------------------
+    async def rollback(self, target_version: str) -> ActionResult | None:
+        """Dry run (both versions, runs locked to each), confirm, promote the target again, verify."""
+        with self._once("rollback", [target_version]) as free:
+            if not free or not self._writable("rollback", [target_version]):
+                return None
+            try:
+                plan = await self.runner.plan_rollback(target_version)
+            except RollbackRefused as exc:
+                self.app.notify(clean(str(exc), 200), title="Nothing sent", severity="warning")
+                return None
+            except ApiError as exc:
+                self.app.notify(f"could not read the deployments: {clean(str(exc), 200)}", severity="error")
+                return None
+            if not await self._confirm(confirm_rollback(plan, self.session.settings, self.runner.now())):
+                return None
+            return self._report(await self.runner.rollback(plan, on_sent=self._sent))
 
     # -- plugins and elevation ---------------------------------------------------------------------------
     async def run_plugin(self, plugin: Plugin, preset: Mapping[str, str] | None = None) -> ActionResult | None:

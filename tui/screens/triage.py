@@ -60,6 +60,13 @@ class TriageScreen(PaneScreen):
         Binding("r", "recover('complete_token')", "Complete token", id="triage.complete"),
         Binding("R", "recover('repair_queues')", "Repair", id="triage.repair"),
         Binding("o", "recover('override_concurrency')", "Override", id="triage.override"),
+        Binding(
+            "b",
+            "recover('rollback')",
+            "Roll back",
+            id="triage.rollback",
+            tooltip="Promote the previous deployed version again (dry run and confirmation first)",
+        ),
         Binding("x", "recover('plugin')", "Plugin", id="triage.plugin"),
     ]
 

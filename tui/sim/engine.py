@@ -29,6 +29,7 @@ from tui.sim.history import History
 from tui.sim.lifecycle import MAX_ATTEMPTS as MAX_ATTEMPTS
 from tui.sim.lifecycle import MAX_REQUEUES as MAX_REQUEUES
 from tui.sim.lifecycle import STALL_TIMEOUT as STALL_TIMEOUT
+from tui.sim.promotion import PromoteRefused, newer
 from tui.sim.state import Bulk, Deployment, Environment, Plan, Queue, Run, Span, Token
 
 TICK = 10.0
@@ -426,6 +427,30 @@ class Engine:
 
     def scale_workers(self, size: int) -> None:
         self.workers = max(0, size)
+
+    # -- deployments -------------------------------------------------------------------------------------
+    def current_deployment(self) -> Deployment | None:
+        """The promoted deployment: the newest record of `version`, the one version new runs lock to."""
+        return next((d for d in reversed(self.deployments) if d.version == self.version), None)
+
+    def promote(self, version: str, *, allow_rollbacks: bool = False) -> Deployment:
+        """Make `version` current for runs not yet locked (API.md §9); raises PromoteRefused or LookupError.
+
+        Runs already locked keep their version: `_pull` only fills a run's version when it has none.
+        """
+        target = next((d for d in reversed(self.deployments) if d.version == version), None)
+        if target is None:
+            raise LookupError(version)
+        if target.status != "DEPLOYED":
+            raise PromoteRefused("Deployment must be in the DEPLOYED state to be promoted.")
+        current = self.current_deployment()
+        if current is not None:
+            if current is target:
+                raise PromoteRefused("Deployment is already the current deployment.")
+            if not allow_rollbacks and not newer(target.version, current.version):
+                raise PromoteRefused("Cannot promote a deployment that is older than the current deployment.")
+        self.version = target.version
+        return target
 
     # -- bulk actions --------------------------------------------------------------------------------------
     def create_bulk(self, kind: str, targets: list[str], name: str | None) -> Bulk:

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from tui.sim import views
 from tui.sim.engine import iso, parse_duration
 from tui.sim.http import ApiError, Ctx, json_error, mint_jwt, page_size, parse_period, parse_time, query_error
+from tui.sim.promotion import PromoteRefused
 from tui.sim.state import Queue, Token
 
 MAX_TOKEN_TAGS = 10
@@ -302,10 +303,24 @@ async def list_deployments(ctx: Ctx) -> Any:
 
 
 async def current_deployment(ctx: Ctx) -> Any:
-    current = next((d for d in reversed(ctx.engine.deployments) if d.version == ctx.engine.version), None)
+    current = ctx.engine.current_deployment()
     if current is None:
         raise json_error(404, "Not found")
     return views.deployment_item(current, current=True)
+
+
+async def promote_deployment(ctx: Ctx) -> Any:
+    """The path names a version, not an id; `allowRollbacks=true` (exactly) lets an older one through."""
+    # A legacy-auth route: it reads the first value of a repeated key (URLSearchParams.get), not the last.
+    asked = ctx.request.query_params.getlist("allowRollbacks")
+    rollbacks = bool(asked) and asked[0] == "true"
+    try:
+        promoted = ctx.engine.promote(unquote(ctx.param("version")), allow_rollbacks=rollbacks)
+    except LookupError:
+        raise json_error(404, "Deployment not found") from None
+    except PromoteRefused as refused:
+        raise json_error(400, str(refused)) from None
+    return {"id": promoted.id, "version": promoted.version, "shortCode": promoted.short_code}
 
 
 async def whoami(ctx: Ctx) -> Any:
@@ -357,6 +372,7 @@ ROUTES: list[tuple[str, str, Any, dict[str, bool]]] = [
     ("POST", "/api/v1/waitpoints/tokens/{token_id}/complete", complete_token, {}),
     ("GET", "/api/v1/deployments", list_deployments, {}),
     ("GET", "/api/v1/deployments/current", current_deployment, {"limited": False}),
+    ("POST", "/api/v1/deployments/{version}/promote", promote_deployment, {}),
     ("GET", "/api/v1/whoami", whoami, {}),
     ("POST", "/api/v1/auth/jwt/claims", jwt_claims, {"limited": False}),
     ("POST", "/api/v1/waitpoints/tokens/{token_id}/callback/{hash}", callback, {"public": True}),

@@ -36,6 +36,8 @@ NON_ADMIN_TOKEN = "tr_pat_n9nadm3nuserpatabcdefghijkmnpqrstuvwxyz2"
 SCOPED_SECRET_KEY = "tr_dev_sk_sc0pedk3yn0tokenr0utes12"
 SCOPED_REFUSED = ("/api/v1/waitpoints/tokens",)
 """Path prefixes the scoped key is refused on: routes that declare no authorization block (API.md §1.2)."""
+SCOPED_LACKS = re.compile(r"^/api/v1/deployments/[^/]+/promote$")
+"""Routes needing a scope the scoped key was not given: it has no `write:deployments` (API.md §9)."""
 FORBIDDEN = {"error": "Unauthorized", "code": "unauthorized", "param": "access_token", "type": "authorization"}
 BUCKET_MAX = 750
 REFILL = 250
@@ -147,7 +149,7 @@ def _auth_api(sim: Sim, request: Request, *, limited: bool) -> None:
     if token == sim.secret_key:
         return
     if token == sim.scoped_key:
-        if request.url.path.startswith(SCOPED_REFUSED):
+        if request.url.path.startswith(SCOPED_REFUSED) or SCOPED_LACKS.match(request.url.path):
             raise ApiError(403, FORBIDDEN)
         return
     complete = COMPLETE_PATH.match(request.url.path)
@@ -415,7 +417,7 @@ def serve(options: SimOptions) -> None:
     print(f"  url:            http://{options.host}:{options.port}")
     print(f"  secret key:     {sim.secret_key}")
     print(f"  admin token:    {sim.admin_token}")
-    print(f"  scoped key:     {sim.scoped_key} (refused on waitpoint token routes)")
+    print(f"  scoped key:     {sim.scoped_key} (refused on waitpoint token routes and promote)")
     print(f"  environment id: {sim.engine.env.id}")
     print(f"  try:  PLATOS_API_URL=http://{options.host}:{options.port} PLATOS_SECRET_KEY={sim.secret_key} platos-tui")
     with contextlib.suppress(KeyboardInterrupt):
