@@ -9,6 +9,7 @@ import pytest
 
 from tests.diagnosis.incident_situations import QUIET, STALLS
 from tests.diagnosis.situations import world
+from tui.actions.inputs import from_query
 
 
 @pytest.mark.parametrize("name", sorted(STALLS))
@@ -51,6 +52,8 @@ async def test_a_bad_deploy_offers_the_rollback_to_the_version_before_it_and_nam
         previous = [d.version for d in w.engine.deployments if d.version != live][-1]
         rollback = [r for r in finding["recovery"] if r["action"] == "rollback"]
         assert [r["target"] for r in rollback] == [previous] and rollback[0]["key"] == "b"
+        [bulk] = [r for r in finding["recovery"] if r["action"] == "cancel_matching"]
+        assert from_query(bulk["target"]).versions == (live,)
         assert any("ImagePullBackOff" in e for e in finding["evidence"])
         assert "worker_pool_empty" not in [f["cause"] for f in data["findings"]]
         assert "long_running_blocker" not in [f["cause"] for f in data["findings"]]
@@ -98,7 +101,15 @@ async def test_a_pileup_names_the_head_and_the_server_side_filter_for_the_copies
         finding = _finding(data, "schedule_pileup")
         head = next(r for r in w.engine.runs.values() if r.task == "reconcile-ledger" and r.status == "EXECUTING")
         assert finding["recovery"][0]["target"] == head.friendly
-        assert head.schedule is not None and any(head.schedule in r["label"] for r in finding["recovery"])
+        [bulk] = [r for r in finding["recovery"] if r["action"] == "cancel_matching"]
+        assert bulk["key"] == "C" and f"schedule={head.schedule}" in bulk["target"]
+        copies = sorted((r for r in w.engine.runs.values() if r.schedule == head.schedule and r is not head),
+                        key=lambda r: r.created_at)
+        await w.client.cancel_run(head.friendly)
+        await w.client.create_bulk_action("cancel", filter=from_query(bulk["target"]).bulk_filter())
+        w.advance(60)
+        assert [r.status for r in copies[:-1]] == ["CANCELED"] * (len(copies) - 1)
+        assert copies[-1].status != "CANCELED", "the newest copy stays"
 
 
 async def test_pending_version_says_which_deploy_holds_the_runs() -> None:

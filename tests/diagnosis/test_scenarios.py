@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.diagnosis.situations import World, make_world
+from tui.actions.inputs import from_query
 from tui.diagnosis.findings import Action, Cause, Finding, VerifyKind
 from tui.diagnosis.gather import gather_environment_facts
 from tui.diagnosis.observe import observe
@@ -26,6 +27,13 @@ SCENARIO_CAUSE = {
     "entity-offline": "entity_backend_unreachable",
     "orphan-waitpoint": "waitpoint_without_resumer",
     "queue-drift": "queue_state_drift",
+    "bad-deploy": "deployment_unrunnable",
+    "pending-version": "pending_version",
+    "resume-lost": "resume_lost",
+    "orphaned-run": "run_orphaned",
+    "env-deadlock": "deadlock_at_env_limit",
+    "worker-crashed": "worker_crashed",
+    "schedule-pileup": "schedule_pileup",
 }
 QUEUE_LINE = re.compile(r"queue (\S+): queued (\d+), running (\d+), limit (\d+|none)")
 
@@ -77,7 +85,8 @@ async def test_triage_and_diagnose_name_the_scenario_cause(scenario: str, open_s
     assert diagnosis["cause"] == cause, diagnosis["summary"]
     assert diagnosis["run"] == finding["runs"][0]
     assert diagnosis["recovery"] and diagnosis["verify"] and len(diagnosis["path"]) == 11
-    queue_cause = cause not in ("entity_backend_unreachable", "waitpoint_without_resumer")
+    queue_cause = cause in ("worker_pool_empty", "queue_paused", "concurrency_at_cap", "long_running_blocker",
+                            "queue_state_drift", "schedule_pileup")
     cited = await _assert_queue_lines_are_live(sim, diagnosis["evidence"])
     assert cited >= (1 if queue_cause else 0)
 
@@ -147,14 +156,25 @@ async def _recover(sim: Sim, finding: Finding) -> None:
             await sim.client.repair_queues([target], dry_run=False)
         elif step.action is Action.OVERRIDE_CONCURRENCY:
             await sim.client.override_concurrency(queues[target], 40)
+        elif step.action is Action.CANCEL_MATCHING:
+            await sim.client.create_bulk_action("cancel", filter=from_query(target).bulk_filter())
+            sim.engine.advance(60)  # the bulk action works in batches
+        elif step.action is Action.ROLLBACK:
+            await sim.client.promote_deployment(target, allow_rollbacks=True)
         elif step.external == "scale-workers":
             sim.engine.scale_workers(10)
 
 
+# worker-crashed is left out for the same reason as queue-paused: its queue has one slot, so the depth wobbles above
+# the normal depth of one long after the zombie is cancelled.
 # queue-paused is left out: the scenario's arrival rate (2/min) matches the queue's throughput (4 slots, ~2 min
 # per run), so after resume the runs flow but the depth never returns to normal; the test below shows that.
 @pytest.mark.parametrize(
-    "scenario", ["worker-pool-zero", "concurrency-cap", "long-blocker", "orphan-waitpoint", "queue-drift"]
+    "scenario",
+    [
+        "worker-pool-zero", "concurrency-cap", "long-blocker", "orphan-waitpoint", "queue-drift",
+        "bad-deploy", "resume-lost", "orphaned-run", "schedule-pileup",
+    ],
 )
 async def test_following_the_recovery_ticks_the_verify_checklist(scenario: str, open_sim: Any) -> None:
     sim = open_sim(scenario, admin=True)

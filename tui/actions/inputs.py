@@ -101,6 +101,10 @@ class RunFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     period: str | None = None
+    versions: tuple[str, ...] = ()
+    """Runs locked to these deployed versions (a bad deploy's runs)."""
+    schedule: str | None = None
+    """Runs a schedule (`sched_…`) created (copies piling up behind a stuck head)."""
     run_ids: tuple[str, ...] = ()
     """Exactly these runs: what a text filter matched, which no API filter can express (sent as `runIds`)."""
     words: str = ""
@@ -114,7 +118,9 @@ class RunFilter:
     @property
     def selective(self) -> bool:
         """At least one non-time criterion: the TUI never bulk-cancels "everything in the last 7 days"."""
-        return bool(self.run_ids or self.statuses or self.tasks or self.queue or self.tags)
+        return bool(
+            self.run_ids or self.statuses or self.tasks or self.queue or self.tags or self.versions or self.schedule
+        )
 
     def bulk_filter(self) -> dict[str, JSON]:
         """The `filter` object of a bulk action; the queue goes as `{type, name}` with the bare task id."""
@@ -130,6 +136,10 @@ class RunFilter:
             out["queue"] = {"type": type_.value, "name": name}
         if self.tags:
             out["tag"] = list(self.tags)
+        if self.versions:
+            out["version"] = list(self.versions)
+        if self.schedule:
+            out["schedule"] = self.schedule
         if self.period:
             out["period"] = self.period
         if self.created_from:
@@ -150,10 +160,35 @@ class RunFilter:
             parts.append(f"queue {self.queue[0]}")
         if self.tags:
             parts.append("tag " + "|".join(self.tags))
+        if self.versions:
+            parts.append("version " + "|".join(self.versions))
+        if self.schedule:
+            parts.append(f"schedule {self.schedule}")
         parts.append(
             f"created in the last {self.period}" if self.period else _range(self.created_from, self.created_to)
         )
         return ", ".join(p for p in parts if p)
+
+
+def from_query(text: str) -> RunFilter:
+    """A filter written as a query string (`version=20261204.4&status=QUEUED,DEQUEUED&to=<ISO>`): how a
+    diagnosis names the runs a bulk recovery should reach. Raises ValueError for an unknown key or value."""
+    fields: dict[str, str] = {}
+    for part in text.split("&"):
+        key, _, value = part.partition("=")
+        fields[key] = value
+    unknown = set(fields) - {"version", "schedule", "status", "task", "to"}
+    if unknown:
+        raise ValueError(f"unknown filter keys: {', '.join(sorted(unknown))}")
+    split = lambda key: tuple(v for v in fields.get(key, "").split(",") if v)  # noqa: E731
+    to = fields.get("to")
+    return RunFilter(
+        statuses=tuple(RunStatus(s) for s in split("status")),
+        tasks=split("task"),
+        versions=split("version"),
+        schedule=fields.get("schedule") or None,
+        created_to=datetime.fromisoformat(to) if to else None,
+    )
 
 
 def _range(start: datetime | None, end: datetime | None) -> str:

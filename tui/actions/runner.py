@@ -204,6 +204,8 @@ class ActionRunner:
                 period=f.period,
                 page_size=100,
                 after=after,
+                versions=f.versions,
+                schedule=f.schedule,
             )
             count += len(page.items)
             after = page.next

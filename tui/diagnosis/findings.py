@@ -100,6 +100,8 @@ class Action(StrEnum):
     COMPLETE_TOKEN = "complete_token"
     REPAIR_QUEUES = "repair_queues"
     OVERRIDE_CONCURRENCY = "override_concurrency"
+    CANCEL_MATCHING = "cancel_matching"
+    """A bulk cancel; `target` is the filter as a query string (`version=…&status=…`, see `actions.from_query`)."""
     ROLLBACK = "rollback"
     """Promote the previous deployed version again; `target` is that version."""
 
@@ -110,6 +112,7 @@ ACTION_KEYS: dict[Action, str] = {
     Action.COMPLETE_TOKEN: "r",
     Action.REPAIR_QUEUES: "R",
     Action.OVERRIDE_CONCURRENCY: "o",
+    Action.CANCEL_MATCHING: "C",
     Action.ROLLBACK: "b",
 }
 

@@ -19,6 +19,8 @@ NAMED = 10
 """How many runs a finding offers to cancel one by one."""
 BUILDING = frozenset({"PENDING", "BUILDING", "DEPLOYING", "INSTALLING"})
 BROKEN = frozenset({"FAILED", "CANCELED", "TIMED_OUT"})
+ACTIVE = "QUEUED,DEQUEUED,EXECUTING,WAITING"
+"""Statuses of a run not finished yet, as a bulk filter."""
 MEMORY_WORDS = ("memory", "oom", "heap", "out of memory")
 
 
@@ -84,7 +86,13 @@ def _unrunnable(sc: Scene) -> Finding | None:
         recovery.append(
             Recovery("deploy a fixed version (no earlier deployed version to roll back to)", external="deploy")
         )
-    recovery.extend(_cancel(stuck, f", locked to {name(live.version)}; then replay it"))
+    recovery.append(
+        Recovery(
+            f"then cancel every unfinished run locked to {name(live.version)} (bulk, filter version) and replay them",
+            Action.CANCEL_MATCHING,
+            f"version={live.version}&status={ACTIVE}",
+        )
+    )
     summary = (
         f"{_live_words(live, sc)} cannot run: {plural(len(stuck), 'run')} on it stuck, none completed"
         + (f"; {name(bad.error)}" if bad.error else "")
@@ -393,6 +401,7 @@ def schedule_pileup(q: QueueFacts, sc: Scene) -> Finding | None:
         return None
     stuck = sc.stuck_queued(q)
     newest = max(copies, key=lambda r: r.created_at)
+    before_newest = newest.created_at - timedelta(milliseconds=1)
     schedule = name(head.schedule_id)
     return Finding(
         Cause.SCHEDULE_PILEUP,
@@ -407,9 +416,10 @@ def schedule_pileup(q: QueueFacts, sc: Scene) -> Finding | None:
         recovery=(
             Recovery(f"cancel the head run {head.run.id}", Action.CANCEL, head.run.id),
             Recovery(
-                f"then bulk cancel the copies but the newest: filter schedule={schedule}, status QUEUED, "
-                f"created before {newest.created_at:%Y-%m-%d %H:%M:%S} UTC (POST /api/v1/bulk-actions)",
-                external="cancel-copies",
+                f"then bulk cancel the copies but the newest: schedule {schedule}, QUEUED, created before "
+                f"{newest.created_at:%Y-%m-%d %H:%M:%S} UTC",
+                Action.CANCEL_MATCHING,
+                f"schedule={head.schedule_id}&status=QUEUED&to={before_newest.isoformat()}",
             ),
         ),
         verify=(*_canceled([head.run]), *flow_checks(q, sc.env)),

@@ -25,8 +25,16 @@ SAMPLE_SINCE = timedelta(hours=1)
 """Runs created up to this long before a hung call began can still have finished after it was overdue."""
 SAMPLED = (RunStatus.COMPLETED,)
 FINAL_DB = frozenset(
-    {"COMPLETED_SUCCESSFULLY", "CANCELED", "COMPLETED_WITH_ERRORS", "INTERRUPTED", "CRASHED", "SYSTEM_FAILURE",
-     "EXPIRED", "TIMED_OUT"}
+    {
+        "COMPLETED_SUCCESSFULLY",
+        "CANCELED",
+        "COMPLETED_WITH_ERRORS",
+        "INTERRUPTED",
+        "CRASHED",
+        "SYSTEM_FAILURE",
+        "EXPIRED",
+        "TIMED_OUT",
+    }
 )
 """Raw DB statuses (span detail `triggeredRuns`) of a child run that has finished."""
 MAX_CHILD_LOOKUPS = 5
@@ -189,9 +197,7 @@ def finished_children(trace: RunTrace) -> tuple[TriggeredRun, ...] | None:
     return None
 
 
-async def with_children_done(
-    client: EngineClient, traces: Sequence[RunTrace], notes: Notes
-) -> tuple[RunTrace, ...]:
+async def with_children_done(client: EngineClient, traces: Sequence[RunTrace], notes: Notes) -> tuple[RunTrace, ...]:
     """The traces, with when the children of a finished child wait finished (a few run lookups each)."""
     out = []
     for trace in traces:

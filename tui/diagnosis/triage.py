@@ -8,9 +8,9 @@ from functools import partial
 
 from tui.config import Thresholds
 from tui.diagnosis import incident_rules
-from tui.diagnosis.evidence import DEQUEUED_HINT, run_check
+from tui.diagnosis.evidence import DEQUEUED_HINT, flow_checks, run_check
 from tui.diagnosis.facts import EnvFacts, QueueFacts
-from tui.diagnosis.findings import PRECEDENCE, SEVERITY, Action, Cause, Finding, Recovery, VerifyCheck
+from tui.diagnosis.findings import PRECEDENCE, SEVERITY, Action, Cause, Finding, Recovery, VerifyCheck, VerifyKind
 from tui.diagnosis.fmt import dur, listing, name, plural
 from tui.diagnosis.rules import BLOCKERS_NAMED, CHAINED, SURFACE, queue_findings, root_of, run_findings
 from tui.diagnosis.scene import Scene, seen_runs
@@ -146,18 +146,26 @@ def behind(q: QueueFacts, root: Finding, sc: Scene, blocked: Finding) -> Finding
         root.cause,
         root.summary,
         evidence=(
-            f"queue {name(q.name)}: {q.queue.queued} queued behind runs that are stuck themselves "
-            f"({root.cause.value})",
+            f"queue {name(q.name)}: {q.queue.queued} queued behind runs that are stuck themselves ({root.cause.value})",
             *blocked.evidence[:2],
         ),
         recovery=root.recovery,
-        verify=blocked.verify,
+        verify=(*root.verify, *_flow_after(root, q, sc)),  # the root's recovery is what gets done
         also_true=(blocked.cause,),
         runs=tuple(r.id for r in stuck),
         queues=(q.name,),
         entity=root.entity,
         waiting=q.queue.queued,
     )
+
+
+def _flow_after(root: Finding, q: QueueFacts, sc: Scene) -> tuple[VerifyCheck, ...]:
+    """How the queue shows the root is fixed. Behind a bad deploy its started count includes every failed pull
+    of the bad version, so only the depth coming back down shows it."""
+    checks = flow_checks(q, sc.env)
+    if root.cause is Cause.DEPLOYMENT_UNRUNNABLE:
+        return tuple(c for c in checks if c.kind is VerifyKind.QUEUE_DEPTH_NORMAL)
+    return checks
 
 
 def chained(q: QueueFacts, first: Finding, by_run: Mapping[str, Finding]) -> Finding | None:

@@ -63,6 +63,13 @@ class DiagnosisScreen(Screen[None]):
         Binding("R", "recover('repair_queues')", "Repair queues", id="diagnosis.repair"),
         Binding("o", "recover('override_concurrency')", "Override limit", id="diagnosis.override"),
         Binding(
+            "C",
+            "recover('cancel_matching')",
+            "Bulk cancel",
+            id="diagnosis.cancel_matching",
+            tooltip="Cancel every run the finding's filter matches (server-side bulk cancel; count and confirm first)",
+        ),
+        Binding(
             "b",
             "recover('rollback')",
             "Roll back",

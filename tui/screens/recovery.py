@@ -7,6 +7,7 @@ from typing import Any
 
 from textual.screen import Screen
 
+from tui.actions.inputs import from_query
 from tui.api.errors import ApiError
 from tui.config import Plugin
 from tui.diagnosis import Action, Finding, RunFacts
@@ -109,6 +110,13 @@ class RecoveryRunner:
             token = targets[0]
             run_id = blocked.get(token) or finding.run_id
             return lambda: flows.complete_token(token, blocked_run_id=run_id)
+        if what == Action.CANCEL_MATCHING.value and targets:
+            try:
+                matching = from_query(targets[0])
+            except ValueError as error:
+                self._screen.notify(f"This finding's filter is not usable: {clean(str(error), 120)}", severity="error")
+                return None
+            return lambda: flows.cancel_matching(matching)
         if what == Action.ROLLBACK.value:
             if not targets:
                 self._screen.notify("This finding names no version to roll back to", severity="warning")

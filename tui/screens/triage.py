@@ -61,6 +61,13 @@ class TriageScreen(PaneScreen):
         Binding("R", "recover('repair_queues')", "Repair", id="triage.repair"),
         Binding("o", "recover('override_concurrency')", "Override", id="triage.override"),
         Binding(
+            "C",
+            "recover('cancel_matching')",
+            "Bulk cancel",
+            id="triage.cancel_matching",
+            tooltip="Cancel every run the finding's filter matches (server-side bulk cancel; count and confirm first)",
+        ),
+        Binding(
             "b",
             "recover('rollback')",
             "Roll back",
