@@ -14,7 +14,7 @@ import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,6 +27,10 @@ from tui.sim import server
 from tui.sim.engine import Engine
 from tui.sim.scenarios import _force, at
 from tui.sim.state import Plan, Run
+
+
+START = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+"""Every world starts at the same moment: the metrics' buckets align the same way on every run of the suite."""
 
 
 @dataclass
@@ -69,7 +73,7 @@ async def world(scenario: str = "healthy", *, seed: int = 1, admin: bool = False
 
 def make_world(scenario: str, *, seed: int = 1, admin: bool = False) -> World:
     """`world` without the closing: the caller closes `client`."""
-    app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=seed))
+    app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=seed, start=START))
     token = server.DEFAULT_ADMIN_TOKEN if admin else None
     client = EngineClient(
         "http://127.0.0.1",

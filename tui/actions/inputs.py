@@ -180,7 +180,10 @@ def from_query(text: str) -> RunFilter:
     unknown = set(fields) - {"version", "schedule", "status", "task", "to"}
     if unknown:
         raise ValueError(f"unknown filter keys: {', '.join(sorted(unknown))}")
-    split = lambda key: tuple(v for v in fields.get(key, "").split(",") if v)  # noqa: E731
+
+    def split(key: str) -> tuple[str, ...]:
+        return tuple(v for v in fields.get(key, "").split(",") if v)
+
     to = fields.get("to")
     return RunFilter(
         statuses=tuple(RunStatus(s) for s in split("status")),
