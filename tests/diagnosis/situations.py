@@ -28,7 +28,6 @@ from tui.sim.engine import Engine
 from tui.sim.scenarios import _force, at
 from tui.sim.state import Plan, Run
 
-
 START = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 """Every world starts at the same moment: the metrics' buckets align the same way on every run of the suite."""
 
