@@ -47,6 +47,18 @@ def bad_deploy_quiet_hour(w: World) -> str:
     return version
 
 
+def deploy_crashes_on_start(w: World) -> str:
+    """A deploy "succeeded", but its bundle cannot import the tasks: every attempt on it crashes as it starts,
+    is retried, and fails; runs still on the version before it completed until the switch."""
+    e = w.engine
+    version = f"{e.now:%Y%m%d}.5"
+    crash = "Error: Cannot find module '/app/src/trigger/agent.mjs' (TASK_RUN_CRASHED)"
+    incidents.deploy(e, version, e.now - timedelta(minutes=5), live=e.now, start_error=crash)
+    e.version = version
+    w.advance(12 * 60)
+    return version
+
+
 def deploy_failed(w: World) -> list[Run]:
     """The deploy that adds a new task failed to build; runs of that task were triggered anyway, 30 minutes ago."""
     e = w.engine
@@ -193,6 +205,19 @@ def batch_still_running(w: World) -> list[Run]:
     return [parent]
 
 
+def parents_checkpoint_at_the_limit(w: World) -> None:
+    """The same fan-out at an environment limit of 8, but the parents checkpoint: their slots free for the children."""
+    e = w.engine
+    e.env.concurrency_limit = 12
+    e.tasks["fan-out"] = TaskSpec(
+        "fan-out", "task/fan-out", 2.0, lambda rng: Plan(duration=5.0, wait_child="fan-out-part", checkpoint=True)
+    )
+    e.tasks["fan-out-part"] = TaskSpec("fan-out-part", "task/fan-out-part", 0.0, lambda rng: Plan(duration=20.0))
+    e.add_queue("fan-out", "task", None)
+    e.add_queue("fan-out-part", "task", 5)
+    w.advance(15 * 60)
+
+
 def worker_alive_between_steps(w: World) -> Run:
     """A 2-hour export whose worker is alive: its last step ended 3 minutes ago and the next one has begun."""
     e = w.engine
@@ -210,6 +235,7 @@ STALLS: dict[str, tuple[str, Callable[[World], Any], str]] = {
     "bad-deploy-7-minutes-ago": ("healthy", bad_deploy_minutes_ago, "deployment_unrunnable"),
     "bad-deploy-quiet-hour": ("healthy", bad_deploy_quiet_hour, "deployment_unrunnable"),
     "bad-deploy-scenario": ("bad-deploy", lambda w: None, "deployment_unrunnable"),
+    "deploy-crashes-on-start": ("healthy", deploy_crashes_on_start, "deployment_unrunnable"),
     "deploy-stuck-building": ("pending-version", lambda w: None, "pending_version"),
     "deploy-failed": ("healthy", deploy_failed, "pending_version"),
     "released-never": ("healthy", released_never, "pending_version"),
@@ -234,5 +260,6 @@ QUIET: dict[str, Callable[[World], Any]] = {
     "parents-wait-on-running-children": parents_wait_on_running_children,
     "schedule-flowing": schedule_flowing,
     "batch-still-running": batch_still_running,
+    "parents-checkpoint-at-the-limit": parents_checkpoint_at_the_limit,
     "worker-alive-between-steps": worker_alive_between_steps,
 }

@@ -60,7 +60,7 @@ def _unrunnable(sc: Scene) -> Finding | None:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(bad.by_status.items(), key=lambda x: -x[1]))
     evidence = [
         f"live {_live_words(live, sc)}: deployed {live.deployed_at:%Y-%m-%d %H:%M} UTC" if live.deployed_at else "",
-        f"runs on {name(live.version)} since: {counts}; none completed",
+        f"runs locked to {name(live.version)} (created from an hour before it went live): {counts}; none completed",
         (
             f"most common error ({plural(bad.errors, 'time')}): {name(bad.error)}"
             if bad.error
@@ -71,7 +71,7 @@ def _unrunnable(sc: Scene) -> Finding | None:
         ran = sc.env.previous_completed
         evidence.append(
             f"previous version {name(previous.version)}: "
-            + (f"{plural(ran, 'run')} completed since the switch" if ran is not None else "not read")
+            + (f"{plural(ran, 'recent run')} on it completed" if ran is not None else "not read")
         )
     recovery: list[Recovery] = []
     if previous is not None:

@@ -259,6 +259,10 @@ class Engine:
         """Why runs locked to this version cannot start, if its image is broken."""
         return next((d.image_error for d in self.deployments if d.version == version), None)
 
+    def start_error(self, version: str | None) -> str | None:
+        """Why every attempt on this version crashes as it starts, if it does."""
+        return next((d.start_error for d in self.deployments if d.version == version), None)
+
     def worker_capacity(self) -> int:
         return self.workers * self.slots_per_worker
 

@@ -25,6 +25,7 @@ def deploy(
     status: str = "DEPLOYED",
     live: datetime | None = None,
     image_error: str | None = None,
+    start_error: str | None = None,
     tasks: frozenset[str] | None = None,
 ) -> Deployment:
     """Add a deployment; with `live` it is promoted then (new runs lock to it from that moment)."""
@@ -36,6 +37,7 @@ def deploy(
         created,
         live if status == "DEPLOYED" else None,
         image_error=image_error,
+        start_error=start_error,
         tasks=tasks,
     )
     engine.deployments.append(deployment)

@@ -105,6 +105,10 @@ def start_attempt(engine: Engine, run: Run) -> None:
     )
     run.spans.children.append(span)
     run.span_index[span.id] = span
+    crash = engine.start_error(run.version)
+    if crash is not None:
+        attempt_failed(engine, run, crash)
+        return
     begin(engine, run, "tool" if run.plan.tool else _after_tool(run))
 
 

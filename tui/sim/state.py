@@ -232,5 +232,7 @@ class Deployment:
     deployed_at: datetime | None
     image_error: str | None = None
     """Why this version's image cannot start (a bad deploy): every run locked to it fails to start."""
+    start_error: str | None = None
+    """Why every attempt on this version crashes as it starts (a bundle that cannot import a task)."""
     tasks: frozenset[str] | None = None
     """The tasks this version has (None: every task the engine knows)."""
