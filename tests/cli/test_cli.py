@@ -475,3 +475,10 @@ def test_diagnose_an_unknown_run_says_so_in_one_line(capsys: pytest.CaptureFixtu
     captured = capsys.readouterr()
     assert captured.err.strip() == "platos-tui: error: no run `nonexistent` in this environment"
     assert captured.out == ""
+
+
+def test_demo_offers_every_simulator_scenario() -> None:
+    from tui import cli
+    from tui.sim.scenarios import SCENARIOS
+
+    assert sorted(cli.SCENARIOS) == sorted(SCENARIOS)
