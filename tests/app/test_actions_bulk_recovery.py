@@ -1,0 +1,58 @@
+"""A finding's bulk recovery (`C`): the schedule pile-up's copies but the newest, counted, confirmed and sent as one
+server-side filter, end to end on the `schedule-pileup` scenario through the real triage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.app.actions_sim import rig, wait_note
+from tests.app.harness import wait_for
+from tests.app.screen_text import screen_text
+from tui.diagnosis import Action, Cause, Finding
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.triage import TriageScreen, finding_key
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PLATOS_TUI_STATE_DIR", str(tmp_path))
+    return tmp_path
+
+
+async def test_capital_c_on_a_pileup_cancels_the_copies_but_the_newest() -> None:
+    async with rig("schedule-pileup") as r:
+        await r.pilot.press("4")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, TriageScreen))
+        screen = r.app.screen
+        assert isinstance(screen, TriageScreen)
+
+        def found() -> Finding | None:
+            return next((f for f in screen.findings if f.cause is Cause.SCHEDULE_PILEUP), None)
+
+        await wait_for(r.pilot, lambda: found() is not None, timeout=15)
+        finding = found()
+        assert finding is not None
+        await wait_for(r.pilot, lambda: screen.table.move_to(finding_key(finding)) and screen.selected() is not None)
+        await wait_for(r.pilot, lambda: screen.check_action("recover", ("cancel_matching",)) is True)
+        assert "C Bulk cancel" in screen_text(r.app)
+        [step] = [s for s in finding.recovery if s.action is Action.CANCEL_MATCHING]
+        head = next(x for x in r.engine.runs.values() if x.task == "reconcile-ledger" and x.status == "EXECUTING")
+        copies = sorted(
+            (x for x in r.engine.runs.values() if x.schedule == head.schedule and x is not head),
+            key=lambda x: x.created_at,
+        )
+        await r.pilot.press("C")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen), timeout=10)
+        text = screen_text(r.app)
+        assert f"schedule {head.schedule}" in text and f"Cancel all {len(copies) - 1} runs matching" in text
+        assert r.transport.posts("/api/v1/bulk-actions") == []  # nothing before the confirmation
+        await r.pilot.press(*str(len(copies) - 1), "enter")
+        await wait_for(r.pilot, lambda: r.transport.posts("/api/v1/bulk-actions") != [], timeout=10)
+        r.engine.advance(60)
+        await wait_for(r.pilot, lambda: copies[-2].status == "CANCELED", timeout=10)
+        assert [x.status for x in copies[:-1]] == ["CANCELED"] * (len(copies) - 1)
+        assert copies[-1].status != "CANCELED" and head.status == "EXECUTING"
+        assert step.target is not None and head.schedule in step.target
+        await wait_note(r, "ancel", timeout=10)
