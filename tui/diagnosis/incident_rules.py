@@ -192,8 +192,11 @@ def resume_lost(t: RunTrace, sc: Scene) -> Finding | None:
         return None  # nothing resumes anywhere: that is the environment's cause
     queue = env.queue(f"task/{run.task_identifier}")
     done, _ = resumed
-    if queue is not None and not _skipped(queue, sc.now - done if done is not None else None, sc):
+    waited = sc.now - done if done is not None else None
+    if queue is not None and not _skipped(queue, waited, sc):
         return None
+    if queue is None and any(_holds_back(q, sc) for q in env.queues):
+        return None  # its queue is not known, and some queue holds runs back: it may wait its turn there
     ago = dur(sc.now - done) if done is not None else "?"
     if t.tokens:
         token = t.tokens[0].token
@@ -219,6 +222,10 @@ def resume_lost(t: RunTrace, sc: Scene) -> Finding | None:
         runs=(run.id,),
         waiting=1,
     )
+
+
+def _holds_back(q: QueueFacts, sc: Scene) -> bool:
+    return q.queue.queued > 0 and (q.queue.paused or sc.flow(q) in (Flow.STALLED, Flow.CAPPED, Flow.PAUSED))
 
 
 def _skipped(q: QueueFacts, waited: timedelta | None, sc: Scene) -> bool:
