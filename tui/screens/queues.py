@@ -85,9 +85,9 @@ class QueuesScreen(PaneScreen):
         Binding("s", "next_sort", "Sort", id="queues.sort"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="queues.reverse"),
         Binding("space", "mark", "Mark", show=False, id="queues.mark", tooltip="Mark queues for R"),
-        Binding("p", "pause", "Pause/resume", id="queues.pause"),
-        Binding("o", "override", "Override limit", id="queues.override"),
-        Binding("O", "reset", "Reset limit", show=False, id="queues.reset"),
+        Binding("p", "pause", "Pause/resume", id="queues.pause", tooltip="Pause the queue, or resume it"),
+        Binding("o", "override", "Override limit", id="queues.override", tooltip="Set the queue's concurrency limit"),
+        Binding("O", "reset", "Reset limit", show=False, id="queues.reset", tooltip="Back to the queue's base limit"),
         Binding("R", "repair", "Repair", id="queues.repair", tooltip="Admin repair-queues (dry run first)"),
     ]
 

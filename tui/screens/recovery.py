@@ -58,8 +58,14 @@ class RecoveryRunner:
             return self._plugin(finding) is not None
         return any(r.action is not None and r.action.value == what for r in finding.recovery)
 
-    def start(self, finding: Finding, what: str, facts: RunFacts | None = None,
-              runs: Mapping[str, Run] | None = None, blocked: Mapping[str, str] | None = None) -> None:
+    def start(
+        self,
+        finding: Finding,
+        what: str,
+        facts: RunFacts | None = None,
+        runs: Mapping[str, Run] | None = None,
+        blocked: Mapping[str, str] | None = None,
+    ) -> None:
         """Run the flow in a worker of the screen; `blocked` maps token ids to the run each one blocks."""
         flows = self._session.flows
         if flows is None:
@@ -72,8 +78,9 @@ class RecoveryRunner:
         self._busy.add(what)
         self._screen.run_worker(self._run(flows, finding, what, index, blocked or {}), group="recovery")
 
-    async def _run(self, flows: ActionFlows, finding: Finding, what: str, runs: Mapping[str, Run],
-                   blocked: Mapping[str, str]) -> None:
+    async def _run(
+        self, flows: ActionFlows, finding: Finding, what: str, runs: Mapping[str, Run], blocked: Mapping[str, str]
+    ) -> None:
         try:
             call = await self._call(flows, finding, what, runs, blocked)
             if call is not None:
@@ -90,8 +97,9 @@ class RecoveryRunner:
         if callable(done):
             done()
 
-    async def _call(self, flows: ActionFlows, finding: Finding, what: str, runs: Mapping[str, Run],
-                    blocked: Mapping[str, str]) -> Callable[[], Awaitable[object]] | None:
+    async def _call(
+        self, flows: ActionFlows, finding: Finding, what: str, runs: Mapping[str, Run], blocked: Mapping[str, str]
+    ) -> Callable[[], Awaitable[object]] | None:
         targets = self.targets(finding, what)
         client = self._session.client
         if what == PLUGIN:
@@ -108,8 +116,9 @@ class RecoveryRunner:
             return lambda: flows.repair(queues=tuple(targets))
         if what in (Action.RESUME_QUEUE.value, Action.OVERRIDE_CONCURRENCY.value):
             if not targets:
-                self._screen.notify("The environment itself is paused: resume it from the platform, not a queue",
-                                    severity="warning")
+                self._screen.notify(
+                    "The environment itself is paused: resume it from the platform, not a queue", severity="warning"
+                )
                 return None
             queue = await self._queue(targets[0])
             if queue is None:
