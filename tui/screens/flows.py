@@ -84,9 +84,11 @@ class ActionFlows:
         self._pending: set[tuple[str, str]] = set()
 
     def start(self, flow: Awaitable[object]) -> None:
-        """Run `flow` in an app worker: it outlives the screen whose key started it (a run detail closed
-        mid-verification still verifies and audits). Not exclusive: a second flow must not cancel the first;
-        `_once` keeps each action to one at a time per target."""
+        """Run `flow` in an app worker, which outlives the screen whose key started it.
+
+        A run detail closed mid-verification still verifies and audits. Not exclusive: a second flow must not
+        cancel the first; `_once` keeps each action to one at a time per target.
+        """
         self.app.run_worker(flow, group=ACTIONS_GROUP)
 
     # -- helpers -----------------------------------------------------------------------------------------
