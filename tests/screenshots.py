@@ -1,11 +1,14 @@
-"""Regenerate screenshots/*.svg from the real console on the simulator: `python tests/screenshots.py`.
+"""Regenerate screenshots/*.svg and *.png from the real console on the simulator: `python tests/screenshots.py`.
 
-The simulator runs in-process with a frozen clock (scenario `incident`), so the pictures are reproducible.
+The simulator runs in-process with a frozen clock (scenario `incident`), so the pictures are reproducible. Each SVG
+gets a PNG beside it, drawn by `rsvg-convert` (Debian: librsvg2-bin), so they read the same without a font installed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -22,10 +25,14 @@ from tui.api.client import EngineClient  # noqa: E402
 from tui.api.guard import WriteGuard  # noqa: E402
 from tui.app import PlatosApp  # noqa: E402
 from tui.config import Plugin, Settings  # noqa: E402
-from tui.model import EnvironmentType  # noqa: E402
+from tui.model import EnvironmentType, RunStatus, Span  # noqa: E402
 from tui.sim.server import DEFAULT_ADMIN_TOKEN, DEFAULT_SECRET_KEY, SimOptions, create_app  # noqa: E402
+from tui.widgets.trace_tree import deepest_open_span, entity_name  # noqa: E402
 
 OUT = ROOT / "screenshots"
+RSVG = shutil.which("rsvg-convert")
+HUNG_ENTITY = "crm"
+"""The incident's entity that is down: its runs hang in a tool call to it, which the run-detail picture shows."""
 START = datetime(2026, 11, 28, 3, 14, tzinfo=UTC)
 Step = Callable[[Pilot[Any]], Awaitable[None]]
 
@@ -72,7 +79,13 @@ async def shoot(name: str, steps: list[Step], size: tuple[int, int] = (120, 40))
             session.paused = True
         await pilot.pause(0.3)
         app.save_screenshot(f"{name}.svg", str(OUT))
+    svg = OUT / f"{name}.svg"
+    # Columns are runs of no-break spaces: librsvg (and the viewers built on it) collapse them unless told not to.
+    svg.write_text(svg.read_text().replace("<svg ", '<svg xml:space="preserve" ', 1))
     print(f"wrote screenshots/{name}.svg")
+    if RSVG is not None:
+        subprocess.run([RSVG, "-o", str(OUT / f"{name}.png"), str(OUT / f"{name}.svg")], check=True)
+        print(f"wrote screenshots/{name}.png")
 
 
 def keys(*pressed: str, wait: float = 1.5) -> Step:
@@ -83,16 +96,46 @@ def keys(*pressed: str, wait: float = 1.5) -> Step:
     return step
 
 
+def calls_entity(span: Span) -> bool:
+    """A tool call to the entity that is down: `tool crm.lookup`, or a span whose properties name it."""
+    return entity_name(span.properties) == HUNG_ENTITY or span.message.startswith(f"tool {HUNG_ENTITY}.")
+
+
+def open_hung_run() -> Step:
+    """`:run ID` for the oldest run hung in a call to the entity that is down, as an operator would open it."""
+
+    async def step(pilot: Pilot[Any]) -> None:
+        client = pilot.app.session.client  # type: ignore[attr-defined]
+        page = await client.list_runs(statuses=[RunStatus.EXECUTING], page_size=100)
+        for run in sorted(page.items, key=lambda r: r.created_at):
+            span = deepest_open_span(await client.run_trace(run.id))
+            if span is not None and calls_entity(span):
+                await pilot.press("colon", *f"run {run.id}", "enter")
+                await settle(pilot, 3.0)
+                return
+        raise SystemExit(f"the incident scenario has no run hung in a call to {HUNG_ENTITY}")
+
+    return step
+
+
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
-    await shoot("queues", [])
-    await shoot("queues-80x24", [], size=(80, 24))
-    await shoot("runs", [keys("2")])
-    await shoot("run-detail", [keys("2"), keys("enter", wait=2.5)])
-    await shoot("waitpoints", [keys("3", wait=10.0)])  # the blocked-run column fills in a few calls per poll
-    await shoot("triage", [keys("4", wait=6.0)])
-    await shoot("diagnosis", [keys("2"), keys("down", "down"), keys("d", wait=6.0)])
-    await shoot("help", [keys("question_mark")], size=(100, 34))
+    if RSVG is None:
+        print("rsvg-convert not found (Debian: apt-get install librsvg2-bin): writing SVGs only, no PNGs")
+    shots: list[tuple[str, list[Step], tuple[int, int]]] = [
+        ("queues", [], (120, 40)),
+        ("queues-80x24", [], (80, 24)),
+        ("runs", [keys("2")], (120, 40)),
+        ("run-detail", [open_hung_run()], (120, 40)),
+        ("waitpoints", [keys("3", wait=10.0)], (120, 40)),  # the blocked-run column fills in a few calls per poll
+        ("triage", [keys("4", wait=6.0)], (120, 40)),
+        ("diagnosis", [keys("2"), keys("down", "down"), keys("d", wait=6.0)], (120, 40)),
+        ("help", [keys("question_mark")], (100, 34)),
+    ]
+    wanted = set(sys.argv[1:])  # `python tests/screenshots.py run-detail` retakes one
+    for name, steps, size in shots:
+        if not wanted or name in wanted:
+            await shoot(name, steps, size)
 
 
 if __name__ == "__main__":

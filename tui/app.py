@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -20,11 +20,13 @@ from tui.api.client import EngineClient
 from tui.config import Settings
 from tui.model.text import clean
 from tui.screens.commands import parse
-from tui.screens.flow_keys import FLOW_COMMANDS, command_flow, key_applies, key_flow
 from tui.screens.messages import OpenRun, OpenRuns
 from tui.screens.pane import PaneScreen
 from tui.screens.queues import QueuesScreen
 from tui.screens.session import Session
+
+if TYPE_CHECKING:  # the flows pull in every action screen: built when a key first needs them
+    from tui.screens.flows import ActionFlows
 
 
 def _pane(module: str, name: str) -> Callable[[Session], PaneScreen]:
@@ -60,15 +62,11 @@ def _plugins_provider() -> type[Provider]:
 class PlatosApp(App[None]):
     """The console. Settings None opens the welcome screen; the demo starts from there with one key."""
 
-    def _flows(self, session: Session) -> Any:
-        from tui.screens.flows import ActionFlows
-
-        return ActionFlows(self, session)
-
     TITLE = "platos-tui"
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     # Only this console's commands: Textual's own (themes, screenshots, its key panel) are not for an incident.
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {_bindings_provider, _plugins_provider}
+    # Only the keys that mean the same on every screen: each screen declares (and acts on) its own.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "pane('queues')", "Queues", show=False, id="pane.queues"),
         Binding("2", "pane('runs')", "Runs", show=False, id="pane.runs"),
@@ -78,13 +76,9 @@ class PlatosApp(App[None]):
         Binding("colon", "command_line", "Command", id="app.command"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("y", "copy", "Copy id", id="app.copy"),
-        Binding("d", "diagnose", "Diagnose", id="app.diagnose", tooltip="Why is this run stuck? (the runbook, live)"),
         Binding("escape", "go_back", "Back", show=False, id="app.back"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="app.refresh"),
         Binding("P", "toggle_polling", "Pause polling", show=False, id="app.pause"),
-        Binding("c", "act('cancel')", "Cancel run", id="run_detail.cancel", tooltip="Cancel this run"),
-        Binding("r", "act('complete')", "Complete token", id="run_detail.complete", tooltip="Token of the wait span"),
-        Binding("R", "act('replay')", "Replay", id="run_detail.replay", tooltip="Replay this run as a new run"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -113,6 +107,11 @@ class PlatosApp(App[None]):
             pool.shutdown(wait=False)
         self.session: Session | None = None
         self._origin: str | None = None
+
+    def _flows(self, session: Session) -> ActionFlows:
+        from tui.screens.flows import ActionFlows
+
+        return ActionFlows(self, session)
 
     def on_mount(self) -> None:
         if self._settings is None:
@@ -148,13 +147,6 @@ class PlatosApp(App[None]):
             return False
         if action == "filter":
             return isinstance(self.screen, PaneScreen)
-        if action == "act":  # recovery keys: the run detail's live here, the panes bind theirs as `app.act`
-            return self.session is not None and key_applies(self.screen, str(parameters[0]) if parameters else "")
-        if action == "diagnose":
-            from tui.screens.run_detail import RunDetailScreen
-            from tui.screens.runs import RunsScreen
-
-            return self.session is not None and isinstance(self.screen, (RunsScreen, RunDetailScreen))
         return True
 
     def action_pane(self, name: str) -> None:
@@ -203,23 +195,6 @@ class PlatosApp(App[None]):
 
     # ----- global actions -------------------------------------------------------------------------------
 
-    def _run_to_diagnose(self) -> str | None:
-        """The run under the cursor of the runs pane, or the run of the run detail screen."""
-        from tui.screens.run_detail import RunDetailScreen
-        from tui.screens.runs import RunsScreen
-
-        screen = self.screen
-        if isinstance(screen, RunsScreen):
-            return screen.table.cursor_key
-        return screen.run_id if isinstance(screen, RunDetailScreen) else None
-
-    def action_diagnose(self) -> None:
-        run_id = self._run_to_diagnose()
-        if self.session is not None and run_id is not None:
-            from tui.screens.diagnosis import DiagnosisScreen
-
-            self.push_screen(DiagnosisScreen(self.session, run_id))
-
     def action_filter(self) -> None:
         if isinstance(self.screen, PaneScreen):
             self.screen.open_filter()
@@ -247,15 +222,6 @@ class PlatosApp(App[None]):
             self.screen.update_bars()
             if not self.session.paused:
                 self.screen.refresh_now()
-
-    def action_act(self, name: str) -> None:
-        """A recovery key (bound by the panes as `app.act('…')`): the flow runs in a worker."""
-        if self.session is not None:
-            self._run_flow(key_flow(self, self.session.flows, name))
-
-    def _run_flow(self, flow: Awaitable[object] | None) -> None:
-        if flow is not None:
-            self.run_worker(flow, group="actions")
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
@@ -298,10 +264,35 @@ class PlatosApp(App[None]):
                 self.notify(f"No queue named {clean(argument, 60)}", severity="warning")
         elif command.name == "profile":
             await self._switch_profile(argument)
-        elif command.name in FLOW_COMMANDS:
-            self._run_flow(command_flow(self, self.session.flows, command.name, argument) if self.session else None)
+        elif command.name == "audit":
+            from tui.screens.audit import AuditScreen
+
+            self.push_screen(AuditScreen())
+        elif command.name in ("write", "plugin"):
+            self._flow_command(command.name, argument)
         elif not (isinstance(self.screen, PaneScreen) and self.screen.run_command(command.name, argument)):
-            self.notify(f":{command.name} does not apply to this pane", severity="warning")
+            self.notify(f":{command.name} does not apply here: {command.description}", severity="warning")
+
+    def _flow_command(self, name: str, argument: str) -> None:
+        """`:write` and `:plugin`, which mean the same on every screen; their flows run in an app worker."""
+        from tui.screens.flows import plugin_named, write_minutes
+
+        flows = self.session.flows if self.session is not None else None
+        if flows is None:
+            return
+        if name == "write":
+            minutes = write_minutes(argument)
+            if minutes is None:
+                self.notify("use :write 15m (1 to 60 minutes)", severity="warning")
+            else:
+                flows.start(flows.elevate(minutes))
+            return
+        plugin = plugin_named(flows, argument.strip())
+        if plugin is None:
+            names = ", ".join(p.name for p in flows.session.settings.plugins) or "none configured"
+            self.notify(f"no plugin {clean(argument, 40)!r} (plugins: {clean(names, 120)})", severity="warning")
+        else:
+            flows.start(flows.run_plugin(plugin))
 
     async def _switch_profile(self, name: str) -> None:
         if self._load_profile is None or self.session is None:

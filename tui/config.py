@@ -315,8 +315,8 @@ def load_settings(
                                            # read_timeout, budget_per_second, max_response_mb
         [profiles.prod.thresholds]
         dequeued_seconds = 120             # executing_seconds, tool_call_seconds, waitpoint_seconds
-        [profiles.prod.keymap]
-        cancel = "c"
+        [profiles.prod.keymap]             # binding id = key; `?` shows each key where it applies
+        "runs.cancel" = "x"
         [[profiles.prod.plugins]]
         name = "scale-workers"
         command = "kubectl -n platos scale deploy/worker --replicas={replicas}"

@@ -88,6 +88,7 @@ async def rig(
     step: float = 5.0,
     pause: float = 0.01,
     locked: bool = False,
+    keymap: tuple[tuple[str, str], ...] = (),
 ) -> AsyncIterator[Rig]:
     """Each verification sleep advances the frozen sim clock by `step` simulated seconds and waits `pause` real ones."""
     sim_app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1, start=START))
@@ -103,6 +104,7 @@ async def rig(
         read_only=read_only,
         refresh_seconds=0.05,
         plugins=plugins,
+        keymap=keymap,
     )
 
     def make_client(config: Settings) -> EngineClient:

@@ -329,12 +329,17 @@ async def test_trace_reconciles_by_span_id_and_keeps_the_cursor() -> None:
         assert tree.node_for("s-fetch") is node_before and tree.cursor_node is node_before
 
 
-def test_bindings_have_ids_and_leave_action_keys_free() -> None:
-    keys = set()
+def test_bindings_have_ids_and_the_screen_binds_its_own_action_keys() -> None:
+    keys = {}
     for binding in RunDetailScreen.BINDINGS:
         assert not isinstance(binding, tuple) and binding.id
-        keys.update(binding.key.split(","))
-    assert not keys & {"c", "d", "r", "R", "p", "space"}
+        keys.update(dict.fromkeys(binding.key.split(","), binding.action))
+    assert {key: keys.get(key) for key in ("c", "r", "R", "d")} == {
+        "c": "cancel",
+        "r": "complete",
+        "R": "replay",
+        "d": "diagnose",
+    }
 
 
 @pytest.mark.parametrize(

@@ -30,8 +30,11 @@ def diagnosis_app(scenario: str) -> tuple[PlatosApp, Any]:
 
     def make_client(config: Settings) -> EngineClient:
         # The simulator's clock is the engine's frozen one: read the bastion's clock from it too (no skew).
-        return EngineClient(config.url, config.secret_key, transport=transport, budget_per_second=None,
-                            guard=WriteGuard(read_only=False), wall_clock=lambda: engine.now.timestamp())
+        client = EngineClient(config.url, config.secret_key, transport=transport, budget_per_second=None,
+                              guard=WriteGuard(read_only=False), wall_clock=lambda: engine.now.timestamp())
+        # The measured request rate depends on how fast this machine ran the polls: pin it for the picture.
+        client._budget.measured_rate = lambda: 0.0  # type: ignore[attr-defined]
+        return client
 
     return PlatosApp(settings, make_client=make_client, clock=lambda: engine.now), engine
 
@@ -64,9 +67,7 @@ def test_triage_pane_incident(snap_compare: Any) -> None:
         assert app.session is not None
         await wait_for(pilot, lambda: app.session.pane("triage").updated_at is not None, timeout=10)
         app.session.paused = True
-        # The measured request rate depends on how fast this machine ran the polls: pin it for the picture.
-        app.session.client._budget.measured_rate = lambda: 0.0  # type: ignore[attr-defined]
-        # So is the pace, which rests as long as the triage took: pin it to the configured one.
+        # The pace rests as long as the triage took, which depends on this machine: pin it to the configured one.
         app.screen._interval = TRIAGE_EVERY * app.session.settings.refresh_seconds  # type: ignore[attr-defined]
         app.screen.update_bars()  # type: ignore[attr-defined]
         await pilot.pause(0.3)

@@ -71,6 +71,8 @@ class _SimHost(App[None]):
             transport=httpx.ASGITransport(app=self.sim_app),
             wall_clock=lambda: engine.now.timestamp(),  # the frozen simulator's time is the picture's: no skew
         )
+        # The measured request rate depends on how fast this machine ran the reads: pin it for the picture.
+        self.client._budget.measured_rate = lambda: 0.0  # type: ignore[method-assign]
 
     def sim_now(self) -> datetime:
         now: datetime = self.sim_app.state.sim.engine.now

@@ -1,11 +1,10 @@
-"""Recovery flows: ask, confirm, run through `ActionRunner`, notify, verify. Keys call `dispatch`."""
+"""Recovery flows: ask, confirm, run through `ActionRunner`, notify, verify. The screens' keys start them."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from textual.app import App
 from textual.notifications import SeverityLevel
@@ -65,13 +64,15 @@ LABELS = {
     "plugin": "this plugin",
     "rollback": "rollback",
 }
+ACTIONS_GROUP = "actions"
+"""The app's worker group the flows run in."""
 ADMIN_HINT = "repair needs the admin token: set admin_token_env in the profile (or PLATOS_ADMIN_TOKEN) and restart"
 
 
 class ActionFlows:
     """Ask, confirm, run through ActionRunner, notify, verify. Every method must be awaited inside a worker."""
 
-    def __init__(self, app: App[Any], session: Session, *, verifier: Verifier | None = None) -> None:
+    def __init__(self, app: App[None], session: Session, *, verifier: Verifier | None = None) -> None:
         self.app = app
         self.session = session
         self.runner = ActionRunner(
@@ -84,6 +85,14 @@ class ActionFlows:
             write_locked=session.read_only_locked,
         )
         self._pending: set[tuple[str, str]] = set()
+
+    def start(self, flow: Awaitable[object]) -> None:
+        """Run `flow` in an app worker, which outlives the screen whose key started it.
+
+        A run detail closed mid-verification still verifies and audits. Not exclusive: a second flow must not
+        cancel the first; `_once` keeps each action to one at a time per target.
+        """
+        self.app.run_worker(flow, group=ACTIONS_GROUP)
 
     # -- helpers -----------------------------------------------------------------------------------------
     @contextmanager
@@ -208,7 +217,7 @@ class ActionFlows:
         if bulk is None:
             self.app.notify("the bulk action has not started yet", severity="warning")
             return
-        self.app.run_worker(self.abort_bulk(bulk), group="actions")
+        self.start(self.abort_bulk(bulk))
 
     async def abort_bulk(self, bulk: BulkAction) -> ActionResult | None:
         with self._once("abort_bulk", [bulk.id]) as free:
@@ -270,11 +279,12 @@ class ActionFlows:
                 return None
             return self._report(await self.runner.reset_concurrency(queue, on_sent=self._sent))
 
-    async def repair(self, queues: Sequence[Queue] = ()) -> ActionResult | None:
+    async def repair(self, queues: Sequence[Queue | str] = ()) -> ActionResult | None:
+        """Queues, or their stored names (a finding names them); none means every queue of the environment."""
         if not self.session.settings.admin_token:
             self.app.notify(ADMIN_HINT, title="Repair queues", severity="warning", timeout=10)
             return None
-        names = [q.stored_name for q in queues]
+        names = [q if isinstance(q, str) else q.stored_name for q in queues]
         with self._once("repair", names or ["all queues"]) as free:
             if not free:
                 return None

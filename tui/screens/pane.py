@@ -34,7 +34,7 @@ class PaneScreen(Screen[None]):
     COLUMNS: ClassVar[Sequence[Column]] = ()
     EMPTY: ClassVar[str] = "Nothing to show"
     MARKS: ClassVar[bool] = False
-    """Whether rows can be marked (`space`, bound by the actions work) and show a mark gutter."""
+    """Whether rows can be marked (`space`, which such a pane binds to `mark`) and show a mark gutter."""
 
     def __init__(self, session: Session) -> None:
         super().__init__(name=self.PANE, id=f"pane-{self.PANE}")
@@ -311,6 +311,12 @@ class PaneScreen(Screen[None]):
     def _marks_dropped(self, event: FastTable.MarksDropped) -> None:
         self.marks_left += len(event.keys)
         self.update_bars()
+
+    def action_mark(self) -> None:
+        """`space`, where a pane binds it: mark or unmark the row under the cursor."""
+        key = self.table.cursor_key
+        if key is not None:
+            self.toggle_mark(key)
 
     def toggle_mark(self, key: str) -> None:
         """`space`: mark or unmark a row; the count of marks that left the list starts again."""

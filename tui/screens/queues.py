@@ -84,11 +84,11 @@ class QueuesScreen(PaneScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "next_sort", "Sort", id="queues.sort"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="queues.reverse"),
-        Binding("space", "app.act('mark')", "Mark", show=False, id="queues.mark", tooltip="Mark queues for R"),
-        Binding("p", "app.act('pause')", "Pause/resume", id="queues.pause"),
-        Binding("o", "app.act('override')", "Override limit", id="queues.override"),
-        Binding("O", "app.act('reset')", "Reset limit", show=False, id="queues.reset"),
-        Binding("R", "app.act('repair')", "Repair", id="queues.repair", tooltip="Admin repair-queues (dry run first)"),
+        Binding("space", "mark", "Mark", show=False, id="queues.mark", tooltip="Mark queues for R"),
+        Binding("p", "pause", "Pause/resume", id="queues.pause", tooltip="Pause the queue, or resume it"),
+        Binding("o", "override", "Override limit", id="queues.override", tooltip="Set the queue's concurrency limit"),
+        Binding("O", "reset", "Reset limit", show=False, id="queues.reset", tooltip="Back to the queue's base limit"),
+        Binding("R", "repair", "Repair", id="queues.repair", tooltip="Admin repair-queues (dry run first)"),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -241,6 +241,28 @@ class QueuesScreen(PaneScreen):
     def action_reverse_sort(self) -> None:
         self._reverse = not self._reverse
         self.render_rows()
+
+    def action_pause(self) -> None:
+        """`p`: pause the queue under the cursor, or resume it."""
+        queue, flows = self.selected_queue(), self.session.flows
+        if queue is not None and flows is not None:
+            flows.start(flows.toggle_pause(queue))
+
+    def action_override(self) -> None:
+        queue, flows = self.selected_queue(), self.session.flows
+        if queue is not None and flows is not None:
+            flows.start(flows.override(queue))
+
+    def action_reset(self) -> None:
+        queue, flows = self.selected_queue(), self.session.flows
+        if queue is not None and flows is not None:
+            flows.start(flows.reset(queue))
+
+    def action_repair(self) -> None:
+        """`R`: repair the marked queues, or every queue when none is marked (a dry run first)."""
+        flows = self.session.flows
+        if flows is not None:
+            flows.start(flows.repair(self.marked_queues()))
 
     def selected_queue(self) -> Queue | None:
         key = self.table.cursor_key

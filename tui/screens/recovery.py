@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
@@ -14,6 +14,9 @@ from tui.diagnosis import Action, Finding, RunFacts
 from tui.model import Queue, Run
 from tui.model.text import clean
 from tui.screens.session import Session
+
+if TYPE_CHECKING:
+    from tui.screens.flows import ActionFlows
 
 PLUGIN = "plugin"
 
@@ -33,7 +36,7 @@ def known_runs(facts: RunFacts | None) -> dict[str, Run]:
 class RecoveryRunner:
     """Maps the recovery keys of a finding to `session.flows` (the confirm flows of the actions work)."""
 
-    def __init__(self, screen: Screen[Any], session: Session) -> None:
+    def __init__(self, screen: Screen[None], session: Session) -> None:
         self._screen = screen
         self._session = session
         self._busy: set[str] = set()
@@ -65,7 +68,7 @@ class RecoveryRunner:
         blocked: Mapping[str, str] | None = None,
     ) -> None:
         """Run the flow in a worker of the screen; `blocked` maps token ids to the run each one blocks."""
-        flows = getattr(self._session, "flows", None)
+        flows = self._session.flows
         if flows is None:
             self._screen.notify("Recovery actions are not available yet", severity="warning")
             return
@@ -77,7 +80,7 @@ class RecoveryRunner:
         self._screen.run_worker(self._run(flows, finding, what, index, blocked or {}), group="recovery")
 
     async def _run(
-        self, flows: Any, finding: Finding, what: str, runs: Mapping[str, Run], blocked: Mapping[str, str]
+        self, flows: ActionFlows, finding: Finding, what: str, runs: Mapping[str, Run], blocked: Mapping[str, str]
     ) -> None:
         try:
             call = await self._call(flows, finding, what, runs, blocked)
@@ -96,8 +99,8 @@ class RecoveryRunner:
             done()
 
     async def _call(
-        self, flows: Any, finding: Finding, what: str, runs: Mapping[str, Run], blocked: Mapping[str, str]
-    ) -> Callable[[], Awaitable[Any]] | None:
+        self, flows: ActionFlows, finding: Finding, what: str, runs: Mapping[str, Run], blocked: Mapping[str, str]
+    ) -> Callable[[], Awaitable[object]] | None:
         targets = self.targets(finding, what)
         client = self._session.client
         if what == PLUGIN:

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -46,6 +46,9 @@ from tui.widgets.trace_tree import (
     span_info_content,
 )
 
+if TYPE_CHECKING:  # the flows pull in every action screen: imported when a key is pressed
+    from tui.screens.flows import ActionFlows
+
 POLL_GROUP = "run-detail-poll"
 SPAN_DETAIL_DEBOUNCE_SECONDS = 0.4
 MAX_ERROR_CHARS = 20_000
@@ -68,7 +71,13 @@ class RunDetailScreen(Screen[None]):
         Binding("ctrl+r", "refresh_now", "Refresh", id="run_detail.refresh", tooltip="Refresh this run now"),
         Binding("left_square_bracket", "switch_tab(-1)", "Prev tab", id="run_detail.prev_tab"),
         Binding("right_square_bracket", "switch_tab(1)", "Next tab", id="run_detail.next_tab"),
+        Binding("c", "cancel", "Cancel run", id="run_detail.cancel", tooltip="Cancel this run"),
+        Binding("r", "complete", "Complete token", id="run_detail.complete", tooltip="Token of the wait span"),
+        Binding("R", "replay", "Replay", id="run_detail.replay", tooltip="Replay this run as a new run"),
+        Binding("d", "diagnose", "Diagnose", id="run_detail.diagnose", tooltip="Why is this run stuck? (the runbook)"),
     ]
+    NEEDS_SESSION: ClassVar[frozenset[str]] = frozenset({"cancel", "complete", "replay", "diagnose"})
+    """Keys that act through the console's session: hidden on a run detail shown without one."""
 
     def __init__(
         self,
@@ -102,6 +111,8 @@ class RunDetailScreen(Screen[None]):
         self._not_found = False
         self._last_ok: datetime | None = None
         self._suspended = False
+        self._token_keys: bool | None = None
+        """Whether `r` had a token to complete when the footer last asked (None: not loaded yet)."""
         self.polls = 0
         """How many refreshes have run (for tests and the benchmark)."""
 
@@ -193,6 +204,50 @@ class RunDetailScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    # recovery keys: the flows run in an app worker, so closing this screen does not cut one short
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in self.NEEDS_SESSION:
+            return True
+        if self._session is None:
+            return False
+        if action == "diagnose":
+            return True
+        if self.detail is None:
+            return None  # shown dimmed until the run has loaded
+        return True if action != "complete" or self.selected_token_id is not None else None
+
+    def _keys_changed(self) -> None:
+        """Redraw the footer when what the keys can act on changed (the run loaded, a token span under the cursor)."""
+        state = None if self.detail is None else self.selected_token_id is not None
+        if state != self._token_keys:
+            self._token_keys = state
+            self.refresh_bindings()
+
+    def _flows(self) -> ActionFlows | None:
+        return self._session.flows if self._session is not None else None
+
+    def action_cancel(self) -> None:
+        flows, detail = self._flows(), self.detail
+        if flows is not None and detail is not None:
+            flows.start(flows.cancel_runs([detail.run]))
+
+    def action_replay(self) -> None:
+        flows, detail = self._flows(), self.detail
+        if flows is not None and detail is not None:
+            flows.start(flows.replay(detail.run))
+
+    def action_complete(self) -> None:
+        """`r`: complete the token of the `wait.forToken()` span under the trace cursor."""
+        flows, token = self._flows(), self.selected_token_id
+        if flows is not None and token is not None:
+            flows.start(flows.complete_token(token, self.run_id))
+
+    def action_diagnose(self) -> None:
+        from tui.screens.diagnosis import DiagnosisScreen
+
+        if self._session is not None:
+            self.app.push_screen(DiagnosisScreen(self._session, self.run_id))
 
     def action_refresh_now(self) -> None:
         self.refresh_now()
@@ -300,6 +355,7 @@ class RunDetailScreen(Screen[None]):
         self._render_json(detail)
         self._render_related(detail)
         self._render_span_info()
+        self._keys_changed()
 
     def _cursor_to_hung(self, tree: TraceTree) -> None:
         """On first load, put the cursor on the deepest open span: that is what the operator came for."""
@@ -421,6 +477,7 @@ class RunDetailScreen(Screen[None]):
 
     @on(Tree.NodeHighlighted, "#trace")
     def _span_highlighted(self) -> None:
+        self._keys_changed()
         span = self._render_span_info()
         if span is not None and self._data.wants_detail(span.id):
             self._fetch_span_detail(span.id)
@@ -474,7 +531,9 @@ class RunDetailScreen(Screen[None]):
         if 0 <= event.option_index < len(self._related):
             run_id = self._related[event.option_index]
             self.app.push_screen(
-                RunDetailScreen(self._client, self._settings, run_id, clock=self._clock, paused=self._paused)
+                RunDetailScreen(
+                    self._client, self._settings, run_id, clock=self._clock, paused=self._paused, session=self._session
+                )
             )
 
     def _find_span(self, span_id: str) -> Span | None:

@@ -6,7 +6,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.binding import Binding, BindingType
@@ -19,11 +19,15 @@ from tui.model import (
     Run,
     RunStatus,
 )
+from tui.model.text import clean
 from tui.screens.messages import OpenRun
 from tui.screens.pane import PaneScreen
 from tui.screens.session import Session, TriageResult
 from tui.widgets.format import seconds_until_change, short_duration
 from tui.widgets.table import Cell, Column, FastTable, Row
+
+if TYPE_CHECKING:  # the actions layer is imported when a key needs it, not before the first frame
+    from tui.actions import RunFilter
 
 PAGE_SIZE = 100
 FILL_PAGES = 3
@@ -116,8 +120,9 @@ class RunsScreen(PaneScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "next_statuses", "Statuses", id="runs.statuses"),
         Binding("w", "next_window", "Window", id="runs.window"),
-        Binding("space", "app.act('mark')", "Mark", id="runs.mark", tooltip="Mark/unmark the run for c"),
-        Binding("c", "app.act('cancel')", "Cancel run", id="runs.cancel", tooltip="Cancel marked runs, or this"),
+        Binding("space", "mark", "Mark", id="runs.mark", tooltip="Mark/unmark the run for c"),
+        Binding("c", "cancel", "Cancel run", id="runs.cancel", tooltip="Cancel marked runs, or this"),
+        Binding("d", "diagnose", "Diagnose", id="runs.diagnose", tooltip="Why is this run stuck? (the runbook, live)"),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -353,7 +358,47 @@ class RunsScreen(PaneScreen):
         self.window = WINDOWS[index]
         self._requery()
 
+    def action_cancel(self) -> None:
+        """`c`: cancel the marked runs, or the run under the cursor."""
+        run = self.selected_run()
+        runs = self.marked_runs() or ([run] if run is not None else [])
+        flows = self.session.flows
+        if runs and flows is not None:
+            flows.start(flows.cancel_runs(runs))
+
+    def action_diagnose(self) -> None:
+        from tui.screens.diagnosis import DiagnosisScreen
+
+        run_id = self.table.cursor_key
+        if run_id is not None:
+            self.app.push_screen(DiagnosisScreen(self.session, run_id))
+
+    def cancel_matching(self) -> None:
+        """`:cancel-matching`: a bulk cancel of exactly what the pane shows, confirmed with the header's words."""
+        if self.table.filter and not self.table.row_count:
+            words = clean(self.table.filter, 40)
+            self.notify(f"no run matches the filter {words}: nothing to cancel", severity="warning")
+            return
+        flows = self.session.flows
+        if flows is not None:
+            flows.start(flows.cancel_matching(self.run_filter(), loaded=self.table.total_count))
+
+    def run_filter(self) -> RunFilter:
+        """What narrows the pane: a text filter, which the API cannot express, becomes the exact run ids shown."""
+        from tui.actions import RunFilter
+
+        return RunFilter(
+            statuses=self.statuses,
+            queue=self.session.run_queue,
+            period=self.window,
+            run_ids=tuple(sorted(self.table.keys)) if self.table.filter else (),
+            words=self.selection_words(),
+        )
+
     def run_command(self, name: str, argument: str) -> bool:
+        if name == "cancel-matching":
+            self.cancel_matching()
+            return True
         if name == "status":
             return self._set_statuses(argument)
         if name == "window":

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tui.api.client import EngineClient
 from tui.api.guard import WriteGuard
@@ -17,6 +17,7 @@ from tui.model import EnvironmentInfo, QueueMetrics, QueueType
 if TYPE_CHECKING:
     from tui.diagnosis import EnvFacts, Finding
     from tui.diagnosis.scene import Scene
+    from tui.screens.flows import ActionFlows
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,9 @@ class Session:
     environment: EnvironmentInfo | None = None
     run_queue: tuple[str, QueueType] | None = None
     """The queue the runs pane is scoped to, set by `enter` on a queue."""
-    make_flows: Callable[[Session], Any] | None = None
-    """Builds the recovery flows (`tui.screens.flows.ActionFlows`) the first time a key needs them."""
-    _flows: Any = field(default=None, repr=False)
+    make_flows: Callable[[Session], ActionFlows] | None = None
+    """Builds the recovery flows the first time a key needs them."""
+    _flows: ActionFlows | None = field(default=None, repr=False)
     triaged: TriageResult | None = None
     """The latest triage: the triage pane shows it, the runs pane marks STUCK from it (one answer)."""
     _triaging: asyncio.Task[TriageResult] | None = field(default=None, repr=False)
@@ -103,14 +104,14 @@ class Session:
         return self.clock_override() if self.clock_override is not None else self.client.server_now()
 
     @property
-    def flows(self) -> Any:
+    def flows(self) -> ActionFlows | None:
         # Built on first use: the flows pull in every action screen, which first paint does not need.
         if self._flows is None and self.make_flows is not None:
             self._flows = self.make_flows(self)
         return self._flows
 
     @flows.setter
-    def flows(self, value: Any) -> None:
+    def flows(self, value: ActionFlows | None) -> None:
         """Replace the flows (tests, or None for "no actions here"); nothing is built lazily after that."""
         self._flows, self.make_flows = value, None
 

@@ -51,7 +51,7 @@ class WaitpointsScreen(PaneScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "next_status", "Status", id="waitpoints.status"),
         Binding("u", "copy_url", "Copy URL", id="waitpoints.copy_url"),
-        Binding("r", "app.act('complete')", "Complete", id="waitpoints.complete", tooltip="Complete with JSON"),
+        Binding("r", "complete", "Complete", id="waitpoints.complete", tooltip="Complete with JSON"),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -244,6 +244,14 @@ class WaitpointsScreen(PaneScreen):
             return
         self.app.copy_to_clipboard(token.url)
         self.notify("Copied the callback URL", timeout=2)
+
+    def action_complete(self) -> None:
+        """`r`: complete the token under the cursor with a JSON body, naming the run it blocks when known."""
+        token, flows = self.selected_token(), self.session.flows
+        if token is None or flows is None:
+            return
+        waiter = self.blocked_run(token.id)
+        flows.start(flows.complete_token(token.id, waiter if waiter and waiter.startswith("run_") else None))
 
     def run_command(self, name: str, argument: str) -> bool:
         if name != "tag":
