@@ -56,3 +56,15 @@ async def test_capital_c_on_a_pileup_cancels_the_copies_but_the_newest() -> None
         assert copies[-1].status != "CANCELED" and head.status == "EXECUTING"
         assert step.target is not None and head.schedule in step.target
         await wait_note(r, "ancel", timeout=10)
+
+
+async def test_x_on_a_finding_with_no_plugin_says_why() -> None:
+    async with rig("worker-pool-zero") as r:
+        await r.pilot.press("4")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, TriageScreen))
+        screen = r.app.screen
+        assert isinstance(screen, TriageScreen)
+        await wait_for(r.pilot, lambda: screen.selected() is not None, timeout=15)
+        await r.pilot.press("x")
+        await wait_note(r, "No plugin for this finding: its external step is scale-workers")
+        assert r.transport.posts("") == []

@@ -141,6 +141,8 @@ class DiagnosisScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action != "recover":
             return True
+        if parameters[0] == "plugin":
+            return self.finding is not None  # `x` says why when no plugin fits the finding
         return self.finding is not None and self.recovery.offers(self.finding, str(parameters[0]))
 
     def action_back(self) -> None:

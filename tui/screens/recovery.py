@@ -51,6 +51,17 @@ class RecoveryRunner:
         by_name = {p.name: p for p in self._session.settings.plugins}
         return next((by_name[r.external] for r in finding.recovery if r.external in by_name), None)
 
+    def no_plugin(self, finding: Finding) -> str:
+        """Why `x` does nothing on this finding: which external step it has, and the plugin that would run it."""
+        steps = [r.external for r in finding.recovery if r.external]
+        if not steps:
+            return "Nothing to run: this finding's recovery is all in-app keys, no external step"
+        configured = ", ".join(sorted(self.plugin_names)) or "none"
+        return (
+            f"No plugin for this finding: its external step is {clean(steps[0], 40)}; add a plugin with that name "
+            f"to the profile ([[profiles.NAME.plugins]]) to run it from here (configured: {clean(configured, 80)})"
+        )
+
     def targets(self, finding: Finding, what: str) -> list[str]:
         return [r.target for r in finding.recovery if r.action is not None and r.action.value == what and r.target]
 
@@ -74,6 +85,9 @@ class RecoveryRunner:
             return
         if what in self._busy:
             self._screen.notify(f"{what.replace('_', ' ')} is already in progress", severity="warning")
+            return
+        if what == PLUGIN and self._plugin(finding) is None:
+            self._screen.notify(self.no_plugin(finding), severity="warning", timeout=8)
             return
         index = {**known_runs(facts), **(runs or {})}
         self._busy.add(what)

@@ -203,6 +203,8 @@ class TriageScreen(PaneScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         finding = self.selected()
         if action == "recover":
+            if parameters[0] == "plugin":
+                return finding is not None  # `x` says why when no plugin fits the finding
             return finding is not None and self.recovery.offers(finding, str(parameters[0]))
         if action == "diagnose":
             return finding is not None and bool(finding.runs)
