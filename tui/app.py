@@ -79,6 +79,7 @@ class PlatosApp(App[None]):
         Binding("escape", "go_back", "Back", show=False, id="app.back"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="app.refresh"),
         Binding("P", "toggle_polling", "Pause polling", show=False, id="app.pause"),
+        Binding("N", "open_created", "Open new run", id="app.open_created", tooltip="Open the run a replay created"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -147,6 +148,8 @@ class PlatosApp(App[None]):
             return False
         if action == "filter":
             return isinstance(self.screen, PaneScreen)
+        if action == "open_created":
+            return self.session is not None and self.session.created_run is not None
         return True
 
     def action_pane(self, name: str) -> None:
@@ -176,6 +179,10 @@ class PlatosApp(App[None]):
     @on(OpenRun)
     def _open_run(self, message: OpenRun) -> None:
         self.open_run(message.run_id)
+
+    def action_open_created(self) -> None:
+        if self.session is not None and self.session.created_run is not None:
+            self.open_run(self.session.created_run)
 
     def open_run(self, run_id: str) -> None:
         if self.session is None:

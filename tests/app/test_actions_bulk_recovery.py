@@ -68,3 +68,24 @@ async def test_x_on_a_finding_with_no_plugin_says_why() -> None:
         await r.pilot.press("x")
         await wait_note(r, "No plugin for this finding: its external step is scale-workers")
         assert r.transport.posts("") == []
+
+
+async def test_after_a_replay_n_opens_the_new_run() -> None:
+    from tests.app.test_actions_matrix import run_detail
+    from tui.screens.run_detail import RunDetailScreen
+
+    async with rig("entity-offline") as r:
+        await run_detail(r)
+        first = r.app.screen
+        assert isinstance(first, RunDetailScreen)
+        assert r.app.check_action("open_created", ()) is False  # nothing created yet: the key is hidden
+        await r.pilot.press("R")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen), timeout=10)
+        await r.pilot.press("y")
+        await wait_note(r, "N opens run_", timeout=10)
+        created = r.app.session.created_run if r.app.session is not None else None
+        assert created is not None and created != first.run_id
+        await r.pilot.press("N")
+        await wait_for(
+            r.pilot, lambda: isinstance(r.app.screen, RunDetailScreen) and r.app.screen.run_id == created, timeout=10
+        )

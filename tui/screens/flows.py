@@ -137,16 +137,17 @@ class ActionFlows:
         self.app.notify(clean(result.message, 200), title=result.action, timeout=4)
 
     def _report(self, result: ActionResult) -> ActionResult:
+        opens = f" · N opens {clean(result.created_id, 40)}" if result.created_id else ""
         if result.verification is not None:
             v = result.verification
             self.app.notify(
-                clean(v.message, 300), title=result.action, severity="information" if v.verified else "error"
+                clean(v.message, 300) + opens, title=result.action, severity="information" if v.verified else "error"
             )
         else:
             severity: SeverityLevel = "information" if result.outcome is Outcome.OK else "error"
             if result.outcome is Outcome.REFUSED:
                 severity = "warning"
-            self.app.notify(clean(result.message, 300), title=result.action, severity=severity)
+            self.app.notify(clean(result.message, 300) + opens, title=result.action, severity=severity)
         self._refresh()
         return result
 
@@ -232,7 +233,10 @@ class ActionFlows:
             confirmation = confirm_replay(run, self.session.settings, self.runner.now())
             if not await self._gate(confirmation):
                 return None
-            return self._report(await self.runner.replay_run(run, on_sent=self._sent))
+            result = await self.runner.replay_run(run, on_sent=self._sent)
+            if result.created_id is not None:
+                self.session.created_run = result.created_id
+            return self._report(result)
 
     # -- queues ------------------------------------------------------------------------------------------
     async def toggle_pause(self, queue: Queue) -> ActionResult | None:

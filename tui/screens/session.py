@@ -92,6 +92,8 @@ class Session:
     environment: EnvironmentInfo | None = None
     run_queue: tuple[str, QueueType] | None = None
     """The queue the runs pane is scoped to, set by `enter` on a queue."""
+    created_run: str | None = None
+    """The run the latest replay created: `N` opens it."""
     make_flows: Callable[[Session], ActionFlows] | None = None
     """Builds the recovery flows the first time a key needs them."""
     _flows: ActionFlows | None = field(default=None, repr=False)
