@@ -24,22 +24,27 @@ def locked_to(engine: Any, version: str) -> int:
     return sum(1 for r in engine.runs.values() if r.version == version and r.status in ACTIVE_DB)
 
 
-async def open_bad_deploy(r: Rig) -> tuple[TriageScreen, Finding]:
-    """The triage pane with the bad deploy's finding under the cursor."""
+async def open_finding(r: Rig, cause: Cause, recovery: str) -> tuple[TriageScreen, Finding]:
+    """The triage pane with the finding of `cause` under the cursor, once its `recovery` key can act."""
     await r.pilot.press("4")
     await wait_for(r.pilot, lambda: isinstance(r.app.screen, TriageScreen))
     screen = r.app.screen
     assert isinstance(screen, TriageScreen)
 
     def found() -> Finding | None:
-        return next((f for f in screen.findings if f.cause is Cause.DEPLOYMENT_UNRUNNABLE), None)
+        return next((f for f in screen.findings if f.cause is cause), None)
 
     await wait_for(r.pilot, lambda: found() is not None, timeout=15)
     finding = found()
     assert finding is not None
     await wait_for(r.pilot, lambda: screen.table.move_to(finding_key(finding)) and screen.selected() is not None)
-    await wait_for(r.pilot, lambda: screen.check_action("recover", ("rollback",)) is True)
+    await wait_for(r.pilot, lambda: screen.check_action("recover", (recovery,)) is True)
     return screen, finding
+
+
+async def open_bad_deploy(r: Rig) -> tuple[TriageScreen, Finding]:
+    """The triage pane with the bad deploy's finding under the cursor."""
+    return await open_finding(r, Cause.DEPLOYMENT_UNRUNNABLE, "rollback")
 
 
 async def bad_deploy_finding(r: Rig) -> None:

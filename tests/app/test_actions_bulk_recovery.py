@@ -9,10 +9,10 @@ import pytest
 
 from tests.app.actions_sim import rig, wait_note
 from tests.app.harness import wait_for
+from tests.app.rollback_sim import open_finding
 from tests.app.screen_text import screen_text
-from tui.diagnosis import Action, Cause, Finding
+from tui.diagnosis import Action, Cause
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.triage import TriageScreen, finding_key
 
 
 @pytest.fixture(autouse=True)
@@ -23,19 +23,7 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 async def test_capital_c_on_a_pileup_cancels_the_copies_but_the_newest() -> None:
     async with rig("schedule-pileup") as r:
-        await r.pilot.press("4")
-        await wait_for(r.pilot, lambda: isinstance(r.app.screen, TriageScreen))
-        screen = r.app.screen
-        assert isinstance(screen, TriageScreen)
-
-        def found() -> Finding | None:
-            return next((f for f in screen.findings if f.cause is Cause.SCHEDULE_PILEUP), None)
-
-        await wait_for(r.pilot, lambda: found() is not None, timeout=15)
-        finding = found()
-        assert finding is not None
-        await wait_for(r.pilot, lambda: screen.table.move_to(finding_key(finding)) and screen.selected() is not None)
-        await wait_for(r.pilot, lambda: screen.check_action("recover", ("cancel_matching",)) is True)
+        _, finding = await open_finding(r, Cause.SCHEDULE_PILEUP, "cancel_matching")
         assert "C Bulk cancel" in screen_text(r.app)
         [step] = [s for s in finding.recovery if s.action is Action.CANCEL_MATCHING]
         head = next(x for x in r.engine.runs.values() if x.task == "reconcile-ledger" and x.status == "EXECUTING")
@@ -60,11 +48,7 @@ async def test_capital_c_on_a_pileup_cancels_the_copies_but_the_newest() -> None
 
 async def test_x_on_a_finding_with_no_plugin_says_why() -> None:
     async with rig("worker-pool-zero") as r:
-        await r.pilot.press("4")
-        await wait_for(r.pilot, lambda: isinstance(r.app.screen, TriageScreen))
-        screen = r.app.screen
-        assert isinstance(screen, TriageScreen)
-        await wait_for(r.pilot, lambda: screen.selected() is not None, timeout=15)
+        await open_finding(r, Cause.WORKER_POOL_EMPTY, "plugin")
         await r.pilot.press("x")
         await wait_note(r, "No plugin for this finding: its external step is scale-workers")
         assert r.transport.posts("") == []
