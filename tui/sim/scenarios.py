@@ -177,7 +177,7 @@ def _specials(engine: Engine, now: datetime) -> None:
         engine.create_run("process-video", delay_until=now + timedelta(hours=2), tags=["scheduled"])
         pending = engine.create_run("nightly-report", enqueue=False, tags=["needs-deploy"])
         engine.queues["task/nightly-report"].waiting.clear()
-        engine._set_status(pending, "PENDING_VERSION", "RUN_CREATED")
+        engine.set_status(pending, "PENDING_VERSION", "RUN_CREATED")
     engine.releases[pending.iid] = now + timedelta(minutes=8)  # the deploy with its task is on its way
     for i, hours in enumerate((26, 4, 2)):
         created = now - timedelta(hours=hours)
@@ -320,7 +320,7 @@ def _large(engine: Engine, queue_count: int, run_count: int) -> None:
         engine.by_status.setdefault(status, set()).add(run.iid)
         if status == "PENDING":
             run.snapshot = "QUEUED"
-            queue.waiting.append(run.iid)
+            engine.add_waiting(queue, run)
         elif status in ("DEQUEUED", "EXECUTING"):
             run.snapshot = "PENDING_EXECUTING" if status == "DEQUEUED" else "EXECUTING"
             run.started_at = run.locked_at = when
