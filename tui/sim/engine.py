@@ -227,9 +227,13 @@ class Engine:
         run.span_index[run.spans.id] = run.spans
         self.runs[run.iid] = run
         key = (when, run.iid)
-        index = bisect.bisect_right(self.order_keys, key)
-        self.order_keys.insert(index, key)
-        self.order.insert(index, run)
+        if not self.order_keys or key >= self.order_keys[-1]:
+            self.order_keys.append(key)  # the common case (arrivals, seeding in time order) skips the search
+            self.order.append(run)
+        else:
+            index = bisect.bisect_right(self.order_keys, key)
+            self.order_keys.insert(index, key)
+            self.order.insert(index, run)
         self.by_status.setdefault("PENDING", set()).add(run.iid)
         if ttl:
             run.expire_at = when + timedelta(seconds=parse_duration(ttl))
