@@ -223,7 +223,42 @@ class Engine:
             run.parent, run.root, run.depth = parent.iid, parent.root or parent.iid, parent.depth + 1
             run.trigger_function = "triggerAndWait"
             self.children.setdefault(parent.iid, []).append(run)
-        run.spans = Span(id=self.hex_id(), run_id=run.friendly, message=task, start=when)
+        self._admit(run)
+        if ttl:
+            run.expire_at = when + timedelta(seconds=parse_duration(ttl))
+        if delay_until is not None and delay_until > self.now:
+            run.delay_until = delay_until
+            self.set_status(run, "DELAYED", "DELAYED")
+            self.arm(run)
+        elif enqueue:
+            self.enqueue(run, when)
+        return run
+
+    def seed_run(self, task: str, queue: Queue, created_at: datetime, plan: Plan, status: str, snapshot: str) -> Run:
+        """A run put straight in `status`, made as `create_run` makes one of an unregistered task (the same ids).
+
+        For seeding big worlds: it skips what such a run does not need (task defaults, tags, the queue check).
+        """
+        when = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
+        run = Run(
+            iid=self.new_id(),
+            task=task,
+            queue=queue.stored,
+            status=status,
+            snapshot=snapshot,
+            created_at=when,
+            updated_at=when,
+            plan=plan,
+            payload={},
+            trace_id=self.hex_id(32),
+        )
+        self._admit(run)
+        return run
+
+    def _admit(self, run: Run) -> None:
+        """Give a new run its root span and enter it in the indexes (by id, creation order, status)."""
+        when = run.created_at
+        run.spans = Span(id=self.hex_id(), run_id=run.friendly, message=run.task, start=when)
         run.span_index[run.spans.id] = run.spans
         self.runs[run.iid] = run
         key = (when, run.iid)
@@ -234,16 +269,7 @@ class Engine:
             index = bisect.bisect_right(self.order_keys, key)
             self.order_keys.insert(index, key)
             self.order.insert(index, run)
-        self.by_status.setdefault("PENDING", set()).add(run.iid)
-        if ttl:
-            run.expire_at = when + timedelta(seconds=parse_duration(ttl))
-        if delay_until is not None and delay_until > self.now:
-            run.delay_until = delay_until
-            self.set_status(run, "DELAYED", "DELAYED")
-            self.arm(run)
-        elif enqueue:
-            self.enqueue(run, when)
-        return run
+        self.by_status.setdefault(run.status, set()).add(run.iid)
 
     def enqueue(self, run: Run, at: datetime | None = None) -> None:
         """Put a run in its queue's waiting set (QUEUED snapshot)."""

@@ -300,6 +300,16 @@ FAULTS: dict[str, Callable[[Engine, datetime], object]] = {
 }
 
 
+SEEDED_SNAPSHOTS = {
+    "PENDING": "QUEUED",
+    "DEQUEUED": "PENDING_EXECUTING",
+    "EXECUTING": "EXECUTING",
+    "WAITING_TO_RESUME": "SUSPENDED",
+    "COMPLETED_SUCCESSFULLY": "FINISHED",
+}
+"""The execution snapshot a big world's runs show in each status."""
+
+
 def _large(engine: Engine, queue_count: int, run_count: int) -> None:
     """A big environment for benchmarks: many queues, many runs, mostly finished over the last 7 days."""
     # Millions of long-lived objects would set off ever longer collections that free nothing, while they are made
@@ -330,23 +340,15 @@ def _large_world(engine: Engine, queue_count: int, run_count: int) -> None:
         queue = names[i % queue_count]
         task = queue.name
         when = begin + timedelta(seconds=span * i / run_count)
-        run = engine.create_run(task, created_at=when, queue=queue.stored, plan=finished, enqueue=False)
-        engine.by_status["PENDING"].discard(run.iid)
         status = active[i % 4] if i > run_count - run_count // 10 else "COMPLETED_SUCCESSFULLY"
-        run.status = status
-        engine.by_status.setdefault(status, set()).add(run.iid)
+        run = engine.seed_run(task, queue, when, finished, status, SEEDED_SNAPSHOTS[status])
         if status == "PENDING":
-            run.snapshot = "QUEUED"
             engine.add_waiting(queue, run)
         elif status in ("DEQUEUED", "EXECUTING"):
-            run.snapshot = "PENDING_EXECUTING" if status == "DEQUEUED" else "EXECUTING"
             run.started_at = run.locked_at = when
             run.plan = stuck
             queue.dequeued.add(run.iid)
             queue.operational.add(run.iid)
-        elif status == "WAITING_TO_RESUME":
-            run.snapshot = "SUSPENDED"
-        else:
-            run.snapshot = "FINISHED"
+        elif status == "COMPLETED_SUCCESSFULLY":
             run.started_at, run.completed_at = when, when + timedelta(seconds=20)
     engine.workers = 0  # a frozen picture: benchmarks measure the console, not the engine
