@@ -543,6 +543,96 @@ def section_triage(quick: bool) -> None:
         )
 
 
+# ----- 8. the simulator at scale -------------------------------------------------------------------------
+
+
+SIM_REQUESTS = 150
+"""Requests per kind: with the warm-up, fewer than the simulator's 750-token rate-limit bucket."""
+
+
+async def sim_request_cost(queues: int, runs: int, requests: int) -> dict[str, list[float]]:
+    """Wall ms per retrieve and list call against the in-process simulator (its clock follows the real one)."""
+    import httpx
+
+    from tui.sim import server
+
+    app = server.create_app(server.SimOptions(scenario="incident", seed=1, queues=queues, runs=runs))
+    engine = app.state.sim.engine
+    active = [r.friendly for r in engine.order[-runs // 10 :]]
+    rng = random.Random(5)
+    headers = {"authorization": f"Bearer {server.DEFAULT_SECRET_KEY}"}
+    took: dict[str, list[float]] = {"retrieve": [], "list": []}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim", headers=headers) as c:
+        for _ in range(10):
+            (await c.get("/api/v1/runs")).raise_for_status()
+        for _ in range(requests):
+            for kind, path in (("retrieve", f"/api/v3/runs/{rng.choice(active)}"), ("list", "/api/v1/runs")):
+                started = time.perf_counter()
+                (await c.get(path)).raise_for_status()
+                took[kind].append((time.perf_counter() - started) * 1000)
+    return took
+
+
+def sim_start(queues: int, runs: int, timeout: float = 300.0) -> tuple[float, float]:
+    """Seconds from exec of `platos-tui sim` until it answers a run list, and its peak RSS in MB."""
+    import socket
+
+    import httpx
+
+    from tui.sim import server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "tui", "sim", "--port", str(port), "--queues", str(queues), "--runs", str(runs)]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    headers = {"authorization": f"Bearer {server.DEFAULT_SECRET_KEY}"}
+    took = float("nan")
+    # One client for every attempt: a new one per attempt builds an SSL context, CPU the child would miss.
+    client = httpx.Client(headers=headers, timeout=60)
+    try:
+        while time.perf_counter() - started < timeout and child.poll() is None:
+            try:
+                if client.get(f"http://127.0.0.1:{port}/api/v1/runs").status_code == 200:
+                    took = time.perf_counter() - started
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        peak = float("nan")
+        with open(f"/proc/{child.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024
+        return took, peak
+    finally:
+        client.close()
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def verdict(value: float, target: float) -> str:
+    return "met" if value <= target else "missed"
+
+
+def section_simulator(quick: bool) -> None:
+    requests = 50 if quick else SIM_REQUESTS
+    print("\n8. the simulator at scale (the engine behind --demo, the tests and these benchmarks)")
+    took = asyncio.run(sim_request_cost(1_000, 100_000, requests))
+    print(f"   1,000 queues, 100,000 runs, in-process ASGI, {requests} calls each, clock following real time")
+    for kind in ("retrieve", "list"):
+        median = statistics.median(took[kind])
+        p90 = statistics.quantiles(took[kind], n=10)[-1]
+        print(
+            f"   {kind:<8} median {median:6.2f} ms  p90 {p90:6.2f} ms"
+            f"   target ≤ 1.5 ms median   {verdict(median, 1.5)}"
+        )
+    seconds, peak = sim_start(10_000, 1_000_000)
+    print("   `platos-tui sim --queues 10000 --runs 1000000`, exec to first answered run list")
+    print(f"   start  {seconds:6.1f} s    target ≤ 30 s      {verdict(seconds, 30.0)}")
+    print(f"   peak RSS {peak:6.0f} MB  target ≤ 2048 MB   {verdict(peak, 2048.0)}")
+
+
 SECTIONS = {
     "startup": section_startup,
     "refresh": section_refresh,
@@ -551,6 +641,7 @@ SECTIONS = {
     "memory": section_memory,
     "budget": section_budget,
     "triage": section_triage,
+    "simulator": section_simulator,
 }
 
 

@@ -71,7 +71,7 @@ def hold_pending(engine: Engine, task: str, created: datetime) -> Run:
     """A run of a task no deployed version has: PENDING_VERSION until a version with the task is released."""
     with at(engine, created):
         run = engine.create_run(task, enqueue=False, plan=Plan(duration=20.0), tags=["ledger"])
-        engine._set_status(run, "PENDING_VERSION", "RUN_CREATED")
+        engine.set_status(run, "PENDING_VERSION", "RUN_CREATED")
     return run
 
 

@@ -1,16 +1,18 @@
-"""The attempt lifecycle: start, tool calls, token waits, retries, stalls and finishing (API.md §3, §11)."""
+"""The attempt lifecycle: start, tool calls, token waits, retries, stalls and finishing (API.md §3, §11).
+
+The engine imports this module and hands itself in as a `Host`; nothing here imports the engine.
+"""
 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+import random
+from collections.abc import Iterable, MutableMapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from tui.sim.clock import iso
-from tui.sim.state import Run, Span
-
-if TYPE_CHECKING:
-    from tui.sim.engine import Engine
+from tui.sim.state import Run, Span, Token
 
 TOOL_SECONDS = 3.0
 STALL_TIMEOUT = 60.0
@@ -20,32 +22,102 @@ PULL_SECONDS = 180.0
 """How long a worker retries pulling an image that cannot be pulled before the engine nacks the run."""
 
 
-def progress(engine: Engine) -> None:
-    """Start attempts that are due and end the phases that are over."""
-    for run in engine.with_status("DEQUEUED"):
-        broken = engine.image_error(run.version)
-        if broken is not None:
-            if run.locked_at is not None and (engine.now - run.locked_at).total_seconds() >= PULL_SECONDS:
-                pull_failed(engine, run, broken)
-            continue
+class Host(Protocol):
+    """What the lifecycle needs of the engine running it: the clock, the world and a few operations."""
+
+    @property
+    def now(self) -> datetime: ...
+    @property
+    def rng(self) -> random.Random: ...
+    @property
+    def runs(self) -> dict[str, Run]: ...
+    @property
+    def tokens(self) -> dict[str, Token]: ...
+    @property
+    def children(self) -> dict[str, list[Run]]: ...
+    @property
+    def entities_down(self) -> set[str]: ...
+    @property
+    def tool_timeout(self) -> float: ...
+    @property
+    def auto_resolve(self) -> float | None: ...
+    @property
+    def resolvers(self) -> MutableMapping[str, datetime]: ...
+    @property
+    def lost(self) -> set[str]: ...
+
+    def new_id(self) -> str: ...
+    def hex_id(self, length: int = 16) -> str: ...
+    def set_status(self, run: Run, status: str, snapshot: str) -> None: ...
+    def release(self, run: Run) -> None: ...
+    def enqueue(self, run: Run, at: datetime | None = None) -> None: ...
+    def arm(self, run: Run) -> None:
+        """Make sure the engine looks at `run` again by the moment `due` gives for it."""
+
+    def add_span(self, run: Run, message: str, *, parent: Span | None = None, **extra: Any) -> Span: ...
+    def attempt_span(self, run: Run) -> Span | None: ...
+    def open_leaf(self, run: Run) -> Span | None: ...
+    def create_run(self, task: str, *, parent: Run | None = None, tags: Iterable[str] = ()) -> Run: ...
+    def create_token(self, *, tags: Iterable[str] = ()) -> Token: ...
+    def image_error(self, version: str | None) -> str | None: ...
+    def start_error(self, version: str | None) -> str | None: ...
+
+
+def due(engine: Host, run: Run) -> datetime | None:
+    """The next moment the engine has something to do for this run by itself (a timer, a phase end, a step)."""
+    status = run.status
+    if status == "DELAYED":
+        return run.delay_until
+    if status == "PENDING":
+        return run.expire_at
+    if status == "DEQUEUED":
+        if engine.image_error(run.version) is not None:
+            return None if run.locked_at is None else run.locked_at + timedelta(seconds=PULL_SECONDS)
         if run.plan.never_starts:
-            overdue = run.locked_at is not None and (engine.now - run.locked_at).total_seconds() >= STALL_TIMEOUT
-            if overdue and not run.plan.heartbeats:
-                stalled(engine, run)
-            continue
-        if run.phase_end is not None and run.phase_end <= engine.now:
-            start_attempt(engine, run)
-    for run in engine.with_status("EXECUTING"):
-        while run.phase_end is not None and run.phase_end <= engine.now and run.status == "EXECUTING":
-            phase_done(engine, run)
-        dies = run.crash_at is not None and run.crash_at <= engine.now
-        if run.status == "EXECUTING" and run.phase == "work" and dies:
-            crashed(engine, run)
-        if run.status == "EXECUTING" and run.phase == "work" and run.plan.step_seconds:
-            step(engine, run, run.plan.step_seconds)
+            if run.locked_at is None or run.plan.heartbeats:
+                return None  # a heartbeating worker pushes the stall timer back forever
+            return run.locked_at + timedelta(seconds=STALL_TIMEOUT)
+        return run.phase_end
+    if status != "EXECUTING":
+        return None
+    times = [] if run.phase_end is None else [run.phase_end]
+    if run.phase == "work":
+        if run.crash_at is not None:
+            times.append(run.crash_at)
+        if run.plan.step_seconds:
+            leaf = engine.open_leaf(run)
+            times.append(engine.now if leaf is None else leaf.start + timedelta(seconds=run.plan.step_seconds))
+    return min(times, default=None)
 
 
-def pull_failed(engine: Engine, run: Run, error: str) -> None:
+def tend_dequeued(engine: Host, run: Run) -> None:
+    """A pulled run: start its attempt when due, or give up on it (image never pulled, stall timeout)."""
+    broken = engine.image_error(run.version)
+    if broken is not None:
+        if run.locked_at is not None and (engine.now - run.locked_at).total_seconds() >= PULL_SECONDS:
+            pull_failed(engine, run, broken)
+        return
+    if run.plan.never_starts:
+        overdue = run.locked_at is not None and (engine.now - run.locked_at).total_seconds() >= STALL_TIMEOUT
+        if overdue and not run.plan.heartbeats:
+            stalled(engine, run)
+        return
+    if run.phase_end is not None and run.phase_end <= engine.now:
+        start_attempt(engine, run)
+
+
+def tend_executing(engine: Host, run: Run) -> None:
+    """An executing run: end the phases that are over, let its worker die on time, and record its steps."""
+    while run.phase_end is not None and run.phase_end <= engine.now and run.status == "EXECUTING":
+        phase_done(engine, run)
+    dies = run.crash_at is not None and run.crash_at <= engine.now
+    if run.status == "EXECUTING" and run.phase == "work" and dies:
+        crashed(engine, run)
+    if run.status == "EXECUTING" and run.phase == "work" and run.plan.step_seconds:
+        step(engine, run, run.plan.step_seconds)
+
+
+def pull_failed(engine: Host, run: Run, error: str) -> None:
     """The worker gave up pulling the version's image: the trace records it and the engine nacks the run."""
     span = engine.add_span(run, "pull image", parent=run.spans)
     span.end, span.is_error = engine.now, True
@@ -53,42 +125,43 @@ def pull_failed(engine: Engine, run: Run, error: str) -> None:
     stalled(engine, run)
 
 
-def crashed(engine: Engine, run: Run) -> None:
+def crashed(engine: Host, run: Run) -> None:
     """The worker process died (OOM): nothing ends its spans and no heartbeat frees its slot."""
     engine.add_span(run, "memory usage 1.97 GB of 2 GB (small-2x)", properties={"memory.mb": 2017}).end = engine.now
     run.phase, run.phase_end, run.crash_at = "dead", None, None
 
 
-def step(engine: Engine, run: Run, every: float) -> None:
+def step(engine: Host, run: Run, every: float) -> None:
     """Close the current `step N` span once it has lasted `every` seconds and open the next one."""
-    leaf = engine._open_leaf(run)
+    leaf = engine.open_leaf(run)
     if leaf is not None and (engine.now - leaf.start).total_seconds() < every:
         return
     if leaf is not None:
         leaf.end = engine.now
     done = sum(1 for s in run.span_index.values() if s.message.startswith("step "))
     engine.add_span(run, f"step {done + 1}", properties={"step": done + 1})
+    engine.arm(run)
 
 
-def stalled(engine: Engine, run: Run) -> None:
+def stalled(engine: Host, run: Run) -> None:
     """The PENDING_EXECUTING stall timeout: nack back to the queue, or fail after too many (API.md §11.2)."""
     run.requeues += 1
     if run.requeues >= MAX_REQUEUES:
         code = "TASK_RUN_DEQUEUED_MAX_RETRIES"
         finish(engine, run, "SYSTEM_FAILURE", error={"message": f"{code}: the attempt never started", "name": code})
         return
-    engine._release(run)
+    engine.release(run)
     run.phase_end = None
     engine.enqueue(run)
 
 
-def start_attempt(engine: Engine, run: Run) -> None:
+def start_attempt(engine: Host, run: Run) -> None:
     resumed = run.phase == "resume"
-    engine._set_status(run, "EXECUTING", "EXECUTING")
+    engine.set_status(run, "EXECUTING", "EXECUTING")
     if run.started_at is None:
         run.started_at = engine.now
     if resumed:
-        leaf = engine._open_leaf(run)
+        leaf = engine.open_leaf(run)
         if leaf is not None:
             leaf.end = engine.now
         begin(engine, run, "work")
@@ -116,7 +189,7 @@ def _after_tool(run: Run) -> str:
     return "child" if run.plan.wait_child else ("wait" if run.plan.wait_token else "work")
 
 
-def begin(engine: Engine, run: Run, phase: str) -> None:
+def begin(engine: Host, run: Run, phase: str) -> None:
     run.phase = phase
     if phase == "tool":
         assert run.plan.tool is not None
@@ -159,19 +232,20 @@ def begin(engine: Engine, run: Run, phase: str) -> None:
         run.phase_end = None if math.isinf(duration) else engine.now + timedelta(seconds=duration)
         if run.plan.crash_after is not None:
             run.crash_at = engine.now + timedelta(seconds=run.plan.crash_after)
+    engine.arm(run)
 
 
-def _suspend(engine: Engine, run: Run) -> None:
+def _suspend(engine: Host, run: Run) -> None:
     """A wait checkpoints the run (slot released, WAITING) or keeps it EXECUTING on its slot (API.md §11.3)."""
     if run.plan.checkpoint:
-        engine._release(run)
-        engine._set_status(run, "WAITING_TO_RESUME", "SUSPENDED")
+        engine.release(run)
+        engine.set_status(run, "WAITING_TO_RESUME", "SUSPENDED")
     else:
         run.snapshot = "EXECUTING_WITH_WAITPOINTS"
 
 
-def phase_done(engine: Engine, run: Run) -> None:
-    leaf = engine._open_leaf(run)
+def phase_done(engine: Host, run: Run) -> None:
+    leaf = engine.open_leaf(run)
     if run.phase == "tool":
         assert run.plan.tool is not None
         entity = run.plan.tool.partition(".")[0]
@@ -196,26 +270,26 @@ def phase_done(engine: Engine, run: Run) -> None:
         finish(engine, run, "COMPLETED_SUCCESSFULLY")
 
 
-def attempt_failed(engine: Engine, run: Run, message: str) -> None:
-    attempt = engine._attempt_span(run)
+def attempt_failed(engine: Host, run: Run, message: str) -> None:
+    attempt = engine.attempt_span(run)
     if attempt is not None:
         attempt.end, attempt.is_error = engine.now, True
         attempt.events.append({"name": "exception", "time": iso(engine.now), "properties": {"message": message}})
     if run.attempt < MAX_ATTEMPTS:
-        engine._release(run)
+        engine.release(run)
         run.phase = ""
         engine.enqueue(run, engine.now + timedelta(seconds=5 * run.attempt))
     else:
         finish(engine, run, "COMPLETED_WITH_ERRORS", error={"message": message, "name": "Error"})
 
 
-def finish(engine: Engine, run: Run, status: str, error: dict[str, Any] | None = None, cancelled: bool = False) -> None:
-    engine._release(run)
+def finish(engine: Host, run: Run, status: str, error: dict[str, Any] | None = None, cancelled: bool = False) -> None:
+    engine.release(run)
     if error is not None:
         run.error = error
     run.completed_at = engine.now
     run.phase_end = None
-    engine._set_status(run, status, "FINISHED")
+    engine.set_status(run, status, "FINISHED")
     if run.token and run.token in engine.tokens:
         engine.tokens[run.token].waiters.discard(run.iid)
     if run.parent_span is not None and run.parent is not None:
@@ -233,7 +307,7 @@ def finish(engine: Engine, run: Run, status: str, error: dict[str, Any] | None =
             engine.add_span(run, "cancelled", parent=run.spans).end = engine.now
 
 
-def _child_done(engine: Engine, parent: Run) -> None:
+def _child_done(engine: Host, parent: Run) -> None:
     """A waited-for child finished: the parent resumes (back through its queue if it was checkpointed)."""
     if parent.phase != "child" or parent.iid in engine.lost:
         return
@@ -243,3 +317,4 @@ def _child_done(engine: Engine, parent: Run) -> None:
         engine.enqueue(parent)
     elif parent.status == "EXECUTING":
         parent.phase_end = engine.now
+        engine.arm(parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 from collections.abc import Callable
@@ -177,7 +178,7 @@ def _specials(engine: Engine, now: datetime) -> None:
         engine.create_run("process-video", delay_until=now + timedelta(hours=2), tags=["scheduled"])
         pending = engine.create_run("nightly-report", enqueue=False, tags=["needs-deploy"])
         engine.queues["task/nightly-report"].waiting.clear()
-        engine._set_status(pending, "PENDING_VERSION", "RUN_CREATED")
+        engine.set_status(pending, "PENDING_VERSION", "RUN_CREATED")
     engine.releases[pending.iid] = now + timedelta(minutes=8)  # the deploy with its task is on its way
     for i, hours in enumerate((26, 4, 2)):
         created = now - timedelta(hours=hours)
@@ -299,8 +300,32 @@ FAULTS: dict[str, Callable[[Engine, datetime], object]] = {
 }
 
 
+SEEDED_SNAPSHOTS = {
+    "PENDING": "QUEUED",
+    "DEQUEUED": "PENDING_EXECUTING",
+    "EXECUTING": "EXECUTING",
+    "WAITING_TO_RESUME": "SUSPENDED",
+    "COMPLETED_SUCCESSFULLY": "FINISHED",
+}
+"""The execution snapshot a big world's runs show in each status."""
+
+
 def _large(engine: Engine, queue_count: int, run_count: int) -> None:
     """A big environment for benchmarks: many queues, many runs, mostly finished over the last 7 days."""
+    # Millions of long-lived objects would set off ever longer collections that free nothing, while they are made
+    # and again on the first requests; frozen, the collector skips them (refcounting still frees them later).
+    gc.collect()  # so that no earlier garbage is frozen with them
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _large_world(engine, queue_count, run_count)
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+def _large_world(engine: Engine, queue_count: int, run_count: int) -> None:
     rng = random.Random(11)
     names: list[Queue] = [
         engine.add_queue(f"task-{i:05d}", "task" if i % 4 else "custom", rng.choice((None, 2, 5, 10, 25)))
@@ -309,27 +334,21 @@ def _large(engine: Engine, queue_count: int, run_count: int) -> None:
     begin = engine.now - timedelta(days=6)
     span = (engine.now - begin).total_seconds()
     active = ("PENDING", "DEQUEUED", "EXECUTING", "WAITING_TO_RESUME")
+    # Plans are never changed in place (a run gets a new one), so runs that behave alike can share one.
+    finished, stuck = Plan(duration=30.0), Plan(duration=math.inf, never_starts=True, heartbeats=True)
     for i in range(run_count):
         queue = names[i % queue_count]
         task = queue.name
         when = begin + timedelta(seconds=span * i / run_count)
-        run = engine.create_run(task, created_at=when, queue=queue.stored, plan=Plan(duration=30.0), enqueue=False)
-        engine.by_status["PENDING"].discard(run.iid)
         status = active[i % 4] if i > run_count - run_count // 10 else "COMPLETED_SUCCESSFULLY"
-        run.status = status
-        engine.by_status.setdefault(status, set()).add(run.iid)
+        run = engine.seed_run(task, queue, when, finished, status, SEEDED_SNAPSHOTS[status])
         if status == "PENDING":
-            run.snapshot = "QUEUED"
-            queue.waiting.append(run.iid)
+            engine.add_waiting(queue, run)
         elif status in ("DEQUEUED", "EXECUTING"):
-            run.snapshot = "PENDING_EXECUTING" if status == "DEQUEUED" else "EXECUTING"
             run.started_at = run.locked_at = when
-            run.plan = Plan(duration=math.inf, never_starts=True, heartbeats=True)
+            run.plan = stuck
             queue.dequeued.add(run.iid)
             queue.operational.add(run.iid)
-        elif status == "WAITING_TO_RESUME":
-            run.snapshot = "SUSPENDED"
-        else:
-            run.snapshot = "FINISHED"
+        elif status == "COMPLETED_SUCCESSFULLY":
             run.started_at, run.completed_at = when, when + timedelta(seconds=20)
     engine.workers = 0  # a frozen picture: benchmarks measure the console, not the engine

@@ -64,7 +64,7 @@ class Queue:
         return self.override_limit if self.override_limit is not None else self.base_limit
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     """A span; `end` None means in progress (`isPartial`)."""
 
@@ -83,7 +83,7 @@ class Span:
     children: list[Span] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     """How a run behaves when it executes."""
 
