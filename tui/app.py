@@ -108,6 +108,14 @@ class PlatosApp(App[None]):
             pool.shutdown(wait=False)
         self.session: Session | None = None
         self._origin: str | None = None
+        self.failure: Exception | None = None
+        """The first unhandled error, which ended the app: the composition root reports it in one line."""
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's only hook for an error that ends the app; it still exits as before.
+        if self.failure is None:
+            self.failure = error
+        super()._handle_exception(error)
 
     def _flows(self, session: Session) -> ActionFlows:
         from tui.screens.flows import ActionFlows

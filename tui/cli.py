@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import ipaddress
 import os
 import shlex
@@ -224,17 +225,26 @@ def _run_tui(args: argparse.Namespace) -> int:
 
     from tui.app import PlatosApp
 
+    app = PlatosApp(
+        settings,
+        make_client=make_client,
+        load_profile=load_profile,
+        start_demo=demo,
+        read_only_locked=args.read_only,
+    )
+    debug = bool(os.environ.get(DEBUG_ENV))
+    if not debug:
+        from rich.console import Console
+
+        # Textual prints its traceback here on the way out; the operator gets one line from us instead.
+        app.error_console = Console(file=io.StringIO(), stderr=False)
     try:
-        PlatosApp(
-            settings,
-            make_client=make_client,
-            load_profile=load_profile,
-            start_demo=demo,
-            read_only_locked=args.read_only,
-        ).run()
+        app.run()
     finally:
         for running in sims:
             running.stop()
+    if app.failure is not None:
+        return _fail(f"internal error: {_describe(app.failure)}") if debug else _internal(app.failure)
     return 0
 
 

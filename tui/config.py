@@ -194,7 +194,7 @@ PROFILE_KEYS = frozenset(
         "url", "environment", "env_type", "read_only", "allow_insecure_http",
         "secret_key", "secret_key_env", "secret_key_command",
         "admin_token", "admin_token_env", "admin_token_command",
-        "refresh_seconds", "budget_per_second", "connect_timeout", "read_timeout",
+        "refresh_seconds", "budget_per_second", "connect_timeout", "read_timeout", "max_response_mb", "branch",
         "thresholds", "keymap", "plugins",
     }
 )  # fmt: skip

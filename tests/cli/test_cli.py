@@ -54,6 +54,7 @@ class FakeApp:
     """Stands in for PlatosApp and records how the CLI built it."""
 
     made: list[FakeApp] = []
+    failure: Exception | None = None
 
     def __init__(self, settings: Settings | None, **kwargs: Any) -> None:
         self.settings, self.kwargs, self.ran = settings, kwargs, False

@@ -460,3 +460,16 @@ def test_an_unknown_key_warns_with_the_nearest_known_one(cfg: Path) -> None:
     assert ":line 5" in said
     assert "executing_secs: did you mean executing_seconds?" in said
     assert "defualt_profile: did you mean default_profile?" in said
+
+
+def test_every_documented_profile_key_is_known(cfg: Path) -> None:
+    """`max_response_mb` and `branch` are read from a profile: they must not warn as unknown keys."""
+    write(
+        cfg,
+        'default_profile = "a"\n[profiles.a]\nurl = "https://a"\nsecret_key_env = "K"\nmax_response_mb = 4\n'
+        'branch = "feature-x"\n',
+    )
+    warnings: list[str] = []
+    settings = load_settings(environ={"K": DEV_KEY, "PLATOS_TUI_CONFIG": str(cfg)}, warn=warnings.append)
+    assert settings is not None and settings.max_response_mb == 4 and settings.branch == "feature-x"
+    assert not any("unknown key" in w for w in warnings), warnings

@@ -3,6 +3,7 @@
 from tui.actions.audit import (
     AuditEntry,
     AuditLog,
+    AuditUnavailable,
     audit_command,
     default_audit_path,
     entry_line,
@@ -36,6 +37,7 @@ __all__ = [
     "ActionRunner",
     "AuditEntry",
     "AuditLog",
+    "AuditUnavailable",
     "BodyCheck",
     "Confirmation",
     "Environment",

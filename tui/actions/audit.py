@@ -53,6 +53,15 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class AuditUnavailable(Exception):
+    """The audit log cannot be written; an action without its record must not be sent."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"the audit log {path} is not writable ({reason})")
+
+
 class AuditLog:
     """Writes audit records; every string passes through the scrubber first. Safe to share across actions."""
 
@@ -103,17 +112,28 @@ class AuditLog:
     def verified(self, attempt: str, verification: Mapping[str, JSON]) -> None:
         self._append({"kind": "verify", "attempt": attempt, "verification": dict(verification)})
 
+    def check(self) -> None:
+        """Raise `AuditUnavailable` unless a record could be appended now (asked before a confirmation)."""
+        self._write(b"")
+
     def _append(self, record: dict[str, JSON]) -> None:
         record = {"v": FORMAT_VERSION, "time": _iso(self._clock()), **record}
         line = json.dumps(self._scrubber.json(record), ensure_ascii=False, separators=(",", ":")) + "\n"
-        _ensure_private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._write(line.encode())
+
+    def _write(self, data: bytes) -> None:
         try:
-            os.fchmod(fd, 0o600)  # also tightens a file someone created with a looser mode
-            os.write(fd, line.encode())  # one write per line: appends from two processes do not interleave
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            _ensure_private_dir(self.path.parent)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.fchmod(fd, 0o600)  # also tightens a file someone created with a looser mode
+                if data:
+                    os.write(fd, data)  # one write per line: appends from two processes do not interleave
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise AuditUnavailable(self.path, exc.strerror or type(exc).__name__) from exc
 
 
 def _ensure_private_dir(path: Path) -> None:
@@ -276,7 +296,11 @@ def audit_command(as_json: bool, since: str | None, out: TextIO, *, path: Path |
         print(f"platos-tui audit: {exc}", file=sys.stderr)
         return 2
     path = path if path is not None else default_audit_path()
-    entries = read_entries(path, since=cutoff)
+    try:
+        entries = read_entries(path, since=cutoff)
+    except OSError as exc:
+        print(f"platos-tui audit: cannot read {path} ({exc.strerror or type(exc).__name__})", file=sys.stderr)
+        return 2
     if as_json:
         for entry in entries:
             out.write(json.dumps(entry.as_json(), ensure_ascii=False) + "\n")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
 
-from tui.actions.audit import AuditLog
+from tui.actions.audit import STATE_DIR_ENV, AuditLog, AuditUnavailable
 from tui.actions.inputs import MAX_BULK_RUN_IDS, RunFilter, check_limit, check_token_body, check_write_minutes, dedupe
 from tui.actions.plugins import PluginError, build_argv, run_argv
 from tui.actions.ports import ActionClient
@@ -91,10 +91,18 @@ class ActionRunner:
             return self._refused("elevate", (), "a reason is required to elevate to write mode")
         if self._guard is None:
             return self._refused("elevate", (), "this client has no write guard")
+        try:
+            self._audit.check()  # write mode with no audit log would only lead to refusals
+        except AuditUnavailable as exc:
+            return self._unaudited("elevate", (f"{minutes}m",), exc)
         self._guard.elevate(minutes * 60, self._scrub.text(reason))
-        attempt = self._start("elevate", (f"{minutes}m",), None)
+        try:
+            attempt = self._start("elevate", (f"{minutes}m",), None)
+        except AuditUnavailable as exc:
+            self._guard.drop()
+            return self._unaudited("elevate", (f"{minutes}m",), exc)
         message = f"write mode for {minutes} min"
-        self._audit.end(attempt, outcome=Outcome.OK.value, message=message)
+        message += self._end(attempt, outcome=Outcome.OK.value, message=message)
         return ActionResult("elevate", (f"{minutes}m",), Outcome.OK, message, attempt=attempt)
 
     def now(self) -> datetime:
@@ -426,9 +434,7 @@ class ActionRunner:
         except PluginError as exc:
             return self._refused(action, (plugin.name,), str(exc))
         if self._guard is not None and not self._guard.allows_writes():
-            attempt = self._start(action, (plugin.name,), {"argv": argv})
-            self._audit.end(attempt, outcome=Outcome.REFUSED.value, message=READ_ONLY_MESSAGE)
-            return ActionResult(action, (plugin.name,), Outcome.REFUSED, READ_ONLY_MESSAGE, attempt=attempt)
+            return self._refused(action, (plugin.name,), READ_ONLY_MESSAGE, {"argv": argv})
         verify_flow = ("scale" in plugin.name) if verify_flow is None else verify_flow
         with self._claim(action, (plugin.name,)) as claimed:
             if not claimed:
@@ -439,7 +445,10 @@ class ActionRunner:
                     baseline = await self._verifier.flow_baseline()
                 except ApiError:
                     baseline = None
-            attempt = self._start(action, (plugin.name,), {"argv": argv})
+            try:
+                attempt = self._start(action, (plugin.name,), {"argv": argv})
+            except AuditUnavailable as exc:
+                return self._unaudited(action, (plugin.name,), exc)
             base = self._plugin_env if self._plugin_env is not None else os.environ
             env = {**base, **dict(plugin.env)}  # the plugin's own variables (e.g. a token) win over ours
             proc = await run_argv(argv, timeout=self._plugin_timeout, env=env)
@@ -453,7 +462,8 @@ class ActionRunner:
             else:
                 outcome, message = Outcome.FAILED, f"{plugin.name} exited {proc.exit_code}"
             tail = output[-2000:]
-            self._audit.end(attempt, outcome=outcome.value, message=f"{message}; output: {tail}" if tail else message)
+            logged = f"{message}; output: {tail}" if tail else message
+            message += self._end(attempt, outcome=outcome.value, message=logged)
             result = ActionResult(action, (plugin.name,), outcome, message, attempt=attempt, output=output)
             if baseline is None:
                 return result
@@ -511,7 +521,10 @@ class ActionRunner:
         body = summarise_body(req.body, self._scrub)
         logged: dict[str, JSON] = {"method": req.method, "path": req.path, "body": body}
         logged.update({key: self._scrub.text(value) for key, value in (context or {}).items()})
-        attempt = self._start(action, targets, logged)
+        try:
+            attempt = self._start(action, targets, logged)
+        except AuditUnavailable as exc:  # no record, no request: the audit log is the promise of a trace
+            return self._unaudited(action, targets, exc), None
         status: int | None = None
         value: T | None = None
         try:
@@ -530,9 +543,9 @@ class ActionRunner:
         except ApiError as exc:
             outcome, message, status = Outcome.FAILED, f"failed: {self._scrub.text(str(exc))}", exc.status
         except BaseException:
-            self._audit.end(attempt, outcome="error", message="internal error while sending (see logs)")
+            self._end(attempt, outcome="error", message="internal error while sending (see logs)")
             raise
-        self._audit.end(attempt, outcome=outcome.value, message=message, status=status)
+        message += self._end(attempt, outcome=outcome.value, message=message, status=status)
         result = ActionResult(action, targets, outcome, message, requests=(req,), status=status, attempt=attempt)
         return result, value
 
@@ -554,23 +567,59 @@ class ActionRunner:
         except ApiError as exc:
             verification = Verification(False, 0.0, f"could not verify: {self._scrub.text(str(exc))}")
         for attempt in attempts if attempts is not None else [result.attempt] if result.attempt else []:
-            self._audit.verified(attempt, verification.as_dict())
+            try:
+                self._audit.verified(attempt, verification.as_dict())
+            except AuditUnavailable as exc:
+                seen = f"{verification.seen} (audit record not written: {exc.reason})"
+                verification = replace(verification, seen=seen)
         return replace(result, verification=verification)
 
     def _busy(self, action: str, targets: tuple[str, ...]) -> ActionResult:
         """A second press while the first is in flight: nothing sent, nothing audited (not an attempt)."""
         return ActionResult(action, targets, Outcome.REFUSED, BUSY_MESSAGE)
 
+    def audit_refusal(self, action: str, targets: tuple[str, ...]) -> ActionResult | None:
+        """The refusal every mutation would meet now because the audit log is not writable, else None.
+
+        The UI asks before its confirmation, so the operator is not walked through a dialog for nothing.
+        """
+        try:
+            self._audit.check()
+        except AuditUnavailable as exc:
+            return self._unaudited(action, targets, exc)
+        return None
+
     def refuse(self, action: str, targets: tuple[str, ...], message: str) -> ActionResult:
         """A mutation the UI stopped before sending (read-only): audited as `refused`, nothing sent."""
         return self._refused(action, targets, message)
 
-    def _refused(self, action: str, targets: tuple[str, ...], message: str) -> ActionResult:
+    def _refused(
+        self, action: str, targets: tuple[str, ...], message: str, request: Mapping[str, JSON] | None = None
+    ) -> ActionResult:
         """Invalid input: nothing sent. Audited, so a refused elevation or unsendable body leaves a trace."""
-        attempt = self._start(action, targets, None)
         message = self._scrub.text(message)
-        self._audit.end(attempt, outcome=Outcome.REFUSED.value, message=message)
+        try:
+            attempt = self._start(action, targets, request)
+        except AuditUnavailable as exc:
+            return ActionResult(action, targets, Outcome.REFUSED, f"{message}; {exc}")
+        message += self._end(attempt, outcome=Outcome.REFUSED.value, message=message)
         return ActionResult(action, targets, Outcome.REFUSED, message, attempt=attempt)
+
+    def _unaudited(self, action: str, targets: tuple[str, ...], exc: AuditUnavailable) -> ActionResult:
+        """The audit log cannot be written: refused before anything is sent, and the path is named."""
+        message = f"nothing sent: {exc}; make it writable or set {STATE_DIR_ENV} to a writable directory"
+        return ActionResult(action, targets, Outcome.REFUSED, message)
+
+    def _end(self, attempt: str, *, outcome: str, message: str, status: int | None = None) -> str:
+        """Record how an attempt ended; returns a note for the operator when the record could not be written.
+
+        The request has gone by then, so the result still says what happened: only the trace is missing.
+        """
+        try:
+            self._audit.end(attempt, outcome=outcome, message=message, status=status)
+        except AuditUnavailable as exc:
+            return f" (audit record not written: {exc.reason})"
+        return ""
 
 
 _DONE = {

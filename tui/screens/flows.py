@@ -122,6 +122,10 @@ class ActionFlows:
         if guard is not None and not guard.allows_writes():
             self._refuse(action, targets)
             return False
+        blocked = self.runner.audit_refusal(action, tuple(targets))
+        if blocked is not None:
+            self.app.notify(clean(blocked.message, 300), title="Nothing sent", severity="error", timeout=15)
+            return False
         return True
 
     def _refuse(self, action: str, targets: Sequence[str]) -> None:
@@ -413,6 +417,7 @@ def plugin_named(flows: ActionFlows, name: str) -> Plugin | None:
 
 
 def write_minutes(argument: str) -> int | None:
+
     try:
         return parse_write_minutes(argument)
     except ValueError:

@@ -13,11 +13,12 @@ from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from tui.api.errors import ApiError
 from tui.screens.bar import bar_state, covered_by_modal
 from tui.screens.session import Session
+from tui.widgets.footer import KeyFooter
 from tui.widgets.pane_header import PaneHeader, PaneHeaderState
 from tui.widgets.table import Column, FastTable
 from tui.widgets.topbar import TopBar, TopBarState
@@ -64,7 +65,7 @@ class PaneScreen(Screen[None]):
             yield Static("/", id="filter-prompt")
             yield Input(placeholder="filter (substring; ! inverts)", id="filter")
             yield Static("", id="filter-count")
-        # The Footer is mounted after the first poll: it costs a few dozen ms to build, and the first
+        # The footer is mounted after the first poll: it costs a few dozen ms to build, and the first
         # frame with data matters more (issue 4, startup target).
 
     def on_mount(self) -> None:
@@ -155,7 +156,7 @@ class PaneScreen(Screen[None]):
             self.call_after_refresh(self._mount_footer)
 
     async def _mount_footer(self) -> None:
-        await self.mount(Footer())
+        await self.mount(KeyFooter())
         self.refresh_bindings()  # the Footer draws its keys when the bindings are announced
 
     def _failed(self, reason: str) -> None:

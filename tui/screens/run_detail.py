@@ -16,7 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane, Tabs, Tree
+from textual.widgets import OptionList, Static, TabbedContent, TabPane, Tabs, Tree
 from textual.widgets.option_list import Option
 
 from tui.api.client import EngineClient
@@ -27,6 +27,7 @@ from tui.model.text import clean, clean_multiline
 from tui.screens.bar import bar_state, client_bar_state, covered_by_modal, refresh_top_bar
 from tui.screens.run_detail_data import RunDetailData, reason
 from tui.screens.session import PaneStatus, Session
+from tui.widgets.footer import KeyFooter
 from tui.widgets.format import duration
 from tui.widgets.json_view import JsonView
 from tui.widgets.run_summary import (
@@ -164,7 +165,7 @@ class RunDetailScreen(Screen[None]):
                 yield JsonView(id="metadata")
             with TabPane("Related", id="tab-related"):
                 yield OptionList(id="related")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#token-panel", Static).display = False

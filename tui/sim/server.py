@@ -196,7 +196,9 @@ def endpoint(
                 if limited:
                     allowed, remaining, reset = sim.bucket.take()
                     if sim.faults.storm:
+                        # Other clients drained the shared bucket: its next token is one refill step away.
                         allowed, remaining = False, 0
+                        reset = int((time.time() + REFILL_SECONDS / REFILL) * 1000)
                     headers = {
                         "x-ratelimit-limit": str(BUCKET_MAX),
                         "x-ratelimit-remaining": str(max(0, remaining)),
