@@ -72,8 +72,10 @@ async def test_repair_dry_run_table_apply_and_clean_second_dry_run(state_dir: Pa
     async with rig("queue-drift") as r:
         await r.pilot.press("R")
         await wait_for(r.pilot, lambda: isinstance(r.app.screen, RepairScreen))
+        await wait_for_text(r.pilot, "repairSnapshot")
         text = screen_text(r.app)
-        assert "leaked slot(s) would be repaired" in text and "repairSnapshot" in text
+        assert "leaked slot(s) would be repaired" in text
+        assert text.index("repairSnapshot") < text.index("ignore") if "ignore" in text else True  # repairs first
         # The preview is a dry run (a background triage may send one too); nothing is applied before `a`.
         assert r.transport.posts("/repair-queues", '"dryRun"') and not r.transport.posts("/repair-queues")
         await r.pilot.press("a")

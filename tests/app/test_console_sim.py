@@ -95,6 +95,16 @@ async def test_enter_on_a_queue_scopes_the_runs_pane_to_it() -> None:
         assert all(
             runs_screen._runs[key].task_identifier == "agent-turn" or runs_screen._runs[key].queue for key in keys
         )
+        # Scoped to a queue the list reveals each run's queue: the column shows it. Unscoped it would be dashes.
+        table = app.screen.query_one(FastTable)
+        assert "queue" in table.visible_columns
+        await wait_for(pilot, lambda: "task/agent-turn" in screen_text(app), timeout=10)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "queue: agent-turn" not in screen_text(app), timeout=10)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.total_count > 0)
+        assert "queue" not in app.screen.query_one(FastTable).visible_columns
+        assert "Queue" not in screen_lines(app)[2]
 
 
 async def test_waitpoints_pane_links_orphan_tokens_to_their_blocked_runs() -> None:

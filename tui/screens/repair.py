@@ -16,7 +16,28 @@ from tui.model import RepairReport
 from tui.model.text import clean
 from tui.screens.bar import BarModal
 
+IGNORE = "ignore"
+"""The repair action for a run whose snapshot is not a leak (API.md §10.2)."""
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
+
+
+def review_rows(report: RepairReport) -> list[tuple[str, str, str, str]]:
+    """The repairs first, one row each; then the runs the engine would leave alone, and the scopes with nothing
+    to repair, each as one counted row: at 3 a.m. the rows that change something are the ones to read."""
+    scopes = (("environment", report.environment), *report.queues)
+    rows = [
+        (clean(scope, 60), clean(r.friendly_run_id, 60), clean(r.snapshot_status, 40), clean(r.action, 40))
+        for scope, result in scopes
+        for r in result.repairs
+        if r.action != IGNORE
+    ]
+    ignored = sum(1 for _, result in scopes for r in result.repairs if r.action == IGNORE)
+    if ignored:
+        rows.append(("", f"{ignored} runs", "not leaked", IGNORE))
+    empty = sum(1 for _, result in scopes if not result.repairs)
+    if empty:
+        rows.append((f"{empty} scope" + ("s" if empty > 1 else ""), "-", "-", "nothing to repair"))
+    return rows
 
 
 class RepairScreen(BarModal[bool]):
@@ -57,21 +78,16 @@ class RepairScreen(BarModal[bool]):
             )
             table: DataTable[str] = DataTable(id="repair-table", cursor_type="row")
             table.add_columns("Scope", "Run id", "Snapshot status", "Action")
-            for scope, result in (("environment", self.report.environment), *self.report.queues):
-                if not result.repairs:
-                    table.add_row(clean(scope, 60), "-", "-", "nothing")
-                for repair in result.repairs:
-                    table.add_row(
-                        clean(scope, 60),
-                        clean(repair.friendly_run_id, 60),
-                        clean(repair.snapshot_status, 40),
-                        clean(repair.action, 40),
-                    )
+            for row in review_rows(self.report):
+                table.add_row(*row)
             yield table
             help_text = "a: apply (asks to confirm) · esc: close" if self.offer_apply else "esc: close"
             if self.refusal is not None:
                 help_text = f"{self.refusal} · esc: close"
             yield Static(help_text, id="repair-help")
+
+    def on_mount(self) -> None:
+        self.query_one("#repair-table", DataTable).focus()  # the cursor moves through the rows at once
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return (self.offer_apply or self.refusal is not None) if action == "apply" else True

@@ -107,7 +107,9 @@ class RunsScreen(PaneScreen):
     PANE = "runs"
     MARKS = True
     EMPTY = "No runs match (f: statuses, w: window)"
-    COLUMNS = (
+    # The API never says which queue a run is in (API.md §4.1): only a list scoped to a queue shows it, so the
+    # column is there only then, instead of a column of dashes.
+    SCOPED_COLUMNS = (
         Column("flag", "", 5),
         Column("id", "Run", 14, flex=3, max_width=32, cut_middle=True),
         Column("task", "Task", 12, flex=3, max_width=40),
@@ -117,6 +119,7 @@ class RunsScreen(PaneScreen):
         Column("version", "Version", 10, priority=2),
         Column("tags", "Tags", 10, priority=4, flex=2),
     )
+    COLUMNS = tuple(c for c in SCOPED_COLUMNS if c.key != "queue")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "next_statuses", "Statuses", id="runs.statuses"),
         Binding("w", "next_window", "Window", id="runs.window"),
@@ -150,6 +153,7 @@ class RunsScreen(PaneScreen):
         if self.session.run_queue != self._scope:
             self._scope = self.session.run_queue
             self.reset()
+            self.table.set_columns(self.SCOPED_COLUMNS if self._scope else self.COLUMNS)
             self._last_full = 0.0
         super().on_screen_resume()
 
@@ -305,7 +309,7 @@ class RunsScreen(PaneScreen):
                 run.task_identifier,
                 Cell(run.status.value, "error" if stuck else STATUS_TONE.get(run.status, "muted")),
                 Cell(age, "error") if stuck else age,
-                run.queue or scope or "—",
+                *((run.queue or scope,) if scope else ()),
                 run.version or "—",
                 ", ".join(run.tags),
             ),
@@ -427,6 +431,8 @@ class RunsScreen(PaneScreen):
         if self._scope is not None:
             self.session.run_queue = None
             self._scope = None
+            self.reset()  # its rows carry the queue cell the new columns lack
+            self.table.set_columns(self.COLUMNS)
             self._requery()
         return False
 
