@@ -101,6 +101,8 @@ class QueuesScreen(PaneScreen):
         self._rows: dict[str, tuple[tuple[object, ...], Row]] = {}
         self._problems = 0
         self._pending_select: str | None = None
+        self._loading: tuple[int, int] | None = None
+        """(page read, pages in all) while the queue list is being read page by page."""
 
     def reset(self) -> None:
         self._queues, self._by_key, self._rows, self._env_read = [], {}, {}, None
@@ -109,18 +111,39 @@ class QueuesScreen(PaneScreen):
     # ----- data -----------------------------------------------------------------------------------------
 
     async def poll(self, *, full: bool) -> None:
-        client = self.session.client
         now = self.session.clock()
         if full or not self._queues:
-            queues = await client.list_queues()
-            self._queues = queues
-            self._by_key = {queue.stored_name: queue for queue in queues}
-            self.render_rows()  # show the queues first; the environment line and metrics follow
-            if self._env_read is None or now - self._env_read >= ENVIRONMENT_EVERY:
-                await self._read_environment(now)
-                self.render_rows()
+            try:
+                await self._read_queues(now)
+            finally:
+                self._loading = None  # also when the read fails or the pane is hidden halfway
         if await self._read_visible_metrics(now):
             self.render_rows()
+
+    async def _read_queues(self, now: datetime) -> None:
+        """Draw each page as it arrives (10,000 queues are 100 pages, 50 s at the polling budget).
+
+        A refresh updates the rows it re-reads in place and keeps the others until the last page says they
+        are gone, so the table never empties or flickers while the pages trickle in.
+        """
+        seen: set[str] = set()
+        async for page in self.session.client.queue_pages():
+            for queue in page.items:
+                self._by_key[queue.stored_name] = queue
+                seen.add(queue.stored_name)
+            self._loading = None if page.last else (page.number, page.total)
+            if page.last:
+                for gone in self._by_key.keys() - seen:
+                    del self._by_key[gone]
+                    self._rows.pop(gone, None)
+            self._queues = list(self._by_key.values())
+            self.render_rows()
+            if page.last:
+                self._pending_select = None  # `:queue NAME` for a queue that is not listed: nothing to select
+            if page.number == 1 and (self._env_read is None or now - self._env_read >= ENVIRONMENT_EVERY):
+                # After page 1, not the last: the environment's limit decides which queues are AT CAP.
+                await self._read_environment(now)
+                self.render_rows()
 
     async def _read_environment(self, now: datetime) -> None:
         try:
@@ -221,7 +244,11 @@ class QueuesScreen(PaneScreen):
             parts.append(f"env {in_use}/{env.concurrency_limit} in use{burst}")
         else:
             parts.append(f"env {in_use} in use")
-        parts.append(f"{len(self._queues)} queues")
+        if self._loading is not None:
+            page, pages = self._loading
+            parts.append(f"{len(self._queues)} queues so far, page {page}/{pages}")
+        else:
+            parts.append(f"{len(self._queues)} queues")
         if problems:
             parts.append(f"{problems} need attention")
         sort = SORTS[self._sort][0] + (" ▲" if self._reverse else "")
