@@ -23,6 +23,7 @@ from tui.screens.messages import OpenRuns
 from tui.screens.pane import PaneScreen
 from tui.screens.session import Session
 from tui.widgets.format import millis, rate, sparkline
+from tui.widgets.ordered_rows import OrderedRows
 from tui.widgets.table import Cell, Column, FastTable, Row
 
 METRICS_PERIOD = "15m"
@@ -98,7 +99,11 @@ class QueuesScreen(PaneScreen):
         self._env_read: datetime | None = None
         self._sort = 0
         self._reverse = False
-        self._rows: dict[str, tuple[tuple[object, ...], Row]] = {}
+        self._rows: dict[str, tuple[Queue, QueueHealth, QueueMetrics | None, int | None]] = {}
+        """What each queue's row was built from."""
+        self._ordered = OrderedRows()
+        self._ordered_by: tuple[int, float] | None = None
+        """The sort and staleness threshold `_ordered` was built for; a change rebuilds it."""
         self._problems = 0
         self._pending_select: str | None = None
         self._loading: tuple[int, int] | None = None
@@ -106,6 +111,7 @@ class QueuesScreen(PaneScreen):
 
     def reset(self) -> None:
         self._queues, self._by_key, self._rows, self._env_read = [], {}, {}, None
+        self._ordered, self._ordered_by, self._loading = OrderedRows(), None, None
         self.table.set_rows([])
 
     # ----- data -----------------------------------------------------------------------------------------
@@ -135,7 +141,6 @@ class QueuesScreen(PaneScreen):
             if page.last:
                 for gone in self._by_key.keys() - seen:
                     del self._by_key[gone]
-                    self._rows.pop(gone, None)
             self._queues = list(self._by_key.values())
             self.render_rows()
             if page.last:
@@ -180,35 +185,38 @@ class QueuesScreen(PaneScreen):
         env = self.session.environment
         return env.concurrency_limit if env is not None else None
 
-    def _views(self) -> list[QueueView]:
+    def render_rows(self) -> None:
+        """Rebuild only the rows whose queue, metrics or environment limit changed, and move only those.
+
+        With 10,000 queues arriving 100 at a time, re-sorting everything for every page would block the UI.
+        """
         now = self.session.clock()
         env_limit = self.env_limit
-        views = []
-        for queue in self._queues:
-            metrics = self.session.cached_metrics(queue.stored_name, now)
-            fresh_ms = 1000 * self.session.settings.thresholds.dequeued_seconds
-            views.append((queue, queue_health(queue, metrics, env_limit, fresh_ms), metrics))
-        name, key = SORTS[self._sort]
-        views.sort(key=key, reverse=self._reverse)
+        fresh_ms = 1000 * self.session.settings.thresholds.dequeued_seconds
+        name, sort_key = SORTS[self._sort]
+        if self._ordered_by != (self._sort, fresh_ms):
+            self._ordered, self._ordered_by, self._rows = OrderedRows(), (self._sort, fresh_ms), {}
+        ordered, known_views, metrics_of = self._ordered, self._rows, self.session.cached_metrics
+        problems = 0
+        for key, queue in self._by_key.items():
+            metrics = metrics_of(key, now)
+            known = known_views.get(key)
+            # Every refresh parses new Queue objects: equal ones keep their row.
+            if known is None or not (
+                (known[0] is queue or known[0] == queue) and known[2] is metrics and known[3] == env_limit
+            ):
+                health = queue_health(queue, metrics, env_limit, fresh_ms)
+                known = known_views[key] = (queue, health, metrics, env_limit)
+                ordered.put(sort_key((queue, health, metrics)), self._row(queue, health, metrics, env_limit))
+            problems += known[1] in PROBLEMS
+        if len(ordered) != len(self._by_key):
+            for gone in ordered.keys() - self._by_key.keys():
+                ordered.remove(gone)
+                known_views.pop(gone, None)
+        self._problems = problems
         column, descending = SORT_COLUMNS[name]
         self.table.set_sort(column, descending=descending != self._reverse)
-        return views
-
-    def render_rows(self) -> None:
-        env_limit = self.env_limit
-        rows = []
-        views = self._views()
-        self._problems = sum(1 for _, health, _ in views if health in PROBLEMS)
-        for queue, health, metrics in views:
-            signature = (queue, health, metrics, env_limit)
-            cached = self._rows.get(queue.stored_name)
-            if cached is not None and cached[0] == signature:
-                rows.append(cached[1])
-                continue
-            row = self._row(queue, health, metrics, env_limit)
-            self._rows[queue.stored_name] = (signature, row)
-            rows.append(row)
-        self.table.set_rows(rows)
+        self.table.set_rows(ordered.rows(reverse=self._reverse))
         if self._pending_select is not None and self.select_queue(self._pending_select):
             self._pending_select = None
         self.update_bars()
