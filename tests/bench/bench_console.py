@@ -223,6 +223,56 @@ async def key_latency(count: int, presses: int, stock_table: bool) -> float:
     return latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
 
 
+async def pane_refresh(count: int, repeats: int) -> list[float]:
+    """Ms of UI work for one refresh of the runs pane with `count` runs loaded and 5% of them changed: the pane's
+    own rebuild (`render_rows`, the table's reconcile) through the frame that shows it. The real app on the real
+    client against the in-process simulator; the bench applies the changes itself, so the time is all UI work."""
+    import httpx
+
+    from tui.api.client import EngineClient
+    from tui.api.guard import WriteGuard
+    from tui.app import PlatosApp
+    from tui.config import Settings
+    from tui.sim import server
+
+    sim_app = server.create_app(server.SimOptions(speed=0, seed=1, queues=1_000, runs=count * 10))
+    engine = sim_app.state.sim.engine
+    settings = Settings(profile="bench", url="http://127.0.0.1", secret_key=server.DEFAULT_SECRET_KEY, demo=True)
+
+    def make_client(config: Settings) -> EngineClient:
+        transport = httpx.ASGITransport(app=sim_app)
+        return EngineClient(
+            config.url, config.secret_key, transport=transport, budget_per_second=None, guard=WriteGuard(read_only=True)
+        )
+
+    times: list[float] = []
+    app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now)
+    async with app.run_test(size=(120, 40)) as pilot:
+        probe = Probe(app)
+        await pilot.press("2")
+        await pilot.pause(0.5)
+        screen: Any = app.screen
+        deadline = time.monotonic() + 300
+        while screen.table.total_count < count and time.monotonic() < deadline:
+            screen.table.action_last()  # scrolling to the end pulls the next page in
+            await pilot.pause(0.05)
+        assert app.session is not None
+        app.session.paused = True  # no polls while timing: only the changes the bench makes
+        await pilot.pause(0.5)
+        for generation in range(repeats):
+            runs = screen._runs
+            for run_id in random.Random(generation).sample(sorted(runs), len(runs) // 20):
+                runs[run_id] = replace(runs[run_id], tags=(f"gen:{generation}",))
+            gc.collect()
+            start = time.perf_counter()
+            screen.render_rows()
+            screen.table.refresh()  # a frame even when no changed row is on screen (repaints more than needed)
+            stamp = await frame_after(probe, start, lambda: True)
+            times.append((stamp - start) * 1000)
+            await pilot.pause(0.1)
+    return times
+
+
 # ----- 4. steady state -----------------------------------------------------------------------------------
 
 
@@ -445,15 +495,27 @@ def section_startup(quick: bool) -> None:
         print("   platos-tui: not measured (the simulator could not be imported)")
 
 
+def met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
 def section_refresh(quick: bool) -> None:
     repeats = 3 if quick else 7
     print("\n2. refresh with 5% of rows changed, change applied to frame painted (median ms)")
+    stock_at: dict[int, float] = {}
     for count in (1_000, 10_000):
         fast, stock = asyncio.run(refresh_cost(count, repeats))
+        stock_at[count] = stock
         print(
-            f"   {count:>6} rows   FastTable {fast:7.1f} ms   DataTable {stock:7.1f} ms"
-            f"   ratio {fast / stock:.2f} (target ≤ 20 ms and ≤ 0.25)"
+            f"   {count:>6} rows   FastTable alone (widget-only shortcut) {fast:7.1f} ms   DataTable {stock:7.1f} ms"
+            f"   ratio {fast / stock:.2f}   target ≤ 20 ms and ≤ 0.25: {met(fast <= 20 and fast / stock <= 0.25)}"
         )
+    pane = asyncio.run(pane_refresh(10_000, max(5, repeats)))
+    median, worst = statistics.median(pane), max(pane)
+    print(
+        f"   {10_000:>6} runs   runs pane, real path (pane rebuild + table + frame) median {median:6.1f} ms,"
+        f" worst {worst:6.1f} ms   DataTable {stock_at[10_000]:7.1f} ms   target ≤ 20 ms: {met(median <= 20)}"
+    )
 
 
 def section_keys(quick: bool) -> None:
