@@ -75,7 +75,7 @@ class _RowEntry:
     run: Run
     row: Row
     stuck: bool
-    order: tuple[bool, float, float]
+    order: tuple[bool, float, float, int]
     valid_until: float
     scope: str | None
     basis: TriageResult | None
@@ -143,10 +143,12 @@ class RunsScreen(PaneScreen):
         self._ordered = OrderedRows()
         """Every run's row in display order, kept as rows change (`_order` is its latest snapshot)."""
         self._stuck_count = 0
+        self._seq: dict[str, int] = {}
+        self._listed = 0
 
     def reset(self) -> None:
         self._runs, self._head, self._stuck, self._more, self._rows = {}, None, None, [], {}
-        self._order, self._ordered, self._stuck_count = [], OrderedRows(), 0
+        self._order, self._ordered, self._stuck_count, self._seq = [], OrderedRows(), 0, {}
         self.table.set_rows([])
 
     def on_screen_resume(self) -> None:
@@ -189,6 +191,10 @@ class RunsScreen(PaneScreen):
         segment.next = page.next
         for run in page.items:
             known = self._runs.get(run.id)
+            if known is None:
+                # Ties in the order go to the order the runs were first listed in, as the endpoint gave them.
+                self._listed += 1
+                self._seq[run.id] = self._listed
             if known is None or run.updated_at >= known.updated_at:
                 self._runs[run.id] = run
         return segment
@@ -242,6 +248,7 @@ class RunsScreen(PaneScreen):
                 keep.update(segment.ids)
         for run_id in self._runs.keys() - keep:
             del self._runs[run_id]
+            self._seq.pop(run_id, None)
             entry = self._rows.pop(run_id, None)
             if entry is not None:
                 self._ordered.remove(run_id)
@@ -321,7 +328,7 @@ class RunsScreen(PaneScreen):
                 ", ".join(run.tags),
             ),
         )
-        order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp())
+        order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp(), self._seq.get(run.id, 0))
         return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged)
 
     @property
