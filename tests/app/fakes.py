@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tui.api.budget import BurstTally
-from tui.api.client import ClientStats, ConnectionState
+from tui.api.client import ClientStats, ConnectionState, QueuePage
 from tui.api.errors import ApiError, ConnectionFailed, NotFound, Unauthorized
 from tui.api.guard import WriteGuard
 from tui.config import Settings
@@ -259,6 +259,10 @@ class FakeClient:
     async def list_queues(self) -> list[Queue]:
         self._call("list_queues")
         return list(self.queues)
+
+    async def queue_pages(self) -> AsyncIterator[QueuePage]:
+        # One page, through list_queues so a test that patches it (to slow it down) patches this too.
+        yield QueuePage(await self.list_queues(), 1, 1, True)
 
     async def queue_metrics(self, queue: Queue, period: str = "15m") -> QueueMetrics:
         self._call("queue_metrics")

@@ -1,4 +1,4 @@
-"""One launch for the startup benchmark: `bare` or `console URL KEY`. Imports only what that app needs.
+"""One launch for the startup benchmark: `bare`, `bare-tty` or `console URL KEY`. Imports only what it needs.
 
 It prints `PAINTED <wall-clock time>` after the frame being timed, then exits (teardown is not timed).
 """
@@ -37,6 +37,26 @@ def bare() -> None:
     Bare().run(headless=True)
 
 
+def bare_tty() -> None:
+    """The baseline in a real terminal (the pty bench): the same app, drawn by the real driver, until killed."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import DataTable, Footer, Header
+
+    class Bare(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Header()
+            yield DataTable()
+            yield Footer()
+
+        def on_mount(self) -> None:
+            table = self.query_one(DataTable)
+            table.add_columns("a", "b", "c")
+            for i in range(50):
+                table.add_row(str(i), f"queue-{i}", "x")
+
+    Bare().run()
+
+
 def console(url: str, key: str) -> None:
     """platos-tui as the CLI builds it, leaving after the first frame with queue rows in it."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -64,5 +84,7 @@ def console(url: str, key: str) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "bare":
         bare()
+    elif sys.argv[1] == "bare-tty":
+        bare_tty()
     else:
         console(sys.argv[2], sys.argv[3])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -71,6 +71,7 @@ __all__ = [
     "ClientStats",
     "ConnectionState",
     "EngineClient",
+    "QueuePage",
     "RetryPolicy",
     "Timeouts",
 ]
@@ -95,6 +96,16 @@ class ClientStats:
     ratelimit_limit: int | None
     slowed_down: bool = False
     """True while the server's rate-limit bucket is under 20%: polling screens should poll less often."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    """One page of the queue listing: its queues, its number, how many pages there are, and whether it is the last."""
+
+    items: list[Queue]
+    number: int
+    total: int
+    last: bool
 
 
 def _seg(value: str) -> str:
@@ -320,14 +331,17 @@ class EngineClient:
 
     async def list_queues(self) -> list[Queue]:
         """Every queue of the environment, following the offset pages (100 per page)."""
-        queues: list[Queue] = []
+        return [queue async for page in self.queue_pages() for queue in page.items]
+
+    async def queue_pages(self) -> AsyncIterator[QueuePage]:
+        """The queue listing one page at a time, as each arrives (a pane draws page 1 before page 2 is read)."""
         for page in range(1, _MAX_PAGES + 1):
             data = await self._get("/api/v1/queues", {"page": str(page), "perPage": "100"})
             items, total_pages = self._parse(wire.parse_queue_page, data)
-            queues.extend(items)
-            if not items or page >= total_pages:
-                break
-        return queues
+            last = not items or page >= min(total_pages, _MAX_PAGES)
+            yield QueuePage(items, page, max(page, min(total_pages, _MAX_PAGES)), last)
+            if last:
+                return
 
     async def retrieve_queue(self, name: str, type_: QueueType) -> Queue:
         """A queue by display name and type (`task` queues without their `task/` prefix, or with it)."""

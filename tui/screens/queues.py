@@ -23,6 +23,7 @@ from tui.screens.messages import OpenRuns
 from tui.screens.pane import PaneScreen
 from tui.screens.session import Session
 from tui.widgets.format import millis, rate, sparkline
+from tui.widgets.ordered_rows import OrderedRows
 from tui.widgets.table import Cell, Column, FastTable, Row
 
 METRICS_PERIOD = "15m"
@@ -98,29 +99,56 @@ class QueuesScreen(PaneScreen):
         self._env_read: datetime | None = None
         self._sort = 0
         self._reverse = False
-        self._rows: dict[str, tuple[tuple[object, ...], Row]] = {}
+        self._rows: dict[str, tuple[Queue, QueueHealth, QueueMetrics | None, int | None]] = {}
+        """What each queue's row was built from."""
+        self._ordered = OrderedRows()
+        self._ordered_by: tuple[int, float] | None = None
+        """The sort and staleness threshold `_ordered` was built for; a change rebuilds it."""
         self._problems = 0
         self._pending_select: str | None = None
+        self._loading: tuple[int, int] | None = None
+        """(page read, pages in all) while the queue list is being read page by page."""
 
     def reset(self) -> None:
         self._queues, self._by_key, self._rows, self._env_read = [], {}, {}, None
+        self._ordered, self._ordered_by, self._loading = OrderedRows(), None, None
         self.table.set_rows([])
 
     # ----- data -----------------------------------------------------------------------------------------
 
     async def poll(self, *, full: bool) -> None:
-        client = self.session.client
         now = self.session.clock()
         if full or not self._queues:
-            queues = await client.list_queues()
-            self._queues = queues
-            self._by_key = {queue.stored_name: queue for queue in queues}
-            self.render_rows()  # show the queues first; the environment line and metrics follow
-            if self._env_read is None or now - self._env_read >= ENVIRONMENT_EVERY:
-                await self._read_environment(now)
-                self.render_rows()
+            try:
+                await self._read_queues(now)
+            finally:
+                self._loading = None  # also when the read fails or the pane is hidden halfway
         if await self._read_visible_metrics(now):
             self.render_rows()
+
+    async def _read_queues(self, now: datetime) -> None:
+        """Draw each page as it arrives (10,000 queues are 100 pages, 50 s at the polling budget).
+
+        A refresh updates the rows it re-reads in place and keeps the others until the last page says they
+        are gone, so the table never empties or flickers while the pages trickle in.
+        """
+        seen: set[str] = set()
+        async for page in self.session.client.queue_pages():
+            for queue in page.items:
+                self._by_key[queue.stored_name] = queue
+                seen.add(queue.stored_name)
+            self._loading = None if page.last else (page.number, page.total)
+            if page.last:
+                for gone in self._by_key.keys() - seen:
+                    del self._by_key[gone]
+            self._queues = list(self._by_key.values())
+            self.render_rows()
+            if page.last:
+                self._pending_select = None  # `:queue NAME` for a queue that is not listed: nothing to select
+            if page.number == 1 and (self._env_read is None or now - self._env_read >= ENVIRONMENT_EVERY):
+                # After page 1, not the last: the environment's limit decides which queues are AT CAP.
+                await self._read_environment(now)
+                self.render_rows()
 
     async def _read_environment(self, now: datetime) -> None:
         try:
@@ -157,35 +185,38 @@ class QueuesScreen(PaneScreen):
         env = self.session.environment
         return env.concurrency_limit if env is not None else None
 
-    def _views(self) -> list[QueueView]:
+    def render_rows(self) -> None:
+        """Rebuild only the rows whose queue, metrics or environment limit changed, and move only those.
+
+        With 10,000 queues arriving 100 at a time, re-sorting everything for every page would block the UI.
+        """
         now = self.session.clock()
         env_limit = self.env_limit
-        views = []
-        for queue in self._queues:
-            metrics = self.session.cached_metrics(queue.stored_name, now)
-            fresh_ms = 1000 * self.session.settings.thresholds.dequeued_seconds
-            views.append((queue, queue_health(queue, metrics, env_limit, fresh_ms), metrics))
-        name, key = SORTS[self._sort]
-        views.sort(key=key, reverse=self._reverse)
+        fresh_ms = 1000 * self.session.settings.thresholds.dequeued_seconds
+        name, sort_key = SORTS[self._sort]
+        if self._ordered_by != (self._sort, fresh_ms):
+            self._ordered, self._ordered_by, self._rows = OrderedRows(), (self._sort, fresh_ms), {}
+        ordered, known_views, metrics_of = self._ordered, self._rows, self.session.cached_metrics
+        problems = 0
+        for key, queue in self._by_key.items():
+            metrics = metrics_of(key, now)
+            known = known_views.get(key)
+            # Every refresh parses new Queue objects: equal ones keep their row.
+            if known is None or not (
+                (known[0] is queue or known[0] == queue) and known[2] is metrics and known[3] == env_limit
+            ):
+                health = queue_health(queue, metrics, env_limit, fresh_ms)
+                known = known_views[key] = (queue, health, metrics, env_limit)
+                ordered.put(sort_key((queue, health, metrics)), self._row(queue, health, metrics, env_limit))
+            problems += known[1] in PROBLEMS
+        if len(ordered) != len(self._by_key):
+            for gone in ordered.keys() - self._by_key.keys():
+                ordered.remove(gone)
+                known_views.pop(gone, None)
+        self._problems = problems
         column, descending = SORT_COLUMNS[name]
         self.table.set_sort(column, descending=descending != self._reverse)
-        return views
-
-    def render_rows(self) -> None:
-        env_limit = self.env_limit
-        rows = []
-        views = self._views()
-        self._problems = sum(1 for _, health, _ in views if health in PROBLEMS)
-        for queue, health, metrics in views:
-            signature = (queue, health, metrics, env_limit)
-            cached = self._rows.get(queue.stored_name)
-            if cached is not None and cached[0] == signature:
-                rows.append(cached[1])
-                continue
-            row = self._row(queue, health, metrics, env_limit)
-            self._rows[queue.stored_name] = (signature, row)
-            rows.append(row)
-        self.table.set_rows(rows)
+        self.table.set_rows(ordered.rows(reverse=self._reverse))
         if self._pending_select is not None and self.select_queue(self._pending_select):
             self._pending_select = None
         self.update_bars()
@@ -221,7 +252,11 @@ class QueuesScreen(PaneScreen):
             parts.append(f"env {in_use}/{env.concurrency_limit} in use{burst}")
         else:
             parts.append(f"env {in_use} in use")
-        parts.append(f"{len(self._queues)} queues")
+        if self._loading is not None:
+            page, pages = self._loading
+            parts.append(f"{len(self._queues)} queues so far, page {page}/{pages}")
+        else:
+            parts.append(f"{len(self._queues)} queues")
         if problems:
             parts.append(f"{problems} need attention")
         sort = SORTS[self._sort][0] + (" ▲" if self._reverse else "")

@@ -24,6 +24,7 @@ from tui.screens.messages import OpenRun
 from tui.screens.pane import PaneScreen
 from tui.screens.session import Session, TriageResult
 from tui.widgets.format import seconds_until_change, short_duration
+from tui.widgets.ordered_rows import OrderedRows
 from tui.widgets.table import Cell, Column, FastTable, Row
 
 if TYPE_CHECKING:  # the actions layer is imported when a key needs it, not before the first frame
@@ -74,7 +75,7 @@ class _RowEntry:
     run: Run
     row: Row
     stuck: bool
-    order: tuple[bool, float, float]
+    order: tuple[bool, float, float, int]
     valid_until: float
     scope: str | None
     basis: TriageResult | None
@@ -142,11 +143,15 @@ class RunsScreen(PaneScreen):
         self._ticks = 0
         self._rows: dict[str, _RowEntry] = {}
         self._order: list[Row] = []
+        self._ordered = OrderedRows()
+        """Every run's row in display order, kept as rows change (`_order` is its latest snapshot)."""
         self._stuck_count = 0
+        self._seq: dict[str, int] = {}
+        self._listed = 0
 
     def reset(self) -> None:
         self._runs, self._head, self._stuck, self._more, self._rows = {}, None, None, [], {}
-        self._order = []
+        self._order, self._ordered, self._stuck_count, self._seq = [], OrderedRows(), 0, {}
         self.table.set_rows([])
 
     def on_screen_resume(self) -> None:
@@ -190,6 +195,10 @@ class RunsScreen(PaneScreen):
         segment.next = page.next
         for run in page.items:
             known = self._runs.get(run.id)
+            if known is None:
+                # Ties in the order go to the order the runs were first listed in, as the endpoint gave them.
+                self._listed += 1
+                self._seq[run.id] = self._listed
             if known is None or run.updated_at >= known.updated_at:
                 self._runs[run.id] = run
         return segment
@@ -243,7 +252,11 @@ class RunsScreen(PaneScreen):
                 keep.update(segment.ids)
         for run_id in self._runs.keys() - keep:
             del self._runs[run_id]
-            self._rows.pop(run_id, None)
+            self._seq.pop(run_id, None)
+            entry = self._rows.pop(run_id, None)
+            if entry is not None:
+                self._ordered.remove(run_id)
+                self._stuck_count -= entry.stuck
 
     @on(FastTable.NearEnd)
     def _load_more(self) -> None:
@@ -255,32 +268,37 @@ class RunsScreen(PaneScreen):
     # ----- rendering ------------------------------------------------------------------------------------
 
     def render_rows(self) -> None:
-        """Rows for every loaded run; a run's row is rebuilt only when it changed or its age text would."""
+        """Rows for every loaded run; a run's row is rebuilt only when it changed or its age text would,
+        and only rebuilt rows move: 500 changed runs of 10,000 cost 500 binary-search inserts, not a sort."""
         now = self.session.clock()
         now_ts = now.timestamp()
         scope_name = self._scope[0] if self._scope else None
-        entries = []
-        rebuilt = False
+        triaged = self.session.triaged
+        ordered, known = self._ordered, self._rows
+        changed = False
         for run in self._runs.values():
-            entry = self._rows.get(run.id)
+            entry = known.get(run.id)
             if (
                 entry is None
                 or not _same(entry.run, run)
                 or now_ts >= entry.valid_until
                 or entry.scope != scope_name
-                or entry.basis is not self.session.triaged
+                or entry.basis is not triaged
             ):
-                entry = self._row_for(run, now, scope_name)
-                self._rows[run.id] = entry
-                rebuilt = True
-            entries.append(entry)
-        if rebuilt or len(entries) != len(self._order):
-            # Stuck first (longest in status first), then newest first, as the list endpoint orders them.
-            entries.sort(key=lambda e: e.order)
-            self._order = [entry.row for entry in entries]
-            self._stuck_count = sum(1 for entry in entries if entry.stuck)
-        rows = self._order
-        self.table.set_rows(rows)
+                fresh = known[run.id] = self._row_for(run, now, scope_name)
+                # Stuck first (longest in status first), then newest first, as the list endpoint orders them.
+                ordered.put(fresh.order, fresh.row)
+                self._stuck_count += fresh.stuck - (entry.stuck if entry is not None else False)
+                changed = True
+        if len(ordered) != len(self._runs):
+            for gone in ordered.keys() - self._runs.keys():
+                ordered.remove(gone)
+                left = known.pop(gone, None)
+                self._stuck_count -= left.stuck if left is not None else False
+            changed = True
+        if changed or len(self._order) != len(ordered):  # `_prune` may have removed rows
+            self._order = ordered.rows()
+        self.table.set_rows(self._order)
         self.update_bars()
 
     def _verdict(self, run: Run, now: datetime) -> Verdict:
@@ -314,7 +332,7 @@ class RunsScreen(PaneScreen):
                 ", ".join(run.tags),
             ),
         )
-        order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp())
+        order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp(), self._seq.get(run.id, 0))
         return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged)
 
     @property
