@@ -16,8 +16,8 @@ def mark_and_exit(app: Any) -> None:
     app.exit()
 
 
-def bare() -> None:
-    """The baseline: Header, a 50-row DataTable and Footer, leaving after the first paint."""
+def _bare_app(label: str, *, headless: bool) -> Any:
+    """The baseline: Header, a 50-row DataTable (rows named `label-N`) and Footer."""
     from textual.app import App, ComposeResult
     from textual.widgets import DataTable, Footer, Header
 
@@ -31,30 +31,21 @@ def bare() -> None:
             table = self.query_one(DataTable)
             table.add_columns("a", "b", "c")
             for i in range(50):
-                table.add_row(str(i), f"row {i}", "x")
-            self.call_after_refresh(mark_and_exit, self)
+                table.add_row(str(i), f"{label}-{i}", "x")
+            if headless:
+                self.call_after_refresh(mark_and_exit, self)
 
-    Bare().run(headless=True)
+    return Bare()
+
+
+def bare() -> None:
+    """The baseline headless, leaving after the first paint."""
+    _bare_app("row", headless=True).run(headless=True)
 
 
 def bare_tty() -> None:
     """The baseline in a real terminal (the pty bench): the same app, drawn by the real driver, until killed."""
-    from textual.app import App, ComposeResult
-    from textual.widgets import DataTable, Footer, Header
-
-    class Bare(App[None]):
-        def compose(self) -> ComposeResult:
-            yield Header()
-            yield DataTable()
-            yield Footer()
-
-        def on_mount(self) -> None:
-            table = self.query_one(DataTable)
-            table.add_columns("a", "b", "c")
-            for i in range(50):
-                table.add_row(str(i), f"queue-{i}", "x")
-
-    Bare().run()
+    _bare_app("queue", headless=False).run()
 
 
 def console(url: str, key: str) -> None:
