@@ -88,23 +88,8 @@ def resume_lost_once(w: World) -> list[Run]:
     return runs
 
 
-def fan_out_tasks(w: World, *, rate: float, child_seconds: float, batch: int = 0, checkpoint: bool = True) -> None:
-    """A `fan-out` task whose runs trigger `fan-out-part` children (a batch of `batch`, or one) and wait for them."""
-    e = w.engine
-    e.tasks["fan-out"] = TaskSpec(
-        "fan-out",
-        "task/fan-out",
-        rate,
-        lambda rng: Plan(duration=5.0, wait_child="fan-out-part", batch=batch, checkpoint=checkpoint),
-    )
-    e.tasks["fan-out-part"] = TaskSpec("fan-out-part", "task/fan-out-part", 0.0,
-                                       lambda rng: Plan(duration=child_seconds))
-    e.add_queue("fan-out", "task", None)
-    e.add_queue("fan-out-part", "task", 5)
-
-
 def _fan_out(w: World, *, child_seconds: float, batch: int = 3) -> Run:
-    fan_out_tasks(w, rate=0.0, child_seconds=child_seconds, batch=batch)
+    incidents.fan_out_tasks(w.engine, rate=0.0, child_seconds=child_seconds, batch=batch)
     return w.engine.create_run("fan-out", payload={"shards": batch})
 
 
@@ -187,7 +172,7 @@ def deploy_building_five_minutes(w: World) -> list[Run]:
 
 def parents_wait_on_running_children(w: World) -> None:
     """A fan-out whose parents wait (without checkpoint) on children, with room in the environment for both."""
-    fan_out_tasks(w, rate=1.0, child_seconds=90.0, checkpoint=False)
+    incidents.fan_out_tasks(w.engine, rate=1.0, child_seconds=90.0, checkpoint=False)
     w.advance(15 * 60)
 
 
@@ -210,7 +195,7 @@ def batch_still_running(w: World) -> list[Run]:
 def parents_checkpoint_at_the_limit(w: World) -> None:
     """The same fan-out at an environment limit of 12, but the parents checkpoint: their slots free for the children."""
     w.engine.env.concurrency_limit = 12
-    fan_out_tasks(w, rate=2.0, child_seconds=20.0, checkpoint=True)
+    incidents.fan_out_tasks(w.engine, rate=2.0, child_seconds=20.0, checkpoint=True)
     w.advance(15 * 60)
 
 

@@ -271,11 +271,10 @@ def scene_for(f: RunFacts, th: Thresholds) -> Scene:
         uncounted = f.queue_name is not None or f.queue_how.startswith("not found in any")
     lost = uncounted and run.status is RunStatus.QUEUED
     env = replace(f.env, stale_queued=(*f.env.stale_queued, run)) if lost else f.env
-    sc = Scene.of(env, th, trace=f.trace)
+    past = status_age(run, f.now) > timedelta(seconds=th.dequeued_seconds)
+    sc = Scene.of(env, th, trace=f.trace, lost=frozenset({run.id}) if lost and past else frozenset())
     if f.queue_name is not None:
         sc.queue_of[run.id] = f.queue_name
-    if lost and status_age(run, f.now) > timedelta(seconds=th.dequeued_seconds):
-        sc.orphans = sc.orphans | {run.id}  # its queue counts none, or no queue the probes reached holds it
     return sc
 
 

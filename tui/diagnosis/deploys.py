@@ -3,11 +3,10 @@ and the runs still waiting for a version with their task. A few requests, only w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tui.api.client import EngineClient
-from tui.diagnosis.facts import RunTrace
+from tui.diagnosis.facts import DeployFacts
 from tui.diagnosis.fetching import Notes, bounded
 from tui.diagnosis.traces import trace_run
 from tui.model import Deployment, Run, RunStatus, TokenDetail
@@ -19,15 +18,6 @@ BEFORE_LIVE = timedelta(hours=1)
 LIVE_TRACES = 3
 """Runs on the live version that did not complete, traced to see how their starts ended."""
 NOT_COMPLETED = (RunStatus.QUEUED, RunStatus.DEQUEUED, RunStatus.FAILED, RunStatus.CRASHED, RunStatus.SYSTEM_FAILURE)
-
-
-@dataclass(frozen=True, slots=True)
-class DeployFacts:
-    deployments: tuple[Deployment, ...] = ()
-    live_runs: tuple[Run, ...] = ()
-    live_traces: tuple[RunTrace, ...] = ()
-    previous_completed: int | None = None
-    pending_runs: tuple[Run, ...] = ()
 
 
 def previous_of(live: Deployment, deployments: tuple[Deployment, ...]) -> Deployment | None:

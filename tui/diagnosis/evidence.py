@@ -67,5 +67,10 @@ def run_check(run_id: str, statuses: tuple[RunStatus, ...], label: str) -> Verif
     return VerifyCheck(VerifyKind.RUN_STATUS, label, run_id, expected=tuple(s.value for s in statuses))
 
 
+def canceled_check(run_id: str, label: str | None = None) -> VerifyCheck:
+    """The run reaches CANCELED: how a cancel is verified."""
+    return run_check(run_id, (RunStatus.CANCELED,), label or f"run {run_id} reaches CANCELED")
+
+
 def run_age(run: Run, now: datetime) -> timedelta:
     return time_in_status(run, now)

@@ -126,6 +126,22 @@ class QueueFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class DeployFacts:
+    """The latest deployments, and the runs a recent deploy locked or keeps waiting."""
+
+    deployments: tuple[Deployment, ...] = ()
+    """The latest deployments, newest first."""
+    live_runs: tuple[Run, ...] = ()
+    """Runs locked to the live version since shortly before it went live (one page, newest first)."""
+    live_traces: tuple[RunTrace, ...] = ()
+    """Traces of a few runs on the live version that did not complete: how their starts ended."""
+    previous_completed: int | None = None
+    """Runs on the previous deployed version that completed since shortly before the switch (None: not read)."""
+    pending_runs: tuple[Run, ...] = ()
+    """PENDING_VERSION runs (one page, newest first)."""
+
+
+@dataclass(frozen=True, slots=True)
 class EnvFacts:
     """The environment around a run, or the whole environment for triage."""
 
@@ -149,16 +165,8 @@ class EnvFacts:
     """QUEUED runs of the whole environment created before the dequeued window (oldest first, one page)."""
     samples: tuple[RunTrace, ...] = ()
     """Traces of other runs read to judge an entity by all its calls (runs that finished recently)."""
-    deployments: tuple[Deployment, ...] = ()
-    """The latest deployments, newest first."""
-    live_runs: tuple[Run, ...] = ()
-    """Runs locked to the live version since shortly before it went live (one page, newest first)."""
-    live_traces: tuple[RunTrace, ...] = ()
-    """Traces of a few runs on the live version that did not complete: how their starts ended."""
-    previous_completed: int | None = None
-    """Runs on the previous deployed version that completed since the live one went live (None: not read)."""
-    pending_runs: tuple[Run, ...] = ()
-    """PENDING_VERSION runs (one page, newest first)."""
+    deploys: DeployFacts = field(default_factory=DeployFacts)
+    """What the deploys did to the runs (see `deploys.deploy_facts`)."""
     admin_checked: bool = False
     requests: int = 0
     """HTTP requests the gathering sent."""

@@ -216,11 +216,7 @@ async def _environment(
         engine_report=report,
         repair=repair,
         admin_checked=report is not None,
-        deployments=deploys.deployments,
-        live_runs=deploys.live_runs,
-        live_traces=deploys.live_traces,
-        previous_completed=deploys.previous_completed,
-        pending_runs=deploys.pending_runs,
+        deploys=deploys,
     )
     if result.env_saturated:
         result = replace(result, env_holders=await _env_holders(client, notes))

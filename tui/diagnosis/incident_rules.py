@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from tui.diagnosis.evidence import flow_checks, queue_line, run_check, started_line
+from tui.diagnosis.evidence import canceled_check, flow_checks, queue_line, run_check, started_line
 from tui.diagnosis.facts import QueueFacts, RunTrace, status_age
 from tui.diagnosis.findings import Action, Cause, Finding, Recovery, VerifyCheck
 from tui.diagnosis.fmt import dur, listing, name, plural
@@ -29,7 +29,7 @@ def _cancel(runs: Sequence[Run], then: str = "") -> tuple[Recovery, ...]:
 
 
 def _canceled(runs: Sequence[Run]) -> tuple[VerifyCheck, ...]:
-    return tuple(run_check(r.id, (RunStatus.CANCELED,), f"run {r.id} reaches CANCELED") for r in runs[:NAMED])
+    return tuple(canceled_check(r.id) for r in runs[:NAMED])
 
 
 def _stuck(runs: Sequence[Run], sc: Scene) -> list[Run]:
@@ -68,7 +68,7 @@ def _unrunnable(sc: Scene) -> Finding | None:
         ),
     ]
     if previous is not None:
-        ran = sc.env.previous_completed
+        ran = sc.env.deploys.previous_completed
         evidence.append(
             f"previous version {name(previous.version)}: "
             + (f"{plural(ran, 'recent run')} on it completed" if ran is not None else "not read")
@@ -121,7 +121,7 @@ def pending_version(sc: Scene, task: str | None = None) -> list[Finding]:
 
 def _pending(sc: Scene) -> list[Finding]:
     by_task: dict[str, list[Run]] = {}
-    for run in sc.env.pending_runs:
+    for run in sc.env.deploys.pending_runs:
         if run.status is RunStatus.PENDING_VERSION and sc.verdict(run).stuck:
             by_task.setdefault(run.task_identifier, []).append(run)
     return [_pending_finding(task, runs, sc) for task, runs in sorted(by_task.items())]
@@ -130,7 +130,7 @@ def _pending(sc: Scene) -> list[Finding]:
 def _pending_finding(task: str, runs: list[Run], sc: Scene) -> Finding:
     runs.sort(key=lambda r: r.created_at)
     first = runs[0].created_at
-    newer = [d for d in sc.env.deployments if d.created_at >= first - timedelta(minutes=30)]
+    newer = [d for d in sc.env.deploys.deployments if d.created_at >= first - timedelta(minutes=30)]
     newer.sort(key=lambda d: d.created_at, reverse=True)
     live = sc.env.deployment
     oldest = dur(sc.now - first)
@@ -190,7 +190,7 @@ def resume_lost(t: RunTrace, sc: Scene) -> Finding | None:
     env = sc.env
     if sc.stall is not None or env.env_paused or env.env_saturated:
         return None  # nothing resumes anywhere: that is the environment's cause
-    queue = env.queue(f"task/{run.task_identifier}")
+    queue = env.queue(sc.queue_name(run) or "")
     done, _ = resumed
     waited = sc.now - done if done is not None else None
     if queue is not None and not _skipped(queue, waited, sc):
@@ -307,6 +307,7 @@ def _deadlock(sc: Scene) -> Finding | None:
         for h, c in lock.cycle
     ]
     capacity = env.env_capacity
+    child_queues = {sc.queue_of.get(c) for c in children}
     return Finding(
         Cause.DEADLOCK_AT_ENV_LIMIT,
         f"deadlock at the environment limit: {plural(len(holders), 'run')} hold every slot "
@@ -327,9 +328,7 @@ def _deadlock(sc: Scene) -> Finding | None:
                 youngest.id,
             ),
         ),
-        verify=tuple(
-            v for q in env.queues if q.name in {sc.queue_of.get(c) for c in children} for v in flow_checks(q, env)
-        ),
+        verify=tuple(v for q in env.queues if q.name in child_queues for v in flow_checks(q, env)),
         runs=tuple(
             dict.fromkeys(
                 [*(r.id for r in stuck_children), *(h.id for h in _stuck(holders, sc)), *(r.id for r in behind)]
@@ -364,7 +363,7 @@ def worker_crashed(t: RunTrace, sc: Scene) -> Finding | None:
     last = worked[-1]
     texts = [c.message for c in t.calls] + [c.error or "" for c in t.calls]
     memory = next((x for x in texts if any(w in x.lower() for w in MEMORY_WORDS)), None)
-    queue = sc.env.queue(sc.queue_of.get(run.id) or f"task/{run.task_identifier}")
+    queue = sc.env.queue(sc.queue_name(run) or "")
     held = (
         f"it holds a slot of {name(queue.name)}: {queue_line(queue, sc.env)}"
         if queue is not None

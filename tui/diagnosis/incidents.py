@@ -46,11 +46,11 @@ def unrunnable(env: EnvFacts, traces: Iterable[RunTrace], th: Thresholds) -> Unr
     runs sat DEQUEUED past the window.
     """
     live = env.deployment
-    if live is None or live.deployed_at is None or not env.live_runs:
+    if live is None or live.deployed_at is None or not env.deploys.live_runs:
         return None
     if env.now - live.deployed_at <= timedelta(seconds=th.dequeued_seconds):
         return None
-    runs = [r for r in env.live_runs if r.version == live.version]
+    runs = [r for r in env.deploys.live_runs if r.version == live.version]
     if any(r.status is RunStatus.COMPLETED for r in runs):
         return None
     ids = {r.id for r in runs}
@@ -64,7 +64,7 @@ def unrunnable(env: EnvFacts, traces: Iterable[RunTrace], th: Thresholds) -> Unr
     error, count = errors.most_common(1)[0] if errors else (None, 0)
     return Unrunnable(
         live,
-        previous_of(live, env.deployments),
+        previous_of(live, env.deploys.deployments),
         Counter(r.status.value for r in runs),
         error,
         count,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from tui.diagnosis import incident_rules
-from tui.diagnosis.evidence import flow_checks, queue_line, run_age, run_check, started_line
+from tui.diagnosis.evidence import canceled_check, flow_checks, queue_line, run_age, run_check, started_line
 from tui.diagnosis.facts import QueueFacts, RunTrace, status_age
 from tui.diagnosis.findings import Action, Cause, Finding, Recovery, VerifyCheck, VerifyKind
 from tui.diagnosis.fmt import dur, limit_text, listing, name, plural
@@ -278,7 +278,7 @@ def long_running_blocker(q: QueueFacts, sc: Scene) -> Finding | None:
         recovery=tuple(Recovery(f"cancel blocking run {h.id}", Action.CANCEL, h.id) for h in ranked[:BLOCKERS_NAMED]),
         verify=(
             *(
-                run_check(h.id, (RunStatus.CANCELED,), f"blocking run {h.id} reaches CANCELED")
+                canceled_check(h.id, f"blocking run {h.id} reaches CANCELED")
                 for h in ranked[:BLOCKERS_NAMED]
             ),
             *flow_checks(q, env),

@@ -50,25 +50,25 @@ class Scene:
     orphans: frozenset[str] = frozenset()
     """QUEUED runs no queue counts (see `incidents.orphans`)."""
     unrunnable: Unrunnable | None = None
-    broken: dict[str, str] = field(default_factory=dict)
-    """Versions whose runs cannot start, and why: what `assess` needs to call their runs stuck."""
     deadlock: Deadlock | None = None
     _verdicts: dict[str, Verdict] = field(default_factory=dict)
     _memo: dict[Hashable, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, env: EnvFacts, th: Thresholds, *, trace: RunTrace | None = None) -> Scene:
-        """The scene of a triage, or of one run's diagnosis (with that run's `trace`)."""
+    def of(
+        cls, env: EnvFacts, th: Thresholds, *, trace: RunTrace | None = None, lost: frozenset[str] = frozenset()
+    ) -> Scene:
+        """The scene of a triage, or of one run's diagnosis (with that run's `trace`); `lost` are runs known to
+        be in no queue's count besides those the facts show (a diagnosed run no queue holds)."""
         traces: dict[str, RunTrace] = {}
-        extra = (trace,) if trace is not None else ()
-        every = (*env.samples, *env.live_traces, *(t for q in env.queues for t in q.holder_traces), *env.candidates)
-        for t in (*every, *extra):
+        holders = (t for q in env.queues for t in q.holder_traces)
+        for t in (*env.samples, *env.deploys.live_traces, *holders, *env.candidates, *((trace,) if trace else ())):
             traces[t.run.id] = t
         queue_of: dict[str, str] = {}
         for q in env.queues:
             for run in (*(q.holders or ()), *q.queued_runs):
                 queue_of[run.id] = q.name
-        lost = orphans(env, th)
+        lost = orphans(env, th) | lost
         flows = {
             q.name: queue_flow(
                 q.queue, q.metrics, env.env_limit, oldest_wait(q, env.now, lost), th, env_paused=env.env_paused
@@ -77,10 +77,6 @@ class Scene:
         }
         scene = cls(env, th, Answers.from_traces(traces.values()), traces, flows, queue_of, orphans=lost)
         scene.unrunnable = unrunnable(env, traces.values(), th)
-        if scene.unrunnable is not None:
-            bad = scene.unrunnable
-            why = f"its runs do not start ({name(bad.error)})" if bad.error else "its runs do not start"
-            scene.broken[bad.live.version] = why
         scene.deadlock = deadlock(env, traces, th)
         scene.stall = environment_stall(env)
         if scene.stall is None and any(q.started for q in env.queues):
@@ -93,6 +89,18 @@ class Scene:
     @property
     def now(self) -> datetime:
         return self.env.now
+
+    @property
+    def broken(self) -> dict[str, str]:
+        """Versions whose runs cannot start, and why: what `assess` needs to call their runs stuck."""
+        return self.once("broken", self._broken)
+
+    def _broken(self) -> dict[str, str]:
+        bad = self.unrunnable
+        if bad is None:
+            return {}
+        why = f"its runs do not start ({name(bad.error)})" if bad.error else "its runs do not start"
+        return {bad.live.version: why}
 
     def once(self, key: Hashable, build: Callable[[], T]) -> T:
         """`build()` the first time `key` is asked for, the same value after: environment-wide findings are
@@ -145,13 +153,19 @@ class Scene:
             trace = None
         return assess(run, now, self.th, trace, answers=self.answers, flow=self._flow_of(run), broken=self.broken)
 
+    def queue_name(self, run: Run) -> str | None:
+        """The stored name of the run's queue: where a listing saw it, or for a run out of its queue (waiting,
+        executing) the task's own queue, the one it most likely re-enters. None for a QUEUED run no listing saw."""
+        queue = self.queue_of.get(run.id) or run.queue
+        if queue is None and run.status is not RunStatus.QUEUED:
+            queue = stored_queue_name(run.task_identifier, QueueType.TASK)
+        return queue
+
     def _flow_of(self, run: Run) -> Flow | None:
         """The flow of the run's queue; none for a run its queue does not count (it gains nothing from it)."""
         if run.id in self.orphans:
             return None
-        queue = self.queue_of.get(run.id) or run.queue
-        if queue is None and run.status is RunStatus.WAITING:
-            queue = stored_queue_name(run.task_identifier, QueueType.TASK)  # a resumed run re-enters its queue
+        queue = self.queue_name(run)
         return self.flows.get(queue) if queue is not None else None
 
     def stuck_queued(self, q: QueueFacts) -> tuple[Run, ...]:

@@ -8,7 +8,7 @@ from functools import partial
 
 from tui.config import Thresholds
 from tui.diagnosis import incident_rules
-from tui.diagnosis.evidence import DEQUEUED_HINT, flow_checks, run_check
+from tui.diagnosis.evidence import DEQUEUED_HINT, canceled_check, flow_checks
 from tui.diagnosis.facts import EnvFacts, QueueFacts
 from tui.diagnosis.findings import PRECEDENCE, SEVERITY, Action, Cause, Finding, Recovery, VerifyCheck, VerifyKind
 from tui.diagnosis.fmt import dur, listing, name, plural
@@ -131,9 +131,7 @@ def _unknown_group(sc: Scene, explained: set[str]) -> Finding | None:
             *((DEQUEUED_HINT,) if any(r.status is RunStatus.DEQUEUED for r in stuck) else ()),
         ),
         recovery=tuple(Recovery(f"cancel run {r.id}", Action.CANCEL, r.id) for r in stuck[:BLOCKERS_NAMED]),
-        verify=tuple(
-            run_check(r.id, (RunStatus.CANCELED,), f"run {r.id} reaches CANCELED") for r in stuck[:BLOCKERS_NAMED]
-        ),
+        verify=tuple(canceled_check(r.id) for r in stuck[:BLOCKERS_NAMED]),
         runs=tuple(r.id for r in stuck),
         waiting=len(stuck),
     )

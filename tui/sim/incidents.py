@@ -107,14 +107,26 @@ def orphaned_run(engine: Engine, now: datetime, *, minutes: float = 35, count: i
     return runs
 
 
-def env_deadlock(engine: Engine, now: datetime, *, limit: int = 8, minutes: float = 20) -> None:
-    """Parents hold every environment slot, each waiting (no checkpoint) on a child queued behind them."""
+def fan_out_tasks(
+    engine: Engine, *, rate: float, child_seconds: float, batch: int = 0, checkpoint: bool = True
+) -> None:
+    """A `fan-out` task whose runs trigger `fan-out-part` children (a batch of `batch`, or one) and wait for them."""
     engine.tasks["fan-out"] = TaskSpec(
-        "fan-out", "task/fan-out", 0.0, lambda rng: Plan(duration=5.0, wait_child="fan-out-part", checkpoint=False)
+        "fan-out",
+        "task/fan-out",
+        rate,
+        lambda rng: Plan(duration=5.0, wait_child="fan-out-part", batch=batch, checkpoint=checkpoint),
     )
-    engine.tasks["fan-out-part"] = TaskSpec("fan-out-part", "task/fan-out-part", 0.0, lambda rng: Plan(duration=3.0))
+    engine.tasks["fan-out-part"] = TaskSpec(
+        "fan-out-part", "task/fan-out-part", 0.0, lambda rng: Plan(duration=child_seconds)
+    )
     engine.add_queue("fan-out", "task", None)
     engine.add_queue("fan-out-part", "task", 5)
+
+
+def env_deadlock(engine: Engine, now: datetime, *, limit: int = 8, minutes: float = 20) -> None:
+    """Parents hold every environment slot, each waiting (no checkpoint) on a child queued behind them."""
+    fan_out_tasks(engine, rate=0.0, child_seconds=3.0, checkpoint=False)
     start = now - timedelta(minutes=minutes)
     rates = {t: spec.per_minute for t, spec in engine.tasks.items()}
     engine.advance((start - timedelta(minutes=3) - engine.now).total_seconds())
