@@ -61,6 +61,7 @@ def _bulk_filter(ctx: Ctx, raw: dict[str, Any]) -> RunFilter:
         regions=values("region"),
         machines=values("machine"),
         schedule=str(raw["schedule"]) if raw.get("schedule") else None,
+        batch=str(raw["batch"]) if raw.get("batch") else None,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -36,6 +37,8 @@ class RunFilter:
         machines: list[str] | None = None,
         replica: bool = False,
         schedule: str | None = None,
+        batch: str | None = None,
+        error_group: str | None = None,
     ) -> None:
         self.engine = engine
         # The list endpoint picks ids on a replica that trails by `engine.replica_lag` (API.md §4.2).
@@ -49,7 +52,7 @@ class RunFilter:
         self.tasks, self.versions, self.tags = set(tasks), set(versions), set(tags)
         self.queues, self.bulk, self.is_test = set(queues), bulk, is_test
         self.since, self.until = since, until
-        self.schedule = schedule
+        self.schedule, self.batch, self.error_group = schedule, batch, error_group
         self.regions = set(regions or ())
         unknown = [m for m in machines or () if m not in MACHINES]
         if unknown:
@@ -85,6 +88,8 @@ class RunFilter:
             and (not self.queues or run.queue in self.queues)
             and (self.bulk is None or self.bulk in run.bulk)
             and (self.schedule is None or run.schedule == self.schedule)
+            and (self.batch is None or run.batch == self.batch)
+            and (self.error_group is None or error_group(run) == self.error_group)
             and (self.is_test is None or run.is_test == self.is_test)
             and (self.since is None or run.created_at >= self.since)
             and (self.until is None or run.created_at <= self.until)
@@ -114,6 +119,14 @@ class RunFilter:
             run = engine.order[index]
             if self.matches(run):
                 yield run
+
+
+def error_group(run: Run) -> str | None:
+    """The `error_…` group of a run's error: runs that failed the same way share it (the dashboard's grouping)."""
+    if not run.error:
+        return None
+    key = f"{run.error.get('name', '')}\n{run.error.get('message', '')}"
+    return "error_" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def filter_from_query(ctx: Ctx, *, replica: bool = False) -> RunFilter:
@@ -146,4 +159,6 @@ def filter_from_query(ctx: Ctx, *, replica: bool = False) -> RunFilter:
         machines=ctx.query_list("filter[machine]"),
         replica=replica,
         schedule=ctx.query("filter[schedule]"),
+        batch=ctx.query("filter[batch]"),
+        error_group=ctx.query("filter[error]"),
     )
