@@ -48,7 +48,9 @@ async def test_bulk_cancel_by_batch_reaches_exactly_the_batch(client: Client) ->
     bystander = engine.create_run("send-email", plan=Plan(duration=600))
     for run in ours:
         run.batch = "batch_cancel_me"
-    created = await client.ok("POST", "/api/v1/bulk-actions", {"action": "cancel", "filter": {"batch": "batch_cancel_me"}})
+    created = await client.ok(
+        "POST", "/api/v1/bulk-actions", {"action": "cancel", "filter": {"batch": "batch_cancel_me"}}
+    )
     bulk = await client.ok("GET", f"/api/v1/bulk-actions/{created['id']}")
     assert bulk["counts"]["total"] == 4
     await client.advance(60)
@@ -59,7 +61,9 @@ async def test_bulk_cancel_by_batch_reaches_exactly_the_batch(client: Client) ->
 async def test_a_search_by_task_status_and_period_combines_every_filter(client: Client) -> None:
     engine = client.engine
     fresh = engine.create_run("search-me", plan=Plan(duration=3600), tags=["wanted"])
-    engine.create_run("search-me", created_at=engine.now - timedelta(hours=3), plan=Plan(duration=3600), tags=["wanted"])
+    engine.create_run(
+        "search-me", created_at=engine.now - timedelta(hours=3), plan=Plan(duration=3600), tags=["wanted"]
+    )
     engine.create_run("search-me", plan=Plan(duration=3600), tags=["unwanted"])
     query = {
         "filter[taskIdentifier]": "search-me",
