@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypedDict
 
 from tui.actions.scrub import encoded_size
 from tui.model import JSON, QueueType, RunStatus
@@ -90,6 +91,21 @@ def check_write_minutes(minutes: int) -> int:
     return minutes
 
 
+class ListArgs(TypedDict, total=False):
+    """The keyword arguments of `list_runs` that a RunFilter sets (the paging ones are the caller's)."""
+
+    statuses: tuple[RunStatus, ...]
+    tasks: tuple[str, ...]
+    queue: tuple[str, QueueType] | None
+    tags: tuple[str, ...]
+    created_from: datetime | None
+    created_to: datetime | None
+    period: str | None
+    versions: tuple[str, ...]
+    schedule: str | None
+    batch: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class RunFilter:
     """The runs pane's filter, as both a list query and a bulk-action filter (API.md §4.2 and §8)."""
@@ -105,6 +121,8 @@ class RunFilter:
     """Runs locked to these deployed versions (a bad deploy's runs)."""
     schedule: str | None = None
     """Runs a schedule (`sched_…`) created (copies piling up behind a stuck head)."""
+    batch: str | None = None
+    """Runs one batch (`batch_…`) triggered."""
     run_ids: tuple[str, ...] = ()
     """Exactly these runs: what a text filter matched, which no API filter can express (sent as `runIds`)."""
     words: str = ""
@@ -119,7 +137,29 @@ class RunFilter:
     def selective(self) -> bool:
         """At least one non-time criterion: the TUI never bulk-cancels "everything in the last 7 days"."""
         return bool(
-            self.run_ids or self.statuses or self.tasks or self.queue or self.tags or self.versions or self.schedule
+            self.run_ids
+            or self.statuses
+            or self.tasks
+            or self.queue
+            or self.tags
+            or self.versions
+            or self.schedule
+            or self.batch
+        )
+
+    def list_args(self) -> ListArgs:
+        """The same filter as a run-list query: what the pane lists and the count before a bulk action reads."""
+        return ListArgs(
+            statuses=self.statuses,
+            tasks=self.tasks,
+            queue=self.queue,
+            tags=self.tags,
+            created_from=self.created_from,
+            created_to=self.created_to,
+            period=self.period,
+            versions=self.versions,
+            schedule=self.schedule,
+            batch=self.batch,
         )
 
     def bulk_filter(self) -> dict[str, JSON]:
@@ -140,6 +180,8 @@ class RunFilter:
             out["version"] = list(self.versions)
         if self.schedule:
             out["schedule"] = self.schedule
+        if self.batch:
+            out["batch"] = self.batch
         if self.period:
             out["period"] = self.period
         if self.created_from:
@@ -164,6 +206,8 @@ class RunFilter:
             parts.append("version " + "|".join(self.versions))
         if self.schedule:
             parts.append(f"schedule {self.schedule}")
+        if self.batch:
+            parts.append(f"batch {self.batch}")
         parts.append(
             f"created in the last {self.period}" if self.period else _range(self.created_from, self.created_to)
         )

@@ -201,20 +201,7 @@ class ActionRunner:
             return len(run_filter.run_ids), False
         count, after = 0, None
         for _ in range(COUNT_PAGE_LIMIT):
-            f = run_filter
-            page = await self._client.list_runs(
-                statuses=f.statuses,
-                tasks=f.tasks,
-                queue=f.queue,
-                tags=f.tags,
-                created_from=f.created_from,
-                created_to=f.created_to,
-                period=f.period,
-                page_size=100,
-                after=after,
-                versions=f.versions,
-                schedule=f.schedule,
-            )
+            page = await self._client.list_runs(**run_filter.list_args(), page_size=100, after=after)
             count += len(page.items)
             after = page.next
             if after is None:

@@ -270,6 +270,7 @@ class EngineClient:
         fill: int = 1,
         versions: Sequence[str] = (),
         schedule: str | None = None,
+        batch: str | None = None,
     ) -> Page[Run]:
         """One page of runs, newest first. The list is eventually consistent (API.md §4.2): a page can hold fewer
         than `page_size` runs, even none, with `next` still set. Only a missing `next` ends the list. `fill` > 1
@@ -288,6 +289,7 @@ class EngineClient:
             after=after,
             versions=versions,
             schedule=schedule,
+            batch=batch,
         )
         page = self._parse(wire.parse_run_page, await self._get("/api/v1/runs", params))
         items, previous = list(page.items), page.previous

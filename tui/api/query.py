@@ -49,6 +49,7 @@ def run_filters(
     after: str | None,
     versions: Sequence[str] = (),
     schedule: str | None = None,
+    batch: str | None = None,
 ) -> dict[str, str]:
     """Parameters of GET /api/v1/runs; `stored_queue` is the stored name (`task/<id>` for task queues).
 
@@ -63,6 +64,7 @@ def run_filters(
             "filter[tag]": ",".join(tags),
             "filter[version]": ",".join(versions),
             "filter[schedule]": schedule or "",
+            "filter[batch]": batch or "",
             **time_window(created_from, created_to, period),
             "filter[bulkAction]": bulk_action or "",
             "page[after]": after or "",
