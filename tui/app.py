@@ -285,8 +285,32 @@ class PlatosApp(App[None]):
             self.push_screen(AuditScreen())
         elif command.name in ("write", "plugin"):
             self._flow_command(command.name, argument)
-        elif not (isinstance(self.screen, PaneScreen) and self.screen.run_command(command.name, argument)):
+        elif command.name == "search":
+            self._saved_search(argument)
+        elif isinstance(self.screen, PaneScreen) and self.screen.run_command(command.name, argument):
+            pass
+        elif command.search and self.session is not None:
+            # A search term typed on another screen searches the runs pane, which it then shows.
+            self.action_pane("runs")
+            if isinstance(self.screen, PaneScreen):
+                self.screen.run_command(command.name, argument)
+        else:
             self.notify(f":{command.name} does not apply here: {command.description}", severity="warning")
+
+    def _saved_search(self, name: str) -> None:
+        """`:search NAME`: the profile's saved search, from the default search, in the runs pane."""
+        if self.session is None:
+            return
+        saved = dict(self.session.settings.searches)
+        known = ", ".join(saved) or f"none in profile {clean(self.session.settings.profile, 40)}"
+        if name not in saved:
+            wanted = f"no saved search {clean(name, 40)!r}" if name else ":search needs NAME"
+            self.notify(f"{wanted} (saved: {clean(known, 160)})", severity="warning")
+            return
+        self.action_pane("runs")
+        apply = getattr(self.screen, "apply_search", None)
+        if callable(apply) and apply(saved[name], fresh=True):
+            self.notify(f"search {clean(name, 40)}: {clean(saved[name], 160)}", timeout=3)
 
     def _flow_command(self, name: str, argument: str) -> None:
         """`:write` and `:plugin`, which mean the same on every screen; their flows run in an app worker."""

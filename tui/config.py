@@ -19,6 +19,7 @@ import platformdirs
 import tomli_w
 
 from tui.model import EnvironmentType, environment_type_from_key
+from tui.model.search import split_terms
 
 APP_NAME = "platos-tui"
 Warn = Callable[[str], None]
@@ -78,6 +79,8 @@ class Settings:
     demo: bool = False
     branch: str | None = None
     """The preview branch (`x-trigger-branch`) a `tr_preview_` key needs."""
+    searches: tuple[tuple[str, str], ...] = ()
+    """Saved run searches, name and search line (`:task send-email :window 2h`), run with `:search NAME`."""
 
     @property
     def production(self) -> bool:
@@ -195,7 +198,7 @@ PROFILE_KEYS = frozenset(
         "secret_key", "secret_key_env", "secret_key_command",
         "admin_token", "admin_token_env", "admin_token_command",
         "refresh_seconds", "budget_per_second", "connect_timeout", "read_timeout", "max_response_mb", "branch",
-        "thresholds", "keymap", "plugins",
+        "thresholds", "keymap", "plugins", "searches",
     }
 )  # fmt: skip
 
@@ -281,6 +284,26 @@ def _plugins(profile: _Profile) -> tuple[Plugin, ...]:
     return tuple(plugins)
 
 
+SEARCH_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,63}")
+
+
+def _searches(profile: _Profile) -> tuple[tuple[str, str], ...]:
+    """`[profiles.NAME.searches]`: name = search line, each line checked now rather than at 3 a.m."""
+    found = []
+    for name, line in profile.get("searches", dict, {}).items():
+        if not SEARCH_NAME.fullmatch(name):
+            problem = f"search name {name[:40]!r}: use letters, digits, - _ . (it is typed as :search NAME)"
+            raise profile.error(name, problem)
+        if not isinstance(line, str):
+            raise profile.error(name, f"search {name} must be a string such as \":task send-email :window 2h\"")
+        try:
+            split_terms(line)
+        except ValueError as exc:
+            raise profile.error(name, f"search {name}: {exc}; fix the search") from None
+        found.append((name, line.strip()))
+    return tuple(found)
+
+
 def _env_type(profile: _Profile | None, key: str) -> EnvironmentType:
     explicit = profile.get("env_type", str) if profile else None
     if explicit:
@@ -317,6 +340,8 @@ def load_settings(
         dequeued_seconds = 120             # executing_seconds, tool_call_seconds, waitpoint_seconds
         [profiles.prod.keymap]             # binding id = key; `?` shows each key where it applies
         "runs.cancel" = "x"
+        [profiles.prod.searches]           # saved run searches: `:search stuck-emails`
+        stuck-emails = ":task send-email :status DEQUEUED :window 2h"
         [[profiles.prod.plugins]]
         name = "scale-workers"
         command = "kubectl -n platos scale deploy/worker --replicas={replicas}"
@@ -384,6 +409,7 @@ def load_settings(
         plugins=_plugins(profile) if profile else (),
         keymap=keymap,
         branch=branch,
+        searches=_searches(profile) if profile else (),
     )
 
 

@@ -32,6 +32,7 @@ class Counting(httpx.AsyncBaseTransport):
     def __init__(self, app: Any) -> None:
         self.inner = httpx.ASGITransport(app=app)
         self.requests: list[tuple[str, str]] = []
+        self.urls: list[httpx.URL] = []
         self.bodies: list[str] = []
         self.fail: dict[str, int] = {}
         self.gate: asyncio.Event | None = None
@@ -40,6 +41,7 @@ class Counting(httpx.AsyncBaseTransport):
         path = request.url.path
         body = (await request.aread()).decode(errors="replace")
         self.requests.append((request.method, path))
+        self.urls.append(request.url)
         self.bodies.append(body)
         if request.method == "POST":
             for part, status in self.fail.items():
@@ -89,6 +91,7 @@ async def rig(
     pause: float = 0.01,
     locked: bool = False,
     keymap: tuple[tuple[str, str], ...] = (),
+    searches: tuple[tuple[str, str], ...] = (),
 ) -> AsyncIterator[Rig]:
     """Each verification sleep advances the frozen sim clock by `step` simulated seconds and waits `pause` real ones."""
     sim_app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1, start=START))
@@ -105,6 +108,7 @@ async def rig(
         refresh_seconds=0.05,
         plugins=plugins,
         keymap=keymap,
+        searches=searches,
     )
 
     def make_client(config: Settings) -> EngineClient:

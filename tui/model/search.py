@@ -78,14 +78,21 @@ def split_list(value: str) -> tuple[str, ...]:
     return tuple(part for part in value.split(",") if part)
 
 
+def period_seconds(period: str) -> int:
+    """Seconds in a window such as `2h` (see PERIOD); raises ValueError for anything else."""
+    match = _RELATIVE.match(period)
+    if match is None:
+        raise ValueError(f"not a window: {clean(period, 40)!r} (use 30m, 6h, 7d)")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
 def parse_when(text: str, now: datetime) -> datetime:
     """`now`, `2h` (2 hours before `now`), or an ISO date or time (UTC unless it names a zone)."""
     value = text.strip()
     if value.lower() == "now":
         return now
-    relative = _RELATIVE.match(value)
-    if relative:
-        return now - timedelta(seconds=int(relative.group(1)) * _UNITS[relative.group(2)])
+    if _RELATIVE.match(value):
+        return now - timedelta(seconds=period_seconds(value))
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

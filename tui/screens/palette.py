@@ -6,6 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tui.model.text import clean
 from tui.screens.commands import COMMANDS
 
 
@@ -40,6 +41,10 @@ class BindingsProvider(Provider):
                     entries.append((title, command.description, partial(runner, command.name)))
             elif prompt is not None:  # the argument is typed on the command line, which opens with the name
                 entries.append((title, command.description, partial(prompt, f":{command.name} ")))
+        session = getattr(app, "session", None)
+        if runner is not None and session is not None:
+            for name, line in session.settings.searches:  # the profile's saved searches, by name
+                entries.append((f":search {name}", clean(line, 120), partial(runner, f":search {name}")))
         return entries
 
     async def discover(self) -> Hits:

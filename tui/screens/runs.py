@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.binding import Binding, BindingType
+from textual.widget import Widget
 
+# The search is a RunFilter from the start: the pane is built on first show, after the first frame.
+from tui.actions.inputs import RunFilter
+from tui.actions.search import DEFAULT_SEARCH, run_search, search_words, window_words
 from tui.diagnosis.stuck import State, Verdict, assess
 from tui.model import (
     ACTIVE_STATUSES,
@@ -19,16 +23,15 @@ from tui.model import (
     Run,
     RunStatus,
 )
+from tui.model.search import TERMS, period_seconds
 from tui.model.text import clean
 from tui.screens.messages import OpenRun
 from tui.screens.pane import PaneScreen
 from tui.screens.session import Session, TriageResult
 from tui.widgets.format import seconds_until_change, short_duration
 from tui.widgets.ordered_rows import OrderedRows
+from tui.widgets.search_bar import SearchBar
 from tui.widgets.table import Cell, Column, FastTable, Row
-
-if TYPE_CHECKING:  # the actions layer is imported when a key needs it, not before the first frame
-    from tui.actions import RunFilter
 
 PAGE_SIZE = 100
 FILL_PAGES = 3
@@ -54,7 +57,6 @@ STATUS_SETS: tuple[tuple[str, tuple[RunStatus, ...]], ...] = (
     ("all", ()),
 )
 WINDOWS: tuple[str | None, ...] = (None, "1h", "24h", "30d")
-PERIOD = re.compile(r"^[1-9]\d*[smhdw]$")
 STATUS_TONE = {
     RunStatus.EXECUTING: "accent",
     RunStatus.DEQUEUED: "accent",
@@ -103,7 +105,8 @@ class _Segment:
 
 
 class RunsScreen(PaneScreen):
-    """Runs, newest first, stuck runs first of all; `f` and `w` switch the status set and time window."""
+    """Runs, newest first, stuck runs first of all, as the server-side search lists them (`:task`, `:tag`, …);
+    `f` and `w` switch its status set and time window."""
 
     PANE = "runs"
     MARKS = True
@@ -131,9 +134,8 @@ class RunsScreen(PaneScreen):
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
-        self.statuses: tuple[RunStatus, ...] = ACTIVE_STATUSES
-        self.status_label = "active"
-        self.window: str | None = None
+        self.search: RunFilter = DEFAULT_SEARCH
+        """The server-side search (without the queue scope): every page is listed with it."""
         self._scope: tuple[str, QueueType] | None = None
         self._runs: dict[str, Run] = {}
         self._head: _Segment | None = None
@@ -148,6 +150,12 @@ class RunsScreen(PaneScreen):
         self._stuck_count = 0
         self._seq: dict[str, int] = {}
         self._listed = 0
+
+    def compose(self) -> Iterator[Widget]:
+        for widget in super().compose():
+            if widget is self.table:
+                yield SearchBar(id="search-bar")
+            yield widget
 
     def reset(self) -> None:
         self._runs, self._head, self._stuck, self._more, self._rows = {}, None, None, [], {}
@@ -165,6 +173,20 @@ class RunsScreen(PaneScreen):
     # ----- data -----------------------------------------------------------------------------------------
 
     @property
+    def statuses(self) -> tuple[RunStatus, ...]:
+        return self.search.statuses
+
+    @property
+    def window(self) -> str | None:
+        return self.search.period
+
+    @property
+    def status_label(self) -> str:
+        """`active`, `failed`, … for the sets `f` cycles through, else the statuses themselves."""
+        named = next((label for label, statuses in STATUS_SETS if statuses == self.statuses), None)
+        return named or ",".join(s.value for s in self.statuses)
+
+    @property
     def stuck_statuses(self) -> tuple[RunStatus, ...]:
         wanted = self.statuses or tuple(RunStatus)
         # QUEUED runs come with the newest pages; asked for by age they would crowd out the rare hung ones.
@@ -177,12 +199,20 @@ class RunsScreen(PaneScreen):
         statuses: tuple[RunStatus, ...] | None = None,
         created_to: datetime | None = None,
     ) -> Page[Run]:
+        args = self.search.list_args()
+        args["queue"] = self._scope
+        if statuses is not None:
+            args["statuses"] = statuses
+        if created_to is not None:
+            # The stuck query asks by age instead of the default window (a run stuck for 8 days is still
+            # stuck), within the time the search names, if it names one.
+            search = self.search
+            args["period"] = None
+            args["created_to"] = min(created_to, search.created_to) if search.created_to else created_to
+            if search.period:
+                args["created_from"] = self.session.clock() - timedelta(seconds=period_seconds(search.period))
         return await self.session.client.list_runs(
-            statuses=self.statuses if statuses is None else statuses,
-            queue=self._scope,
-            created_to=created_to,
-            # The stuck query asks by age instead of a window: a run stuck for 8 days is still stuck.
-            period=self.window if created_to is None else None,
+            **args,
             page_size=PAGE_SIZE,
             after=after,
             # A short page is not the end of the list (it is re-filtered after paging): the stuck scan and the
@@ -341,9 +371,12 @@ class RunsScreen(PaneScreen):
         last = self._more[-1] if self._more else self._head
         return last is not None and last.next is not None
 
-    def selection_words(self) -> str:
-        """Everything that narrows the pane, in the words of its header; `:cancel-matching` confirms with them."""
-        parts = [f"statuses: {self.status_label}", f"window: {self.window or '7d'}"]
+    def selection_words(self, *, with_search: bool = True) -> str:
+        """Everything that narrows the pane, in the words of its header and filter bar; `:cancel-matching`
+        confirms with them."""
+        parts = [f"statuses: {self.status_label}", f"window: {window_words(self.search)}"]
+        if with_search and search_words(self.search):
+            parts.append(f"search: {search_words(self.search)}")
         if self._scope is not None:
             parts.append(f"queue: {self._scope[0]}")
         if self.table.filter:
@@ -353,7 +386,13 @@ class RunsScreen(PaneScreen):
     def summary(self) -> str:
         shown = f"{self.table.row_count} of {len(self._runs)} runs" if self.table.filter else f"{len(self._runs)} runs"
         count = shown + (", more below" if self.more_below else "")
-        return f"{count} · {self.selection_words()}"
+        # The search terms are on the filter bar under the header.
+        return f"{count} · {self.selection_words(with_search=False)}"
+
+    def update_bars(self) -> None:
+        super().update_bars()
+        for bar in self.query(SearchBar):
+            bar.words = search_words(self.search)
 
     def filter_in_summary(self) -> bool:
         return True
@@ -372,12 +411,12 @@ class RunsScreen(PaneScreen):
     def action_next_statuses(self) -> None:
         labels = [label for label, _ in STATUS_SETS]
         index = (labels.index(self.status_label) + 1) % len(STATUS_SETS) if self.status_label in labels else 0
-        self.status_label, self.statuses = STATUS_SETS[index]
+        self.search = replace(self.search, statuses=STATUS_SETS[index][1])
         self._requery()
 
     def action_next_window(self) -> None:
         index = (WINDOWS.index(self.window) + 1) % len(WINDOWS) if self.window in WINDOWS else 0
-        self.window = WINDOWS[index]
+        self.search = replace(self.search, period=WINDOWS[index], created_from=None, created_to=None)
         self._requery()
 
     def action_cancel(self) -> None:
@@ -406,13 +445,11 @@ class RunsScreen(PaneScreen):
             flows.start(flows.cancel_matching(self.run_filter(), loaded=self.table.total_count))
 
     def run_filter(self) -> RunFilter:
-        """What narrows the pane: a text filter, which the API cannot express, becomes the exact run ids shown."""
-        from tui.actions import RunFilter
-
-        return RunFilter(
-            statuses=self.statuses,
+        """What narrows the pane: exactly the server-side search and the queue scope, sent as the bulk filter;
+        a text filter, which the API cannot express, becomes the exact run ids shown."""
+        return replace(
+            self.search,
             queue=self.session.run_queue,
-            period=self.window,
             run_ids=tuple(sorted(self.table.keys)) if self.table.filter else (),
             words=self.selection_words(),
         )
@@ -421,26 +458,22 @@ class RunsScreen(PaneScreen):
         if name == "cancel-matching":
             self.cancel_matching()
             return True
-        if name == "status":
-            return self._set_statuses(argument)
-        if name == "window":
-            if argument and not PERIOD.match(argument):
-                self.notify(f"Not a period: {argument!r} (use 30m, 6h, 7d)", severity="warning")
-                return True
-            self.window = argument or None
-            self._requery()
+        if name in TERMS:
+            self.apply_search(f":{name} {argument}")
             return True
         return False
 
-    def _set_statuses(self, argument: str) -> bool:
-        names = [part.strip().upper() for part in argument.split(",") if part.strip()]
-        unknown = [name for name in names if name not in RunStatus.__members__]
-        if unknown:
-            self.notify(f"Unknown status {', '.join(unknown)}; known: {', '.join(RunStatus)}", severity="warning")
-            return True
-        self.statuses = tuple(RunStatus[name] for name in names)
-        self.status_label = ",".join(names) if names else "all"
-        self._requery()
+    def apply_search(self, text: str, *, fresh: bool = False) -> bool:
+        """Narrow the search by a line of terms (`fresh`: from the default, as a saved search does) and list
+        again from the server; bad input says why in one line and changes nothing."""
+        try:
+            found = run_search(DEFAULT_SEARCH if fresh else self.search, text, self.session.clock())
+        except ValueError as error:
+            self.notify(clean(str(error), 240), severity="warning")
+            return False
+        if found != self.search:
+            self.search = found
+            self._requery()
         return True
 
     def back(self) -> bool:
