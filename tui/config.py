@@ -295,7 +295,7 @@ def _searches(profile: _Profile) -> tuple[tuple[str, str], ...]:
             problem = f"search name {name[:40]!r}: use letters, digits, - _ . (it is typed as :search NAME)"
             raise profile.error(name, problem)
         if not isinstance(line, str):
-            raise profile.error(name, f"search {name} must be a string such as \":task send-email :window 2h\"")
+            raise profile.error(name, f'search {name} must be a string such as ":task send-email :window 2h"')
         try:
             split_terms(line)
         except ValueError as exc:
@@ -321,8 +321,13 @@ def load_settings(
     overrides: Overrides = Overrides(),
     environ: Mapping[str, str] | None = None,
     warn: Warn = lambda _msg: None,
+    *,
+    env_overrides: bool = True,
 ) -> Settings | None:
     """Resolve settings by precedence flags > environment > profile; None when nothing is configured at all.
+
+    `env_overrides=False` takes the profile as written: PLATOS_API_URL, PLATOS_SECRET_KEY and their fallbacks
+    do not apply (every profile at once, or a switch to a named profile, must not all point at one server).
 
     The file looks like this (thresholds live in their own sub-table, never as flat keys)::
 
@@ -368,9 +373,10 @@ def load_settings(
             raise ConfigError(f"{path}: unknown profile {name!r} (known: {known}); {fix}")
         profile = _Profile(path, name, table)
     _unknown_keys(path, data, profile, warn)
-    url = overrides.url or env.get("PLATOS_API_URL") or env.get("TRIGGER_API_URL")
+    url = overrides.url or (env.get("PLATOS_API_URL") or env.get("TRIGGER_API_URL") if env_overrides else None)
     url = url or (profile.get("url", str) if profile else None)
-    key = _secret(profile, "secret_key", env, ("PLATOS_SECRET_KEY", "TRIGGER_SECRET_KEY"), warn)
+    key_vars = ("PLATOS_SECRET_KEY", "TRIGGER_SECRET_KEY") if env_overrides else ()
+    key = _secret(profile, "secret_key", env, key_vars, warn)
     if profile is None and not url and not key:
         return None
     where = f"profile {profile.name!r} in {path}" if profile else "the environment"
@@ -378,7 +384,8 @@ def load_settings(
         raise ConfigError(f"{where}: no API URL; set `url` in the profile or PLATOS_API_URL")
     if not key:
         raise ConfigError(f"{where}: no secret key; set secret_key_env or secret_key_command, or PLATOS_SECRET_KEY")
-    admin = _secret(profile, "admin_token", env, ("PLATOS_ADMIN_TOKEN", "TRIGGER_ACCESS_TOKEN"), warn)
+    admin_vars = ("PLATOS_ADMIN_TOKEN", "TRIGGER_ACCESS_TOKEN") if env_overrides else ()
+    admin = _secret(profile, "admin_token", env, admin_vars, warn)
     env_type = _env_type(profile, key)
     read_only = profile.get("read_only", bool) if profile else None
     if read_only is None:
@@ -411,6 +418,26 @@ def load_settings(
         branch=branch,
         searches=_searches(profile) if profile else (),
     )
+
+
+def profile_names(environ: Mapping[str, str] | None = None, warn: Warn = lambda _msg: None) -> list[str]:
+    """The profiles of the config file, the default first, then by name (none without a file)."""
+    data = read_config(config_path(os.environ if environ is None else environ), warn) or {}
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        return []
+    default = data.get("default_profile")
+    return sorted(profiles, key=lambda name: (name != default, name))
+
+
+def load_profile(
+    name: str, *, read_only: bool = False, environ: Mapping[str, str] | None = None, warn: Warn = lambda _msg: None
+) -> Settings:
+    """One named profile as written (no environment overrides); raises ConfigError."""
+    settings = load_settings(Overrides(profile=name, read_only=read_only), environ, warn, env_overrides=False)
+    if settings is None:
+        raise ConfigError(f"profile {name!r} is not configured")
+    return settings
 
 
 BRANCH_HELP = (
