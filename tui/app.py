@@ -89,6 +89,7 @@ class PlatosApp(App[None]):
         *,
         make_client: Callable[[Settings], EngineClient],
         load_profile: Callable[[str], Settings] | None = None,
+        list_profiles: Callable[[], list[str]] | None = None,
         clock: Callable[[], datetime] | None = None,
         start_demo: Callable[[], Settings] | None = None,
         read_only_locked: bool = False,
@@ -97,6 +98,8 @@ class PlatosApp(App[None]):
         self._settings = settings
         self._make_client = make_client
         self._load_profile = load_profile
+        self.list_profiles = list_profiles
+        """The configured profile names, default first (`:env` lists them); None where there is no config."""
         self._clock = clock
         self._start_demo = start_demo
         self._locked = read_only_locked

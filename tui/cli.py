@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TextIO
 
 from tui import __version__
-from tui.config import ConfigError, Overrides, Plugin, Settings, load_settings
+from tui.config import ConfigError, Overrides, Plugin, Settings, load_profile, load_settings, profile_names
 from tui.model import EnvironmentType, environment_type_from_key
 
 if TYPE_CHECKING:
@@ -120,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--json", action="store_true")
     triage = sub.add_parser("triage", help="diagnose the whole environment (exit 0 none, 1 findings, 2 error)")
     triage.add_argument("--json", action="store_true")
+    triage.add_argument(
+        "--all-profiles",
+        action="store_true",
+        help="triage every profile of the config file at once, each as written, with its own request budget",
+    )
+    triage.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="with --all-profiles: how long one profile may take before it is reported as not answering",
+    )
 
     profile = sub.add_parser("profile", help="list, show, add or remove profiles")
     psub = profile.add_subparsers(dest="profile_command", metavar="ACTION", required=True)
@@ -217,18 +229,17 @@ def _run_tui(args: argparse.Namespace) -> int:
         sims.append(demo_sim)
         return demo_settings
 
-    def load_profile(name: str) -> Settings:
-        loaded = load_settings(Overrides(profile=name, read_only=args.read_only), warn=_warn)
-        if loaded is None:
-            raise ConfigError(f"profile {name!r} is not configured")
-        return loaded
+    def load_named(name: str) -> Settings:
+        # A switch gives the profile as written: PLATOS_API_URL and friends do not follow it.
+        return load_profile(name, read_only=args.read_only, warn=_warn)
 
     from tui.app import PlatosApp
 
     app = PlatosApp(
         settings,
         make_client=make_client,
-        load_profile=load_profile,
+        load_profile=load_named,
+        list_profiles=lambda: profile_names(warn=_warn),
         start_demo=demo,
         read_only_locked=args.read_only,
     )
@@ -336,6 +347,8 @@ def dispatch(args: argparse.Namespace, out: TextIO) -> int:
         from tui.actions.audit import audit_command
 
         return audit_command(args.json, args.since, out)
+    if args.command == "triage" and args.all_profiles:
+        return _triage_all(args, out)
     from tui.diagnosis.report import diagnose_command, triage_command
 
     if args.command == "diagnose":
@@ -350,6 +363,23 @@ def dispatch(args: argparse.Namespace, out: TextIO) -> int:
 
         return _run_async(args, diagnose)
     return _run_async(args, lambda c, s: triage_command(c, s, args.json, out))
+
+
+def _triage_all(args: argparse.Namespace, out: TextIO) -> int:
+    """`triage --all-profiles`: every profile of the config file, concurrently, each as written."""
+    if args.profile or args.url or args.demo:
+        return _fail("--all-profiles triages every profile of the config file: drop --profile, --url and --demo")
+    if not args.timeout > 0:
+        return _fail("--timeout must be a positive number of seconds")
+    names = profile_names(warn=_warn)
+    if not names:
+        return _fail("no profiles configured; add them with `platos-tui profile add`")
+    from functools import partial
+
+    from tui.diagnosis.fleet import triage_all_command
+
+    loaders = [(name, partial(load_profile, name, read_only=args.read_only, warn=_warn)) for name in names]
+    return asyncio.run(triage_all_command(loaders, make_client, args.json, out, sys.stderr, timeout=args.timeout))
 
 
 def _missing_part(exc: ImportError) -> str | None:
