@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
+from textual.screen import Screen
 
 from tui.api.client import EngineClient
 from tui.config import Settings
@@ -47,6 +48,10 @@ PANES: dict[str, Callable[[Session], PaneScreen]] = {
 }
 
 
+SWITCHING = "switching"
+"""The empty mode the app stands on while it builds the panes again for another profile."""
+
+
 def _bindings_provider() -> type[Provider]:
     from tui.screens.palette import BindingsProvider
 
@@ -72,6 +77,7 @@ class PlatosApp(App[None]):
         Binding("2", "pane('runs')", "Runs", show=False, id="pane.runs"),
         Binding("3", "pane('waitpoints')", "Waitpoints", show=False, id="pane.waitpoints"),
         Binding("4", "pane('triage')", "Triage", show=False, id="pane.triage"),
+        Binding("5", "environments", "Environments", show=False, id="app.env", tooltip="Every profile at once"),
         Binding("slash", "filter", "Filter", id="app.filter"),
         Binding("colon", "command_line", "Command", id="app.command"),
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -155,7 +161,7 @@ class PlatosApp(App[None]):
     # ----- navigation -----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in {"pane", "filter", "copy", "refresh_now", "toggle_polling"} and self.session is None:
+        if action in {"pane", "filter", "copy", "refresh_now", "toggle_polling", "environments"} and not self.session:
             return False
         if action == "filter":
             return isinstance(self.screen, PaneScreen)
@@ -290,6 +296,8 @@ class PlatosApp(App[None]):
             self._flow_command(command.name, argument)
         elif command.name == "search":
             self._saved_search(argument)
+        elif command.name == "env":
+            self.action_environments()
         elif isinstance(self.screen, PaneScreen) and self.screen.run_command(command.name, argument):
             pass
         elif command.search and self.session is not None:
@@ -345,10 +353,53 @@ class PlatosApp(App[None]):
         except Exception as error:  # config errors are the operator's to fix; say why, keep running
             self.notify(f"Profile {clean(name, 40)}: {clean(str(error), 120)}", severity="error")
             return
+        await self.switch_to(settings)
+
+    async def switch_to(self, settings: Settings) -> None:
+        """Point the console at another profile: a new client, the old one closed, and fresh panes (no mark,
+        filter, search or scroll position of the old environment survives)."""
+        if self.session is None:
+            return
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
         old = self.session.switch(settings, self._make_client(settings))
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self._origin = None
+        # The current mode cannot be removed: stand on an empty one while the panes are built again.
+        self.add_mode(SWITCHING, Screen)
+        await self.switch_mode(SWITCHING)
+        for name, screen in PANES.items():
+            await self.remove_mode(name)
+            self.add_mode(name, partial(screen, self.session))
+        await self.switch_mode("queues")
+        await self.remove_mode(SWITCHING)
         with contextlib.suppress(Exception):
             await old.aclose()
         self.notify(f"Switched to profile {clean(settings.profile, 40)}")
-        self.action_refresh_now()
+
+    def action_environments(self) -> None:
+        """`5` / `:env`: every profile with its live summary; `enter` on one switches to it."""
+        from tui.screens.environments import EnvironmentsScreen
+
+        session = self.session
+        if session is None or isinstance(self.screen, EnvironmentsScreen):
+            return
+        current = session.settings
+        names: list[str] = []
+        if self.list_profiles is not None and self._load_profile is not None:
+            try:
+                names = [name for name in self.list_profiles() if name != current.profile]
+            except Exception as error:  # a broken config file: the current profile is still worth showing
+                self.notify(f"profiles: {clean(str(error), 160)}", severity="warning")
+        load = self._load_profile
+        profiles = [(current.profile, lambda: current)]
+        profiles += [(name, partial(load, name)) for name in names if load is not None]
+        self.push_screen(
+            EnvironmentsScreen(
+                profiles,
+                self._make_client,
+                lambda settings: self.run_worker(self.switch_to(settings), group="switch", exclusive=True),
+                current=current.profile,
+            )
+        )
