@@ -141,3 +141,20 @@ async def test_cancel_matching_sends_the_search_as_the_bulk_filter_after_the_ser
         assert body["filter"] == {"status": ACTIVE, "tag": ["dup-storm"]}
         assert body["filter"] == screen.run_filter().bulk_filter()
         await wait_for(r.pilot, lambda: all(r.engine.runs[i.removeprefix("run_")].status == "CANCELED" for i in ours))
+
+
+async def test_the_stuck_scan_stays_within_the_searchs_time_and_never_sends_an_empty_range() -> None:
+    async with rig("incident") as r:
+        screen = await runs_pane(r)
+        await r.app.run_command(":window 2h")
+        await wait_for(r.pilot, lambda: any(q.get("filter[createdAt][period]") == "2h" for q in run_lists(r)))
+        # The scan for stuck runs asks by age, within the window the search names, never for older runs.
+        await wait_for(r.pilot, lambda: any("filter[createdAt][from]" in q for q in run_lists(r)))
+        assert all("filter[createdAt][period]" not in q for q in run_lists(r) if "filter[createdAt][to]" in q)
+        sent = len(run_lists(r))
+        await r.app.run_command(":from 1m")
+        await wait_for(r.pilot, lambda: len(run_lists(r)) > sent and screen.search.created_from is not None)
+        await r.pilot.pause(0.3)
+        for query in run_lists(r)[sent:]:
+            start, end = query.get("filter[createdAt][from]"), query.get("filter[createdAt][to]")
+            assert not (start and end and int(start) >= int(end)), query

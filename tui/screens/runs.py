@@ -211,6 +211,9 @@ class RunsScreen(PaneScreen):
             args["created_to"] = min(created_to, search.created_to) if search.created_to else created_to
             if search.period:
                 args["created_from"] = self.session.clock() - timedelta(seconds=period_seconds(search.period))
+            start, end = args.get("created_from"), args["created_to"]
+            if start is not None and end is not None and start >= end:
+                return Page(items=())  # the search's runs are all younger than the shortest stuck window
         return await self.session.client.list_runs(
             **args,
             page_size=PAGE_SIZE,
