@@ -24,21 +24,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-import platformdirs
-
 from tui.actions.scrub import Scrubber
+from tui.config import state_dir
 from tui.model import JSON
 from tui.model.text import clean
 
-STATE_DIR_ENV = "PLATOS_TUI_STATE_DIR"
 AUDIT_FILE = "audit.jsonl"
 FORMAT_VERSION = 1
-
-
-def state_dir() -> Path:
-    """Where platos-tui keeps state: `$PLATOS_TUI_STATE_DIR`, else the platform's user state directory."""
-    override = os.environ.get(STATE_DIR_ENV)
-    return Path(override) if override else platformdirs.user_state_path("platos-tui")
 
 
 def default_audit_path() -> Path:
