@@ -125,7 +125,7 @@ class Journal:
         self.warning: str | None = None
         """The last reason a write was dropped, None while every write succeeds."""
         self._scrubber = Scrubber()
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Job | threading.Event | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._writes = 0
@@ -231,7 +231,7 @@ class Journal:
         if self._thread is None:
             return True
         done = threading.Event()
-        self._jobs.put(lambda _db: done.set())
+        self._jobs.put(done)
         return done.wait(timeout)
 
     def close(self, timeout: float = 2.0) -> None:
@@ -258,6 +258,9 @@ class Journal:
             job = self._jobs.get()
             if job is None:
                 break
+            if isinstance(job, threading.Event):  # a flush: everything queued before it is done
+                job.set()
+                continue
             try:
                 if db is None:
                     db = open_journal(self.path, write=True)
