@@ -344,7 +344,10 @@ class PlatosApp(App[None]):
         if self.session is None or self._journal is None:
             self.notify("No journal in this session: nothing to report", severity="warning")
             return
-        written, message = await asyncio.to_thread(write_console_report, self._journal, self.session.settings.profile)
+        session = self.session
+        written, message = await asyncio.to_thread(
+            write_console_report, self._journal, session.settings.profile, session.clock()
+        )
         self.notify(clean(message, 300), title="Report", severity="information" if written else "error", timeout=10)
 
     def _flow_command(self, name: str, argument: str) -> None:

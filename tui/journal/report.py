@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,7 +150,7 @@ def read_incident(
             f"SELECT * FROM findings WHERE (last_seen >= ? OR cleared >= ?) {where} ORDER BY first_seen, id",
             (cutoff, cutoff, *args),
         ).fetchall()
-        attempts = db.execute(f"SELECT * FROM actions WHERE time >= ? {where} ORDER BY time", (cutoff, *args))
+        attempts = db.execute(f"SELECT * FROM actions WHERE time >= ? {where} ORDER BY time, rowid", (cutoff, *args))
         attempts_rows = attempts.fetchall()
         links = db.execute(f"SELECT * FROM connections WHERE time >= ? {where} ORDER BY time, id", (cutoff, *args))
         links_rows = links.fetchall()
@@ -215,37 +216,41 @@ def _link(row: sqlite3.Row) -> Link:
 
 
 def timeline(incident: Incident) -> list[Event]:
-    """Every step with its time, oldest first (a step's own order breaks ties: seen, acted, answered, verified)."""
+    """Every step with its time, oldest first. Steps at the same time read as they happened: faults seen,
+    connection changes, then each action with its answer and verification, then faults cleared."""
     many = len(incident.scopes) > 1
-    events: list[Event] = []
-    for f in incident.faults:
-        scope = f"{f.profile}/{f.env}" if many else ""
-        events.append(Event(f.first_seen, "fault", f"{f.cause} on {f.subject}: {f.summary}", f.evidence, scope))
+    steps: list[tuple[tuple[int, ...], Event]] = []
+
+    def add(
+        order: tuple[int, ...], when: datetime, kind: str, text: str, scope: str, details: Sequence[str] = ()
+    ) -> None:
+        steps.append((order, Event(when, kind, text, tuple(details), scope if many else "")))
+
+    for i, f in enumerate(incident.faults):
+        scope = f"{f.profile}/{f.env}"
+        add((0, i), f.first_seen, "fault", f"{f.cause} on {f.subject}: {f.summary}", scope, f.evidence)
         if f.cleared is not None:
             took = duration(f.cleared - f.first_seen, fine=False)
-            events.append(Event(f.cleared, "cleared", f"{f.cause} on {f.subject}, {took} after first seen", (), scope))
-    for a in incident.attempts:
-        scope = f"{a.profile}/{a.env}" if many else ""
-        targets = ", ".join(a.targets) or "-"
+            add((3, i), f.cleared, "cleared", f"{f.cause} on {f.subject}, {took} after first seen", scope)
+    for i, c in enumerate(incident.links):
+        words = "connection lost" if c.state == "lost" else "connection recovered"
+        add((1, i), c.time, "connection", words + (f": {c.reason}" if c.reason else ""), f"{c.profile}/{c.env}")
+    for i, a in enumerate(incident.attempts):
+        scope, targets = f"{a.profile}/{a.env}", ", ".join(a.targets) or "-"
         why = f"; reason: {a.reason}" if a.reason else ""
-        events.append(Event(a.time, "action", f"{a.user or 'someone'}: {a.action} {targets}{why}", (), scope))
-        if a.ended is not None:
+        add((2, i, 0), a.time, "action", f"{a.user or 'someone'}: {a.action} {targets}{why}", scope)
+        if a.outcome is not None:
             status = f" ({a.status})" if a.status is not None else ""
             said = f": {a.message}" if a.message else ""
-            events.append(Event(a.ended, "outcome", f"{a.action} {targets}: {a.outcome}{status}{said}", (), scope))
-        elif a.outcome is None:
-            events.append(Event(a.time, "outcome", f"{a.action} {targets}: no outcome recorded", (), scope))
+            add((2, i, 1), a.ended or a.time, "outcome", f"{a.action} {targets}: {a.outcome}{status}{said}", scope)
+        else:
+            add((2, i, 1), a.time, "outcome", f"{a.action} {targets}: no outcome recorded", scope)
         if a.verified is not None:
-            words = "verified" if a.verified else "NOT verified"
             seen = f": {a.verify_seen}" if a.verify_seen else ""
-            when = a.verified_at or a.ended or a.time
-            events.append(Event(when, "verified", f"{a.action} {targets} {words}{seen}", (), scope))
-    for c in incident.links:
-        scope = f"{c.profile}/{c.env}" if many else ""
-        words = "connection lost" if c.state == "lost" else "connection recovered"
-        events.append(Event(c.time, "connection", words + (f": {c.reason}" if c.reason else ""), (), scope))
-    order = {"fault": 0, "connection": 1, "action": 2, "outcome": 3, "verified": 4, "cleared": 5}
-    return sorted(events, key=lambda e: (e.time, order.get(e.kind, 9)))
+            words = "verified" if a.verified else "NOT verified"
+            add((2, i, 2), a.verified_at or a.ended or a.time, "verified", f"{a.action} {targets} {words}{seen}", scope)
+    steps.sort(key=lambda step: (step[1].time, step[0]))
+    return [event for _, event in steps]
 
 
 # ---------------------------------------------------------------------------------------------- renderers
@@ -285,7 +290,7 @@ def render_markdown(incident: Incident) -> str:
     lines = [
         "# Incident report",
         "",
-        f"- Window: {_utc(incident.since)} to {_utc(incident.generated)} (UTC, the server's clock)",
+        f"- Window: {_utc(incident.since)} to {_utc(incident.generated)} (UTC; event times follow the server's clock)",
         f"- Profiles: {_md(', '.join(incident.scopes) or 'none')}",
         f"- Faults: {len(incident.faults)} ({len(incident.open_faults)} still open)",
         f"- Actions: {sum(1 for a in incident.attempts if a.recovery)}"
@@ -415,10 +420,10 @@ def report_command(since: str | None, profile: str | None, fmt: str, out: TextIO
     return 0
 
 
-def write_console_report(journal: Journal, profile: str, since: str = DEFAULT_SINCE) -> tuple[bool, str]:
-    """`:report`: write this profile's report next to the journal; (written, the one line to show)."""
+def write_console_report(journal: Journal, profile: str, now: datetime, since: str = DEFAULT_SINCE) -> tuple[bool, str]:
+    """`:report`: write this profile's report next to the journal, `since` before `now` (the server's time,
+    which the journal's times follow); returns (written, the one line to show)."""
     journal.flush()
-    now = datetime.now(UTC)
     directory = journal.path.parent / REPORTS_DIR
     try:
         incident = read_incident(parse_since(since, now), profile=profile, path=journal.path, now=now)
