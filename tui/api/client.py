@@ -196,8 +196,10 @@ class EngineClient:
         return self.server_now()
 
     def sent_requests(self) -> tuple[SentRequest, ...]:
-        """The latest requests sent, oldest first, without their credentials (for `Y`, copy as curl)."""
-        return tuple(self._http.recent)
+        """The latest requests sent, oldest first, without their credentials (for `Y`, copy as curl); the
+        latest action is always among them, however many reads came after it."""
+        recent, action = tuple(self._http.recent), self._http.last_action
+        return recent if action is None or action in recent else (action, *recent)
 
     @property
     def slowdown(self) -> float:

@@ -200,6 +200,8 @@ class Requester:
         """Seconds the server's clock is ahead of ours, from the last answer's `Date` header; None until one."""
         self.recent: deque[SentRequest] = deque(maxlen=RECENT_REQUESTS)
         """The latest requests sent, oldest first, credentials left out."""
+        self.last_action: SentRequest | None = None
+        """The latest mutation, kept however many reads follow it."""
         self._http = httpx.AsyncClient(
             base_url=base_url,
             transport=transport,
@@ -342,6 +344,8 @@ class Requester:
         )
         if not self.recent or self.recent[-1] != sent:  # a retry is the same request again
             self.recent.append(sent)
+        if not read:
+            self.last_action = sent
 
     def _deadline_error(self, *, mutation: bool) -> ApiError:
         message = f"no complete answer in {_seconds(self._timeouts.deadline)}"
