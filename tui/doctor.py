@@ -117,11 +117,11 @@ def _sources(overrides: Overrides, env: Mapping[str, str], settings: Settings) -
         return f"{secret_source(table, kind, env)} (profile)"
 
     if overrides.read_only:
-        access = "flag --read-only"
+        access = "from flag --read-only"
     elif "read_only" in table:
-        access = f"read_only in the profile ({path})"
+        access = f"from read_only in the profile ({path})"
     else:
-        access = "the default (production profiles start read-only)"
+        access = "the default: only production profiles start read-only"
     return {
         "profile": profile,
         "url": url,
@@ -133,11 +133,15 @@ def _sources(overrides: Overrides, env: Mapping[str, str], settings: Settings) -
 
 
 def key_kind(key: str) -> tuple[str, str | None]:
-    """(the prefix, safe to print; the environment kind or None for a key of no known shape)."""
+    """(the key's prefix in words safe to print, never the key; its environment kind, None for no known shape)."""
     match = _KEY.match(key)
     if match is None:
         return ("tr_pat_" if key.startswith("tr_pat_") else "?"), None
-    return match.group(0), KEY_KINDS[match.group(1)] + (" (scoped key)" if match.group(2) else "")
+    kind = KEY_KINDS[match.group(1)]
+    # `tr_dev_ + sk_`: printed apart so that no scrubber mistakes the prefix for a key and redacts it.
+    return (f"tr_{match.group(1)}_ + sk_" if match.group(2) else f"tr_{match.group(1)}_"), kind + (
+        " scoped" if match.group(2) else ""
+    )
 
 
 def check_config(report: Report, overrides: Overrides, env: Mapping[str, str]) -> Settings | None:
@@ -188,7 +192,7 @@ def check_config(report: Report, overrides: Overrides, env: Mapping[str, str]) -
             "set admin_token_env or admin_token_command in the profile, or PLATOS_ADMIN_TOKEN",
         )
     mode = "READ-ONLY" if settings.read_only else "WRITE"
-    report.add(OK, f"starts {mode} (from {sources['access']}); refresh every {settings.refresh_seconds:g} s")
+    report.add(OK, f"starts {mode} ({sources['access']}); refresh every {settings.refresh_seconds:g} s")
     return settings
 
 
