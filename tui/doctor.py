@@ -114,7 +114,7 @@ def _sources(overrides: Overrides, env: Mapping[str, str], settings: Settings) -
             value = env.get(var, "")
             if value and not (var == "TRIGGER_ACCESS_TOKEN" and not value.startswith("tr_pat_")):
                 return f"env {var}"
-        return f"{secret_source(table, kind, env)} (profile)"
+        return f"{secret_source(table, kind, env).removeprefix('from ')} in the profile"
 
     if overrides.read_only:
         access = "from flag --read-only"
@@ -225,7 +225,7 @@ async def check_server(report: Report, settings: Settings, client: EngineClient)
         report.add(FAIL, text, fix)
         return
     secure = settings.url.startswith("https://")
-    tls = "TLS verified" if secure else "plain http (loopback, or allowed by allow_insecure_http)"
+    tls = "TLS verified" if secure else "plain http, no TLS"
     report.add(OK, f"reachable: whoami answered in {took * 1000:.0f} ms ({tls})")
     if not secure and settings.allow_insecure_http:
         report.add(WARN, "plain http to a remote host: the key travels in clear", "use https://")
