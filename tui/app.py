@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
+from textual.notifications import SeverityLevel
 
 from tui.api.client import EngineClient
 from tui.config import Settings
@@ -172,7 +173,9 @@ class PlatosApp(App[None]):
         """The journal writes from its own thread: its one-line warning is handed to the UI loop."""
 
         def warn(message: str) -> None:
-            notify = partial(self.notify, clean(message, 200), title="Journal", severity="warning", timeout=8)
+            notify = partial(
+                self.notify, clean(message, 300), title="Journal", severity="warning", timeout=8, markup=False
+            )
             loop.call_soon_threadsafe(notify)
 
         return warn
@@ -267,7 +270,7 @@ class PlatosApp(App[None]):
             return
         request, which = picked
         self.copy_to_clipboard(curl_command(request))
-        self.notify(f"Copied curl for {which}: {request.method} {clean(request.path, 80)}", timeout=3)
+        self.notify(f"Copied curl for {which}: {request.method} {clean(request.path, 80)}", timeout=3, markup=False)
 
     def action_refresh_now(self) -> None:
         refresh = getattr(self.screen, "refresh_now", None)
@@ -348,7 +351,8 @@ class PlatosApp(App[None]):
         written, message = await asyncio.to_thread(
             write_console_report, self._journal, session.settings.profile, session.clock()
         )
-        self.notify(clean(message, 300), title="Report", severity="information" if written else "error", timeout=10)
+        severity: SeverityLevel = "information" if written else "error"
+        self.notify(clean(message, 300), title="Report", severity=severity, timeout=10, markup=False)
 
     def _flow_command(self, name: str, argument: str) -> None:
         """`:write` and `:plugin`, which mean the same on every screen; their flows run in an app worker."""

@@ -284,7 +284,7 @@ class Journal:
         self.warning = reason
         if self.warn is not None:
             with contextlib.suppress(Exception):
-                self.warn(f"journal {self.path} not written ({reason}); the console works without it")
+                self.warn(f"journal not written, the console works without it: {reason} ({self.path})")
 
 
 def open_journal(path: Path, *, write: bool) -> sqlite3.Connection:
