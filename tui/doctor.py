@@ -10,7 +10,6 @@ import asyncio
 import locale
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -318,12 +317,24 @@ def check_state(report: Report) -> None:
         reason = exc.reason if isinstance(exc, AuditUnavailable) else exc.strerror or type(exc).__name__
         report.add(FAIL, f"state directory {directory}: not writable ({reason}); actions would be refused", fix)
     except Exception as exc:  # sqlite3.Error: the journal alone is broken, the console still works
-        report.add(WARN, f"journal {default_journal_path()}: {clean(str(exc), 120)}", fix)
+        path = default_journal_path()
+        report.add(WARN, f"journal {path}: {clean(str(exc), 120)}", f"move it aside (mv {path} {path}.bad)")
     else:
         report.add(OK, f"state directory {directory}: writable (audit log, journal)")
 
 
-def check_terminal(report: Report, env: Mapping[str, str], size: tuple[int, int], encoding: str) -> None:
+def terminal_size() -> tuple[int, int] | None:
+    """The size of the terminal on stdin, stdout or stderr (doctor's output may be piped); None without one."""
+    for fd in (1, 2, 0):
+        try:
+            size = os.get_terminal_size(fd)
+        except OSError:
+            continue
+        return size.columns, size.lines
+    return None
+
+
+def check_terminal(report: Report, env: Mapping[str, str], size: tuple[int, int] | None, encoding: str) -> None:
     report.heading("Terminal")
     term = env.get("TERM", "")
     if not term or term == "dumb":
@@ -340,6 +351,9 @@ def check_terminal(report: Report, env: Mapping[str, str], size: tuple[int, int]
     else:
         report.add(WARN, f"not UTF-8 ({clean(locale_name or encoding, 40)}): lines and marks draw badly",
                    "export LANG=C.UTF-8")  # fmt: skip
+    if size is None:
+        report.add(WARN, "size unknown: not run in a terminal", "run platos-tui doctor in the terminal you will use")
+        return
     width, height = size
     if width >= MIN_SIZE[0] and height >= MIN_SIZE[1]:
         report.add(OK, f"size {width}x{height}")
@@ -373,7 +387,7 @@ def doctor_command(
             asyncio.run(_server(report, settings, client))
     check_state(report)
     encoding = getattr(sys.stdout, "encoding", None) or locale.getpreferredencoding(False)
-    check_terminal(report, env, size or tuple(shutil.get_terminal_size((0, 0))), encoding)  # type: ignore[arg-type]
+    check_terminal(report, env, size or terminal_size(), encoding)
     report.render(out, scrub)
     failed = report.failed
     out.write("The console will work.\n" if not failed else f"{failed} to fix before the console will work.\n")
