@@ -11,17 +11,21 @@ import contextlib
 import json
 import os
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tui.actions.scrub import Scrubber
 from tui.config import state_dir
 from tui.model import JSON
 from tui.model.text import clean
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from tui.actions.scrub import Scrubber
 
 JOURNAL_FILE = "journal.sqlite3"
 MAX_DAYS = 30
@@ -75,7 +79,7 @@ CREATE TABLE IF NOT EXISTS connections (
 """
 
 Warn = Callable[[str], None]
-Job = Callable[[sqlite3.Connection], None]
+Job = Callable[["sqlite3.Connection"], None]
 
 
 def default_journal_path() -> Path:
@@ -124,7 +128,7 @@ class Journal:
         self.warn = warn
         self.warning: str | None = None
         """The last reason a write was dropped, None while every write succeeds."""
-        self._scrubber = Scrubber()
+        self._secrets: list[str] = []
         self._jobs: queue.SimpleQueue[Job | threading.Event | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -132,25 +136,32 @@ class Journal:
 
     def protect(self, *secrets: str | None) -> None:
         """Redact these values (the profile's key and admin token) from everything written from now on."""
-        self._scrubber.add(secrets)
+        self._secrets.extend(s for s in secrets if s)
+
+    def _scrubber(self) -> Scrubber:
+        """Redacts the protected secrets and anything shaped like a key; built in the writer thread."""
+        # Imported here: the actions package costs ~70 ms, which the console's first frame must not pay.
+        from tui.actions.scrub import Scrubber
+
+        return Scrubber(self._secrets)
 
     # -- what the console records ---------------------------------------------------------------------
 
     def triage(self, profile: str, env: str, at: datetime, sightings: Sequence[Sighting]) -> None:
         """One finished triage: new sightings open a row, known ones move `last_seen`, missing ones clear."""
-        scrub = self._scrubber.text
-        rows = {
-            (s.cause, scrub(s.subject)): (scrub(s.summary), [scrub(e) for e in s.evidence[:EVIDENCE_LINES]])
-            for s in sightings
-        }
-        profile, env, when = scrub(profile), scrub(env), stamp(at)
+        when = stamp(at)
 
         def job(db: sqlite3.Connection) -> None:
+            scrub = self._scrubber().text
+            rows = {
+                (s.cause, scrub(s.subject)): (scrub(s.summary), [scrub(e) for e in s.evidence[:EVIDENCE_LINES]])
+                for s in sightings
+            }
+            scope = (scrub(profile), scrub(env))
             known = {
                 (cause, subject): row_id
                 for row_id, cause, subject in db.execute(
-                    "SELECT id, cause, subject FROM findings WHERE profile = ? AND env = ? AND cleared IS NULL",
-                    (profile, env),
+                    "SELECT id, cause, subject FROM findings WHERE profile = ? AND env = ? AND cleared IS NULL", scope
                 )
             }
             for key, (summary, evidence) in rows.items():
@@ -160,7 +171,7 @@ class Journal:
                     db.execute(
                         "INSERT INTO findings (profile, env, cause, subject, summary, evidence, first_seen, last_seen)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (profile, env, *key, summary, json.dumps(evidence), when, when),
+                        (*scope, *key, summary, json.dumps(evidence), when, when),
                     )
             gone = [row_id for key, row_id in known.items() if key not in rows]
             db.executemany("UPDATE findings SET cleared = ? WHERE id = ?", [(when, row_id) for row_id in gone])
@@ -169,16 +180,18 @@ class Journal:
 
     def audit(self, record: Mapping[str, JSON], at: datetime) -> None:
         """Mirror one audit record (`start`, `end` or `verify`; already scrubbed by the audit log)."""
-        data = self._scrubber.json(dict(record))
-        if not isinstance(data, dict) or not isinstance(data.get("attempt"), str):
-            return
-        kind, attempt, when = data.get("kind"), data["attempt"], stamp(at)
-
-        def text(key: str) -> str | None:
-            value = data.get(key)
-            return value if isinstance(value, str) else None
+        copy, when = dict(record), stamp(at)
 
         def job(db: sqlite3.Connection) -> None:
+            data = self._scrubber().json(copy)
+            if not isinstance(data, dict) or not isinstance(data.get("attempt"), str):
+                return
+            kind, attempt = data.get("kind"), data["attempt"]
+
+            def text(key: str) -> str | None:
+                value = data.get(key)
+                return value if isinstance(value, str) else None
+
             if kind == "start":
                 env = data.get("environment")
                 label = env.get("label") if isinstance(env, dict) else None
@@ -216,10 +229,11 @@ class Journal:
 
     def connection(self, profile: str, env: str, at: datetime, state: str, reason: str | None) -> None:
         """The link to the server went down (`lost`) or came back (`recovered`)."""
-        scrub = self._scrubber.text
-        row = (scrub(profile), scrub(env), stamp(at), state, scrub(clean(reason, 200)) if reason else None)
+        when = stamp(at)
 
         def job(db: sqlite3.Connection) -> None:
+            scrub = self._scrubber().text
+            row = (scrub(profile), scrub(env), when, state, scrub(clean(reason, 200)) if reason else None)
             db.execute("INSERT INTO connections (profile, env, time, state, reason) VALUES (?, ?, ?, ?, ?)", row)
 
         self._submit(job, at)
@@ -253,6 +267,8 @@ class Journal:
                 self._thread.start()
 
     def _run(self) -> None:
+        import sqlite3  # here, in the writer thread: the console's first frame does not wait for it
+
         db: sqlite3.Connection | None = None
         while True:
             job = self._jobs.get()
@@ -292,6 +308,8 @@ def open_journal(path: Path, *, write: bool) -> sqlite3.Connection:
 
     A reader opens it read-write too (without creating it): SQLite needs that to share a WAL file safely.
     """
+    import sqlite3
+
     if write:
         if not path.parent.is_dir():
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
