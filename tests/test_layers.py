@@ -7,7 +7,17 @@ import sys
 
 import pytest
 
-CORE = ["tui.model", "tui.api.client", "tui.config", "tui.diagnosis", "tui.actions", "tui.sim.server"]
+CORE = [
+    "tui.model",
+    "tui.api.client",
+    "tui.config",
+    "tui.diagnosis",
+    "tui.actions",
+    "tui.sim.server",
+    "tui.journal.report",
+    "tui.journal.sightings",
+    "tui.doctor",
+]
 
 
 @pytest.mark.parametrize("module", CORE)

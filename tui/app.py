@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tui.api.client import EngineClient
@@ -27,6 +29,7 @@ from tui.screens.queues import QueuesScreen
 from tui.screens.session import Session
 
 if TYPE_CHECKING:  # the flows pull in every action screen: built when a key first needs them
+    from tui.journal import Journal
     from tui.screens.flows import ActionFlows
 
 
@@ -82,6 +85,14 @@ class PlatosApp(App[None]):
         Binding("colon", "command_line", "Command", id="app.command"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("y", "copy", "Copy id", id="app.copy"),
+        Binding(
+            "Y",
+            "copy_curl",
+            "Copy curl",
+            show=False,
+            id="app.copy_curl",
+            tooltip="Copy the selected row's latest request (else the last action) as curl, key as $PLATOS_SECRET_KEY",
+        ),
         Binding("escape", "go_back", "Back", show=False, id="app.back"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="app.refresh"),
         Binding("P", "toggle_polling", "Pause polling", show=False, id="app.pause"),
@@ -99,6 +110,7 @@ class PlatosApp(App[None]):
         clock: Callable[[], datetime] | None = None,
         start_demo: Callable[[], Settings] | None = None,
         read_only_locked: bool = False,
+        journal: Journal | None = None,
     ) -> None:
         super().__init__()
         self._settings = settings
@@ -109,6 +121,7 @@ class PlatosApp(App[None]):
         self._clock = clock
         self._start_demo = start_demo
         self._locked = read_only_locked
+        self._journal = journal
         self._client: Future[EngineClient] | None = None
         if settings is not None:
             # Building the client loads the TLS trust store (~30 ms, without the GIL): overlap it with startup.
@@ -144,7 +157,16 @@ class PlatosApp(App[None]):
             self.set_keymap(dict(settings.keymap))
         early, self._client = self._client, None
         client = early.result() if early is not None else self._make_client(settings)
-        self.session = Session(settings, client, self._clock, make_flows=self._flows, read_only_locked=self._locked)
+        self.session = Session(
+            settings,
+            client,
+            self._clock,
+            make_flows=self._flows,
+            read_only_locked=self._locked,
+            journal=self._journal,
+        )
+        if self._journal is not None:
+            self._journal.warn = self._journal_warning(asyncio.get_running_loop())
         for name, screen in PANES.items():
             self.add_mode(name, partial(screen, self.session))
         self.switch_mode("queues")
@@ -153,6 +175,19 @@ class PlatosApp(App[None]):
         if self.session is not None:
             with contextlib.suppress(Exception):
                 await self.session.client.aclose()
+        if self._journal is not None:
+            await asyncio.to_thread(self._journal.close)
+
+    def _journal_warning(self, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
+        """The journal writes from its own thread: its one-line warning is handed to the UI loop."""
+
+        def warn(message: str) -> None:
+            notify = partial(
+                self.notify, clean(message, 300), title="Journal", severity="warning", timeout=8, markup=False
+            )
+            loop.call_soon_threadsafe(notify)
+
+        return warn
 
     def on_welcome_screen_start_demo(self) -> None:
         if self._start_demo is not None and self.session is None:
@@ -161,7 +196,8 @@ class PlatosApp(App[None]):
     # ----- navigation -----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in {"pane", "filter", "copy", "refresh_now", "toggle_polling", "environments"} and not self.session:
+        wants_session = {"pane", "filter", "copy", "copy_curl", "refresh_now", "toggle_polling", "environments"}
+        if action in wants_session and self.session is None:
             return False
         if action == "filter":
             return isinstance(self.screen, PaneScreen)
@@ -232,6 +268,20 @@ class PlatosApp(App[None]):
         else:
             self.notify("Nothing selected to copy", severity="warning", timeout=2)
 
+    def action_copy_curl(self) -> None:
+        from tui.api.curl import curl_command, pick_request
+
+        screen = self.screen
+        value = screen.selected_value() if isinstance(screen, PaneScreen) else getattr(screen, "run_id", None)
+        sent = getattr(self.session.client, "sent_requests", None) if self.session is not None else None
+        picked = pick_request(sent() if callable(sent) else (), value if isinstance(value, str) else None)
+        if picked is None:
+            self.notify("No request to copy yet", severity="warning", timeout=2)
+            return
+        request, which = picked
+        self.copy_to_clipboard(curl_command(request))
+        self.notify(f"Copied curl for {which}: {request.method} {clean(request.path, 80)}", timeout=3, markup=False)
+
     def action_refresh_now(self) -> None:
         refresh = getattr(self.screen, "refresh_now", None)
         if callable(refresh):
@@ -292,6 +342,8 @@ class PlatosApp(App[None]):
             from tui.screens.audit import AuditScreen
 
             self.push_screen(AuditScreen())
+        elif command.name == "report":
+            self._write_report()
         elif command.name in ("write", "plugin"):
             self._flow_command(command.name, argument)
         elif command.name == "search":
@@ -322,6 +374,21 @@ class PlatosApp(App[None]):
         apply = getattr(self.screen, "apply_search", None)
         if callable(apply) and apply(saved[name], fresh=True):
             self.notify(f"search {clean(name, 40)}: {clean(saved[name], 160)}", timeout=3)
+
+    @work(group="report", exclusive=True)
+    async def _write_report(self) -> None:
+        """`:report`: the journal of this profile as a Markdown postmortem in the state directory."""
+        from tui.journal.report import write_console_report
+
+        if self.session is None or self._journal is None:
+            self.notify("No journal in this session: nothing to report", severity="warning")
+            return
+        session = self.session
+        written, message = await asyncio.to_thread(
+            write_console_report, self._journal, session.settings.profile, session.clock()
+        )
+        severity: SeverityLevel = "information" if written else "error"
+        self.notify(clean(message, 300), title="Report", severity=severity, timeout=10, markup=False)
 
     def _flow_command(self, name: str, argument: str) -> None:
         """`:write` and `:plugin`, which mean the same on every screen; their flows run in an app worker."""

@@ -18,6 +18,7 @@ from tui.model import EnvironmentType, environment_type_from_key
 
 if TYPE_CHECKING:
     from tui.api.client import EngineClient
+    from tui.journal import Journal
     from tui.sim.server import RunningSim
 
 SCENARIOS = (
@@ -157,7 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="print the audit log of actions")
     audit.add_argument("--json", action="store_true")
     audit.add_argument("--since", help="e.g. 1h, 30m, 2d")
+    _add_journal_commands(sub)
     return parser
+
+
+def _add_journal_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`report` (the incident journal as a postmortem) and `doctor` (will the console work here?)."""
+    report = sub.add_parser("report", help="the incident journal as a postmortem timeline (Markdown or JSON)")
+    report.add_argument("--since", help="e.g. 2h, 30m, 1d or an ISO time (default 24h)")
+    report.add_argument("--profile", dest="report_profile", metavar="NAME", help="only this profile (default: all)")
+    report.add_argument("--format", dest="report_format", choices=("md", "json"), default="md")
+    sub.add_parser(
+        "doctor",
+        help="check the profile, server, key, admin token, clock, state directory and terminal "
+        "(exit 0 the console will work, 1 not, 2 internal error)",
+    )
 
 
 def make_client(settings: Settings) -> EngineClient:
@@ -242,6 +257,7 @@ def _run_tui(args: argparse.Namespace) -> int:
         list_profiles=lambda: profile_names(warn=_warn),
         start_demo=demo,
         read_only_locked=args.read_only,
+        journal=_journal(),
     )
     debug = bool(os.environ.get(DEBUG_ENV))
     if not debug:
@@ -349,6 +365,8 @@ def dispatch(args: argparse.Namespace, out: TextIO) -> int:
         return audit_command(args.json, args.since, out)
     if args.command == "triage" and args.all_profiles:
         return _triage_all(args, out)
+    if args.command in ("report", "doctor"):
+        return _journal_command(args, out)
     from tui.diagnosis.report import diagnose_command, triage_command
 
     if args.command == "diagnose":
@@ -380,6 +398,23 @@ def _triage_all(args: argparse.Namespace, out: TextIO) -> int:
 
     loaders = [(name, partial(load_profile, name, read_only=args.read_only, warn=_warn)) for name in names]
     return asyncio.run(triage_all_command(loaders, make_client, args.json, out, sys.stderr, timeout=args.timeout))
+
+def _journal() -> Journal:
+    """The console's incident journal; it opens its file on the first write, off the UI thread."""
+    from tui.journal import Journal
+
+    return Journal()
+
+
+def _journal_command(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command == "report":
+        from tui.journal.report import report_command
+
+        return report_command(args.since, args.report_profile or args.profile, args.report_format, out)
+    from tui.doctor import doctor_command
+
+    overrides = Overrides(profile=args.profile, url=args.url, refresh=args.refresh, read_only=args.read_only)
+    return doctor_command(overrides, out, make_client=make_client)
 
 
 def _missing_part(exc: ImportError) -> str | None:

@@ -105,11 +105,14 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     return platformdirs.user_config_path(APP_NAME) / "config.toml"
 
 
+STATE_DIR_ENV = "PLATOS_TUI_STATE_DIR"
+
+
 def state_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Where the audit log lives: `$PLATOS_TUI_STATE_DIR`, else the platform's user state dir."""
+    """Where the audit log and the journal live: `$PLATOS_TUI_STATE_DIR`, else the platform's user state dir."""
     env = os.environ if environ is None else environ
-    if env.get("PLATOS_TUI_STATE_DIR"):
-        return Path(env["PLATOS_TUI_STATE_DIR"]).expanduser()
+    if env.get(STATE_DIR_ENV):
+        return Path(env[STATE_DIR_ENV]).expanduser()
     return platformdirs.user_state_path(APP_NAME)
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tui.actions.audit import STATE_DIR_ENV, AuditLog
+from tui.actions.audit import AuditLog
 from tui.actions.runner import ActionRunner
 from tui.actions.verify import Verifier, VerifyOptions
-from tui.config import Settings
+from tui.config import STATE_DIR_ENV, Settings
 
 from .fakes import FakeEngine, no_sleep, settings
 

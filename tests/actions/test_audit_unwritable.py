@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tui.actions.audit import STATE_DIR_ENV, AuditLog, AuditUnavailable, audit_command
+from tui.actions.audit import AuditLog, AuditUnavailable, audit_command
 from tui.actions.results import Outcome
 from tui.api.guard import WriteGuard
+from tui.config import STATE_DIR_ENV
 
 from .conftest import RunnerFactory
 from .fakes import FakeEngine, make_run

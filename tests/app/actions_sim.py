@@ -15,10 +15,11 @@ from textual.pilot import Pilot
 
 from tests.app.harness import wait_for
 from tui.actions import Verifier, VerifyOptions
-from tui.api.client import EngineClient
+from tui.api.client import EngineClient, RetryPolicy
 from tui.api.guard import WriteGuard
 from tui.app import PlatosApp
 from tui.config import Plugin, Settings
+from tui.journal import Journal
 from tui.model import EnvironmentType
 from tui.screens.flows import ActionFlows
 from tui.sim import server
@@ -36,10 +37,14 @@ class Counting(httpx.AsyncBaseTransport):
         self.bodies: list[str] = []
         self.fail: dict[str, int] = {}
         self.gate: asyncio.Event | None = None
+        self.down = False
+        """While set, every request fails to connect (the server is unreachable)."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         body = (await request.aread()).decode(errors="replace")
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
         self.requests.append((request.method, path))
         self.urls.append(request.url)
         self.bodies.append(body)
@@ -92,6 +97,8 @@ async def rig(
     locked: bool = False,
     keymap: tuple[tuple[str, str], ...] = (),
     searches: tuple[tuple[str, str], ...] = (),
+    journal: Journal | None = None,
+    retry: RetryPolicy | None = None,
 ) -> AsyncIterator[Rig]:
     """Each verification sleep advances the frozen sim clock by `step` simulated seconds and waits `pause` real ones."""
     sim_app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1, start=START))
@@ -119,13 +126,16 @@ async def rig(
             transport=transport,
             budget_per_second=None,
             guard=WriteGuard(read_only=read_only),
+            **({"retry": retry} if retry is not None else {}),
         )
 
     async def sleep(seconds: float) -> None:
         engine.advance(step)
         await asyncio.sleep(pause)
 
-    app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now, read_only_locked=locked)
+    app = PlatosApp(
+        settings, make_client=make_client, clock=lambda: engine.now, read_only_locked=locked, journal=journal
+    )
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for(
             pilot, lambda: app.session is not None and app.session.pane("queues").updated_at is not None, timeout=10

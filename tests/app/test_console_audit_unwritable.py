@@ -9,7 +9,7 @@ import pytest
 from tests.app.actions_sim import rig, wait_note
 from tests.app.harness import wait_for
 from tests.app.screen_text import screen_text
-from tui.actions.audit import STATE_DIR_ENV
+from tui.config import STATE_DIR_ENV
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.runs import RunsScreen
 

@@ -13,6 +13,8 @@ records of one attempt into one logical `AuditEntry`; an entry without an `end` 
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import json
 import os
 import re
@@ -24,21 +26,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-import platformdirs
-
 from tui.actions.scrub import Scrubber
+from tui.config import state_dir
 from tui.model import JSON
 from tui.model.text import clean
 
-STATE_DIR_ENV = "PLATOS_TUI_STATE_DIR"
 AUDIT_FILE = "audit.jsonl"
 FORMAT_VERSION = 1
-
-
-def state_dir() -> Path:
-    """Where platos-tui keeps state: `$PLATOS_TUI_STATE_DIR`, else the platform's user state directory."""
-    override = os.environ.get(STATE_DIR_ENV)
-    return Path(override) if override else platformdirs.user_state_path("platos-tui")
 
 
 def default_audit_path() -> Path:
@@ -51,6 +45,18 @@ def _iso(moment: datetime) -> str:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def operator() -> str:
+    """Who is at the keyboard: the login name (a shared bastion account reads the same for everyone)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (a bare container)
+        return "unknown"
+
+
+Sink = Callable[[Mapping[str, JSON]], None]
+"""Receives each record once it is on disk, already scrubbed (the incident journal mirrors them)."""
 
 
 class AuditUnavailable(Exception):
@@ -71,10 +77,12 @@ class AuditLog:
         *,
         scrubber: Scrubber | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        sink: Sink | None = None,
     ) -> None:
         self.path = path if path is not None else default_audit_path()
         self._scrubber = scrubber if scrubber is not None else Scrubber()
         self._clock = clock
+        self._sink = sink
 
     def protect(self, *secrets: str | None) -> None:
         """Redact these values (the profile's secret key and admin token) from every later record."""
@@ -98,6 +106,7 @@ class AuditLog:
                 "attempt": attempt,
                 "profile": profile,
                 "environment": dict(environment),
+                "user": operator(),
                 "action": action,
                 "targets": list(targets),
                 "request": dict(request) if request is not None else None,
@@ -118,8 +127,13 @@ class AuditLog:
 
     def _append(self, record: dict[str, JSON]) -> None:
         record = {"v": FORMAT_VERSION, "time": _iso(self._clock()), **record}
-        line = json.dumps(self._scrubber.json(record), ensure_ascii=False, separators=(",", ":")) + "\n"
+        scrubbed = self._scrubber.json(record)
+        line = json.dumps(scrubbed, ensure_ascii=False, separators=(",", ":")) + "\n"
         self._write(line.encode())
+        if self._sink is not None and isinstance(scrubbed, dict):
+            # The journal is a convenience: it never stands between an action and its record.
+            with contextlib.suppress(Exception):
+                self._sink(scrubbed)
 
     def _write(self, data: bytes) -> None:
         try:
@@ -161,6 +175,8 @@ class AuditEntry:
     message: str | None = None
     ended: datetime | None = None
     verification: Mapping[str, JSON] | None = None
+    user: str = ""
+    """The operator's login name (empty in records written before it was kept)."""
 
     @property
     def complete(self) -> bool:
@@ -171,6 +187,7 @@ class AuditEntry:
             "attempt": self.attempt,
             "time": _iso(self.time),
             "profile": self.profile,
+            "user": self.user,
             "environment": {"type": self.env_type, "label": self.env_label},
             "action": self.action,
             "targets": list(self.targets),
@@ -233,6 +250,7 @@ def _merge(entries: dict[str, AuditEntry], record: dict[str, JSON]) -> None:
             targets=tuple(str(t) for t in targets) if isinstance(targets, list) else (),
             request=request if isinstance(request, dict) else None,
             reason=record["reason"] if isinstance(record.get("reason"), str) else None,
+            user=str(record.get("user", "")),
         )
         return
     entry = entries.get(attempt)

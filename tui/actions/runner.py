@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
 
-from tui.actions.audit import STATE_DIR_ENV, AuditLog, AuditUnavailable
+from tui.actions.audit import AuditLog, AuditUnavailable
 from tui.actions.inputs import MAX_BULK_RUN_IDS, RunFilter, check_limit, check_token_body, check_write_minutes, dedupe
 from tui.actions.plugins import PluginError, build_argv, run_argv
 from tui.actions.ports import ActionClient
@@ -21,7 +21,7 @@ from tui.actions.scrub import Scrubber, summarise_body
 from tui.actions.verify import FlowBaseline, Verifier, VerifyOptions
 from tui.api.errors import ApiError, ConfigurationError, OutcomeUnknown, ReadOnly, Timeout
 from tui.api.guard import WriteGuard
-from tui.config import Plugin, Settings
+from tui.config import STATE_DIR_ENV, Plugin, Settings
 from tui.model import JSON, BulkAction, Queue, RepairReport, Run
 from tui.model.text import clean
 

@@ -38,6 +38,7 @@ from tui.api.transport import (
     Requester,
     RetryPolicy,
     Secret,
+    SentRequest,
     Timeouts,
     checked_base_url,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "EngineClient",
     "QueuePage",
     "RetryPolicy",
+    "SentRequest",
     "Timeouts",
 ]
 
@@ -192,6 +194,12 @@ class EngineClient:
         if self._http.clock_offset is None:
             await self.environment_id()
         return self.server_now()
+
+    def sent_requests(self) -> tuple[SentRequest, ...]:
+        """The latest requests sent, oldest first, without their credentials (for `Y`, copy as curl); the
+        latest action is always among them, however many reads came after it."""
+        recent, action = tuple(self._http.recent), self._http.last_action
+        return recent if action is None or action in recent else (action, *recent)
 
     @property
     def slowdown(self) -> float:

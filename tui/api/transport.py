@@ -7,6 +7,7 @@ import ipaddress
 import random
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -57,6 +58,28 @@ _BRANCH = re.compile(r"^[\x21-\x7e]{1,256}$")
 
 # Key shapes of API.md §1.2, redacted from anything a server sends back, in case it echoes a credential.
 _KEY_PATTERN = re.compile(r"\b(tr_(?:dev|stg|prod|preview|pat|oat|uat)_[A-Za-z0-9_]+|pk_[a-z]+_[A-Za-z0-9_]+)")
+
+
+RECENT_REQUESTS = 32
+"""Requests kept for `Y` (copy as curl): the newest per pane is always among them."""
+COPIED_HEADERS = ("accept", "content-type", "x-trigger-api-version", "x-trigger-branch")
+"""The headers a reproduction needs; the credential is added by name, never by value."""
+
+
+@dataclass(frozen=True, slots=True)
+class SentRequest:
+    """A request as it was sent, minus its credential: what `Y` turns into a curl command."""
+
+    method: str
+    url: str
+    path: str
+    """Percent-encoded, without the query."""
+    headers: tuple[tuple[str, str], ...]
+    body: str | None
+    admin: bool
+    """Sent with the admin token (an /admin/api/ path), else with the secret key."""
+    read: bool
+    """A read (retried when it fails), else an action sent once."""
 
 
 class ConnectionState(StrEnum):
@@ -175,6 +198,10 @@ class Requester:
         self.last_error: str | None = None
         self.clock_offset: float | None = None
         """Seconds the server's clock is ahead of ours, from the last answer's `Date` header; None until one."""
+        self.recent: deque[SentRequest] = deque(maxlen=RECENT_REQUESTS)
+        """The latest requests sent, oldest first, credentials left out."""
+        self.last_action: SentRequest | None = None
+        """The latest mutation, kept however many reads follow it."""
         self._http = httpx.AsyncClient(
             base_url=base_url,
             transport=transport,
@@ -244,7 +271,7 @@ class Requester:
             attempt += 1
             try:
                 async with self._budget.slot():
-                    answer = await self._exchange(method, path, params, headers, body)
+                    answer = await self._exchange(method, path, params, headers, body, read=retry)
                 self._observe_clock(answer)
                 self._observe_ratelimit(answer)
             except httpx.TransportError as exc:
@@ -276,11 +303,19 @@ class Requester:
             raise error
 
     async def _exchange(
-        self, method: str, path: str, params: Mapping[str, str] | None, headers: dict[str, str], body: Any
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        headers: dict[str, str],
+        body: Any,
+        *,
+        read: bool = True,
     ) -> Answer:
         """Send one attempt and read its body as a stream, within the size cap and the total deadline."""
         extra: dict[str, Any] = {} if body is NO_BODY else {"json": body}
         request = self._http.build_request(method, path, params=params, headers=headers, **extra)
+        self._remember(request, read)
         async with asyncio.timeout(self._timeouts.deadline):
             response = await self._http.send(request, stream=True)
             try:
@@ -293,6 +328,24 @@ class Requester:
             finally:
                 await response.aclose()
         return Answer(response.status_code, response.headers, content)
+
+    def _remember(self, request: httpx.Request, read: bool) -> None:
+        kept = tuple((name, request.headers[name]) for name in COPIED_HEADERS if name in request.headers)
+        content = request.content.decode("utf-8", errors="replace") if request.content else None
+        path = request.url.raw_path.split(b"?")[0].decode("ascii", errors="replace")  # still percent-encoded
+        sent = SentRequest(
+            request.method,
+            self.redact(str(request.url)),
+            path,
+            kept,
+            self.redact(content) if content is not None else None,
+            path.startswith("/admin/api/"),
+            read,
+        )
+        if not self.recent or self.recent[-1] != sent:  # a retry is the same request again
+            self.recent.append(sent)
+        if not read:
+            self.last_action = sent
 
     def _deadline_error(self, *, mutation: bool) -> ApiError:
         message = f"no complete answer in {_seconds(self._timeouts.deadline)}"

@@ -39,6 +39,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("cancel-matching", "", "Runs pane: bulk-cancel every run matching the search (count shown first)"),
     Command("plugin", "NAME", "Run a profile plugin (external recovery), asks its arguments"),
     Command("audit", "", "Show the audit log of actions"),
+    Command("report", "", "Write the incident report (Markdown) from the journal and say where"),
     Command("help", "", "Show keys and commands"),
     Command("q", "", "Quit", ("quit", "q!")),
 )

@@ -78,7 +78,7 @@ class ActionFlows:
         self.runner = ActionRunner(
             session.client,
             session.settings,
-            AuditLog(default_audit_path()),
+            AuditLog(default_audit_path(), sink=session.journal_audit),
             session.clock,
             verifier=verifier,
             plugin_env=dict(os.environ),

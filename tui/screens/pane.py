@@ -149,6 +149,7 @@ class PaneScreen(Screen[None]):
             self._polling_since = None  # also when the poll is cancelled (the pane was hidden)
         if full:
             self._took = time.monotonic() - started
+        session.note_connection()
         self._pace()
         self.update_bars()
         if not self._footer:

@@ -9,14 +9,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tui.api.client import EngineClient
+from tui.api.client import ConnectionState, EngineClient
 from tui.api.guard import WriteGuard
 from tui.config import Settings
-from tui.model import EnvironmentInfo, QueueMetrics, QueueType
+from tui.model import JSON, EnvironmentInfo, QueueMetrics, QueueType
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from tui.diagnosis import EnvFacts, Finding
     from tui.diagnosis.scene import Scene
+    from tui.journal import Journal
     from tui.screens.flows import ActionFlows
 
 
@@ -100,6 +103,14 @@ class Session:
     triaged: TriageResult | None = None
     """The latest triage: the triage pane shows it, the runs pane marks STUCK from it (one answer)."""
     _triaging: asyncio.Task[TriageResult] | None = field(default=None, repr=False)
+    journal: Journal | None = None
+    """The incident journal (None: nothing is journaled, as in most tests)."""
+    _link: bool | None = field(default=None, repr=False)
+    """Whether the server was reachable at the last poll, for the journal's connection lost / recovered."""
+
+    def __post_init__(self) -> None:
+        if self.journal is not None:
+            self.journal.protect(self.settings.secret_key, self.settings.admin_token)
 
     def clock(self) -> datetime:
         """Now, by the server's clock: every age and "stuck for" is judged against it, not this machine's."""
@@ -143,7 +154,31 @@ class Session:
         result = TriageResult(env, findings_of(scene), scene, time.monotonic() - started, time.monotonic())
         if generation == self.generation:
             self.triaged = result
+            if self.journal is not None:
+                from tui.journal.sightings import sightings
+
+                self.journal.triage(
+                    self.settings.profile, self.settings.env_label, env.now, sightings(result.findings, env)
+                )
         return result
+
+    def journal_audit(self, record: Mapping[str, JSON]) -> None:
+        """The audit log's sink: each action record goes into the journal too, at the session's time."""
+        if self.journal is not None:
+            self.journal.audit(record, self.clock())
+
+    def note_connection(self) -> None:
+        """After each poll: journal the moment the server stops answering, and the moment it answers again."""
+        stats = self.client.stats()
+        if self.journal is None or stats.state is ConnectionState.RETRYING or stats.state is ConnectionState.CONNECTING:
+            return
+        up = stats.state is ConnectionState.CONNECTED
+        if up != self._link and not (up and self._link is None):
+            state = "recovered" if up else "lost"
+            self.journal.connection(
+                self.settings.profile, self.settings.env_label, self.clock(), state, stats.last_error
+            )
+        self._link = up
 
     def pane(self, name: str) -> PaneStatus:
         return self.panes.setdefault(name, PaneStatus())
@@ -166,6 +201,9 @@ class Session:
         self.triaged = None
         self._triaging = None
         self._flows = None  # the next key builds them again, against the new client
+        self._link = None
+        if self.journal is not None:
+            self.journal.protect(settings.secret_key, settings.admin_token)
         return old
 
     def cached_metrics(self, stored_name: str, now: datetime) -> QueueMetrics | None:
