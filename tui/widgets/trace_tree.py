@@ -167,6 +167,7 @@ class TraceTree(Tree[SpanRow]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("trace: loading…"), id=id)
+        self.auto_expand = False  # enter opens the span inspector; space (or a click on the icon) folds
         self._span_nodes: dict[str, TreeNode[SpanRow]] = {}
         self._root_span_id: str | None = None
 
@@ -288,8 +289,7 @@ def span_info_content(span: Span, detail: SpanDetail | None, root_start: datetim
     ]
     if detail is not None and detail.entity_type:
         parts += [("  entity type ", "$text-muted"), clean(detail.entity_type, 40)]
-    if span.message == WAIT_FOR_TOKEN and token_id_for(span, detail):
-        parts.append(("  enter: show token", "$accent"))
+    parts.append(("  enter: inspect", "$accent"))
     if properties:
         text = json.dumps(dict(properties), ensure_ascii=False, default=str, separators=(", ", ": "))
         parts += [("\nproperties ", "$text-muted"), clean(text, 300)]
