@@ -127,7 +127,7 @@ class RunLogScreen(Screen[None]):
     def _search_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
 
-    @on(FastTable.Selected, "#log")
+    @on(FastTable.Selected)
     def _open_span(self, event: FastTable.Selected) -> None:
         line = next((line for line in self._lines if line.key == event.key), None)
         if line is not None:
