@@ -138,14 +138,14 @@ async def test_wait_for_token_span_lists_its_token_and_enter_inspects_it() -> No
         panel = static_text(screen, "#token-panel")
         assert "Timeout none" in panel and "order:1" in panel and client.calls["retrieve_token"] == 1
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, SpanInspectorScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, SpanInspectorScreen), timeout=10)
         inspector = app.screen
         assert isinstance(inspector, SpanInspectorScreen)
-        await wait_for(pilot, lambda: "WAITING" in static_text(inspector, "#inspector-content"))
+        await wait_for(pilot, lambda: "WAITING" in static_text(inspector, "#inspector-content"), timeout=10)
         assert "waitpoint_abc123" in static_text(inspector, "#inspector-content")
         assert client.calls["retrieve_token"] == 1  # the inspector shows the token the run already looked up
         await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen)
+        await wait_for(pilot, lambda: app.screen is screen, timeout=10)
         await pilot.press("up")
         assert screen.selected_token_id is None
 

@@ -77,7 +77,6 @@ class RunDetailScreen(Screen[None]):
         Binding("r", "complete", "Complete token", id="run_detail.complete", tooltip="Token of the wait span"),
         Binding("R", "replay", "Replay", id="run_detail.replay", tooltip="Replay this run as a new run"),
         Binding("d", "diagnose", "Diagnose", id="run_detail.diagnose", tooltip="Why is this run stuck? (the runbook)"),
-        Binding("enter", "inspect", "Inspect span", id="run_detail.inspect", tooltip="Attributes, input/output, logs"),
         Binding("L", "log", "Log", id="run_detail.log", tooltip="Every log line and span event, in time order"),
     ]
     NEEDS_SESSION: ClassVar[frozenset[str]] = frozenset({"cancel", "complete", "replay", "diagnose"})
@@ -116,7 +115,7 @@ class RunDetailScreen(Screen[None]):
         self._last_ok: datetime | None = None
         self._suspended = False
         self._token_keys: tuple[bool, bool] | None = None
-        """Whether `r` had a token, and `enter`/`L` a trace, when the footer last asked (None: not loaded yet)."""
+        """Whether `r` had a token, and `L` a trace, when the footer last asked (None: not loaded yet)."""
         self.polls = 0
         """How many refreshes have run (for tests and the benchmark)."""
 
@@ -211,9 +210,7 @@ class RunDetailScreen(Screen[None]):
 
     # recovery keys: the flows run in an app worker, so closing this screen does not cut one short
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "inspect" and self.query_one("#tabs", TabbedContent).active != "tab-trace":
-            return False
-        if action in ("inspect", "log"):
+        if action == "log":
             return True if self._data.trace is not None else None  # dimmed until the trace has loaded
         if action not in self.NEEDS_SESSION:
             return True
@@ -260,13 +257,8 @@ class RunDetailScreen(Screen[None]):
     def action_refresh_now(self) -> None:
         self.refresh_now()
 
-    def action_inspect(self) -> None:
-        """`enter` on a span: the inspector (a log line opens the span it was written in)."""
-        node = self.query_one("#trace", TraceTree).cursor_node
-        if node is not None and node.data is not None:
-            self.inspect(node.data.span_id)
-
     def inspect(self, span_id: str) -> None:
+        """The span inspector on a span (a log line opens the span it was written in)."""
         from tui.screens.span_inspector import SpanInspectorScreen
 
         if self._data.trace is not None:
@@ -530,7 +522,6 @@ class RunDetailScreen(Screen[None]):
         target = _TAB_FOCUS.get(event.pane.id or "")
         if target is not None and not isinstance(self.focused, Tabs):
             self.query_one(target).focus()
-        self.refresh_bindings()  # `enter` inspects a span only on the trace tab
 
     @on(Tree.NodeHighlighted, "#trace")
     def _span_highlighted(self) -> None:
@@ -565,7 +556,7 @@ class RunDetailScreen(Screen[None]):
 
     @on(Tree.NodeSelected, "#trace")
     def _span_selected(self, event: Tree.NodeSelected[SpanRow]) -> None:
-        """The tree takes `enter` itself while focused: the same as the screen's `enter`."""
+        """`enter` on a span (the tree's own key): open it in the inspector."""
         if event.node.data is not None:
             self.inspect(event.node.data.span_id)
 

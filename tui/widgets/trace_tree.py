@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -141,6 +142,8 @@ def span_row(
             else:
                 flag += "  ◀ deepest open"
         return SpanRow(span.id, message, offset, flag, state, token, entity)
+    if span.level != "TRACE":  # a log record has a moment, not a duration
+        return SpanRow(span.id, message, offset, "", "done", token, entity)
     tail = f"{duration(span.duration_ms / 1000)}  {offset}"
     if span.is_error:
         return SpanRow(span.id, message, tail, "✗ error", "error", token, entity)
@@ -151,6 +154,10 @@ def span_row(
 
 class TraceTree(Tree[SpanRow]):
     """Render-only span tree, reconciled by span id so the cursor and expansion survive refreshes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Inspect span", id="trace.inspect", tooltip="Attributes, input, logs"),
+    ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "trace-tree--muted",
@@ -289,7 +296,6 @@ def span_info_content(span: Span, detail: SpanDetail | None, root_start: datetim
     ]
     if detail is not None and detail.entity_type:
         parts += [("  entity type ", "$text-muted"), clean(detail.entity_type, 40)]
-    parts.append(("  enter: inspect", "$accent"))
     if properties:
         text = json.dumps(dict(properties), ensure_ascii=False, default=str, separators=(", ", ": "))
         parts += [("\nproperties ", "$text-muted"), clean(text, 300)]
