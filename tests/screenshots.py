@@ -127,6 +127,7 @@ async def main() -> None:
         ("queues-80x24", [], (80, 24)),
         ("runs", [keys("2")], (120, 40)),
         ("run-detail", [open_hung_run()], (120, 40)),
+        ("span-inspector", [open_hung_run(), keys("enter", wait=2.0)], (120, 40)),  # the hung crm call, inspected
         ("waitpoints", [keys("3", wait=10.0)], (120, 40)),  # the blocked-run column fills in a few calls per poll
         ("triage", [keys("4", wait=6.0)], (120, 40)),
         ("diagnosis", [keys("2"), keys("down", "down"), keys("d", wait=6.0)], (120, 40)),

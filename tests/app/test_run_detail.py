@@ -19,6 +19,7 @@ from tests.app.fake_detail_client import NOW, DetailHost, FakeDetailClient, span
 from tui.api.errors import ServerError
 from tui.model import RunStatus, Trace
 from tui.screens.run_detail import RunDetailScreen
+from tui.screens.span_inspector import SpanInspectorScreen
 from tui.widgets.format import duration
 from tui.widgets.json_view import JsonView, prepare_json
 from tui.widgets.trace_tree import TraceTree
@@ -122,7 +123,7 @@ async def test_span_attributes_are_fetched_when_the_cursor_rests_on_a_span() -> 
         assert client.calls["span_detail"] == polled + 1
 
 
-async def test_wait_for_token_span_shows_token_and_enter_opens_it() -> None:
+async def test_wait_for_token_span_lists_its_token_and_enter_inspects_it() -> None:
     client = FakeDetailClient()
     app = DetailHost(client, "run_wait")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -132,10 +133,19 @@ async def test_wait_for_token_span_shows_token_and_enter_opens_it() -> None:
         # a 9-minute wait is below the waitpoint threshold: open, not hung
         assert row.state == "open"
         assert screen.selected_token_id == "waitpoint_abc123"
-        await pilot.press("enter")
+        # the run lists the token it waits on without a key press
         await wait_for(pilot, lambda: "WAITING" in static_text(screen, "#token-panel"))
         panel = static_text(screen, "#token-panel")
         assert "Timeout none" in panel and "order:1" in panel and client.calls["retrieve_token"] == 1
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SpanInspectorScreen), timeout=10)
+        inspector = app.screen
+        assert isinstance(inspector, SpanInspectorScreen)
+        await wait_for(pilot, lambda: "WAITING" in static_text(inspector, "#inspector-content"), timeout=10)
+        assert "waitpoint_abc123" in static_text(inspector, "#inspector-content")
+        assert client.calls["retrieve_token"] == 1  # the inspector shows the token the run already looked up
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, timeout=10)
         await pilot.press("up")
         assert screen.selected_token_id is None
 
@@ -146,7 +156,6 @@ async def test_token_lookup_failure_is_reported_not_raised() -> None:
     app = DetailHost(client, "run_wait")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await loaded(pilot)
-        await pilot.press("enter")
         await wait_for(pilot, lambda: "lookup failed" in static_text(screen, "#token-panel"))
         assert any("server 500" in n.message for n in app._notifications)
 

@@ -109,7 +109,6 @@ async def test_orphan_waitpoint_run_links_to_its_token() -> None:
             await wait_for(pilot, lambda: screen.selected_token_id is not None)
             token_id = screen.selected_token_id
             assert token_id is not None and token_id.startswith("waitpoint_")
-            await pilot.press("enter")
             await wait_for(pilot, lambda: "WAITING" in text(screen, "#token-panel"))
             assert token_id in text(screen, "#token-panel")
     finally:

@@ -175,12 +175,22 @@ def test_offline_entity_calls_hang_in_open_spans_until_the_tool_timeout() -> Non
     run = engine.create_run("work", plan=Plan(duration=1, tool="crm.lookup"))
     run_for(engine, 600)
     call = next(s for s in spans(run) if s.message == "tool crm.lookup")
-    assert run.status == "EXECUTING" and call.end is None and call.properties == {"entity": "crm", "tool": "lookup"}
+    assert run.status == "EXECUTING" and call.end is None and call.entity_type == "tool"
+    assert call.properties["entity"] == "crm" and call.properties["tool"] == "lookup" and "input" in call.properties
+    retries = [c for c in call.children if c.level == "WARN"]
+    assert [r.message for r in retries] == [
+        f"retry {k}/5 crm.lookup: no answer within 20 s (timeout)" for k in range(1, 6)
+    ]
+    assert [(r.start - call.start).total_seconds() for r in retries] == [25, 50, 75, 100, 125]
     run_for(engine, engine.tool_timeout)
     assert call.end is not None and call.is_error and run.attempt == 2
+    assert [c.level for c in call.children] == ["WARN"] * 5 + ["ERROR"] and "output" not in call.properties
+    assert call.events[0]["name"] == "exception" and "ToolCallTimeout" in call.events[0]["properties"]["stacktrace"]
     engine.entities_down.clear()
     run_for(engine, engine.tool_timeout)
     assert run.status == "COMPLETED_SUCCESSFULLY"
+    answered = [s for s in spans(run) if s.message == "tool crm.lookup" and not s.is_error]
+    assert answered and "output" in answered[-1].properties
 
 
 def test_cancel_ends_open_spans_and_frees_the_slot() -> None:

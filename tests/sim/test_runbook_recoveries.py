@@ -126,7 +126,10 @@ async def test_calls_to_an_offline_entity_hang_in_open_spans(sim: Sim) -> None:
     tool = attempt["children"][-1]
     assert tool["data"]["isPartial"] and tool["data"]["message"] == "tool crm.lookup"
     detail = await sim.get(f"/api/v1/runs/{run_id}/spans/{tool['id']}")
-    assert detail["properties"] == {"entity": "crm", "tool": "lookup"}
+    assert {k: detail["properties"][k] for k in ("entity", "tool")} == {"entity": "crm", "tool": "lookup"}
+    assert detail["entityType"] == "tool" and "customerId" in detail["properties"]["input"]
+    retries = [c["data"] for c in tool["children"]]
+    assert retries and all(r["level"] == "WARN" and "timeout" in r["message"] for r in retries)
     sim.engine.entities_down.clear()  # the backend comes back
     for run in runs["data"]:
         await sim.post(f"/api/v2/runs/{run['id']}/cancel")

@@ -147,6 +147,17 @@ def _event(o: Obj) -> SpanEvent:
     return SpanEvent(name=o.opt_text("name") or "", time=when, properties=o.opt_mapping("properties") or {})
 
 
+def _loose_events(o: Obj) -> tuple[SpanEvent, ...]:
+    """Span detail events are untyped (`z.any()` in the SDK): keep the readable ones, skip the rest."""
+    events: list[SpanEvent] = []
+    for path, item in o.array("events"):
+        try:
+            events.append(_event(Obj(item, path)))
+        except InvalidResponse:
+            continue
+    return tuple(events)
+
+
 def _span(o: Obj, scale: float, children: tuple[Span, ...]) -> Span:
     data = o.child("data")
     return Span(
@@ -209,7 +220,7 @@ def parse_span_detail(body: object) -> SpanDetail:
         level=o.opt_text("level") or "TRACE",
         parent_id=o.opt_text("parentId"),
         properties=o.opt_mapping("properties"),
-        events=tuple(_event(event) for event in o.objects("events")),
+        events=_loose_events(o),
         entity_type=o.opt_text("entityType"),
         triggered_runs=tuple(
             TriggeredRun(
@@ -220,6 +231,7 @@ def parse_span_detail(body: object) -> SpanDetail:
             )
             for t in o.objects("triggeredRuns")
         ),
+        ai=o.opt_mapping("ai"),
     )
 
 

@@ -13,6 +13,7 @@ from tui.config import Thresholds
 from tui.diagnosis.facts import Call, OpenSpan, RunTrace
 from tui.diagnosis.fetching import Notes, bounded
 from tui.model import WAIT_FOR_TOKEN, Run, RunStatus, Span, TokenDetail, Trace, TriggeredRun
+from tui.model.span_log import is_log_record
 
 ENTITY_KEYS = ("entity", "entity.name", "entityName", "entity_name", "tool.entity", "platos.entity")
 """Span attributes that name the entity backend a tool call talks to."""
@@ -67,8 +68,12 @@ def _ended(span: Span) -> datetime:
 
 
 def _movement(trace: Trace, leaves: Sequence[Span]) -> tuple[datetime | None, datetime | None, tuple[Call, ...]]:
-    """When the run last moved (leaving out its own span and the open leaves), last (re)started, and its calls."""
-    skip = {id(leaf) for leaf in leaves}
+    """When the run last moved (leaving out its own span and the open leaves), last (re)started, and its calls.
+
+    What an open leaf logged (retries of a call that hangs, say) is that call talking, not the run moving; a log
+    record is never a call, and a span holding only log records is still a leaf.
+    """
+    skip = {id(leaf) for leaf in leaves} | {id(child) for leaf in leaves for child in leaf.children}
     marks: list[datetime] = []
     resumed: list[datetime] = []
     calls: list[Call] = []
@@ -76,6 +81,8 @@ def _movement(trace: Trace, leaves: Sequence[Span]) -> tuple[datetime | None, da
         if depth == 0 or id(span) in skip:
             continue
         marks.append(span.start_time)
+        if is_log_record(span):
+            continue
         marks.extend(e.time for e in span.events if e.time is not None)
         if span.attempt_number is not None or span.message.startswith("Attempt"):
             resumed.append(span.start_time)
@@ -85,7 +92,7 @@ def _movement(trace: Trace, leaves: Sequence[Span]) -> tuple[datetime | None, da
         marks.append(end)
         if span.message == WAIT_FOR_TOKEN or span.message.startswith("wait."):
             resumed.append(end)
-        if not span.children:
+        if all(is_log_record(child) for child in span.children):
             ok = not (span.is_error or span.is_cancelled)
             calls.append(Call(span.message, span.start_time, end, ok, entity_of(span.properties), _error(span)))
     calls.sort(key=lambda c: c.ended_at)

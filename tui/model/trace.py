@@ -88,6 +88,8 @@ class SpanDetail:
     events: tuple[SpanEvent, ...] = ()
     entity_type: str | None = None
     triggered_runs: tuple[TriggeredRun, ...] = ()
+    ai: Mapping[str, Any] | None = None
+    """LLM usage of the span (model, provider, tokens, costs), when it made such a call."""
 
     @property
     def waitpoint_id(self) -> str | None:

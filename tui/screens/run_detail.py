@@ -23,6 +23,7 @@ from tui.api.client import EngineClient
 from tui.api.errors import ApiError, NotFound
 from tui.config import Settings
 from tui.model import Run, RunDetail, RunStatus, Span
+from tui.model.span_log import is_log_record
 from tui.model.text import clean, clean_multiline
 from tui.screens.bar import bar_state, client_bar_state, covered_by_modal, refresh_top_bar
 from tui.screens.run_detail_data import RunDetailData, reason
@@ -76,6 +77,7 @@ class RunDetailScreen(Screen[None]):
         Binding("r", "complete", "Complete token", id="run_detail.complete", tooltip="Token of the wait span"),
         Binding("R", "replay", "Replay", id="run_detail.replay", tooltip="Replay this run as a new run"),
         Binding("d", "diagnose", "Diagnose", id="run_detail.diagnose", tooltip="Why is this run stuck? (the runbook)"),
+        Binding("L", "log", "Log", id="run_detail.log", tooltip="Every log line and span event, in time order"),
     ]
     NEEDS_SESSION: ClassVar[frozenset[str]] = frozenset({"cancel", "complete", "replay", "diagnose"})
     """Keys that act through the console's session: hidden on a run detail shown without one."""
@@ -112,8 +114,8 @@ class RunDetailScreen(Screen[None]):
         self._not_found = False
         self._last_ok: datetime | None = None
         self._suspended = False
-        self._token_keys: bool | None = None
-        """Whether `r` had a token to complete when the footer last asked (None: not loaded yet)."""
+        self._token_keys: tuple[bool, bool] | None = None
+        """Whether `r` had a token, and `L` a trace, when the footer last asked (None: not loaded yet)."""
         self.polls = 0
         """How many refreshes have run (for tests and the benchmark)."""
 
@@ -208,6 +210,8 @@ class RunDetailScreen(Screen[None]):
 
     # recovery keys: the flows run in an app worker, so closing this screen does not cut one short
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "log":
+            return True if self._data.trace is not None else None  # dimmed until the trace has loaded
         if action not in self.NEEDS_SESSION:
             return True
         if self._session is None:
@@ -219,8 +223,8 @@ class RunDetailScreen(Screen[None]):
         return True if action != "complete" or self.selected_token_id is not None else None
 
     def _keys_changed(self) -> None:
-        """Redraw the footer when what the keys can act on changed (the run loaded, a token span under the cursor)."""
-        state = None if self.detail is None else self.selected_token_id is not None
+        """Redraw the footer when what the keys can act on changed (the run or trace loaded, a token span)."""
+        state = None if self.detail is None else (self.selected_token_id is not None, self._data.trace is not None)
         if state != self._token_keys:
             self._token_keys = state
             self.refresh_bindings()
@@ -252,6 +256,27 @@ class RunDetailScreen(Screen[None]):
 
     def action_refresh_now(self) -> None:
         self.refresh_now()
+
+    def inspect(self, span_id: str) -> None:
+        """The span inspector on a span (a log line opens the span it was written in)."""
+        from tui.screens.span_inspector import SpanInspectorScreen
+
+        if self._data.trace is not None:
+            self.app.push_screen(SpanInspectorScreen(self._data, self._holder(span_id), clock=self._clock))
+
+    def action_log(self) -> None:
+        from tui.screens.run_log import RunLogScreen
+
+        if self._data.trace is not None:
+            self.app.push_screen(RunLogScreen(self._data, clock=self._clock))
+
+    def _holder(self, span_id: str) -> str:
+        """The span itself, or for a log record the span it was written in."""
+        assert self._data.trace is not None
+        for _, span in self._data.trace.root.walk():
+            if any(child.id == span_id and is_log_record(child) for child in span.children):
+                return span.id
+        return span_id
 
     def action_switch_tab(self, step: int) -> None:
         tabs = self.query_one("#tabs", TabbedContent).query_one(Tabs)
@@ -355,8 +380,30 @@ class RunDetailScreen(Screen[None]):
             tree.show_message(self._data.trace_note)
         self._render_json(detail)
         self._render_related(detail)
+        self._render_waits(detail)
         self._render_span_info()
         self._keys_changed()
+
+    def _render_waits(self, detail: RunDetail) -> None:
+        """What the run waits on (its open tokens) and the batch it belongs to; hidden when neither."""
+        panel = self.query_one("#token-panel", Static)
+        now = self._clock()
+        parts: list[Content] = []
+        for token_id in self._data.waited_tokens:
+            token = self._data.tokens.get(token_id)
+            failed = self._data.token_failures.get(token_id)
+            if token is not None:
+                parts.append(token_content(token, now))
+            else:
+                why = f"lookup failed ({failed})" if failed is not None else "loading…"
+                parts.append(Content(f"Token {clean(token_id, 80)}: {why}"))
+        if detail.batch_id:
+            parts.append(
+                Content.assemble(("Batch ", "bold"), clean(detail.batch_id, 80), ("  (triggered in it)", "$text-muted"))
+            )
+        panel.display = bool(parts)
+        if parts:
+            panel.update(Content("\n").join(parts))
 
     def _cursor_to_hung(self, tree: TraceTree) -> None:
         """On first load, put the cursor on the deepest open span: that is what the operator came for."""
@@ -509,23 +556,9 @@ class RunDetailScreen(Screen[None]):
 
     @on(Tree.NodeSelected, "#trace")
     def _span_selected(self, event: Tree.NodeSelected[SpanRow]) -> None:
-        row = event.node.data
-        if row is not None and row.token_id is not None:
-            self._show_token(row.token_id)
-
-    @work(exclusive=True, group="run-detail-token")
-    async def _show_token(self, token_id: str) -> None:
-        panel = self.query_one("#token-panel", Static)
-        panel.display = True
-        panel.update(Content(f"Token {clean(token_id, 80)}: loading…"))
-        try:
-            token = await self._client.retrieve_token(token_id)
-        except ApiError as error:
-            why = reason(error)
-            panel.update(Content(f"Token {clean(token_id, 80)}: lookup failed ({why})"))
-            self.notify(f"Token {clean(token_id, 60)}: {why}", title="Token", severity="warning")
-            return
-        panel.update(token_content(token, self._clock()))
+        """`enter` on a span (the tree's own key): open it in the inspector."""
+        if event.node.data is not None:
+            self.inspect(event.node.data.span_id)
 
     @on(OptionList.OptionSelected, "#related")
     def _related_selected(self, event: OptionList.OptionSelected) -> None:

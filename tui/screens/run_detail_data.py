@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from tui.api.client import EngineClient
 from tui.api.errors import ApiError, NotFound
-from tui.model import JSON, WAIT_FOR_TOKEN, Deployment, QueueType, Run, RunDetail, SpanDetail, Trace
+from tui.diagnosis.fetching import bounded
+from tui.model import JSON, WAIT_FOR_TOKEN, Deployment, QueueType, Run, RunDetail, SpanDetail, TokenDetail, Trace
 from tui.model.text import clean
 from tui.widgets.json_view import JsonPreview, prepare_json
 from tui.widgets.run_summary import QueueInfo
-from tui.widgets.trace_tree import looks_like_tool_call
+from tui.widgets.trace_tree import looks_like_tool_call, token_id_for
 
 QUEUE_EVERY_SECONDS = 6.0
 DEPLOYMENT_EVERY_SECONDS = 60.0
+TOKEN_EVERY_SECONDS = 10.0
 SPAN_DETAILS_PER_TICK = 4
 
 
@@ -41,6 +44,11 @@ class RunDetailData:
         self._deployment_fetched = 0.0
         self.previews: dict[str, JsonPreview] = {}
         self._preview_sources: dict[str, JSON] = {}
+        self.waited_tokens: list[str] = []
+        """Tokens of the run's open `wait.forToken()` spans, in trace order."""
+        self.tokens: dict[str, TokenDetail] = {}
+        self.token_failures: dict[str, str] = {}
+        self._tokens_fetched: dict[str, float] = {}
 
     async def load(self) -> list[str]:
         """Refresh everything; returns the problems of secondary calls. The run's own errors propagate."""
@@ -48,6 +56,7 @@ class RunDetailData:
         problems: list[str] = []
         await self._load_trace(problems)
         await self._load_span_details(problems)
+        await self._load_tokens(problems)
         await self._load_queue(detail.run, problems)
         await self._load_deployment(problems)
         await self._prepare_previews(detail)
@@ -80,8 +89,55 @@ class RunDetailData:
             except ApiError as error:
                 problems.append(f"span detail: {reason(error)}")
 
+    async def _load_tokens(self, problems: list[str]) -> None:
+        """The tokens the run waits on, each looked up once per TOKEN_EVERY_SECONDS (one attempt: API.md §7.3)."""
+        if self.trace is None:
+            return
+        self.waited_tokens = [
+            token
+            for _, span in self.trace.root.walk()
+            if span.is_partial and (token := token_id_for(span, self.span_details.get(span.id))) is not None
+        ]
+        for token_id in self.waited_tokens:
+            if time.monotonic() - self._tokens_fetched.get(token_id, -TOKEN_EVERY_SECONDS) < TOKEN_EVERY_SECONDS:
+                continue
+            self._tokens_fetched[token_id] = time.monotonic()
+            try:
+                self.tokens[token_id] = await self._client.retrieve_token(token_id, once=True)
+                self.token_failures.pop(token_id, None)
+            except ApiError as error:
+                self.token_failures[token_id] = reason(error)
+                problems.append(f"token {clean(token_id, 60)}: lookup failed ({reason(error)})")
+
     def wants_detail(self, span_id: str) -> bool:
         return span_id not in self.span_details and span_id not in self._span_missing
+
+    def is_missing(self, span_id: str) -> bool:
+        """The server answered 404 for this span's detail."""
+        return span_id in self._span_missing
+
+    def forget(self, span_id: str) -> None:
+        """Drop what is cached of a span's detail, so the next look fetches it again."""
+        self.span_details.pop(span_id, None)
+        self._span_missing.discard(span_id)
+
+    async def gather_details(self, span_ids: Sequence[str], limit: int) -> tuple[int, list[str]]:
+        """Fetch the details not cached yet of at most `limit` of these spans, a few at a time.
+
+        Returns how many were left unread by the limit, and the reasons of the fetches that failed.
+        """
+        wanted = [span_id for span_id in span_ids if self.wants_detail(span_id)]
+        failures: list[str] = []
+
+        async def one(span_id: str) -> None:
+            try:
+                await self.fetch_span_detail(span_id)
+            except ApiError as error:
+                failures.append(f"span {clean(span_id, 40)}: {reason(error)}")
+
+        async with self._client.burst():  # the operator asked for it: burst, as a diagnosis does
+            await bounded(wanted[:limit], one)
+        return max(0, len(wanted) - limit), failures
 
     async def fetch_span_detail(self, span_id: str) -> SpanDetail | None:
         """Fetch and cache one span's detail; None (remembered) when the server has no such span."""

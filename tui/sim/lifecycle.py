@@ -11,6 +11,7 @@ from collections.abc import Iterable, MutableMapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from tui.sim import telemetry
 from tui.sim.clock import iso
 from tui.sim.state import Run, Span, Token
 
@@ -81,6 +82,9 @@ def due(engine: Host, run: Run) -> datetime | None:
     if status != "EXECUTING":
         return None
     times = [] if run.phase_end is None else [run.phase_end]
+    call = _unanswered_call(engine, run)
+    if call is not None and (retry := telemetry.next_retry(call)) is not None:
+        times.append(retry)
     if run.phase == "work":
         if run.crash_at is not None:
             times.append(run.crash_at)
@@ -110,6 +114,9 @@ def tend_executing(engine: Host, run: Run) -> None:
     """An executing run: end the phases that are over, let its worker die on time, and record its steps."""
     while run.phase_end is not None and run.phase_end <= engine.now and run.status == "EXECUTING":
         phase_done(engine, run)
+    call = _unanswered_call(engine, run)
+    if call is not None and run.plan.tool is not None:
+        telemetry.log_retries(run, call, run.plan.tool, engine.now)
     dies = run.crash_at is not None and run.crash_at <= engine.now
     if run.status == "EXECUTING" and run.phase == "work" and dies:
         crashed(engine, run)
@@ -117,11 +124,20 @@ def tend_executing(engine: Host, run: Run) -> None:
         step(engine, run, run.plan.step_seconds)
 
 
+def _unanswered_call(engine: Host, run: Run) -> Span | None:
+    """The open tool call of an executing run whose entity is down: its client retries and logs each retry."""
+    if run.status != "EXECUTING" or run.phase != "tool" or run.plan.tool is None:
+        return None
+    if run.plan.tool.partition(".")[0] not in engine.entities_down:
+        return None
+    return engine.open_leaf(run)
+
+
 def pull_failed(engine: Host, run: Run, error: str) -> None:
     """The worker gave up pulling the version's image: the trace records it and the engine nacks the run."""
     span = engine.add_span(run, "pull image", parent=run.spans)
     span.end, span.is_error = engine.now, True
-    span.events.append({"name": "exception", "time": iso(engine.now), "properties": {"message": error}})
+    span.events.append(telemetry.exception("ImagePullError", error, "pullImage (supervisor)", engine.now))
     stalled(engine, run)
 
 
@@ -194,7 +210,8 @@ def begin(engine: Host, run: Run, phase: str) -> None:
     if phase == "tool":
         assert run.plan.tool is not None
         entity, _, tool = run.plan.tool.partition(".")
-        engine.add_span(run, f"tool {run.plan.tool}", properties={"entity": entity, "tool": tool})
+        properties = {"entity": entity, "tool": tool, "input": telemetry.tool_input(run, entity, tool)}
+        engine.add_span(run, f"tool {run.plan.tool}", properties=properties, entity_type="tool")
         down = entity in engine.entities_down
         seconds = engine.tool_timeout if down else (run.plan.tool_seconds or TOOL_SECONDS)
         run.phase_end = None if math.isinf(seconds) else engine.now + timedelta(seconds=seconds)
@@ -248,11 +265,16 @@ def phase_done(engine: Host, run: Run) -> None:
     leaf = engine.open_leaf(run)
     if run.phase == "tool":
         assert run.plan.tool is not None
-        entity = run.plan.tool.partition(".")[0]
+        entity, _, tool = run.plan.tool.partition(".")
+        down = entity in engine.entities_down
         if leaf is not None:
             leaf.end = engine.now
-            leaf.is_error = entity in engine.entities_down
-        if entity in engine.entities_down:
+            leaf.is_error = down
+            if down:
+                _call_timed_out(engine, run, leaf)
+            else:
+                leaf.properties["output"] = telemetry.tool_output(run, tool)
+        if down:
             attempt_failed(
                 engine, run, f"ToolCallTimeout: {run.plan.tool} did not answer in {engine.tool_timeout:.0f} s"
             )
@@ -270,11 +292,21 @@ def phase_done(engine: Host, run: Run) -> None:
         finish(engine, run, "COMPLETED_SUCCESSFULLY")
 
 
+def _call_timed_out(engine: Host, run: Run, call: Span) -> None:
+    """The platform's per-call timeout ends an unanswered call: an error record and the exception on the span."""
+    assert run.plan.tool is not None
+    seconds = f"{engine.tool_timeout:.0f} s"
+    telemetry.log(run, call, "ERROR", f"{run.plan.tool}: gave up after {seconds}", engine.now)
+    message = f"{run.plan.tool} did not answer in {seconds}"
+    call.events.append(telemetry.exception("ToolCallTimeout", message, f"callTool ({run.plan.tool})", engine.now))
+
+
 def attempt_failed(engine: Host, run: Run, message: str) -> None:
     attempt = engine.attempt_span(run)
     if attempt is not None:
         attempt.end, attempt.is_error = engine.now, True
-        attempt.events.append({"name": "exception", "time": iso(engine.now), "properties": {"message": message}})
+        kind = message.partition(":")[0] if ":" in message else "Error"
+        attempt.events.append(telemetry.exception(kind, message, f"run ({run.task})", engine.now))
     if run.attempt < MAX_ATTEMPTS:
         engine.release(run)
         run.phase = ""

@@ -81,6 +81,8 @@ class Span:
     attempt: int | None = None
     entity_type: str | None = None
     children: list[Span] = field(default_factory=list)
+    level: str = "TRACE"
+    """TRACE for a span; LOG/INFO/WARN/ERROR/DEBUG for a log record written inside its parent."""
 
 
 @dataclass(slots=True)

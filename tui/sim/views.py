@@ -199,7 +199,7 @@ def span(run: Run, node: Span) -> dict[str, Any]:
         "isError": node.is_error,
         "isPartial": partial,
         "isCancelled": node.is_cancelled,
-        "level": "TRACE",
+        "level": node.level,
     }
     _put(data, "attemptNumber", node.attempt)
     body["data"] = data
@@ -217,7 +217,7 @@ def span_detail(node: Span, triggered: list[Run] | None = None) -> dict[str, Any
         "isError": node.is_error,
         "isPartial": partial,
         "isCancelled": node.is_cancelled,
-        "level": "TRACE",
+        "level": node.level,
         "startTime": iso(node.start),
         "durationMs": 0 if partial else round((node.end - node.start).total_seconds() * 1000, 3),  # type: ignore[operator]
     }
@@ -256,7 +256,7 @@ def events(root: Span) -> list[dict[str, Any]]:
                 "isCancelled": node.is_cancelled,
                 "kind": "UNSPECIFIED",
                 "attemptNumber": node.attempt,
-                "level": "TRACE",
+                "level": node.level,
             }
         )
         stack.extend(reversed(node.children))

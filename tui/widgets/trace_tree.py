@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -141,6 +142,8 @@ def span_row(
             else:
                 flag += "  ◀ deepest open"
         return SpanRow(span.id, message, offset, flag, state, token, entity)
+    if span.level != "TRACE":  # a log record has a moment, not a duration
+        return SpanRow(span.id, message, offset, "", "done", token, entity)
     tail = f"{duration(span.duration_ms / 1000)}  {offset}"
     if span.is_error:
         return SpanRow(span.id, message, tail, "✗ error", "error", token, entity)
@@ -151,6 +154,10 @@ def span_row(
 
 class TraceTree(Tree[SpanRow]):
     """Render-only span tree, reconciled by span id so the cursor and expansion survive refreshes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Inspect span", id="trace.inspect", tooltip="Attributes, input, logs"),
+    ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "trace-tree--muted",
@@ -167,6 +174,7 @@ class TraceTree(Tree[SpanRow]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("trace: loading…"), id=id)
+        self.auto_expand = False  # enter opens the span inspector; space (or a click on the icon) folds
         self._span_nodes: dict[str, TreeNode[SpanRow]] = {}
         self._root_span_id: str | None = None
 
@@ -288,8 +296,6 @@ def span_info_content(span: Span, detail: SpanDetail | None, root_start: datetim
     ]
     if detail is not None and detail.entity_type:
         parts += [("  entity type ", "$text-muted"), clean(detail.entity_type, 40)]
-    if span.message == WAIT_FOR_TOKEN and token_id_for(span, detail):
-        parts.append(("  enter: show token", "$accent"))
     if properties:
         text = json.dumps(dict(properties), ensure_ascii=False, default=str, separators=(", ", ": "))
         parts += [("\nproperties ", "$text-muted"), clean(text, 300)]
