@@ -96,11 +96,16 @@ async def rig(
     pause: float = 0.01,
     locked: bool = False,
     keymap: tuple[tuple[str, str], ...] = (),
+    refresh: float = 1.0,
     searches: tuple[tuple[str, str], ...] = (),
     journal: Journal | None = None,
     retry: RetryPolicy | None = None,
 ) -> AsyncIterator[Rig]:
-    """Each verification sleep advances the frozen sim clock by `step` simulated seconds and waits `pause` real ones."""
+    """Each verification sleep advances the frozen sim clock by `step` simulated seconds and waits `pause` real ones.
+
+    Panes poll every `refresh` seconds: a test that waits for a poll to show a change asks for a short one; the
+    rest keep the CPU for the flow under test (a pane polling 20 times a second under a modal costs seconds).
+    """""
     sim_app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1, start=START))
     engine = sim_app.state.sim.engine
     transport = Counting(sim_app)
@@ -112,7 +117,7 @@ async def rig(
         env_type=EnvironmentType.PRODUCTION if production else EnvironmentType.DEVELOPMENT,
         env_label="prod" if production else "development",
         read_only=read_only,
-        refresh_seconds=0.05,
+        refresh_seconds=refresh,
         plugins=plugins,
         keymap=keymap,
         searches=searches,

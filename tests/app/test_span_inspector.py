@@ -124,7 +124,7 @@ async def test_a_failing_span_fetch_is_one_line_in_the_inspector_and_ctrl_r_retr
 
 
 async def test_hostile_text_in_attributes_and_logs_is_shown_literally() -> None:
-    async with rig("entity-offline") as r:
+    async with rig("entity-offline", refresh=0.05) as r:
         screen = await open_hung_crm_run(r)
         run = next(run for run in r.engine.runs.values() if run.friendly == screen.run_id)
         call = next(span for span in run.span_index.values() if span.end is None and span.message.startswith("tool"))

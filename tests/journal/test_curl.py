@@ -53,7 +53,7 @@ def test_the_selected_rows_request_wins_then_the_last_action_then_the_latest_rea
 
 
 async def test_y_copies_the_selected_queues_read_then_the_resume_it_sent(state_dir: Path) -> None:
-    async with rig("queue-paused") as r:
+    async with rig("queue-paused", refresh=0.05) as r:
         await select(r, "process-video")
         await wait_for(
             r.pilot,
