@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from textual.pilot import Pilot
 
 from tests.app.harness import wait_for
+from tests.simclient import START, Counting
 from tui.actions import Verifier, VerifyOptions
 from tui.api.client import EngineClient, RetryPolicy
 from tui.api.guard import WriteGuard
@@ -23,53 +21,6 @@ from tui.journal import Journal
 from tui.model import EnvironmentType
 from tui.screens.flows import ActionFlows
 from tui.sim import server
-
-START = datetime(2026, 11, 28, 8, 0, 0, tzinfo=UTC)
-
-
-class Counting(httpx.AsyncBaseTransport):
-    """Counts every request; can fail POSTs whose path or body contains a string, or hold them until released."""
-
-    def __init__(self, app: Any) -> None:
-        self.inner = httpx.ASGITransport(app=app)
-        self.requests: list[tuple[str, str]] = []
-        self.urls: list[httpx.URL] = []
-        self.bodies: list[str] = []
-        self.fail: dict[str, int] = {}
-        self.gate: asyncio.Event | None = None
-        self.down = False
-        """While set, every request fails to connect (the server is unreachable)."""
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        body = (await request.aread()).decode(errors="replace")
-        if self.down:
-            raise httpx.ConnectError("connection refused", request=request)
-        self.requests.append((request.method, path))
-        self.urls.append(request.url)
-        self.bodies.append(body)
-        if request.method == "POST":
-            for part, status in self.fail.items():
-                if part in path or part in body:
-                    return httpx.Response(status, json={"error": "simulated failure"})
-            if self.gate is not None:
-                await self.gate.wait()
-        return await self.inner.handle_async_request(request)
-
-    def posts(self, part: str = "", body: str = "") -> list[str]:
-        """Paths of the POSTs whose path contains `part` and whose body contains `body`.
-
-        A repair dry run is a read sent as a POST (a triage makes one in the background), so it counts only
-        when `body` asks for it.
-        """
-        return [
-            p
-            for (m, p), b in zip(self.requests, self.bodies, strict=True)
-            if m == "POST" and part in p and body in b and ("dryRun" in body or not DRY_RUN.search(b))
-        ]
-
-
-DRY_RUN = re.compile(r'"dryRun":\s*true')
 
 
 @dataclass

@@ -30,6 +30,11 @@ SCENARIOS = (
     "incident",
     *INCIDENTS,
 )
+BLANK = "blank"
+"""A fresh environment: deployed versions and nothing else (no task, queue, run or token) for a caller to seed.
+
+Not a runbook scenario, so not in SCENARIOS: it is what a project looks like before its first trigger.
+"""
 
 CUSTOMERS = ("acme", "globex", "initech", "umbrella", "hooli", "stark")
 
@@ -72,13 +77,16 @@ def build(
     runs: int | None = None,
 ) -> Engine:
     """A ready engine for the scenario, its clock at `start` (default now) after 30 min of simulated warm-up."""
-    if name not in SCENARIOS:
+    if name not in SCENARIOS and name != BLANK:
         raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
     engine = Engine(seed=seed, start=start, speed=speed)
     now = engine.now
     engine.now = now - WARM_UP
     engine.scenario = name
     _deployments(engine, now)
+    if name == BLANK:
+        engine.now = now
+        return engine
     if queues or runs:
         _large(engine, queues or 7, runs or 200)
         engine.now = now
