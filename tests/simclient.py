@@ -76,6 +76,12 @@ class Counting(httpx.AsyncBaseTransport):
                     raise httpx.ReadTimeout("no answer", request=request)
         return await self.inner.handle_async_request(request)
 
+    def forget(self) -> None:
+        """Start counting afresh (after a test's own set-up reads)."""
+        self.requests.clear()
+        self.urls.clear()
+        self.bodies.clear()
+
     def posts(self, part: str = "", body: str = "") -> list[str]:
         """Paths of the POSTs whose path contains `part` and whose body contains `body`.
 

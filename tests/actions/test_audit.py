@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.simclient import ADMIN, SECRET
 from tui.actions.audit import AuditLog, audit_command, default_audit_path, parse_since, read_entries
 from tui.actions.scrub import Scrubber, summarise_body
-
-from .fakes import ADMIN, SECRET
 
 ENV = {"type": "production", "label": "prod-eu"}
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.simclient import Sim, seed_run
 from tui.actions.audit import AuditLog, AuditUnavailable, audit_command
 from tui.actions.results import Outcome
+from tui.api.client import EngineClient
 from tui.api.guard import WriteGuard
 from tui.config import STATE_DIR_ENV
 
-from .conftest import RunnerFactory
-from .fakes import FakeEngine, make_run
+from .conftest import RunnerFactory, run_of
 
 
 @pytest.fixture
@@ -32,22 +33,22 @@ def test_the_log_says_which_path_it_cannot_write(blocked: Path) -> None:
 
 
 async def test_a_cancel_is_refused_before_anything_is_sent(
-    blocked: Path, engine: FakeEngine, make_runner: RunnerFactory
+    blocked: Path, world: Sim, client: EngineClient, make_runner: RunnerFactory
 ) -> None:
-    engine.runs["run_1"] = make_run()
-    result = await make_runner().cancel_run(engine.runs["run_1"])
+    run = await run_of(client, seed_run(world.engine, "agent-turn"))
+    result = await make_runner().cancel_run(run)
     assert result.outcome is Outcome.REFUSED and result.attempt is None
     assert result.message.startswith(f"nothing sent: the audit log {blocked / 'audit.jsonl'} is not writable")
     assert STATE_DIR_ENV in result.message
-    assert engine.requests == []
+    assert world.transport.requests == [("GET", f"/api/v3/runs/{run.id}")]  # only the read that found it
 
 
-async def test_elevation_is_refused_too(blocked: Path, make_runner: RunnerFactory) -> None:
-    engine = FakeEngine(guard=WriteGuard(read_only=True))
-    runner = make_runner(client=engine)
+async def test_elevation_is_refused_too(blocked: Path, world: Sim, make_runner: RunnerFactory) -> None:
+    guard = WriteGuard(read_only=True)
+    runner = make_runner(client=world.client(guard=guard))
     result = runner.elevate(15, "INC-42")
     assert result.outcome is Outcome.REFUSED and str(blocked) in result.message
-    assert not engine.guard.allows_writes()
+    assert not guard.allows_writes()
 
 
 async def test_a_read_only_refusal_still_answers(blocked: Path, make_runner: RunnerFactory) -> None:

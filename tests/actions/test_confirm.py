@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from tests.simclient import START, settings
 from tui.actions.confirm import (
     confirm_cancel_matching,
     confirm_cancel_run,
@@ -14,9 +19,19 @@ from tui.actions.confirm import (
 )
 from tui.actions.inputs import RunFilter, check_token_body
 from tui.config import Plugin
-from tui.model import Repair, RepairReport, RepairResult, RunStatus
+from tui.model import Queue, QueueType, Repair, RepairReport, RepairResult, Run, RunStatus
 
-from .fakes import NOW, make_queue, make_run, settings
+NOW = START
+
+
+def make_run(run_id: str) -> Run:
+    """A run EXECUTING for 14 minutes: confirmations are pure functions of the model, no client needed."""
+    started = NOW - timedelta(minutes=14)
+    return Run(run_id, RunStatus.EXECUTING, "agent-turn", started - timedelta(minutes=1), started, started)
+
+
+def make_queue(**changes: Any) -> Queue:
+    return replace(Queue("queue_agent-turn", "agent-turn", QueueType.TASK, 0, 5, False, 10), **changes)
 
 
 def test_cancel_sentence_in_production_requires_typing_the_environment() -> None:
@@ -87,8 +102,6 @@ def test_plugin_confirmation_shows_the_exact_argv() -> None:
 
 
 def test_confirmations_write_durations_like_every_screen() -> None:
-    from datetime import timedelta
-
     from tui.diagnosis.fmt import dur
     from tui.model.duration import duration
 

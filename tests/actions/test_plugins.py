@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.simclient import SECRET, Sim, seed_queue, seed_run
 from tui.actions.audit import read_entries
 from tui.actions.plugins import PluginError, build_argv, plugin_parameters
 from tui.actions.results import Outcome
@@ -14,7 +15,6 @@ from tui.api.guard import WriteGuard
 from tui.config import Plugin
 
 from .conftest import RunnerFactory
-from .fakes import SECRET, FakeEngine, make_queue
 
 PY = sys.executable
 ECHO = f"{PY} -c 'import sys, json; print(json.dumps(sys.argv[1:]))'"
@@ -64,7 +64,7 @@ def test_the_program_cannot_be_a_placeholder() -> None:
         plugin_parameters(Plugin("p", "tool 'unterminated"))
 
 
-async def test_plugin_runs_without_a_shell_and_is_audited(engine: FakeEngine, make_runner: RunnerFactory) -> None:
+async def test_plugin_runs_without_a_shell_and_is_audited(make_runner: RunnerFactory) -> None:
     runner = make_runner()
     result = await runner.run_plugin(Plugin("echo", f"{ECHO} {{value}} fixed"), {"value": "1; rm -rf / && echo hi"})
     assert result.ok and result.output is not None
@@ -75,11 +75,14 @@ async def test_plugin_runs_without_a_shell_and_is_audited(engine: FakeEngine, ma
     assert entry.request is not None and entry.request["argv"][-2] == "1; rm -rf / && echo hi"
 
 
-async def test_plugin_refused_in_read_only_runs_nothing(tmp_path: Path, make_runner: RunnerFactory) -> None:
+async def test_plugin_refused_in_read_only_runs_nothing(
+    tmp_path: Path, world: Sim, make_runner: RunnerFactory
+) -> None:
     marker = tmp_path / "ran"
-    engine = FakeEngine(guard=WriteGuard(read_only=True))
     plugin = Plugin("touch", f"{PY} -c 'import pathlib,sys; pathlib.Path(sys.argv[1]).touch()' {{path}}")
-    result = await make_runner(client=engine).run_plugin(plugin, {"path": str(marker)})
+    result = await make_runner(client=world.client(guard=WriteGuard(read_only=True))).run_plugin(
+        plugin, {"path": str(marker)}
+    )
     assert result.outcome is Outcome.REFUSED and not marker.exists()
     assert read_entries()[0].outcome == "refused"
 
@@ -103,17 +106,20 @@ async def test_plugin_output_is_truncated_and_scrubbed(make_runner: RunnerFactor
     assert SECRET not in (read_entries()[0].message or "")
 
 
-async def test_scale_plugin_is_verified_by_dequeue_resuming(engine: FakeEngine, make_runner: RunnerFactory) -> None:
-    engine.queues["agent-turn"] = make_queue(queued=30, running=0)
+async def test_scale_plugin_is_verified_by_dequeue_resuming(world: Sim, make_runner: RunnerFactory) -> None:
+    seed_queue(world.engine, "agent-turn", limit=2)
+    for i in range(30):
+        seed_run(world.engine, "agent-turn", "QUEUED", minutes=30 - i)
+    world.engine.workers = 0  # the pool is scaled to zero; the plugin below does not really scale it
     plugin = Plugin("scale-workers", f"{PY} -c 'pass' {{replicas}}")
     result = await make_runner(timeout=2).run_plugin(plugin, {"replicas": "3"})
     assert result.ok and result.verification is not None and not result.verification.verified
     assert "nothing dequeued yet" in result.verification.seen
 
-    async def workers_start(_: float) -> None:
-        engine.queues["agent-turn"] = make_queue(queued=28, running=2)
+    async def workers_start(seconds: float) -> None:
+        world.engine.workers = 3  # the new replicas come up while the verifier waits
+        await world.advance(seconds)
 
-    engine.queues["agent-turn"] = make_queue(queued=30, running=0)
     result = await make_runner(timeout=5, sleep=workers_start).run_plugin(plugin, {"replicas": "3"})
     assert result.verification is not None and result.verification.verified
     assert result.verification.seen == "running 0→2, queued 30→28"

@@ -1,85 +1,82 @@
-"""The runner through the real EngineClient and an HTTP transport that counts requests."""
+"""The runner through the real EngineClient to the simulator, with a transport that counts every request."""
 
 from __future__ import annotations
 
 import asyncio
 
-import httpx
-
-from tui.actions.audit import AuditLog, read_entries
+from tests.simclient import Sim, seed_queue, seed_run
+from tui.actions.audit import read_entries
 from tui.actions.results import Outcome
-from tui.actions.runner import BUSY_MESSAGE, READ_ONLY_MESSAGE, ActionRunner
-from tui.actions.verify import Verifier, VerifyOptions
+from tui.actions.runner import BUSY_MESSAGE, READ_ONLY_MESSAGE
+from tui.api.client import EngineClient
 from tui.api.guard import WriteGuard
-from tui.config import Settings
 
-from .fakes import make_queue, make_run, no_sleep
-from .http_fake import ADMIN, SECRET, HttpEngine
+from .conftest import RunnerFactory, queue_of, run_of
 
 
-def _runner(engine: HttpEngine, guard: WriteGuard) -> ActionRunner:
-    client = engine.client(guard)
-    conf = Settings(profile="dev", url="https://engine.example.test", secret_key=SECRET, admin_token=ADMIN)
-    verifier = Verifier(client, VerifyOptions(interval=1, timeout=3), sleep=no_sleep)
-    return ActionRunner(client, conf, AuditLog(), verifier=verifier)  # guard found on the client
-
-
-async def test_read_only_sends_no_request_at_all() -> None:
-    engine = HttpEngine()
-    runner = _runner(engine, WriteGuard(read_only=True))
+async def test_read_only_sends_no_request_at_all(world: Sim, client: EngineClient, make_runner: RunnerFactory) -> None:
+    run = await run_of(client, seed_run(world.engine, "agent-turn"))
+    queue = await queue_of(client, seed_queue(world.engine, "agent-turn"))
+    world.transport.forget()
+    runner = make_runner(client=world.client(guard=WriteGuard(read_only=True)))
     for result in (
-        await runner.cancel_run(make_run("run_1")),
-        await runner.pause_queue(make_queue("agent-turn")),
+        await runner.cancel_run(run),
+        await runner.pause_queue(queue),
         await runner.complete_token("waitpoint_1", "{}"),
-        await runner.replay_run(make_run("run_1")),
-        await runner.override_concurrency(make_queue("agent-turn"), 3),
+        await runner.replay_run(run),
+        await runner.override_concurrency(queue, 3),
     ):
         assert result.outcome is Outcome.REFUSED and result.message == READ_ONLY_MESSAGE
-    assert engine.requests == []
+    assert world.transport.requests == []
     assert [e.outcome for e in read_entries()] == ["refused"] * 5
 
 
-async def test_elevated_cancel_goes_over_http_and_is_verified() -> None:
-    engine = HttpEngine()
-    guard = WriteGuard(read_only=True)
-    runner = _runner(engine, guard)
+async def test_elevated_cancel_goes_over_http_and_is_verified(
+    world: Sim, client: EngineClient, make_runner: RunnerFactory
+) -> None:
+    run = await run_of(client, seed_run(world.engine, "agent-turn"))
+    runner = make_runner(client=world.client(guard=WriteGuard(read_only=True)))
     assert runner.elevate(15, "INC-1").ok
-    result = await runner.cancel_run(make_run("run_1"))
+    result = await runner.cancel_run(run)
     assert result.ok and result.verification is not None and result.verification.verified
-    assert engine.mutations == ["POST /api/v2/runs/run_1/cancel"]
+    assert world.transport.posts() == [f"/api/v2/runs/{run.id}/cancel"]
     assert read_entries()[-1].reason == "INC-1"
 
 
-async def test_server_error_during_the_action_is_reported_and_not_retried() -> None:
-    engine = HttpEngine()
-    engine.failures.append(httpx.Response(500, json={"error": "Internal Server Error"}))
-    runner = _runner(engine, WriteGuard(read_only=False))
-    result = await runner.cancel_run(make_run("run_1"))
+async def test_server_error_during_the_action_is_reported_and_not_retried(
+    world: Sim, client: EngineClient, make_runner: RunnerFactory
+) -> None:
+    run = await run_of(client, seed_run(world.engine, "agent-turn"))
+    world.transport.fail["/cancel"] = 500
+    result = await make_runner().cancel_run(run)
     assert result.outcome is Outcome.FAILED and result.status == 500
-    assert engine.mutations == ["POST /api/v2/runs/run_1/cancel"]
+    assert world.transport.posts() == [f"/api/v2/runs/{run.id}/cancel"]
     (entry,) = read_entries()
     assert entry.outcome == "failed" and entry.status == 500
 
 
-async def test_double_press_over_http_sends_one_request() -> None:
-    engine = HttpEngine()
-    engine.gate = asyncio.Event()
-    runner = _runner(engine, WriteGuard(read_only=False))
-    first = asyncio.create_task(runner.pause_queue(make_queue("agent-turn")))
+async def test_double_press_over_http_sends_one_request(
+    world: Sim, client: EngineClient, make_runner: RunnerFactory
+) -> None:
+    queue = await queue_of(client, seed_queue(world.engine, "agent-turn"))
+    world.transport.gate = asyncio.Event()
+    runner = make_runner()
+    first = asyncio.create_task(runner.pause_queue(queue))
     for _ in range(20):
         await asyncio.sleep(0)
-    second = await runner.pause_queue(make_queue("agent-turn"))
+    second = await runner.pause_queue(queue)
     assert second.message == BUSY_MESSAGE
-    engine.gate.set()
+    world.transport.gate.set()
     assert (await first).ok
-    assert engine.mutations == ["POST /api/v1/queues/agent-turn/pause"]
+    assert world.transport.posts() == ["/api/v1/queues/agent-turn/pause"]
 
 
-async def test_timeout_after_sending_is_unknown_then_verified() -> None:
-    engine = HttpEngine()
-    engine.failures.append(httpx.ReadTimeout("slow"))
-    runner = _runner(engine, WriteGuard(read_only=False))
-    result = await runner.cancel_run(make_run("run_1"))
+async def test_timeout_after_sending_is_unknown_then_verified(
+    world: Sim, client: EngineClient, make_runner: RunnerFactory
+) -> None:
+    run = await run_of(client, seed_run(world.engine, "agent-turn"))
+    world.transport.timeout["/cancel"] = True
+    result = await make_runner().cancel_run(run)
     assert result.outcome is Outcome.UNKNOWN
     assert result.verification is not None and result.verification.verified
-    assert engine.mutations == ["POST /api/v2/runs/run_1/cancel"]
+    assert world.transport.posts() == [f"/api/v2/runs/{run.id}/cancel"]

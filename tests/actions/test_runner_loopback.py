@@ -9,19 +9,21 @@ from pathlib import Path
 
 from tui.actions.audit import read_entries
 from tui.actions.results import Outcome
+from tui.api import wire
 from tui.api.client import EngineClient
 from tui.api.guard import WriteGuard
 from tui.model import RunStatus
 
 from .conftest import RunnerFactory
-from .fakes import make_run
 
 DATA = Path(__file__).parent.parent / "api" / "data"
 SECRET = "tr_dev_abcdefghijklmnopqrstuvwx"
 
 
 async def test_a_dropped_cancel_is_unknown_then_verified(make_runner: RunnerFactory) -> None:
-    canceled = {**json.loads((DATA / "run_retrieve.json").read_text()), "id": "run_1", "status": "CANCELED"}
+    recorded = {**json.loads((DATA / "run_retrieve.json").read_text()), "id": "run_1"}
+    run = wire.parse_run_detail({**recorded, "status": "EXECUTING"}).run
+    canceled = {**recorded, "status": "CANCELED"}
     requests: list[str] = []
 
     async def engine(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -43,7 +45,7 @@ async def test_a_dropped_cancel_is_unknown_then_verified(make_runner: RunnerFact
     port = server.sockets[0].getsockname()[1]
     client = EngineClient(f"http://127.0.0.1:{port}", SECRET, guard=WriteGuard(read_only=False))
     try:
-        result = await asyncio.wait_for(make_runner(client=client).cancel_run(make_run("run_1")), 10)
+        result = await asyncio.wait_for(make_runner(client=client).cancel_run(run), 10)
     finally:
         await client.aclose()
         server.close()
