@@ -135,6 +135,7 @@ class Sim:
             transport=self.transport,
             budget_per_second=None,
             guard=guard if guard is not None else WriteGuard(read_only=read_only),
+            wall_clock=lambda: self.engine.now.timestamp(),  # this machine's clock agrees with the server's
             **extra,
         )
 
@@ -256,3 +257,17 @@ def seed_token(
     created = engine.now - timedelta(minutes=minutes)
     with at(engine, created):
         return engine.create_token(idempotency_key=key, timeout=timeout, tags=tags, created_at=created)
+
+
+def seed_starts(engine: Engine, queue: Queue, started: int, *, seconds_ago: float = 30.0) -> None:
+    """The queue's metrics sample `seconds_ago`: `started` runs began in it (the engine samples as it ticks)."""
+    stamp = (engine.now - timedelta(seconds=seconds_ago)).timestamp()
+    engine.history.record(
+        queue.stored,
+        stamp,
+        queued=len(queue.waiting),
+        running=len(queue.dequeued),
+        limit=engine.queue_limit(queue),
+        started=started,
+        waits=[800.0] * started,
+    )

@@ -99,6 +99,8 @@ class Engine:
         self.auto_resolve: float | None = 90.0
         """Seconds after which an approver completes a run's token; None leaves tokens orphaned."""
         self.history = History()
+        self.metrics_failing: set[str] = set()
+        """Queues (stored names) whose metrics query fails in ClickHouse: their metrics route answers 503."""
         self.scenario = ""
         self._arrivals: dict[str, float] = {}
         self._since_sample = 0.0

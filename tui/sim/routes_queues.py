@@ -124,6 +124,8 @@ async def metrics(ctx: Ctx) -> Any:
     if seconds > 7 * 86400:
         raise query_error("period", "Period must be at most 7 days")
     stored = (name if name.startswith("task/") else f"task/{name}") if kind == "task" else name
+    if stored in ctx.engine.metrics_failing:
+        raise json_error(503, "Queue metrics are unavailable right now.")  # ClickHouse failed (API.md §5.7)
     body = ctx.engine.history.metrics(stored, period, seconds, ctx.engine.now.timestamp())
     body["from"] = iso(datetime.fromtimestamp(body["from"], UTC))
     body["to"] = iso(datetime.fromtimestamp(body["to"], UTC))
