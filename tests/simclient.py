@@ -47,6 +47,8 @@ class Counting(httpx.AsyncBaseTransport):
         self.bodies: list[str] = []
         self.fail: dict[str, Failure] = {}
         """POSTs matching a key get this status (or this whole answer) instead of reaching the server."""
+        self.fail_reads: dict[str, Failure] = {}
+        """GETs whose path contains a key get this status (or this whole answer) instead of reaching the server."""
         self.timeout: dict[str, bool] = {}
         """POSTs matching a key time out; True: the server got it first (only the answer is lost)."""
         self.gate: asyncio.Event | None = None
@@ -61,6 +63,12 @@ class Counting(httpx.AsyncBaseTransport):
         self.requests.append((request.method, path))
         self.urls.append(request.url)
         self.bodies.append(body)
+        if request.method == "GET":
+            for part, failure in self.fail_reads.items():
+                if part in path:
+                    if isinstance(failure, httpx.Response):
+                        return failure
+                    return httpx.Response(failure, json={"error": f"server {failure}"})
         if request.method == "POST":
             for part, failure in self.fail.items():
                 if part in path or part in body:

@@ -1,11 +1,10 @@
-"""Pilot tests of the run detail screen against an in-memory fake client."""
+"""Pilot tests of the run detail screen on the real client over the simulator."""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,11 +14,10 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import OptionList, Static
 
-from tests.app.fake_detail_client import NOW, DetailHost, FakeDetailClient, span
-from tui.api.errors import ServerError
-from tui.model import RunStatus, Trace
+from tests.app.detail_sim import NOW, DetailWorld, big_payload, detail_world, hosted
 from tui.screens.run_detail import RunDetailScreen
 from tui.screens.span_inspector import SpanInspectorScreen
+from tui.sim.seeding import at
 from tui.widgets.format import duration
 from tui.widgets.json_view import JsonView, prepare_json
 from tui.widgets.trace_tree import TraceTree
@@ -53,9 +51,18 @@ async def loaded(pilot: Pilot[None]) -> RunDetailScreen:
     return detail_screen(pilot)
 
 
+def calls(w: DetailWorld, part: str) -> int:
+    """How many GETs the screen made whose path contains `part`."""
+    return len(w.sim.transport.gets(part))
+
+
+def run_reads(w: DetailWorld, run: str) -> int:
+    return calls(w, f"/api/v3/runs/{w.id(run)}")
+
+
 async def test_open_run_shows_status_timeline_queue_and_trace() -> None:
-    app = DetailHost(FakeDetailClient(), "run_stuck")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_stuck") as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         assert "EXECUTING" in static_text(screen, "#title")
         summary = static_text(screen, "#summary")
@@ -70,24 +77,24 @@ async def test_open_run_shows_status_timeline_queue_and_trace() -> None:
         assert "20260821.3  LIVE" in summary and "Attempts 1" in summary
         assert "order-9921" in summary
         tree = screen.query_one(TraceTree)
-        fetch = tree.row_for("s-fetch")
+        fetch = tree.row_for(w.id("s-fetch"))
         assert fetch is not None and "1.2 s" in fetch.plain and "@+5 m" in fetch.plain
         assert "LIVE" in static_text(screen, "#state-line")
 
 
 async def test_open_spans_show_running_age_in_words_and_warning_colour() -> None:
-    app = DetailHost(FakeDetailClient(), "run_stuck")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_stuck") as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         tree = screen.query_one(TraceTree)
-        root, tool = tree.row_for("s-root"), tree.row_for("s-tool")
+        root, tool = tree.row_for(w.id("s-root")), tree.row_for(w.id("s-tool"))
         assert root is not None and root.state == "open" and "● running 25 m" in root.plain
         assert tool is not None and tool.state == "hung"
         assert "● running 14 m" in tool.plain and "HUNG HERE?" in tool.plain and "entity crm-backend" in tool.plain
         # the cursor starts on the span the run hangs in
-        await wait_for(pilot, lambda: tree.cursor_node is tree.node_for("s-tool"))
+        await wait_for(pilot, lambda: tree.cursor_node is tree.node_for(w.id("s-tool")))
         warning = Color.parse(app.theme_variables["warning"]).rich_color
-        node = tree.node_for("s-root")
+        node = tree.node_for(w.id("s-root"))
         assert node is not None
         label = tree.render_label(node, Style(), Style())
         assert any(s.style.color == warning for s in label.spans if isinstance(s.style, Style))
@@ -96,23 +103,22 @@ async def test_open_spans_show_running_age_in_words_and_warning_colour() -> None
 
 
 async def test_young_open_span_is_not_called_hung() -> None:
-    client = FakeDetailClient()
-    tool = span("s-new", "tool.call quick", NOW - timedelta(seconds=30), partial=True)
-    client.traces["run_stuck"] = Trace("t", replace(client.traces["run_stuck"].root, children=(tool,)))
-    app = DetailHost(client, "run_stuck")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    root = w.spans["s-root"]
+    root.children.clear()  # the trace now holds one call, started 30 s ago
+    w.span("run_stuck", "tool.call quick", NOW - timedelta(seconds=30), parent=root, name="s-new")
+    async with hosted(w, "run_stuck") as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
-        row = screen.query_one(TraceTree).row_for("s-new")
+        row = screen.query_one(TraceTree).row_for(w.id("s-new"))
         assert row is not None and row.state == "open" and "deepest open" in row.plain
         assert "HUNG" not in row.plain
 
 
 async def test_span_attributes_are_fetched_when_the_cursor_rests_on_a_span() -> None:
-    client = FakeDetailClient()
-    app = DetailHost(client, "run_stuck")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_stuck") as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
-        polled = client.calls["span_detail"]  # only the open tool call, by the poll
+        polled = calls(w, "/spans/")  # only the open tool call, by the poll
         assert polled == 1
         await pilot.press("up")
         # Until the cursor has rested the panel says so; on a loaded machine the fetch may already be done.
@@ -120,30 +126,30 @@ async def test_span_attributes_are_fetched_when_the_cursor_rests_on_a_span() -> 
         assert "attributes not fetched" in first or '"order": 9921' in first
         await wait_for(pilot, lambda: '"order": 9921' in static_text(screen, "#span-info"))
         assert '"note": "[b]x[/b]"' in static_text(screen, "#span-info")
-        assert client.calls["span_detail"] == polled + 1
+        assert calls(w, "/spans/") == polled + 1
 
 
 async def test_wait_for_token_span_lists_its_token_and_enter_inspects_it() -> None:
-    client = FakeDetailClient()
-    app = DetailHost(client, "run_wait")
-    async with app.run_test(size=(80, 24)) as pilot:
+    w = detail_world()
+    token = w.id("waitpoint_abc123")
+    async with hosted(w, "run_wait") as (app, _), app.run_test(size=(80, 24)) as pilot:
         screen = await loaded(pilot)
-        row = screen.query_one(TraceTree).row_for("s-wait")
-        assert row is not None and row.token_id == "waitpoint_abc123" and "token waitpoint_abc123" in row.plain
+        row = screen.query_one(TraceTree).row_for(w.id("s-wait"))
+        assert row is not None and row.token_id == token and f"token {token}" in row.plain
         # a 9-minute wait is below the waitpoint threshold: open, not hung
         assert row.state == "open"
-        assert screen.selected_token_id == "waitpoint_abc123"
+        assert screen.selected_token_id == token
         # the run lists the token it waits on without a key press
         await wait_for(pilot, lambda: "WAITING" in static_text(screen, "#token-panel"))
         panel = static_text(screen, "#token-panel")
-        assert "Timeout none" in panel and "order:1" in panel and client.calls["retrieve_token"] == 1
+        assert "Timeout none" in panel and "order:1" in panel and calls(w, "/waitpoints/tokens/") == 1
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, SpanInspectorScreen), timeout=10)
         inspector = app.screen
         assert isinstance(inspector, SpanInspectorScreen)
         await wait_for(pilot, lambda: "WAITING" in static_text(inspector, "#inspector-content"), timeout=10)
-        assert "waitpoint_abc123" in static_text(inspector, "#inspector-content")
-        assert client.calls["retrieve_token"] == 1  # the inspector shows the token the run already looked up
+        assert token in static_text(inspector, "#inspector-content")
+        assert calls(w, "/waitpoints/tokens/") == 1  # the inspector shows the token the run already looked up
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen, timeout=10)
         await pilot.press("up")
@@ -151,18 +157,18 @@ async def test_wait_for_token_span_lists_its_token_and_enter_inspects_it() -> No
 
 
 async def test_token_lookup_failure_is_reported_not_raised() -> None:
-    client = FakeDetailClient()
-    client.fail["retrieve_token"] = ServerError("server 500", status=500)
-    app = DetailHost(client, "run_wait")
-    async with app.run_test(size=(80, 24)) as pilot:
+    w = detail_world()
+    w.sim.transport.fail_reads["/waitpoints/tokens/"] = 500
+    async with hosted(w, "run_wait") as (app, _), app.run_test(size=(80, 24)) as pilot:
         screen = await loaded(pilot)
         await wait_for(pilot, lambda: "lookup failed" in static_text(screen, "#token-panel"))
         assert any("server 500" in n.message for n in app._notifications)
 
 
 async def test_huge_payload_is_truncated_with_marker_and_stays_responsive() -> None:
-    app = DetailHost(FakeDetailClient(), "run_big")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world(big=True)
+    # Each poll reads the 5 MB again: poll no faster than the test needs (one read), so none lands on the key.
+    async with hosted(w, "run_big", refresh=30) as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         await pilot.press("right_square_bracket")
         view = screen.query_one("#payload", JsonView)
@@ -177,8 +183,6 @@ async def test_huge_payload_is_truncated_with_marker_and_stays_responsive() -> N
 
 
 def test_prepare_json_does_not_format_the_whole_value() -> None:
-    from tests.app.fake_detail_client import big_payload
-
     payload = big_payload(5.0)
     started = time.perf_counter()
     preview = prepare_json(payload)
@@ -189,8 +193,8 @@ def test_prepare_json_does_not_format_the_whole_value() -> None:
 
 
 async def test_hostile_strings_render_literally() -> None:
-    app = DetailHost(FakeDetailClient(), "run_hostile")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_hostile") as (app, _), app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         text = screen_text(pilot)
         assert "[red]x[/] ␛[31mred␛[0m [link=http://evil]y[/link]" in text
@@ -203,8 +207,8 @@ async def test_hostile_strings_render_literally() -> None:
 
 
 async def test_failed_run_shows_error_literally_in_output_tab() -> None:
-    app = DetailHost(FakeDetailClient(), "run_failed")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_failed") as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         assert "TypeError: boom ␛[2J[red]x[/]" in static_text(screen, "#summary")
         assert "no trace yet" in screen_text(pilot)
@@ -215,38 +219,36 @@ async def test_failed_run_shows_error_literally_in_output_tab() -> None:
 
 
 async def test_not_found_shows_message_and_stops_polling() -> None:
-    client = FakeDetailClient()
-    app = DetailHost(client, "run_nope")
-    async with app.run_test(size=(80, 24)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_nope") as (app, _), app.run_test(size=(80, 24)) as pilot:
         screen = await loaded(pilot)
         assert "Run not found" in static_text(screen, "#summary")
         assert "NO DATA: run not found" in static_text(screen, "#state-line")
         await pilot.pause(0.2)
-        assert client.calls["retrieve_run"] == 1 and not screen.polling
+        assert run_reads(w, "run_nope") == 1 and not screen.polling
 
 
 async def test_errors_keep_last_data_mark_stale_notify_once_and_recover() -> None:
-    client = FakeDetailClient()
-    app = DetailHost(client, "run_stuck")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_stuck") as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
-        client.fail["retrieve_run"] = ServerError("server 503", status=503)
-        before = client.calls["retrieve_run"]
-        await wait_for(pilot, lambda: client.calls["retrieve_run"] >= before + 4)
+        w.sim.transport.fail_reads[f"/api/v3/runs/{w.id('run_stuck')}"] = 503
+        before = run_reads(w, "run_stuck")
+        await wait_for(pilot, lambda: run_reads(w, "run_stuck") >= before + 4)
         assert "STALE: server 503" in static_text(screen, "#state-line")
         assert "EXECUTING" in static_text(screen, "#summary")
-        assert screen.query_one(TraceTree).row_for("s-tool") is not None
+        assert screen.query_one(TraceTree).row_for(w.id("s-tool")) is not None
         assert sum("server 503" in n.message for n in app._notifications) == 1
-        del client.fail["retrieve_run"]
+        w.sim.transport.fail_reads.clear()
         await wait_for(pilot, lambda: "LIVE" in static_text(screen, "#state-line"))
-        client.fail["run_trace"] = ServerError("server 502", status=502)
+        w.sim.transport.fail_reads["/trace"] = 502
         await wait_for(pilot, lambda: "trace: server 502" in static_text(screen, "#state-line"))
-        assert screen.query_one(TraceTree).row_for("s-tool") is not None
+        assert screen.query_one(TraceTree).row_for(w.id("s-tool")) is not None
 
 
 async def test_related_run_enter_opens_its_detail_and_esc_returns() -> None:
-    app = DetailHost(FakeDetailClient(), "run_stuck")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_stuck") as (app, _), app.run_test(size=(120, 40)) as pilot:
         first = await loaded(pilot)
         for _ in range(4):
             await pilot.press("right_square_bracket")
@@ -256,86 +258,78 @@ async def test_related_run_enter_opens_its_detail_and_esc_returns() -> None:
         assert "parent/root" in str(options.get_option_at_index(0).prompt)
         await pilot.press("enter")
         await wait_for(pilot, lambda: pilot.app.screen is not first and detail_screen(pilot).polls > 0)
-        assert detail_screen(pilot).run_id == "run_parent"
+        assert detail_screen(pilot).run_id == w.id("run_parent")
         await pilot.press("escape")
         await wait_for(pilot, lambda: pilot.app.screen is first)
 
 
 async def test_terminal_run_stops_polling_and_ctrl_r_reloads_once() -> None:
-    client = FakeDetailClient()
-    app = DetailHost(client, "run_done")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_done") as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         await pilot.pause(0.3)
-        assert client.calls["retrieve_run"] == 1 and not screen.polling
+        assert run_reads(w, "run_done") == 1 and not screen.polling
         assert "FINAL" in static_text(screen, "#state-line")
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: client.calls["retrieve_run"] == 2)
+        await wait_for(pilot, lambda: run_reads(w, "run_done") == 2)
         await pilot.pause(0.2)
-        assert client.calls["retrieve_run"] == 2
+        assert run_reads(w, "run_done") == 2
 
 
 async def test_run_becoming_terminal_stops_polling() -> None:
-    client = FakeDetailClient()
-    app = DetailHost(client, "run_stuck")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_stuck") as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         assert screen.polling
-        done = client.runs["run_stuck"]
-        client.runs["run_stuck"] = replace(done, run=replace(done.run, status=RunStatus.CANCELED, finished_at=NOW))
+        w.sim.engine.cancel(w.runs["run_stuck"])  # someone else cancels it
         await wait_for(pilot, lambda: not screen.polling)
-        count = client.calls["retrieve_run"]
+        count = run_reads(w, "run_stuck")
         await pilot.pause(0.2)
-        assert client.calls["retrieve_run"] == count
+        assert run_reads(w, "run_stuck") == count
         assert "CANCELED" in static_text(screen, "#title")
 
 
 async def test_global_pause_stops_polling_but_ctrl_r_still_refreshes() -> None:
-    client = FakeDetailClient()
-    app = DetailHost(client, "run_stuck")
-    app.polling_paused = True
-    async with app.run_test(size=(120, 40)) as pilot:
-        screen = await loaded(pilot)
-        await pilot.pause(0.3)
-        assert client.calls["retrieve_run"] == 1
-        assert "PAUSED" in static_text(screen, "#state-line")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: client.calls["retrieve_run"] == 2)
-        app.polling_paused = False
-        await wait_for(pilot, lambda: client.calls["retrieve_run"] >= 4)
-        assert "LIVE" in static_text(screen, "#state-line")
+    w = detail_world()
+    async with hosted(w, "run_stuck") as (app, _):
+        app.polling_paused = True
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await loaded(pilot)
+            await pilot.pause(0.3)
+            assert run_reads(w, "run_stuck") == 1
+            assert "PAUSED" in static_text(screen, "#state-line")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: run_reads(w, "run_stuck") == 2)
+            app.polling_paused = False
+            await wait_for(pilot, lambda: run_reads(w, "run_stuck") >= 4)
+            assert "LIVE" in static_text(screen, "#state-line")
 
 
 async def test_polling_pauses_while_hidden_and_resumes() -> None:
-    client = FakeDetailClient()
-    app = DetailHost(client, "run_stuck")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_stuck") as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         await app.push_screen(Screen())
         await pilot.pause(0.1)
-        hidden_count = client.calls["retrieve_run"]
+        hidden_count = run_reads(w, "run_stuck")
         await pilot.pause(0.3)
-        assert client.calls["retrieve_run"] == hidden_count and not screen.polling
+        assert run_reads(w, "run_stuck") == hidden_count and not screen.polling
         app.pop_screen()
-        await wait_for(pilot, lambda: client.calls["retrieve_run"] > hidden_count + 1)
+        await wait_for(pilot, lambda: run_reads(w, "run_stuck") > hidden_count + 1)
 
 
 async def test_trace_reconciles_by_span_id_and_keeps_the_cursor() -> None:
-    client = FakeDetailClient()
-    app = DetailHost(client, "run_stuck")
-    async with app.run_test(size=(120, 40)) as pilot:
+    w = detail_world()
+    async with hosted(w, "run_stuck") as (app, _), app.run_test(size=(120, 40)) as pilot:
         screen = await loaded(pilot)
         tree = screen.query_one(TraceTree)
         await pilot.press("up")
-        assert tree.cursor_node is tree.node_for("s-fetch")
-        node_before = tree.node_for("s-fetch")
-        trace = client.traces["run_stuck"]
-        attempt = trace.root.children[0]
-        extra = span("s-extra", "db.query", NOW, ms=5)
-        new_attempt = replace(attempt, children=(*attempt.children, extra))
-        client.traces["run_stuck"] = Trace("t1", replace(trace.root, children=(new_attempt,)))
-        await wait_for(pilot, lambda: tree.node_for("s-extra") is not None)
-        assert tree.node_for("s-fetch") is node_before and tree.cursor_node is node_before
+        assert tree.cursor_node is tree.node_for(w.id("s-fetch"))
+        node_before = tree.node_for(w.id("s-fetch"))
+        with at(w.sim.engine, NOW):  # the worker writes one more span
+            w.span("run_stuck", "db.query", NOW, ms=5, name="s-extra")
+        await wait_for(pilot, lambda: tree.node_for(w.id("s-extra")) is not None)
+        assert tree.node_for(w.id("s-fetch")) is node_before and tree.cursor_node is node_before
 
 
 def test_bindings_have_ids_and_the_screen_binds_its_own_action_keys() -> None:
@@ -369,11 +363,12 @@ def test_one_way_to_write_a_duration(seconds: float, words: str) -> None:
 
 
 def test_timeline_of_a_queued_run_counts_the_wait_so_far() -> None:
-    from tests.app.fake_detail_client import ago, make_run
-    from tui.model import RunDetail
+    from tui.model import Run, RunDetail, RunStatus
     from tui.widgets.run_summary import QueueInfo, summary_content
 
-    run = make_run("run_q", RunStatus.QUEUED, created_at=ago(minutes=7), tags=tuple(f"t{i}" for i in range(12)))
+    created = NOW - timedelta(minutes=7)
+    tags = tuple(f"t{i}" for i in range(12))
+    run = Run("run_q", RunStatus.QUEUED, "sync-crm", created, created, version="20260821.3", tags=tags)
     content = summary_content(
         RunDetail(run=run),
         NOW,

@@ -1,4 +1,4 @@
-"""SVG snapshots of the run detail screen at 120x40 and 80x24, against the fake client with a frozen clock."""
+"""SVG snapshots of the run detail screen at 120x40 and 80x24, on the simulator with a frozen clock."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from textual import work
 from textual.app import App
 from textual.pilot import Pilot
 
-from tests.app.fake_detail_client import DetailHost, FakeDetailClient
+from tests.app.detail_sim import DetailHost, detail_world, no_wait
 from tui.api.client import EngineClient
 from tui.config import Settings
 from tui.model import RunStatus
@@ -29,9 +29,18 @@ async def _loaded(pilot: Pilot[None]) -> None:
     await pilot.pause(0.1)
 
 
+def host(run: str, *, refresh: float = 0.05) -> DetailHost:
+    """The run's detail on the real client over the detail world (seed 1, clock frozen)."""
+    world = detail_world()
+    client = world.sim.client(admin=False, sleep=no_wait)
+    # The measured request rate depends on how fast this machine ran the reads: pin it for the picture.
+    client._budget.measured_rate = lambda: 0.0  # type: ignore[method-assign]
+    return DetailHost(client, world.id(run), refresh=refresh)
+
+
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
 def test_stuck_run_trace(snap_compare, size: tuple[int, int]) -> None:
-    assert snap_compare(DetailHost(FakeDetailClient(), "run_stuck", refresh=30), terminal_size=size, run_before=_loaded)
+    assert snap_compare(host("run_stuck", refresh=30), terminal_size=size, run_before=_loaded)
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
@@ -40,9 +49,7 @@ def test_waiting_run_with_token_panel(snap_compare, size: tuple[int, int]) -> No
         await _loaded(pilot)  # the run lists the token it waits on by itself
         await pilot.pause(0.2)
 
-    assert snap_compare(
-        DetailHost(FakeDetailClient(), "run_wait", refresh=30), terminal_size=size, run_before=open_token
-    )
+    assert snap_compare(host("run_wait", refresh=30), terminal_size=size, run_before=open_token)
 
 
 def test_failed_run_output_tab_80x24(snap_compare) -> None:
@@ -51,7 +58,7 @@ def test_failed_run_output_tab_80x24(snap_compare) -> None:
         await pilot.press("right_square_bracket", "right_square_bracket")
         await pilot.pause(0.1)
 
-    assert snap_compare(DetailHost(FakeDetailClient(), "run_failed"), terminal_size=(80, 24), run_before=output_tab)
+    assert snap_compare(host("run_failed", refresh=30), terminal_size=(80, 24), run_before=output_tab)
 
 
 class _SimHost(App[None]):

@@ -549,10 +549,12 @@ class RunDetailScreen(Screen[None]):
         try:
             await self._data.fetch_span_detail(span_id)
         except ApiError as error:
-            message = f"span {clean(span_id, 40)}: {reason(error)}"
-            self.query_one("#span-info", Static).update(Content(message))
+            if self.is_attached:
+                message = f"span {clean(span_id, 40)}: {reason(error)}"
+                self.query_one("#span-info", Static).update(Content(message))
             return
-        self._render_all()
+        if self.is_attached:  # the answer can come after the screen was closed
+            self._render_all()
 
     @on(Tree.NodeSelected, "#trace")
     def _span_selected(self, event: Tree.NodeSelected[SpanRow]) -> None:

@@ -83,7 +83,8 @@ async def replay_run(ctx: Ctx) -> Any:
 
 async def trace(ctx: Ctx) -> Any:
     run = _run(ctx)
-    assert run.spans is not None
+    if run.spans is None:
+        raise json_error(404, "Trace not found")  # no events written yet (API.md §4.7)
     return {"trace": {"traceId": run.trace_id, "rootSpan": views.span(run, run.spans), "isTruncated": False}}
 
 
@@ -99,7 +100,8 @@ async def span_detail(ctx: Ctx) -> Any:
 async def events(ctx: Ctx) -> Any:
     """Every span of the run, flattened, in the ClickHouse event shape (API.md §4.9); not paginated."""
     run = _run(ctx)
-    assert run.spans is not None
+    if run.spans is None:
+        raise json_error(404, "Trace not found")
     return {"events": views.events(run.spans)}
 
 

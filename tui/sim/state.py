@@ -164,6 +164,7 @@ class Run:
     region: str = "eu-central-1"
     bulk: list[str] = field(default_factory=list)
     spans: Span | None = None
+    """The trace's root span; None while no event of the run is written yet (the trace route answers 404)."""
     span_index: dict[str, Span] = field(default_factory=dict)
     trace_id: str = ""
     schedule: str | None = None
