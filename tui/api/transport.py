@@ -44,6 +44,7 @@ from tui.api.errors import (
     Timeout,
     Unauthorized,
 )
+from tui.api.http11 import Http11Transport
 from tui.model.text import clean
 
 API_VERSION = "2025-07-16"
@@ -202,11 +203,12 @@ class Requester:
         """The latest requests sent, oldest first, credentials left out."""
         self.last_action: SentRequest | None = None
         """The latest mutation, kept however many reads follow it."""
+        # Plain http never does TLS (and redirects are off), so skip loading the CA bundle: ~30 ms at start-up.
+        verify = not str(base_url).startswith("http://")
         self._http = httpx.AsyncClient(
             base_url=base_url,
-            transport=transport,
-            # Plain http never does TLS (and redirects are off), so skip loading the CA bundle: ~30 ms at start-up.
-            verify=not str(base_url).startswith("http://"),
+            transport=transport if transport is not None else Http11Transport(verify=verify),
+            verify=verify,
             timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
             headers={
                 "x-trigger-api-version": API_VERSION,
