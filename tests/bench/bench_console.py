@@ -277,16 +277,27 @@ async def key_latency(count: int, presses: int, stock_table: bool) -> float:
     return latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
 
 
+NEXT_STATUS = {
+    "QUEUED": "DEQUEUED",
+    "DEQUEUED": "EXECUTING",
+    "EXECUTING": "WAITING",
+    "WAITING": "EXECUTING",
+}
+"""How a poll sees an active run move on: the churn the runs-pane bench applies."""
+
+
 async def pane_refresh(count: int, repeats: int) -> list[float]:
-    """Ms of UI work for one refresh of the runs pane with `count` runs loaded and 5% of them changed: the pane's
-    own rebuild (`render_rows`, the table's reconcile) through the frame that shows it. The real app on the real
-    client against the in-process simulator; the bench applies the changes itself, so the time is all UI work."""
+    """Ms of UI work for one refresh of the runs pane with `count` runs loaded and 5% of them moved to their next
+    status (a new `updatedAt`): the pane's own ingestion (`take`, as a poll stores each run it read), rebuild
+    (`render_rows`, the table's reconcile) through the frame that shows it. The real app on the real client against
+    the in-process simulator; the bench applies the changes itself, so the time is all UI work."""
     import httpx
 
     from tui.api.client import EngineClient
     from tui.api.guard import WriteGuard
     from tui.app import PlatosApp
     from tui.config import Settings
+    from tui.model import RunStatus
     from tui.sim import server
 
     sim_app = server.create_app(server.SimOptions(speed=0, seed=1, queues=1_000, runs=count * 10))
@@ -307,18 +318,25 @@ async def pane_refresh(count: int, repeats: int) -> list[float]:
         await pilot.pause(0.5)
         screen: Any = app.screen
         deadline = time.monotonic() + 300
-        while screen.table.total_count < count and time.monotonic() < deadline:
+        while screen.table.total_count < count and screen.more_below and time.monotonic() < deadline:
             screen.table.action_last()  # scrolling to the end pulls the next page in
             await pilot.pause(0.05)
         assert app.session is not None
         app.session.paused = True  # no polls while timing: only the changes the bench makes
         await pilot.pause(0.5)
         for generation in range(repeats):
+            engine.advance(1.0)
+            now = engine.now
             runs = screen._runs
+            moved = []
             for run_id in random.Random(generation).sample(sorted(runs), len(runs) // 20):
-                runs[run_id] = replace(runs[run_id], tags=(f"gen:{generation}",))
+                run = runs[run_id]
+                status = RunStatus(NEXT_STATUS.get(run.status.value, run.status.value))
+                moved.append(replace(run, status=status, updated_at=now, started_at=run.started_at or now))
             gc.collect()
             start = time.perf_counter()
+            for run in moved:
+                screen.take(run)
             screen.render_rows()
             screen.table.refresh()  # a frame even when no changed row is on screen (repaints more than needed)
             stamp = await frame_after(probe, start, lambda: True)

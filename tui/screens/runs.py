@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from heapq import heapify, heappop, heappush
 from typing import ClassVar
 
 from textual import on
@@ -82,6 +83,24 @@ class _RowEntry:
     scope: str | None
     basis: TriageResult | None
     """The triage whose context judged the run (a new triage rebuilds the row)."""
+    since: float
+    """When the run entered its status, as its verdict's age says (the age cell counts from it)."""
+    judged_until: float
+    """Until when only the age text can change: its first minute, and not past its window (then it is judged)."""
+
+
+AGE_COLUMN = 4
+"""Where `_row_for` puts the time in status."""
+
+
+def _aged(entry: _RowEntry, now_ts: float) -> tuple[Row, float]:
+    """The entry's row with its age text at `now_ts`, and when that text changes next."""
+    seconds = now_ts - entry.since
+    age = short_duration(seconds)
+    cells = list(entry.row.cells)
+    cells[AGE_COLUMN] = Cell(age, "error") if entry.stuck else age
+    until = min(now_ts + seconds_until_change(seconds), entry.judged_until)
+    return Row(entry.row.key, tuple(cells), entry.row.tone), until
 
 
 def _same(old: Run, new: Run) -> bool:
@@ -150,6 +169,12 @@ class RunsScreen(PaneScreen):
         self._stuck_count = 0
         self._seq: dict[str, int] = {}
         self._listed = 0
+        self._dirty: set[str] = set()
+        """Runs stored since the last render whose row may differ (new, or changed as `_same` sees it)."""
+        self._expiry: list[tuple[float, str]] = []
+        """A heap of (valid_until, run id): when a row's age text or its window crossing comes due."""
+        self._basis: tuple[str | None, object] = (None, None)
+        """The scope and triage every row was built with: when either changes, every row is rebuilt."""
 
     def compose(self) -> Iterator[Widget]:
         for widget in super().compose():
@@ -160,6 +185,7 @@ class RunsScreen(PaneScreen):
     def reset(self) -> None:
         self._runs, self._head, self._stuck, self._more, self._rows = {}, None, None, [], {}
         self._order, self._ordered, self._stuck_count, self._seq = [], OrderedRows(), 0, {}
+        self._dirty, self._expiry, self._basis = set(), [], (None, None)
         self.table.set_rows([])
 
     def on_screen_resume(self) -> None:
@@ -233,8 +259,15 @@ class RunsScreen(PaneScreen):
                 self._listed += 1
                 self._seq[run.id] = self._listed
             if known is None or run.updated_at >= known.updated_at:
-                self._runs[run.id] = run
+                self.take(run)
         return segment
+
+    def take(self, run: Run) -> None:
+        """Hold `run` as the latest read of it; its row is rebuilt on the next render if it shows differently."""
+        known = self._runs.get(run.id)
+        self._runs[run.id] = run
+        if known is None or not _same(known, run):
+            self._dirty.add(run.id)
 
     async def poll(self, *, full: bool) -> None:
         changed = False
@@ -301,37 +334,68 @@ class RunsScreen(PaneScreen):
     # ----- rendering ------------------------------------------------------------------------------------
 
     def render_rows(self) -> None:
-        """Rows for every loaded run; a run's row is rebuilt only when it changed or its age text would,
-        and only rebuilt rows move: 500 changed runs of 10,000 cost 500 binary-search inserts, not a sort."""
+        """Rows for the loaded runs; a run's row is rebuilt only when it changed or its age text would (the
+        expiry heap says which are due), and only rebuilt rows move: 500 changed runs of 10,000 cost 500 verdicts
+        and binary-search inserts, not a walk or a sort of all 10,000."""
         now = self.session.clock()
         now_ts = now.timestamp()
         scope_name = self._scope[0] if self._scope else None
         triaged = self.session.triaged
-        ordered, known = self._ordered, self._rows
+        ordered, known, runs, expiry = self._ordered, self._rows, self._runs, self._expiry
+        if self._basis[0] != scope_name or self._basis[1] is not triaged:
+            # A new triage or scope judges every run anew.
+            self._basis = (scope_name, triaged)
+            due: set[str] = set(runs)
+        else:
+            due = self._dirty
+            while expiry and expiry[0][0] <= now_ts:
+                due.add(heappop(expiry)[1])
+        self._dirty = set()
         changed = False
-        for run in self._runs.values():
-            entry = known.get(run.id)
-            if (
-                entry is None
-                or not _same(entry.run, run)
-                or now_ts >= entry.valid_until
-                or entry.scope != scope_name
-                or entry.basis is not triaged
-            ):
-                fresh = known[run.id] = self._row_for(run, now, scope_name)
-                # Stuck first (longest in status first), then newest first, as the list endpoint orders them.
-                ordered.put(fresh.order, fresh.row)
-                self._stuck_count += fresh.stuck - (entry.stuck if entry is not None else False)
+        rebuilt: dict[str, Row] | None = {}
+        for run_id in due:
+            run = runs.get(run_id)
+            if run is None:
+                continue  # pruned since
+            entry = known.get(run_id)
+            current = (
+                entry is not None and entry.basis is triaged and entry.scope == scope_name and _same(entry.run, run)
+            )
+            if entry is not None and current and now_ts < entry.valid_until:
+                continue  # a stale expiry: the row was rebuilt since
+            if entry is not None and current and now_ts < entry.judged_until:
+                # Seconds tick in the run's first minute in its status: the verdict holds, only the age text moves.
+                entry.row, entry.valid_until = _aged(entry, now_ts)
+                heappush(expiry, (entry.valid_until, run_id))
+                ordered.put(entry.order, entry.row)
                 changed = True
-        if len(ordered) != len(self._runs):
-            for gone in ordered.keys() - self._runs.keys():
+                if rebuilt is not None:
+                    rebuilt[run_id] = entry.row
+                continue
+            fresh = known[run_id] = self._row_for(run, now, scope_name)
+            if entry is None:
+                rebuilt = None  # a new row: the table compares them all
+            elif rebuilt is not None:
+                rebuilt[run_id] = fresh.row
+            heappush(expiry, (fresh.valid_until, run_id))
+            # Stuck first (longest in status first), then newest first, as the list endpoint orders them.
+            ordered.put(fresh.order, fresh.row)
+            self._stuck_count += fresh.stuck - (entry.stuck if entry is not None else False)
+            changed = True
+        if len(expiry) > 4 * len(known) + 64:
+            # Rebuilt rows leave their old due times behind: drop them now and then.
+            self._expiry = [(entry.valid_until, run_id) for run_id, entry in known.items()]
+            heapify(self._expiry)
+        if len(ordered) != len(runs):
+            for gone in ordered.keys() - runs.keys():
                 ordered.remove(gone)
                 left = known.pop(gone, None)
                 self._stuck_count -= left.stuck if left is not None else False
             changed = True
+            rebuilt = None
         if changed or len(self._order) != len(ordered):  # `_prune` may have removed rows
             self._order = ordered.rows()
-        self.table.set_rows(self._order)
+        self.table.set_rows(self._order, rebuilt)
         self.update_bars()
 
     def _verdict(self, run: Run, now: datetime) -> Verdict:
@@ -348,8 +412,10 @@ class RunsScreen(PaneScreen):
         since = now.timestamp() - seconds
         # The row changes when its age text does, or when its time in status crosses its window.
         valid_until = now.timestamp() + seconds_until_change(seconds)
+        judged_until = since + 60 if verdict.state is not State.SLOW else 0.0
         if verdict.window is not None and not stuck and since + verdict.window.total_seconds() > now.timestamp():
             valid_until = min(valid_until, since + verdict.window.total_seconds())
+            judged_until = min(judged_until, since + verdict.window.total_seconds())
         age = short_duration(seconds)
         flag = Cell("STUCK", "error") if stuck else (Cell("slow", "warning") if verdict.state is State.SLOW else "")
         row = Row(
@@ -366,7 +432,7 @@ class RunsScreen(PaneScreen):
             ),
         )
         order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp(), self._seq.get(run.id, 0))
-        return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged)
+        return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged, since, judged_until)
 
     @property
     def more_below(self) -> bool:

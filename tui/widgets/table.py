@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
@@ -148,8 +148,11 @@ class FastTable(ScrollView, can_focus=True):
             self._layout_width = -1  # the marked column may need two more cells
             self.refresh()
 
-    def set_rows(self, rows: Sequence[Row]) -> None:
-        """Reconcile to `rows` (in display order): changed rows re-render, the cursor follows its key."""
+    def set_rows(self, rows: Sequence[Row], known_changes: Mapping[str, Row] | None = None) -> None:
+        """Reconcile to `rows` (in display order): changed rows re-render, the cursor follows its key.
+
+        `known_changes`, when the caller knows them, holds every row that differs from the last call with the same keys
+        (only their order may have moved): the reconcile then skips comparing the rows that did not change."""
         old_key = self.cursor_key
         old_screen_line = self._cursor - round(self.scroll_y)
         rows = list(rows)
@@ -169,6 +172,14 @@ class FastTable(ScrollView, can_focus=True):
                 self._rows = rows
                 self._refresh_keys(changed)
                 return
+        elif known_changes is not None and len(all_keys) == len(self._all_keys):
+            for key, row in known_changes.items():
+                strips.pop(key, None)
+                search.pop(key, None)
+                changed.append(key)
+                self._by_key[key] = row
+            self._all = rows
+            self._all_keys = all_keys
         else:
             by_key = dict(zip(all_keys, rows, strict=True))
             for row in rows:
