@@ -235,7 +235,8 @@ async def test_errors_keep_last_data_mark_stale_notify_once_and_recover() -> Non
         w.sim.transport.fail_reads[f"/api/v3/runs/{w.id('run_stuck')}"] = 503
         before = run_reads(w, "run_stuck")
         await wait_for(pilot, lambda: run_reads(w, "run_stuck") >= before + 4)
-        assert "STALE: server 503" in static_text(screen, "#state-line")
+        # STALE once three refreshes' worth of time has gone by (reads retried within a poll come sooner).
+        await wait_for(pilot, lambda: "STALE: server 503" in static_text(screen, "#state-line"))
         assert "EXECUTING" in static_text(screen, "#summary")
         assert screen.query_one(TraceTree).row_for(w.id("s-tool")) is not None
         assert sum("server 503" in n.message for n in app._notifications) == 1

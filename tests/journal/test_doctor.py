@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,8 +15,12 @@ from tui.config import Overrides, Settings
 from tui.doctor import doctor_command
 from tui.sim import server
 
-SIM = server.create_app(server.SimOptions(scenario="healthy", speed=0, seed=1))
 SCOPED = server.SCOPED_SECRET_KEY
+
+
+def healthy_sim() -> Any:
+    """A healthy simulator whose frozen clock starts now: doctor compares it with this machine's."""
+    return server.create_app(server.SimOptions(scenario="healthy", speed=0, seed=1))
 
 
 @pytest.fixture
@@ -42,7 +47,7 @@ def on_sim(settings: Settings) -> EngineClient:
         settings.url,
         settings.secret_key,
         admin_token=settings.admin_token,
-        transport=httpx.ASGITransport(app=SIM),
+        transport=httpx.ASGITransport(app=healthy_sim()),
         budget_per_second=None,
         retry=RetryPolicy(attempts=1),
     )
