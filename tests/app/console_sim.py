@@ -57,8 +57,16 @@ def blank() -> World:
     return world
 
 
-def backlog_history(engine: Engine, queue: Queue, created: list[float], *, running: int, started: int = 0,
-                    wait_ms: float = 800.0, minutes: float = 15) -> None:
+def backlog_history(
+    engine: Engine,
+    queue: Queue,
+    created: list[float],
+    *,
+    running: int,
+    started: int = 0,
+    wait_ms: float = 800.0,
+    minutes: float = 15,
+) -> None:
     """The queue's samples over the last `minutes`, every 10 s, as the engine took them: its depth was the number
     of `created` (minutes ago) runs already there, `running` slots were held, and `started` runs began, spread
     evenly, each after waiting `wait_ms`."""
@@ -125,3 +133,23 @@ def incident() -> World:
         e.complete_token(done, '{"approved":true}')
     w.tokens["waitpoint_done"] = done
     return w
+
+
+READS = {
+    "list_queues": lambda path: path == "/api/v1/queues",
+    "queue_metrics": lambda path: path.startswith("/api/v1/queues/") and path.endswith("/metrics"),
+    "list_runs": lambda path: path == "/api/v1/runs",
+    "list_tokens": lambda path: path == "/api/v1/waitpoints/tokens",
+    "run_trace": lambda path: path.endswith("/trace"),
+}
+"""The reads the panes make, by the client method that makes them, as paths the simulator was sent."""
+
+
+def reads(world: World, kind: str) -> int:
+    """How many requests of this kind (a key of READS) reached the simulator."""
+    return sum(1 for method, path in world.sim.transport.requests if method == "GET" and READS[kind](path))
+
+
+def run_lists(world: World) -> list[dict[str, str]]:
+    """The query of every run list sent so far, oldest first (`filter[status]`, `page[after]`, ...)."""
+    return [dict(url.params) for url in world.sim.transport.urls if url.path == "/api/v1/runs"]
