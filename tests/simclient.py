@@ -54,6 +54,12 @@ class Counting(httpx.AsyncBaseTransport):
         self.gate: asyncio.Event | None = None
         self.down = False
         """While set, every request fails to connect (the server is unreachable)."""
+        self.closed = False
+        """Set when a client using this transport is closed."""
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await self.inner.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -125,6 +131,7 @@ class Sim:
     def client(
         self,
         *,
+        secret_key: str = SECRET,
         read_only: bool = False,
         admin: bool = True,
         guard: WriteGuard | None = None,
@@ -138,7 +145,7 @@ class Sim:
             extra["sleep"] = sleep
         return EngineClient(
             URL,
-            SECRET,
+            secret_key,
             admin_token=ADMIN if admin else None,
             transport=self.transport,
             budget_per_second=None,

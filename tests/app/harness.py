@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from textual.pilot import Pilot
@@ -11,25 +12,38 @@ from textual.pilot import Pilot
 from tests.app.console_sim import World, incident
 from tests.app.screen_text import screen_text
 from tests.simclient import settings as sim_settings
-from tui.api.client import EngineClient
+from tui.api.client import EngineClient, RetryPolicy
 from tui.api.guard import WriteGuard
 from tui.app import PlatosApp
 from tui.config import Settings
 
 
 def settings(refresh: float = 1.0, **kwargs: Any) -> Settings:
-    """The console's settings in these tests: read-only, polling every `refresh` seconds."""
-    return sim_settings(refresh=refresh, **({"read_only": True} | kwargs))
+    """The console's settings in these tests: profile `dev`, read-only, polling every `refresh` seconds; `kwargs`
+    replace any field."""
+    return replace(sim_settings(refresh=refresh, read_only=True), **kwargs)
 
 
 def make_app(
-    world: World | None = None, config: Settings | None = None, *, guard: WriteGuard | None = None, **kwargs: Any
+    world: World | None = None,
+    config: Settings | None = None,
+    *,
+    guard: WriteGuard | None = None,
+    retry: RetryPolicy | None = None,
+    **kwargs: Any,
 ) -> PlatosApp:
-    """The app on the world's simulator (default: the incident), its clock the simulator's."""
+    """The app on the world's simulator (default: the incident), its clock the simulator's; `retry` is the client's
+    backoff on failed reads (default: the real one, 0.5 s doubling)."""
     w = world if world is not None else incident()
 
     def make_client(config: Settings) -> EngineClient:
-        return w.sim.client(read_only=config.read_only, admin=config.admin_token is not None, guard=guard)
+        return w.sim.client(
+            secret_key=config.secret_key,
+            read_only=config.read_only,
+            admin=config.admin_token is not None,
+            guard=guard,
+            retry=retry,
+        )
 
     return PlatosApp(
         config if config is not None else settings(),
