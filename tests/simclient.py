@@ -137,12 +137,16 @@ class Sim:
         guard: WriteGuard | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> EngineClient:
+        """The real client over this simulator; `clock` is its monotonic clock (the request rate is measured on it)."""
         extra: dict[str, Any] = {}
         if retry is not None:
             extra["retry"] = retry
         if sleep is not None:
             extra["sleep"] = sleep
+        if clock is not None:
+            extra["clock"] = clock
         return EngineClient(
             URL,
             secret_key,

@@ -30,10 +30,11 @@ def make_app(
     *,
     guard: WriteGuard | None = None,
     retry: RetryPolicy | None = None,
+    monotonic: Callable[[], float] | None = None,
     **kwargs: Any,
 ) -> PlatosApp:
     """The app on the world's simulator (default: the incident), its clock the simulator's; `retry` is the client's
-    backoff on failed reads (default: the real one, 0.5 s doubling)."""
+    backoff on failed reads (default: the real one, 0.5 s doubling), `monotonic` its clock for the request rate."""
     w = world if world is not None else incident()
 
     def make_client(config: Settings) -> EngineClient:
@@ -43,6 +44,7 @@ def make_app(
             admin=config.admin_token is not None,
             guard=guard,
             retry=retry,
+            clock=monotonic,
         )
 
     return PlatosApp(
