@@ -54,6 +54,12 @@ class Counting(httpx.AsyncBaseTransport):
         self.gate: asyncio.Event | None = None
         self.down = False
         """While set, every request fails to connect (the server is unreachable)."""
+        self.closed = False
+        """Set when a client using this transport is closed."""
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await self.inner.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -125,20 +131,25 @@ class Sim:
     def client(
         self,
         *,
+        secret_key: str = SECRET,
         read_only: bool = False,
         admin: bool = True,
         guard: WriteGuard | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> EngineClient:
+        """The real client over this simulator; `clock` is its monotonic clock (the request rate is measured on it)."""
         extra: dict[str, Any] = {}
         if retry is not None:
             extra["retry"] = retry
         if sleep is not None:
             extra["sleep"] = sleep
+        if clock is not None:
+            extra["clock"] = clock
         return EngineClient(
             URL,
-            SECRET,
+            secret_key,
             admin_token=ADMIN if admin else None,
             transport=self.transport,
             budget_per_second=None,

@@ -1,13 +1,15 @@
-"""Pilot tests of the shell: modes, keys, `:` commands, help, palette, polling, errors, hostile text."""
+"""Pilot tests of the shell on the real client over the simulated incident: modes, keys, `:` commands, help,
+palette, polling, errors, hostile text."""
 
 from __future__ import annotations
 
-from tests.app.fakes import HOSTILE_NAMES, FakeClient, incident, queue, run, settings, token
-from tests.app.harness import console, make_app, wait_for, wait_for_text
+from tests.app.console_sim import HOSTILE_NAMES, blank, incident, reads
+from tests.app.harness import console, make_app, settings, wait_for, wait_for_text
 from tests.app.screen_text import screen_lines, screen_text
-from tui.api.client import ConnectionState
-from tui.api.errors import ConnectionFailed, ServerError, Unauthorized
-from tui.model import EnvironmentType, RunStatus
+from tests.simclient import seed_queue, seed_run, seed_token
+from tui.api.client import RetryPolicy
+from tui.api.guard import WriteGuard
+from tui.model import EnvironmentType
 from tui.screens.help import HelpScreen
 from tui.screens.queues import QueuesScreen
 from tui.screens.runs import RunsScreen
@@ -56,14 +58,14 @@ async def test_queue_command_selects_that_queue() -> None:
 
 
 async def test_run_command_and_enter_push_the_run_detail_and_esc_returns() -> None:
-    async with console() as (app, pilot, _):
-        await app.run_command(":run run_stuck0000000000000001")
+    async with console() as (app, pilot, w):
+        await app.run_command(f":run {w.id('run_stuck')}")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen")
-        assert getattr(app.screen, "run_id", None) == "run_stuck0000000000000001"
+        assert getattr(app.screen, "run_id", None) == w.id("run_stuck")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, QueuesScreen))
         await pilot.press("2")
-        await wait_for_text(pilot, "run_stuck")
+        await wait_for_text(pilot, w.id("run_stuck"))
         await pilot.press("enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen")
 
@@ -107,41 +109,41 @@ async def test_palette_reaches_pane_actions() -> None:
 
 
 async def test_polling_stops_while_a_pane_is_hidden() -> None:
-    async with console() as (_app, pilot, client):
+    async with console(config=settings(refresh=0.1)) as (_app, pilot, w):
         await pilot.press("2")
-        await wait_for(pilot, lambda: client.calls["list_runs"] >= 4)
+        await wait_for(pilot, lambda: reads(w, "list_runs") >= 4)
         await pilot.press("3")
-        await wait_for(pilot, lambda: client.calls["list_tokens"] >= 2)
+        await wait_for(pilot, lambda: reads(w, "list_tokens") >= 2)
         await pilot.pause(0.1)
-        before = client.calls["list_runs"]
-        queues_before = client.calls["list_queues"]
-        await wait_for(pilot, lambda: client.calls["list_tokens"] >= 8)
+        before = reads(w, "list_runs")
+        queues_before = reads(w, "list_queues")
+        await wait_for(pilot, lambda: reads(w, "list_tokens") >= 8)
         # The waitpoints pane lists WAITING/EXECUTING runs at most every 30 s for its blocked-run scan.
-        assert client.calls["list_runs"] - before <= 1
-        assert client.calls["list_queues"] == queues_before
+        assert reads(w, "list_runs") - before <= 1
+        assert reads(w, "list_queues") == queues_before
 
 
 async def test_shift_p_pauses_all_polling_and_ctrl_r_still_refreshes() -> None:
-    async with console() as (app, pilot, client):
+    async with console(config=settings(refresh=0.1)) as (app, pilot, w):
         await pilot.press("P")
         await wait_for_text(pilot, "POLLING PAUSED")
         await pilot.pause(0.1)
-        before = client.calls["list_queues"]
+        before = reads(w, "list_queues")
         await pilot.pause(0.4)
-        assert client.calls["list_queues"] == before
+        assert reads(w, "list_queues") == before
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: client.calls["list_queues"] == before + 1)
+        await wait_for(pilot, lambda: reads(w, "list_queues") == before + 1)
         await pilot.press("P")
-        await wait_for(pilot, lambda: client.calls["list_queues"] >= before + 3)
+        await wait_for(pilot, lambda: reads(w, "list_queues") >= before + 3)
         assert "POLLING PAUSED" not in screen_text(app)
 
 
 async def test_server_dies_stale_data_stays_then_recovers() -> None:
-    client = incident()
-    async with console(client) as (app, pilot, _):
+    w = incident()
+    quick = RetryPolicy(base_delay=0.01, max_delay=0.02)  # each failed read is retried as usual, just sooner
+    async with console(w, config=settings(refresh=0.2), retry=quick) as (app, pilot, _):
         await wait_for_text(pilot, "agent-turn")
-        client.fail_with = ConnectionFailed("connection refused")
-        client.state = ConnectionState.DISCONNECTED
+        w.sim.transport.down = True  # every request fails to connect: "connection refused"
         await wait_for_text(pilot, "DISCONNECTED")
         await wait_for_text(pilot, "STALE")
         text = screen_text(app)
@@ -150,42 +152,44 @@ async def test_server_dies_stale_data_stays_then_recovers() -> None:
         warnings = [n for n in app._notifications if "connection refused" in str(n.message)]
         assert len(warnings) == 1  # said once, not every tick
         assert "Showing the last good data" in str(warnings[0].message)
-        client.fail_with = None
+        w.sim.transport.down = False
         await wait_for_text(pilot, "CONNECTED", timeout=10)
         await wait_for(pilot, lambda: "STALE" not in screen_text(app), timeout=10)
         assert any("fresh again" in str(n.message) for n in app._notifications)
 
 
 async def test_error_before_first_data_is_explained_in_the_table() -> None:
-    client = incident()
-    client.fail_with = Unauthorized("401: key rejected")
-    client.state = ConnectionState.UNAUTHORIZED
-    async with console(client, loaded=False) as (app, pilot, _):
-        await wait_for_text(pilot, "No data yet: 401: key rejected")
+    config = settings(secret_key="tr_dev_rotatedaway0000000000")  # a key the server no longer knows
+    async with console(config=config, loaded=False) as (app, pilot, _):
+        await wait_for_text(pilot, "No data yet: 401")
+        assert "Invalid API key" in screen_text(app)
         assert "UNAUTHORIZED" in screen_lines(app)[0]
         said = " ".join(str(n.message) for n in app._notifications)
         assert "No data to show yet" in said and "last good data" not in said  # there is none
 
 
 async def test_a_server_error_in_one_pane_keeps_the_others_working() -> None:
-    async with console() as (app, pilot, client):
+    w = incident()
+    faults = w.sim.app.state.sim.faults
+    quick = RetryPolicy(base_delay=0.01, max_delay=0.02)  # each failed read is retried as usual, just sooner
+    async with console(w, config=settings(refresh=0.1), retry=quick) as (app, pilot, _):
         await pilot.press("2")
-        await wait_for_text(pilot, "run_stuck")
-        client.fail_with = ServerError("server 503", status=503)
+        await wait_for_text(pilot, w.id("run_stuck"))
+        faults.configure({"error_rate": 1.0, "error_status": 503})  # the server answers 503 to everything
         await wait_for(pilot, lambda: app.session.pane("runs").failures >= 3)  # type: ignore[union-attr]
-        assert "run_stuck" in screen_text(app)
-        client.fail_with = None
+        assert w.id("run_stuck") in screen_text(app)
+        faults.configure({"error_rate": 0.0})
         await wait_for(pilot, lambda: app.session.pane("runs").failures == 0, timeout=10)  # type: ignore[union-attr]
 
 
 async def test_hostile_server_strings_render_literally() -> None:
-    client = FakeClient()
-    client.queues = [queue(name, queued=1) for name in HOSTILE_NAMES]
-    client.runs = [
-        run(f"run_h{i}", RunStatus.EXECUTING, task=name, tags=(name,)) for i, name in enumerate(HOSTILE_NAMES)
-    ]
-    client.tokens = [token("waitpoint_h", tags=("[bold]t[/]",), key="\x1b]52;c;ZXZpbA==\x07")]
-    async with console(client, size=(160, 40)) as (app, pilot, _):
+    w = blank()
+    for name in HOSTILE_NAMES:
+        seed_queue(w.engine, name)
+        seed_run(w.engine, name, "QUEUED", created=1)
+        seed_run(w.engine, name, minutes=1, tags=(name,))
+    seed_token(w.engine, tags=("[bold]t[/]",), key="\x1b]52;c;ZXZpbA==\x07")
+    async with console(w, size=(160, 40)) as (app, pilot, _):
         await wait_for_text(pilot, "[red]x[/]")
         text = screen_text(app)
         assert "[link=http://evil]click[/link]" in text
@@ -210,23 +214,22 @@ async def test_production_and_demo_are_always_visible_in_the_top_bar() -> None:
 
 
 async def test_write_elevation_shows_time_left() -> None:
-    client = incident()
-    client.guard.elevate(600, "incident 42")
-    async with console(client) as (app, pilot, _):
+    guard = WriteGuard(read_only=True)
+    guard.elevate(600, "incident 42")
+    async with console(guard=guard) as (app, pilot, _):
         await wait_for(
             pilot, lambda: "WRITE 10 m left" in screen_lines(app)[0] or "WRITE 9 m" in screen_lines(app)[0]
         )
 
 
 async def test_welcome_screen_starts_the_demo_with_one_key() -> None:
-    demo_client = incident()
     started = []
 
     def start_demo():
         started.append(True)
         return settings(profile="demo", demo=True)
 
-    app = make_app(demo_client, config=None, start_demo=start_demo)
+    app = make_app(incident(), config=None, start_demo=start_demo)
     app._settings = None
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen))
@@ -238,18 +241,19 @@ async def test_welcome_screen_starts_the_demo_with_one_key() -> None:
 
 
 async def test_profile_switch_points_every_pane_at_the_new_client() -> None:
-    first, second = incident(), FakeClient()
-    second.queues = [queue("other-queue", queued=1)]
-    clients = {"test": first, "other": second}
+    first, second = incident(), blank()
+    seed_queue(second.engine, "other-queue")
+    seed_run(second.engine, "other-queue", "QUEUED", created=1)
+    worlds = {"dev": first, "other": second}
     app = make_app(first, load_profile=lambda name: settings(profile=name))
-    app._make_client = lambda s: clients[s.profile]  # type: ignore[assignment,return-value]
+    app._make_client = lambda s: worlds[s.profile].sim.client(read_only=True)  # type: ignore[method-assign]
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for_text(pilot, "agent-turn")
         await app.run_command(":profile other")
         await wait_for_text(pilot, "other-queue")
         assert "agent-turn" not in screen_text(app)
         assert "other ·" in screen_lines(app)[0]
-        assert first.closed
+        assert first.sim.transport.closed
         await app.run_command(":profile")
         await wait_for(pilot, lambda: any("needs NAME" in str(n.message) for n in app._notifications))
 
