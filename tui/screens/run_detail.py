@@ -554,7 +554,10 @@ class RunDetailScreen(Screen[None]):
                 self.query_one("#span-info", Static).update(Content(message))
             return
         if self.is_attached:  # the answer can come after the screen was closed
-            self._render_all()
+            try:
+                self._render_all()
+            except NoMatches:
+                return  # the screen is closing: its widgets went before it did
 
     @on(Tree.NodeSelected, "#trace")
     def _span_selected(self, event: Tree.NodeSelected[SpanRow]) -> None:
