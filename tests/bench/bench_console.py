@@ -441,9 +441,10 @@ async def steady_app(url: str, loaded: int, seconds: float) -> tuple[float, floa
         await pilot.press("2")
         screen: Any = app.screen
         began = time.perf_counter()
-        while screen.table.total_count < loaded and time.perf_counter() - began < 600:
-            if screen.more_below:
-                screen.table.action_last()  # scrolling to the end pulls the next page in
+        while screen.table.total_count == 0 and time.perf_counter() - began < 60:
+            await pilot.pause(0.2)
+        while screen.table.total_count < loaded and screen.more_below and time.perf_counter() - began < 600:
+            screen.table.action_last()  # scrolling to the end pulls the next page in
             await pilot.pause(0.2)
         paging = time.perf_counter() - began
         await pilot.pause(5.0)  # the last page's rebuild and a triage the pane may have asked for settle

@@ -11,13 +11,13 @@ from tui.widgets.table_model import Row
 class OrderedRows:
     """Rows by key, in ascending order of a sort key given with each row; ties go by row key.
 
-    `put` and `remove` cost a binary search and a list shift, not a sort; `rows` is the display order.
+    `put` of a row whose sort key is unchanged is a dict write; one that moves costs a binary search and a list
+    shift, not a sort. `rows` is the display order.
     """
 
     def __init__(self) -> None:
         self._order: list[tuple[Any, str]] = []
-        self._rows: list[Row] = []
-        """Parallel to `_order`: the row at each position."""
+        self._rows: dict[str, Row] = {}
         self._sort_keys: dict[str, Any] = {}
 
     def __len__(self) -> int:
@@ -31,28 +31,25 @@ class OrderedRows:
 
     def put(self, sort_key: Any, row: Row) -> None:
         """Add the row, or replace the one with its key (moving it only when its sort key changed)."""
-        old = self._sort_keys.get(row.key)
+        key = row.key
+        self._rows[key] = row
+        old = self._sort_keys.get(key)
         if old is not None:
-            index = bisect_left(self._order, (old, row.key))
             if old == sort_key:
-                self._rows[index] = row
                 return
-            del self._order[index]
-            del self._rows[index]
-        self._sort_keys[row.key] = sort_key
-        entry = (sort_key, row.key)
-        index = bisect_left(self._order, entry)
-        self._order.insert(index, entry)
-        self._rows.insert(index, row)
+            del self._order[bisect_left(self._order, (old, key))]
+        self._sort_keys[key] = sort_key
+        entry = (sort_key, key)
+        self._order.insert(bisect_left(self._order, entry), entry)
 
     def remove(self, key: str) -> None:
         old = self._sort_keys.pop(key, None)
         if old is not None:
-            index = bisect_left(self._order, (old, key))
-            del self._order[index]
-            del self._rows[index]
+            del self._order[bisect_left(self._order, (old, key))]
+            del self._rows[key]
 
     def rows(self, *, reverse: bool = False) -> list[Row]:
         """The rows in order (a new list each time, so the caller may keep it)."""
-        return self._rows[::-1] if reverse else list(self._rows)
-
+        rows = self._rows
+        order = reversed(self._order) if reverse else self._order
+        return [rows[key] for _, key in order]
