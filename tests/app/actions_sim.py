@@ -20,6 +20,7 @@ from tui.config import Plugin, Settings
 from tui.journal import Journal
 from tui.model import EnvironmentType
 from tui.screens.flows import ActionFlows
+from tui.screens.runs import RunsScreen
 from tui.sim import server
 
 
@@ -115,3 +116,12 @@ def in_flight(r: Rig) -> bool:
 
 
 Pred = Callable[[], bool]
+
+
+async def runs_pane(r: Rig) -> RunsScreen:
+    """Switch to the runs pane and wait until it lists a run."""
+    await r.pilot.press("2")
+    await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.selected_run() is not None)
+    screen = r.app.screen
+    assert isinstance(screen, RunsScreen)
+    return screen

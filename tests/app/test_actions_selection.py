@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import TextArea
 
-from tests.app.actions_sim import Rig, rig, wait_note
+from tests.app.actions_sim import Rig, rig, runs_pane, wait_note
 from tests.app.harness import wait_for, wait_for_text
 from tests.app.screen_text import screen_text
 from tui.actions import read_entries
 from tui.screens.bulk import BulkProgressScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.prompt import PromptScreen
-from tui.screens.runs import RunsScreen
 from tui.screens.token_editor import TokenEditorScreen
 from tui.screens.waitpoints import WaitpointsScreen
 
@@ -24,14 +23,6 @@ from tui.screens.waitpoints import WaitpointsScreen
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PLATOS_TUI_STATE_DIR", str(tmp_path))
     return tmp_path
-
-
-async def runs_pane(r: Rig) -> RunsScreen:
-    await r.pilot.press("2")
-    await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.selected_run() is not None)
-    screen = r.app.screen
-    assert isinstance(screen, RunsScreen)
-    return screen
 
 
 async def type_filter(r: Rig, text: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.actions_sim import Rig, rig, wait_note
+from tests.app.actions_sim import Rig, rig, runs_pane, wait_note
 from tests.app.harness import wait_for
 from tests.app.screen_text import screen_text
 from tui.screens.bulk import BulkProgressScreen
@@ -23,14 +23,6 @@ ACTIVE = ["QUEUED", "DEQUEUED", "EXECUTING", "WAITING"]
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PLATOS_TUI_STATE_DIR", str(tmp_path))
     return tmp_path
-
-
-async def runs_pane(r: Rig) -> RunsScreen:
-    await r.pilot.press("2")
-    await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.selected_run() is not None)
-    screen = r.app.screen
-    assert isinstance(screen, RunsScreen)
-    return screen
 
 
 def run_lists(r: Rig) -> list[dict[str, str]]:

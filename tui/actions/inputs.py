@@ -190,24 +190,28 @@ class RunFilter:
             out["to"] = self.created_to.astimezone(UTC).isoformat()
         return out
 
-    def describe(self) -> str:
-        if self.words:
-            return self.words
-        parts: list[str] = []
-        if self.statuses:
-            parts.append("status " + "|".join(s.value for s in self.statuses))
+    def criteria(self) -> list[str]:
+        """What narrows the runs beyond their statuses, queue and time, in words (`task a|b`, `tag x`)."""
+        parts = []
         if self.tasks:
             parts.append("task " + "|".join(self.tasks))
-        if self.queue is not None:
-            parts.append(f"queue {self.queue[0]}")
         if self.tags:
             parts.append("tag " + "|".join(self.tags))
+        if self.batch:
+            parts.append(f"batch {self.batch}")
         if self.versions:
             parts.append("version " + "|".join(self.versions))
         if self.schedule:
             parts.append(f"schedule {self.schedule}")
-        if self.batch:
-            parts.append(f"batch {self.batch}")
+        return parts
+
+    def describe(self) -> str:
+        if self.words:
+            return self.words
+        parts = ["status " + "|".join(s.value for s in self.statuses)] if self.statuses else []
+        if self.queue is not None:
+            parts.append(f"queue {self.queue[0]}")
+        parts.extend(self.criteria())
         parts.append(
             f"created in the last {self.period}" if self.period else _range(self.created_from, self.created_to)
         )

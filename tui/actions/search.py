@@ -61,16 +61,7 @@ def _apply(f: RunFilter, term: Term, now: datetime) -> RunFilter:
 
 def search_words(f: RunFilter) -> str:
     """The criteria beyond statuses and window, as the filter bar writes them (empty when none)."""
-    parts: list[str] = []
-    if f.tasks:
-        parts.append("task " + "|".join(f.tasks))
-    if f.tags:
-        parts.append("tag " + "|".join(f.tags))
-    if f.batch:
-        parts.append(f"batch {f.batch}")
-    if f.versions:
-        parts.append("version " + "|".join(f.versions))
-    return " · ".join(parts)
+    return " · ".join(f.criteria())
 
 
 def window_words(f: RunFilter) -> str:
