@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.actions_sim import Rig, rig, wait_note
+from tests.app.actions_sim import Rig, rig, runs_pane, wait_note
 from tests.app.harness import wait_for, wait_for_text
 from tests.app.screen_text import screen_text
 from tui.actions import read_entries
@@ -24,14 +24,6 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-async def open_runs(r: Rig) -> RunsScreen:
-    await r.pilot.press("2")
-    await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.selected_run() is not None)
-    screen = r.app.screen
-    assert isinstance(screen, RunsScreen)
-    return screen
-
-
 def engine_status(r: Rig, run_id: str) -> str:
     run = r.engine.runs[run_id.removeprefix("run_")]
     return str(getattr(run.status, "value", run.status))
@@ -39,7 +31,7 @@ def engine_status(r: Rig, run_id: str) -> str:
 
 async def test_cancel_a_stuck_run_is_confirmed_sent_once_verified_and_audited(state_dir: Path) -> None:
     async with rig("entity-offline") as r:
-        screen = await open_runs(r)
+        screen = await runs_pane(r)
         run = screen.selected_run()
         assert run is not None
         await r.pilot.press("c")
@@ -59,7 +51,7 @@ async def test_cancel_a_stuck_run_is_confirmed_sent_once_verified_and_audited(st
 
 async def test_n_declines_like_escape() -> None:
     async with rig("long-blocker") as r:
-        await open_runs(r)
+        await runs_pane(r)
         await r.pilot.press("c")
         await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen))
         await r.pilot.press("n")
@@ -70,7 +62,7 @@ async def test_n_declines_like_escape() -> None:
 
 async def test_write_elevation_asks_a_reason_then_allows_the_cancel(state_dir: Path) -> None:
     async with rig("entity-offline", read_only=True) as r:
-        screen = await open_runs(r)
+        screen = await runs_pane(r)
         await r.app.run_command(":write 15m")
         await r.pilot.pause(0.1)
         await r.pilot.press(*"INC-42 stuck crm")
@@ -90,7 +82,7 @@ async def test_write_elevation_asks_a_reason_then_allows_the_cancel(state_dir: P
 
 async def test_marked_runs_are_counted_and_need_the_count_typed() -> None:
     async with rig("entity-offline") as r:
-        screen = await open_runs(r)
+        screen = await runs_pane(r)
         await r.pilot.press("space", "j", "space")
         await wait_for_text(r.pilot, "2 marked")
         ids = sorted(screen.table.marked)
@@ -106,7 +98,7 @@ async def test_marked_runs_are_counted_and_need_the_count_typed() -> None:
 
 async def test_production_needs_the_environment_name_typed() -> None:
     async with rig("entity-offline", production=True) as r:
-        await open_runs(r)
+        await runs_pane(r)
         await r.pilot.press("c")
         await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen))
         assert "PRODUCTION" in screen_text(r.app)
