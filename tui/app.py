@@ -288,8 +288,8 @@ class PlatosApp(App[None]):
 
         screen = self.screen
         value = screen.selected_value() if isinstance(screen, PaneScreen) else getattr(screen, "run_id", None)
-        sent = getattr(self.session.client, "sent_requests", None) if self.session is not None else None
-        picked = pick_request(sent() if callable(sent) else (), value if isinstance(value, str) else None)
+        sent = self.session.client.sent_requests() if self.session is not None else ()
+        picked = pick_request(sent, value if isinstance(value, str) else None)
         if picked is None:
             self.notify("No request to copy yet", severity="warning", timeout=2)
             return

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.app.actions_sim import Rig, rig, wait_note
+from tests.app.actions_sim import Rig, rig, runs_pane, wait_note
 from tests.app.harness import wait_for
 from tests.app.rollback_sim import bad_deploy_finding
 from tui.actions import read_entries
@@ -31,7 +31,7 @@ from tui.screens.runs import RunsScreen
 from tui.screens.token_editor import TokenEditorScreen
 from tui.screens.waitpoints import WaitpointsScreen
 
-Step = Callable[[Rig], Awaitable[None]]
+Step = Callable[[Rig], Awaitable[object]]
 MODALS = (ConfirmScreen, PromptScreen, TokenEditorScreen, RepairScreen)
 
 
@@ -60,11 +60,6 @@ def command(text: str) -> Step:
         await r.app.run_command(text)
 
     return step
-
-
-async def runs_pane(r: Rig) -> None:
-    await r.pilot.press("2")
-    await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.selected_run() is not None)
 
 
 async def run_detail(r: Rig) -> None:

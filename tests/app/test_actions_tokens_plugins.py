@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import TextArea
 
-from tests.app.actions_sim import Rig, rig, wait_note
+from tests.app.actions_sim import Rig, rig, runs_pane, wait_note
 from tests.app.harness import wait_for, wait_for_text
 from tests.app.screen_text import screen_text
 from tui.actions import Verifier, VerifyOptions, read_entries
@@ -21,7 +21,6 @@ from tui.screens.bulk import BulkProgressScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.flows import ActionFlows
 from tui.screens.prompt import PromptScreen
-from tui.screens.runs import RunsScreen
 from tui.screens.token_editor import TokenEditorScreen
 from tui.screens.waitpoints import WaitpointsScreen
 from tui.sim import server
@@ -87,10 +86,7 @@ async def test_audit_command_shows_the_log() -> None:
 
 async def test_cancel_matching_counts_first_then_shows_progress(state_dir: Path) -> None:
     async with rig("entity-offline") as r:
-        await r.pilot.press("2")
-        await wait_for(
-            r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.selected_run() is not None
-        )
+        await runs_pane(r)
         await r.app.run_command(":cancel-matching")
         await wait_for(r.pilot, lambda: isinstance(r.app.screen, ConfirmScreen))
         confirmation = r.app.screen.confirmation

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.actions_sim import rig, wait_note
+from tests.app.actions_sim import rig, runs_pane, wait_note
 from tests.app.harness import wait_for
 from tests.app.screen_text import screen_text
 from tui.config import STATE_DIR_ENV
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.runs import RunsScreen
 
 
 @pytest.fixture
@@ -24,10 +23,7 @@ def blocked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 async def test_a_cancel_is_refused_before_its_confirmation_and_the_console_stays_up(blocked: Path) -> None:
     async with rig("entity-offline") as r:
-        await r.pilot.press("2")
-        await wait_for(
-            r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.selected_run() is not None
-        )
+        await runs_pane(r)
         await r.pilot.press("c")
         await wait_note(r, f"the audit log {blocked} is not writable")
         assert not isinstance(r.app.screen, ConfirmScreen)

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 import tui.screens
-from tests.app.actions_sim import rig
+from tests.app.actions_sim import rig, runs_pane
 from tests.app.harness import wait_for
 from tests.app.screen_text import screen_lines
 from tui.app import PlatosApp
@@ -70,10 +70,7 @@ def test_each_recovery_key_is_declared_on_exactly_one_screen_class_and_none_on_t
 
 async def test_a_profile_keymap_moves_a_recovery_key() -> None:
     async with rig("entity-offline", keymap=(("runs.cancel", "x"),)) as r:
-        await r.pilot.press("2")
-        await wait_for(
-            r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.selected_run() is not None
-        )
+        await runs_pane(r)
         await wait_for(r.pilot, lambda: "Cancel run" in screen_lines(r.app)[-1])
         assert " x Cancel run" in screen_lines(r.app)[-1]
         await r.pilot.press("c")

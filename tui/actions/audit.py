@@ -29,6 +29,7 @@ from typing import TextIO
 from tui.actions.scrub import Scrubber
 from tui.config import state_dir
 from tui.model import JSON
+from tui.model.duration import parse_utc
 from tui.model.text import clean
 
 AUDIT_FILE = "audit.jsonl"
@@ -201,16 +202,6 @@ class AuditEntry:
         }
 
 
-def _parse_time(value: JSON) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def read_entries(path: Path | None = None, *, since: datetime | None = None) -> list[AuditEntry]:
     """Merged entries, oldest first. Unreadable lines and records of unknown attempts are skipped."""
     path = path if path is not None else default_audit_path()
@@ -231,7 +222,7 @@ def read_entries(path: Path | None = None, *, since: datetime | None = None) -> 
 
 
 def _merge(entries: dict[str, AuditEntry], record: dict[str, JSON]) -> None:
-    attempt, time = record.get("attempt"), _parse_time(record.get("time"))
+    attempt, time = record.get("attempt"), parse_utc(record.get("time"))
     if not isinstance(attempt, str) or time is None:
         return
     kind = record.get("kind")
@@ -278,7 +269,7 @@ def parse_since(text: str, now: datetime) -> datetime:
     match = _SINCE.match(text)
     if match:
         return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    moment = _parse_time(text.strip())
+    moment = parse_utc(text.strip())
     if moment is None:
         raise ValueError(f"--since {text!r}: use a duration like 30m, 1h, 2d or an ISO time like 2026-01-31T08:00Z")
     return moment

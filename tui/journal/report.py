@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tui.actions.audit import parse_since
-from tui.journal.store import Journal, default_journal_path, open_journal, parse_stamp
-from tui.model.duration import duration
+from tui.journal.store import Journal, default_journal_path, open_journal
+from tui.model.duration import duration, parse_utc
 from tui.model.text import clean
 
 DEFAULT_SINCE = "24h"
@@ -163,7 +163,7 @@ def read_incident(
 
 
 def _time(value: Any) -> datetime:
-    return parse_stamp(value if isinstance(value, str) else None) or datetime.fromtimestamp(0, UTC)
+    return parse_utc(value) or datetime.fromtimestamp(0, UTC)
 
 
 def _fault(row: sqlite3.Row) -> Fault:
@@ -180,7 +180,7 @@ def _fault(row: sqlite3.Row) -> Fault:
         tuple(str(e) for e in evidence) if isinstance(evidence, list) else (),
         _time(row["first_seen"]),
         _time(row["last_seen"]),
-        parse_stamp(row["cleared"]),
+        parse_utc(row["cleared"]),
     )
 
 
@@ -201,10 +201,10 @@ def _attempt(row: sqlite3.Row) -> Attempt | None:
         row["outcome"],
         row["status"],
         row["message"],
-        parse_stamp(row["ended"]),
+        parse_utc(row["ended"]),
         None if row["verified"] is None else bool(row["verified"]),
         row["verify_seen"],
-        parse_stamp(row["verified_at"]),
+        parse_utc(row["verified_at"]),
     )
 
 

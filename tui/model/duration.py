@@ -1,8 +1,8 @@
-"""How every screen writes a duration: `45 s`, `18 m`, `2 h 5 m`, `3 d 4 h`."""
+"""How every screen writes a duration (`45 s`, `18 m`, `2 h 5 m`, `3 d 4 h`), and how stored times read back."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 
 def duration(value: timedelta | float, *, fine: bool = True) -> str:
@@ -28,3 +28,14 @@ def duration(value: timedelta | float, *, fine: bool = True) -> str:
         return f"{hours} h {minutes} m" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def parse_utc(text: object) -> datetime | None:
+    """An ISO time this console wrote (`…Z` or with an offset; UTC when it names none), or None if it is not one."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ from textual import events, on
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 
-from tui.api.client import ClientStats, ConnectionState, EngineClient
+from tui.api.client import ClientStats, EngineClient
 from tui.api.guard import WriteGuard
 from tui.config import Settings
 from tui.model import EnvironmentType, clock_skew_label
@@ -23,14 +23,12 @@ ResultT = TypeVar("ResultT")
 
 def access_label(session: Session) -> str:
     """READ-ONLY, WRITE (with the time left of an elevation), from the client's guard or the settings."""
-    return access_words(session.settings, session.guard, locked=session.read_only_locked)
+    return access_words(session.guard, locked=session.read_only_locked)
 
 
-def access_words(settings: Settings, guard: WriteGuard | None, *, locked: bool = False) -> str:
+def access_words(guard: WriteGuard, *, locked: bool = False) -> str:
     if locked:
         return "READ-ONLY (--read-only)"
-    if guard is None:
-        return "READ-ONLY" if settings.read_only else "WRITE"
     if not guard.allows_writes():
         return "READ-ONLY"
     left = guard.seconds_left()
@@ -90,27 +88,23 @@ def client_bar_state(
     error: str | None = None,
 ) -> TopBarState:
     """The same bar for a screen given only the settings and the client (a run detail opened on its own)."""
-    read_stats = getattr(client, "stats", None)  # a stand-in client may not count; the bar must still draw
-    stats: ClientStats | None = read_stats() if callable(read_stats) else None
-    state = stats.state if stats is not None else None
-    connection = state.value if isinstance(state, ConnectionState) else str(state or "")
-    guard = getattr(client, "guard", None)
+    stats = client.stats()
     branch, branch_missing = branch_label(settings)
     return TopBarState(
         profile=settings.profile,
         environment=settings.env_label,
         production=settings.production,
         demo=settings.demo,
-        connection=connection,
+        connection=stats.state.value,
         freshness=freshness(updated_at, now),
         stale=stale,
-        rate=rate_label(stats) if stats is not None else "",
-        access=access or access_words(settings, guard if isinstance(guard, WriteGuard) else None),
+        rate=rate_label(stats),
+        access=access or access_words(client.guard),
         polling_paused=polling_paused,
-        error=error or (stats.last_error if stats is not None else None),
+        error=error or stats.last_error,
         branch=branch,
         branch_missing=branch_missing,
-        clock_skew=clock_skew_label(getattr(client, "clock_skew", None)) or "",
+        clock_skew=clock_skew_label(client.clock_skew) or "",
     )
 
 

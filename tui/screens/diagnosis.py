@@ -270,7 +270,7 @@ class DiagnosisScreen(Screen[None]):
         else:
             if not (fresh.queues or fresh.metrics or fresh.runs or fresh.tokens):
                 # observe() swallows failed calls (they stay unobserved): an empty answer means none got through.
-                why = getattr(self.session.client.stats(), "last_error", None) or "nothing could be read"
+                why = self.session.client.stats().last_error or "nothing could be read"
                 self._verify_note = f"stale: {clean(str(why), 80)}"
                 self.freshness.failed(str(why))
             else:

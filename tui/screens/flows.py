@@ -118,8 +118,7 @@ class ActionFlows:
         return LOCKED_HINT if self.session.read_only_locked else READ_ONLY_HINT
 
     def _writable(self, action: str, targets: Sequence[str]) -> bool:
-        guard = self.session.guard
-        if guard is not None and not guard.allows_writes():
+        if not self.session.guard.allows_writes():
             self._refuse(action, targets)
             return False
         blocked = self.runner.audit_refusal(action, tuple(targets))
@@ -297,8 +296,7 @@ class ActionFlows:
             if not free:
                 return None
             # The dry run changes nothing, so read-only shows it too; only the apply needs write mode.
-            guard = self.session.guard
-            writable = guard is None or guard.allows_writes()
+            writable = self.session.guard.allows_writes()
             dry = await self.runner.repair_queues(queues)
             if dry.report is None:
                 return self._report(dry)

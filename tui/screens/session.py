@@ -184,9 +184,8 @@ class Session:
         return self.panes.setdefault(name, PaneStatus())
 
     @property
-    def guard(self) -> WriteGuard | None:
-        guard = getattr(self.client, "guard", None)
-        return guard if isinstance(guard, WriteGuard) else None
+    def guard(self) -> WriteGuard:
+        return self.client.guard
 
     def switch(self, settings: Settings, client: EngineClient) -> EngineClient:
         """Point every pane at another profile; returns the old client for the caller to close."""
