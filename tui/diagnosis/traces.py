@@ -67,13 +67,18 @@ def _ended(span: Span) -> datetime:
     return span.start_time + timedelta(milliseconds=max(0.0, span.duration_ms))
 
 
-def _movement(trace: Trace, leaves: Sequence[Span]) -> tuple[datetime | None, datetime | None, tuple[Call, ...]]:
+def _movement(
+    trace: Trace, leaves: Sequence[Span], calling: frozenset[str] = frozenset()
+) -> tuple[datetime | None, datetime | None, tuple[Call, ...]]:
     """When the run last moved (leaving out its own span and the open leaves), last (re)started, and its calls.
 
-    What an open leaf logged (retries of a call that hangs, say) is that call talking, not the run moving; a log
-    record is never a call, and a span holding only log records is still a leaf.
+    What an open call to an entity logged (its retries while the backend does not answer) is that call waiting,
+    not the run moving; what any other open span logs ("frame 40 of 90") is work, and counts. A log record is
+    never a call, and a span holding only log records is still a leaf. `calling`: the ids of the open leaves
+    found to be calls to an entity.
     """
-    skip = {id(leaf) for leaf in leaves} | {id(child) for leaf in leaves for child in leaf.children}
+    waiting = [leaf for leaf in leaves if leaf.id in calling]
+    skip = {id(leaf) for leaf in leaves} | {id(child) for leaf in waiting for child in leaf.children}
     marks: list[datetime] = []
     resumed: list[datetime] = []
     calls: list[Call] = []
@@ -150,7 +155,8 @@ async def trace_run(client: EngineClient, run: Run, notes: Notes, tokens: dict[s
     note = f"span detail failed for {', '.join(missing)}" if missing else None
     if trace.truncated:
         note = "trace truncated by the server" + (f"; {note}" if note else "")
-    moved, resumed, calls = _movement(trace, leaves)
+    calling = frozenset(span.span_id for span in spans if span.entity is not None)
+    moved, resumed, calls = _movement(trace, leaves, calling)
     return RunTrace(run, tuple(spans), tuple(found), note, last_activity=moved, resumed_at=resumed, calls=calls)
 
 
