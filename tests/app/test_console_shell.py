@@ -123,6 +123,22 @@ async def test_polling_stops_while_a_pane_is_hidden() -> None:
         assert reads(w, "list_queues") == queues_before
 
 
+async def test_a_poll_loop_woken_and_cancelled_in_one_tick_stops() -> None:
+    # Python 3.11's asyncio.wait_for returns the result when its awaitable finished in the tick it was cancelled,
+    # swallowing the cancellation: a hidden pane's loop then polled on for ever (and hung the suite's teardown).
+    async with console() as (app, pilot, _w):
+        screen = app.screen
+        assert isinstance(screen, QueuesScreen)
+
+        def polling() -> bool:
+            return any(w.group == "poll" and w.is_running for w in screen.workers)
+
+        await wait_for(pilot, lambda: polling() and screen._polling_since is None)
+        screen.refresh_now()  # sets the wake event the loop waits on …
+        screen.workers.cancel_group(screen, "poll")  # … and cancels the loop before it runs again
+        await wait_for(pilot, lambda: not polling(), timeout=2)
+
+
 async def test_shift_p_pauses_all_polling_and_ctrl_r_still_refreshes() -> None:
     async with console(config=settings(refresh=0.1)) as (app, pilot, w):
         await pilot.press("P")

@@ -118,12 +118,14 @@ async def run_argv(argv: list[str], *, timeout: float, env: Mapping[str, str] | 
         await proc.wait()
 
     try:
-        await asyncio.wait_for(collect(), timeout)
+        async with asyncio.timeout(timeout):
+            await collect()
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 9)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(proc.wait(), 5)
+            async with asyncio.timeout(5):
+                await proc.wait()
         return ProcessResult(None, _decode(chunks), timed_out=True)
     return ProcessResult(proc.returncode, _decode(chunks))
 

@@ -235,7 +235,8 @@ def _tls(*, verified: bool) -> ssl.SSLContext:
 
 async def _within(awaitable: Awaitable[T], timeout: float | None, error: type[httpx.TimeoutException]) -> T:
     try:
-        return await asyncio.wait_for(awaitable, timeout)
+        async with asyncio.timeout(timeout):
+            return await awaitable
     except TimeoutError:
         raise error(f"timed out after {timeout:g} s" if timeout is not None else "timed out") from None
 

@@ -96,7 +96,8 @@ async def triage_profile(
         )
 
     try:
-        return await asyncio.wait_for(run(), timeout)
+        async with asyncio.timeout(timeout):
+            return await run()
     except Exception as error:  # every failure is this profile's alone: a bad config, a dead server, a bug
         state = "UNAUTHORIZED" if isinstance(error, Unauthorized) else "DISCONNECTED"
         return ProfileTriage(

@@ -256,7 +256,8 @@ class DiagnosisScreen(Screen[None]):
                 await self.observe_once(finding)
             interval = max(0.05, VERIFY_EVERY * self.session.settings.refresh_seconds)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
 
     async def observe_once(self, finding: Finding) -> None:
         window = self.facts.env.window if self.facts is not None else "15m"

@@ -80,7 +80,8 @@ class EnvironmentsScreen(BarModal[None]):
             self._wake.clear()
             await self._poll_once()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), REFRESH_SECONDS)
+                async with asyncio.timeout(REFRESH_SECONDS):
+                    await self._wake.wait()
 
     async def _poll_once(self) -> None:
         self.checking = {name for name, _ in self.profiles}

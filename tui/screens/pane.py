@@ -114,7 +114,8 @@ class PaneScreen(Screen[None]):
                 await self._poll_once()
             timeout = max(0.05, self._interval - (time.monotonic() - self._last_full))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             except TimeoutError:
                 self._full = True
 

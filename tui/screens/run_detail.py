@@ -310,7 +310,8 @@ class RunDetailScreen(Screen[None]):
                 return
             asked = False
             with contextlib.suppress(TimeoutError):
-                asked = await asyncio.wait_for(self._wake.wait(), timeout=self._settings.refresh_seconds)
+                async with asyncio.timeout(self._settings.refresh_seconds):
+                    asked = await self._wake.wait()
 
     def _finished(self) -> bool:
         """Stop polling once the run is final (after a clean refresh), or when it was never found."""
