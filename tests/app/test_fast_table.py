@@ -156,3 +156,32 @@ async def test_filtered_rows_repaint_when_a_hidden_row_arrives_in_the_same_updat
         table.set_rows([*rows(5, suffix="-changed"), Row("k9", ("id9", "other", "", ""))])
         await pilot.pause()
         assert "name1-changed" in "\n".join(screen_lines(pilot.app))
+
+
+async def test_a_live_age_ticks_by_the_clock_and_repaints_only_its_line_when_it_reads_differently() -> None:
+    now = [1000.0]
+    table = FastTable(COLUMNS)
+    table.clock = lambda: now[0]
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        table.set_rows(
+            [
+                Row("young", ("y", "young", Cell("30 s", "error", since=970.0), "")),
+                Row("old", ("o", "old", Cell("16 m", since=40.0), "")),
+            ]
+        )
+        await pilot.pause()
+        assert table.texts("young") == ("y", "young", "30 s", "")
+        repainted: list[int] = []
+        original = table.refresh_line
+        table.refresh_line = lambda y: (repainted.append(y), original(y))[1]  # type: ignore[method-assign,func-returns-value]
+        now[0] += 1
+        table.refresh_live()
+        assert repainted == [1]  # the young row's line: the old one still reads 16 m
+        await pilot.pause()
+        young = next(line for line in screen_lines(pilot.app) if "young" in line)
+        assert "31 s" in young
+        assert table.texts("old") == ("o", "old", "16 m", "")
+        now[0] += 60
+        repainted.clear()
+        table.refresh_live()
+        assert repainted == [1, 2]

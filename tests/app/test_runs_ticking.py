@@ -11,9 +11,9 @@ from tui.screens.runs import RunsScreen
 
 
 def cells(screen: RunsScreen, run_id: str) -> tuple[str, ...]:
-    row = screen.table.row(run_id)
-    assert row is not None
-    return tuple(str(getattr(cell, "text", cell)) for cell in row.cells)
+    texts = screen.table.texts(run_id)  # as drawn now: the age is live
+    assert texts is not None
+    return texts
 
 
 async def test_an_age_ticks_each_second_and_the_window_crossing_marks_it_stuck() -> None:

@@ -80,27 +80,29 @@ class _RowEntry:
     stuck: bool
     order: tuple[bool, float, float, int]
     valid_until: float
+    """When the verdict is judged again: its window crossing, or its age's next minute (a trace's story ages)."""
     scope: str | None
     basis: TriageResult | None
     """The triage whose context judged the run (a new triage rebuilds the row)."""
-    since: float
-    """When the run entered its status, as its verdict's age says (the age cell counts from it)."""
-    judged_until: float
-    """Until when only the age text can change: its first minute, and not past its window (then it is judged)."""
 
 
 AGE_COLUMN = 4
-"""Where `_row_for` puts the time in status."""
+"""Where `_row_for` puts the time in status: a live age the table draws by the clock, so it ticks on its own."""
 
 
-def _aged(entry: _RowEntry, now_ts: float) -> tuple[Row, float]:
-    """The entry's row with its age text at `now_ts`, and when that text changes next."""
-    seconds = now_ts - entry.since
-    age = short_duration(seconds)
-    cells = list(entry.row.cells)
-    cells[AGE_COLUMN] = Cell(age, "error") if entry.stuck else age
-    until = min(now_ts + seconds_until_change(seconds), entry.judged_until)
-    return Row(entry.row.key, tuple(cells), entry.row.tone), until
+def _same_row(old: Row, new: Row) -> bool:
+    """Whether `new` draws as `old` does: their live ages count from the same moment (only the text each was built
+    with may differ)."""
+    a, b = old.cells, new.cells
+    age_a, age_b = a[AGE_COLUMN], b[AGE_COLUMN]
+    return (
+        a[:AGE_COLUMN] == b[:AGE_COLUMN]
+        and a[AGE_COLUMN + 1 :] == b[AGE_COLUMN + 1 :]
+        and isinstance(age_a, Cell)
+        and isinstance(age_b, Cell)
+        and (age_a.since, age_a.tone) == (age_b.since, age_b.tone)
+        and old.tone == new.tone
+    )
 
 
 def _same(old: Run, new: Run) -> bool:
@@ -153,6 +155,7 @@ class RunsScreen(PaneScreen):
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
+        self.table.clock = lambda: session.clock().timestamp()
         self.search: RunFilter = DEFAULT_SEARCH
         """The server-side search (without the queue scope): every page is listed with it."""
         self._scope: tuple[str, QueueType] | None = None
@@ -363,21 +366,17 @@ class RunsScreen(PaneScreen):
             )
             if entry is not None and current and now_ts < entry.valid_until:
                 continue  # a stale expiry: the row was rebuilt since
-            if entry is not None and current and now_ts < entry.judged_until:
-                # Seconds tick in the run's first minute in its status: the verdict holds, only the age text moves.
-                entry.row, entry.valid_until = _aged(entry, now_ts)
-                heappush(expiry, (entry.valid_until, run_id))
-                ordered.put(entry.order, entry.row)
-                changed = True
-                if rebuilt is not None:
-                    rebuilt[run_id] = entry.row
+            fresh = self._row_for(run, now, scope_name)
+            heappush(expiry, (fresh.valid_until, run_id))
+            if entry is not None and _same_row(entry.row, fresh.row):
+                # The verdict holds and the age ticks by itself: the row, its place and the table stay as they are.
+                entry.run, entry.valid_until, entry.scope, entry.basis = run, fresh.valid_until, scope_name, triaged
                 continue
-            fresh = known[run_id] = self._row_for(run, now, scope_name)
+            known[run_id] = fresh
             if entry is None:
                 rebuilt = None  # a new row: the table compares them all
             elif rebuilt is not None:
                 rebuilt[run_id] = fresh.row
-            heappush(expiry, (fresh.valid_until, run_id))
             # Stuck first (longest in status first), then newest first, as the list endpoint orders them.
             ordered.put(fresh.order, fresh.row)
             self._stuck_count += fresh.stuck - (entry.stuck if entry is not None else False)
@@ -396,6 +395,7 @@ class RunsScreen(PaneScreen):
         if changed or len(self._order) != len(ordered):  # `_prune` may have removed rows
             self._order = ordered.rows()
         self.table.set_rows(self._order, rebuilt)
+        self.table.refresh_live()
         self.update_bars()
 
     def _verdict(self, run: Run, now: datetime) -> Verdict:
@@ -408,15 +408,14 @@ class RunsScreen(PaneScreen):
     def _row_for(self, run: Run, now: datetime, scope: str | None) -> _RowEntry:
         verdict = self._verdict(run, now)
         stuck = verdict.stuck
+        now_ts = now.timestamp()
         seconds = verdict.age.total_seconds()
-        since = now.timestamp() - seconds
-        # The row changes when its age text does, or when its time in status crosses its window.
-        valid_until = now.timestamp() + seconds_until_change(seconds)
-        judged_until = since + 60 if verdict.state is not State.SLOW else 0.0
-        if verdict.window is not None and not stuck and since + verdict.window.total_seconds() > now.timestamp():
+        # Whole milliseconds: the same moment judged twice must give the same row (and the same place in order).
+        since = round(now_ts - seconds, 3)
+        # Judged again when its time in status crosses its window, and each minute (after its first) as it ages.
+        valid_until = now_ts + seconds_until_change(seconds) if seconds >= 60 else since + 60
+        if verdict.window is not None and not stuck and since + verdict.window.total_seconds() > now_ts:
             valid_until = min(valid_until, since + verdict.window.total_seconds())
-            judged_until = min(judged_until, since + verdict.window.total_seconds())
-        age = short_duration(seconds)
         flag = Cell("STUCK", "error") if stuck else (Cell("slow", "warning") if verdict.state is State.SLOW else "")
         row = Row(
             run.id,
@@ -425,14 +424,14 @@ class RunsScreen(PaneScreen):
                 run.id,
                 run.task_identifier,
                 Cell(run.status.value, "error" if stuck else STATUS_TONE.get(run.status, "muted")),
-                Cell(age, "error") if stuck else age,
+                Cell(short_duration(seconds), "error" if stuck else "", since=since),
                 *((run.queue or scope,) if scope else ()),
                 run.version or "—",
                 ", ".join(run.tags),
             ),
         )
         order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp(), self._seq.get(run.id, 0))
-        return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged, since, judged_until)
+        return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged)
 
     @property
     def more_below(self) -> bool:

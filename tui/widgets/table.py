@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
@@ -16,6 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.model.text import clean
+from tui.widgets.format import short_duration
 from tui.widgets.table_model import TONES, Align, Cell, CellValue, Column, Row, cell_text, column_layout, fit
 
 __all__ = ["TONES", "Align", "Cell", "CellValue", "Column", "FastTable", "Row", "fit"]
@@ -95,12 +96,15 @@ class FastTable(ScrollView, can_focus=True):
         self._rows: list[Row] = []
         self._keys: list[str] = []
         self._index: dict[str, int] = {}
-        self._strips: dict[str, Strip] = {}
+        self._strips: dict[str, tuple[Strip, str]] = {}
+        """Each row's rendered line, with the text of its live cells when drawn (re-rendered when that moves)."""
         self._search: dict[str, str] = {}
         self._styles: dict[str, Style] = {}
         self._filter = ""
         self._cursor = 0
-        self._cursor_strip: tuple[Row, Strip] | None = None
+        self._cursor_strip: tuple[Row, Strip, str] | None = None
+        self.clock: Callable[[], float] | None = None
+        """Epoch seconds for live ages (`Cell.since`); without a clock they show the text they were built with."""
         self.marked: set[str] = set()
         self.show_marks = show_marks
         self.empty_message = empty_message
@@ -133,6 +137,18 @@ class FastTable(ScrollView, can_focus=True):
 
     def row(self, key: str) -> Row | None:
         return self._by_key.get(key)
+
+    def texts(self, key: str) -> tuple[str, ...] | None:
+        """The row's cells as they read when drawn now (a live age by the clock)."""
+        row = self._by_key.get(key)
+        return None if row is None else tuple(self._text(cell) for cell in row.cells)
+
+    def _text(self, value: CellValue) -> str:
+        if not isinstance(value, Cell):
+            return value
+        if value.since is not None and self.clock is not None:
+            return short_duration(self.clock() - value.since)
+        return value.text
 
     def set_columns(self, columns: Sequence[Column]) -> None:
         self._columns = tuple(columns)
@@ -393,16 +409,38 @@ class FastTable(ScrollView, can_focus=True):
                 return Strip([Segment(text, base + self._style("empty"))], width)
             return Strip.blank(width, base)
         row = self._rows[index]
+        live = self._live_text(row)
         if index == self._cursor:
             cached = self._cursor_strip
-            if cached is None or cached[0] is not row:
-                cached = (row, self._render_row(row, width, base + self._style("cursor"), cursor=True))
+            if cached is None or cached[0] is not row or cached[2] != live:
+                cached = (row, self._render_row(row, width, base + self._style("cursor"), cursor=True), live)
                 self._cursor_strip = cached
             return cached[1]
         found = self._strips.get(row.key)
-        if found is None:
-            found = self._strips[row.key] = self._render_row(row, width, base, cursor=False)
-        return found
+        if found is None or found[1] != live:
+            found = self._strips[row.key] = (self._render_row(row, width, base, cursor=False), live)
+        return found[0]
+
+    def _live_text(self, row: Row) -> str:
+        """What the row's live ages read now ("" for a row without one)."""
+        clock = self.clock
+        if clock is None:
+            return ""
+        texts = [short_duration(clock() - c.since) for c in row.cells if isinstance(c, Cell) and c.since is not None]
+        return " ".join(texts)
+
+    def refresh_live(self) -> None:
+        """Repaint the visible lines whose live ages read differently now (the rest are drawn when scrolled to)."""
+        top = round(self.scroll_y)
+        for index in range(top, min(len(self._rows), top + self.size.height)):
+            row = self._rows[index]
+            cached = self._cursor_strip if index == self._cursor else None
+            drawn = cached[2] if cached is not None and cached[0] is row else None
+            if drawn is None:
+                found = self._strips.get(row.key)
+                drawn = found[1] if found is not None else None
+            if drawn is not None and drawn != self._live_text(row):
+                self.refresh_line(index + 1)
 
     def _render_header(self, width: int, base: Style) -> Strip:
         style = base + self._style("header")
@@ -425,10 +463,7 @@ class FastTable(ScrollView, can_focus=True):
         cells = row.cells
         for index, column_width in self._layout:
             value = cells[index] if index < len(cells) else ""
-            if isinstance(value, Cell):
-                text, tone = value.text, value.tone
-            else:
-                text, tone = value, ""
+            text, tone = self._text(value), value.tone if isinstance(value, Cell) else ""
             style = row_style + self._style(tone) if tone else row_style
             if cursor and tone:
                 style += self._style("cursor")

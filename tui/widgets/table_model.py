@@ -14,10 +14,14 @@ TONES = ("error", "warning", "success", "muted", "accent", "bold")
 
 @dataclass(frozen=True, slots=True)
 class Cell:
-    """A cell with a tone (a component class suffix such as "error"); text is always rendered literally."""
+    """A cell with a tone (a component class suffix such as "error"); text is always rendered literally.
+
+    With `since` (epoch seconds) it is a live age: the table shows the time since then by its own clock when it
+    draws the cell, so the age ticks without a new row; `text` is the age when the row was built."""
 
     text: str
     tone: str = ""
+    since: float | None = None
 
 
 CellValue = str | Cell
