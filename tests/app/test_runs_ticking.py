@@ -39,3 +39,36 @@ async def test_an_age_ticks_each_second_and_the_window_crossing_marks_it_stuck()
         screen.render_rows()
         assert cells(screen, run.friendly)[0] == "STUCK"
         assert screen.table.keys[0] == run.friendly
+
+
+def shown(screen: RunsScreen) -> list[tuple[str, ...]]:
+    return [(key, *(screen.table.texts(key) or ())) for key in screen.table.keys]
+
+
+async def test_a_new_triage_re_judges_only_what_it_may_judge_differently_and_agrees_with_judging_all() -> None:
+    async with rig("queue-paused") as r:
+        engine: Any = r.engine
+        session = r.app.session
+        assert session is not None
+        await r.pilot.press("2")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.table.total_count > 30)
+        screen = r.app.screen
+        assert isinstance(screen, RunsScreen)
+        session.paused = True
+        await session.triage()
+        screen.render_rows()
+        before = shown(screen)
+        # Someone resumes the paused queue: its flow changes, the rest of the world does not.
+        engine.pause_queue(engine.queues["task/process-video"], False)
+        engine.advance(1.0)
+        judged: list[str] = []
+        original = screen._row_for
+        screen._row_for = lambda run, now, scope: (judged.append(run.id), original(run, now, scope))[1]  # type: ignore[method-assign]
+        await session.triage()
+        screen.render_rows()
+        incremental = shown(screen)
+        assert incremental != before
+        assert 0 < len(judged) < len(incremental)  # … and was not a re-judging of every run
+        screen._basis = (None, None)  # forget the last triage: every run judged anew
+        screen.render_rows()
+        assert shown(screen) == incremental

@@ -153,6 +153,19 @@ class Scene:
             trace = None
         return assess(run, now, self.th, trace, answers=self.answers, flow=self._flow_of(run), broken=self.broken)
 
+    def changed_from(self, before: Scene) -> tuple[frozenset[str], frozenset[str]] | None:
+        """What may make `judge` differ between `before` and this scene: the run ids (traced in either, an orphan in
+        one, or listed in another queue) and the queue names whose flow changed. None: any run may (the thresholds
+        or the broken versions changed). A run outside both judges the same, so a new triage need not re-judge it."""
+        if self.th != before.th or self.broken != before.broken:
+            return None
+        # The entities' answers matter only to a traced run's open calls: the traced runs are all in `runs`.
+        runs = self.traces.keys() | before.traces.keys() | (self.orphans ^ before.orphans)
+        moved = self.queue_of.keys() | before.queue_of.keys()
+        runs |= {r for r in moved if self.queue_of.get(r) != before.queue_of.get(r)}
+        queues = {q for q in self.flows.keys() | before.flows.keys() if self.flows.get(q) != before.flows.get(q)}
+        return frozenset(runs), frozenset(queues)
+
     def queue_name(self, run: Run) -> str | None:
         """The stored name of the run's queue: where a listing saw it, or for a run out of its queue (waiting,
         executing) the task's own queue, the one it most likely re-enters. None for a QUEUED run no listing saw."""

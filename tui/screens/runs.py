@@ -83,7 +83,9 @@ class _RowEntry:
     """When the verdict is judged again: its window crossing, or its age's next minute (a trace's story ages)."""
     scope: str | None
     basis: TriageResult | None
-    """The triage whose context judged the run (a new triage rebuilds the row)."""
+    """The triage whose context judged the run (a new triage re-judges it when it may judge it differently)."""
+    queue: str | None
+    """The run's queue as that triage's scene names it (a change in its flow re-judges the run)."""
 
 
 AGE_COLUMN = 4
@@ -176,7 +178,7 @@ class RunsScreen(PaneScreen):
         """Runs stored since the last render whose row may differ (new, or changed as `_same` sees it)."""
         self._expiry: list[tuple[float, str]] = []
         """A heap of (valid_until, run id): when a row's age text or its window crossing comes due."""
-        self._basis: tuple[str | None, object] = (None, None)
+        self._basis: tuple[str | None, TriageResult | None] = (None, None)
         """The scope and triage every row was built with: when either changes, every row is rebuilt."""
 
     def compose(self) -> Iterator[Widget]:
@@ -345,14 +347,11 @@ class RunsScreen(PaneScreen):
         scope_name = self._scope[0] if self._scope else None
         triaged = self.session.triaged
         ordered, known, runs, expiry = self._ordered, self._rows, self._runs, self._expiry
+        due = self._dirty
         if self._basis[0] != scope_name or self._basis[1] is not triaged:
-            # A new triage or scope judges every run anew.
-            self._basis = (scope_name, triaged)
-            due: set[str] = set(runs)
-        else:
-            due = self._dirty
-            while expiry and expiry[0][0] <= now_ts:
-                due.add(heappop(expiry)[1])
+            due = self._rejudged(triaged, scope_name)
+        while expiry and expiry[0][0] <= now_ts:
+            due.add(heappop(expiry)[1])
         self._dirty = set()
         changed = False
         rebuilt: dict[str, Row] | None = {}
@@ -370,7 +369,8 @@ class RunsScreen(PaneScreen):
             heappush(expiry, (fresh.valid_until, run_id))
             if entry is not None and _same_row(entry.row, fresh.row):
                 # The verdict holds and the age ticks by itself: the row, its place and the table stay as they are.
-                entry.run, entry.valid_until, entry.scope, entry.basis = run, fresh.valid_until, scope_name, triaged
+                fresh.row = entry.row
+                known[run_id] = fresh
                 continue
             known[run_id] = fresh
             if entry is None:
@@ -397,6 +397,26 @@ class RunsScreen(PaneScreen):
         self.table.set_rows(self._order, rebuilt)
         self.table.refresh_live()
         self.update_bars()
+
+    def _rejudged(self, triaged: TriageResult | None, scope: str | None) -> set[str]:
+        """The runs to judge again under a new triage or scope: those the new scene may judge differently (the
+        rest keep their rows, now on the new triage's basis), or all of them."""
+        before_scope, before = self._basis
+        self._basis = (scope, triaged)
+        runs, known = self._runs, self._rows
+        changed = None
+        if before_scope == scope and before is not None and triaged is not None:
+            changed = triaged.scene.changed_from(before.scene)
+        if changed is None:
+            return set(runs)
+        ids, queues = changed
+        due = self._dirty | (ids & runs.keys())
+        if queues:
+            due |= {run_id for run_id, entry in known.items() if entry.queue in queues}
+        for run_id, entry in known.items():
+            if run_id not in due:
+                entry.basis = triaged
+        return due
 
     def _verdict(self, run: Run, now: datetime) -> Verdict:
         """The one definition of stuck, with what the latest triage knows about the run (its trace, its queue)."""
@@ -431,7 +451,9 @@ class RunsScreen(PaneScreen):
             ),
         )
         order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp(), self._seq.get(run.id, 0))
-        return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged)
+        triaged = self.session.triaged
+        queue = triaged.scene.queue_name(run) if triaged is not None else None
+        return _RowEntry(run, row, stuck, order, valid_until, scope, triaged, queue)
 
     @property
     def more_below(self) -> bool:

@@ -95,7 +95,6 @@ class FastTable(ScrollView, can_focus=True):
         self._by_key: dict[str, Row] = {}
         self._rows: list[Row] = []
         self._keys: list[str] = []
-        self._index: dict[str, int] = {}
         self._strips: dict[str, tuple[Strip, str]] = {}
         """Each row's rendered line, with the text of its live cells when drawn (re-rendered when that moves)."""
         self._search: dict[str, str] = {}
@@ -246,23 +245,29 @@ class FastTable(ScrollView, can_focus=True):
 
     def move_to(self, key: str) -> bool:
         """Put the cursor on `key` if it is shown; returns whether it is."""
-        index = self._index.get(key)
+        index = self._find(key)
         if index is None:
             return False
         self._set_cursor(index)
         return True
 
+    def _find(self, key: str) -> int | None:
+        """Where `key` is shown (a scan in C: cheaper than keeping an index of 10,000 keys for a rare lookup)."""
+        try:
+            return self._keys.index(key)
+        except ValueError:
+            return None
+
     def _apply_filter(self) -> None:
         text = self._filter
         if not text or text == "!":
-            rows = self._all
+            rows, self._keys = self._all, self._all_keys
         else:
             invert = text.startswith("!")
             needle = (text[1:] if invert else text).lower()
             rows = [row for row in self._all if (needle in self._search_text(row)) != invert]
+            self._keys = [row.key for row in rows]
         self._rows = rows
-        self._keys = [row.key for row in rows]
-        self._index = {key: index for index, key in enumerate(self._keys)}
         self.virtual_size = Size(self.scrollable_content_region.width, len(rows) + 1)
 
     def _search_text(self, row: Row) -> str:
@@ -272,7 +277,7 @@ class FastTable(ScrollView, can_focus=True):
         return text
 
     def _restore_cursor(self, key: str | None, screen_line: int) -> None:
-        index = self._index.get(key) if key is not None else None
+        index = self._find(key) if key is not None else None
         if index is None:
             index = min(self._cursor, max(0, len(self._rows) - 1))
         self._cursor = index
@@ -284,10 +289,10 @@ class FastTable(ScrollView, can_focus=True):
 
     def _refresh_keys(self, keys: Iterable[str]) -> None:
         top = round(self.scroll_y)
-        bottom = top + self.size.height
+        shown = {key: index for index, key in enumerate(self._keys[top : top + self.size.height], top)}
         for key in keys:
-            index = self._index.get(key)
-            if index is not None and top <= index < bottom:
+            index = shown.get(key)
+            if index is not None:
                 self.refresh_line(index + 1)
 
     # ----- cursor and scrolling -------------------------------------------------------------------------
