@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 
 from tests.app.screen_text import screen_lines
 from tui.widgets.table import Cell, Column, FastTable, Row, fit
@@ -172,8 +173,14 @@ async def test_a_live_age_ticks_by_the_clock_and_repaints_only_its_line_when_it_
         await pilot.pause()
         assert table.texts("young") == ("y", "young", "30 s", "")
         repainted: list[int] = []
-        original = table.refresh_line
-        table.refresh_line = lambda y: (repainted.append(y), original(y))[1]  # type: ignore[method-assign,func-returns-value]
+        original = table.refresh
+
+        def refresh(*regions: Region, **kwargs: bool) -> FastTable:
+            repainted.extend(region.y for region in regions)
+            assert all(region.height == 1 and region.width < table.size.width // 2 for region in regions)  # its cell
+            return original(*regions, **kwargs)
+
+        table.refresh = refresh  # type: ignore[method-assign,assignment]
         now[0] += 1
         table.refresh_live()
         assert repainted == [1]  # the young row's line: the old one still reads 16 m

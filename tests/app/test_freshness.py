@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
+
+from textual.app import App, ComposeResult
+from textual.geometry import Region
 
 from tests.app.actions_sim import rig
 from tests.app.harness import wait_for
@@ -15,6 +19,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.run_detail import RunDetailScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.session import PaneStatus
+from tui.widgets.topbar import TopBar, TopBarState
 
 
 async def test_a_modal_keeps_the_pane_polling_and_never_makes_it_stale() -> None:
@@ -96,3 +101,37 @@ def test_stale_means_old_because_polling_fails() -> None:
     assert status.stale(2.0, at=106.5)
     status.succeeded(datetime(2026, 1, 1, tzinfo=UTC), at=107.0)
     assert not status.stale(2.0, at=130.0)
+
+
+async def test_the_top_bar_repaints_only_the_cells_that_read_differently() -> None:
+    class BarApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TopBar()
+
+    app = BarApp()
+    async with app.run_test(size=(100, 3)) as pilot:
+        bar = app.query_one(TopBar)
+        state = TopBarState(
+            profile="p", environment="e", connection="CONNECTED", freshness="updated 1 s ago", access="READ-ONLY"
+        )
+        bar.state = state
+        await pilot.pause()
+        painted: list[Region] = []
+        original = bar.refresh
+
+        def refresh(*regions: Region, **kwargs: bool) -> TopBar:
+            painted.extend(regions)
+            return original(*regions, **kwargs)
+
+        bar.refresh = refresh  # type: ignore[method-assign,assignment]
+        bar.state = replace(state, freshness="updated 2 s ago")
+        assert [(r.width, r.height) for r in painted] == [(1, 1)]  # the one digit
+        painted.clear()
+        bar.state = replace(state, freshness="updated 12 s ago")  # longer: what follows moves along
+        assert painted and painted[0].right == bar.size.width
+        painted.clear()
+        bar.state = replace(state, freshness="updated 12 s ago", stale=True)
+        assert painted  # a tone that changes repaints too
+        await pilot.pause()
+        line = "".join(s.text for s in app.screen._compositor.render_strips()[:1])
+        assert "STALE updated 12 s ago" in line

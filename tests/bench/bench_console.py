@@ -449,6 +449,8 @@ async def steady_app(url: str, loaded: int, seconds: float) -> tuple[float, floa
             screen.table.action_last()  # scrolling to the end pulls the next page in
             await pilot.pause(0.2)
         paging = time.perf_counter() - began
+        # Back to the top, where the stuck runs are: at the last row the pane would go on paging in older runs.
+        screen.table.action_first()
         await pilot.pause(5.0)  # the last page's rebuild and a triage the pane may have asked for settle
         gc.collect()
         probe.bytes.clear()

@@ -10,7 +10,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -445,7 +445,18 @@ class FastTable(ScrollView, can_focus=True):
                 found = self._strips.get(row.key)
                 drawn = found[1] if found is not None else None
             if drawn is not None and drawn != self._live_text(row):
-                self.refresh_line(index + 1)
+                self._refresh_live_cells(row, index)
+
+    def _refresh_live_cells(self, row: Row, index: int) -> None:
+        """Repaint only the live cells of the row's line: a terminal is sent the few cells that moved."""
+        self._ensure_layout()
+        x = self._gutter
+        y = index + 1 - self.scroll_offset.y
+        for column, width in self._layout:
+            cell = row.cells[column] if column < len(row.cells) else ""
+            if isinstance(cell, Cell) and cell.since is not None:
+                self.refresh(Region(x, y, width, 1))
+            x += width + 1
 
     def _render_header(self, width: int, base: Style) -> Strip:
         style = base + self._style("header")

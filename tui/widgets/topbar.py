@@ -8,6 +8,7 @@ from typing import ClassVar
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -57,13 +58,34 @@ class TopBar(Widget):
     }
     DEFAULT_CSS = "TopBar { height: 1; }"
 
-    state: reactive[TopBarState] = reactive(TopBarState, layout=False)
+    state: reactive[TopBarState] = reactive(TopBarState, layout=False, repaint=False)
+
+    def watch_state(self, old: TopBarState, new: TopBarState) -> None:
+        """Repaint only the cells that read differently: the bar ticks each second ("updated 1 s ago"), and a
+        terminal over SSH should be sent those few cells, not the whole line."""
+        before, after = _styled_cells(self._line(old)), _styled_cells(self._line(new))
+        if before == after:
+            return
+        start = 0
+        while start < min(len(before), len(after)) and before[start] == after[start]:
+            start += 1
+        end = 0
+        while end < min(len(before), len(after)) - start and before[-1 - end] == after[-1 - end]:
+            end += 1
+        x = cell_len("".join(char for char, _ in after[:start]))
+        if len(before) == len(after):
+            width = cell_len("".join(char for char, _ in after[start : len(after) - end]))
+        else:
+            width = self.size.width - x  # the rest of the line moved along
+        self.refresh(Region(x, 0, max(1, width), 1))
 
     def _tone(self, name: str) -> Style:
         return self.get_component_rich_style(f"topbar--{name}", partial=True) if name else Style()
 
     def render(self) -> Text:
-        state = self.state
+        return self._line(self.state)
+
+    def _line(self, state: TopBarState) -> Text:
         # (priority, text, tone): priority 0 always stays; higher numbers go first when narrow.
         parts: list[tuple[int, str, str]] = [
             (
@@ -102,3 +124,12 @@ class TopBar(Widget):
                 result.append(" │ ", style=self._tone("muted"))
             result.append(text, style=self._tone(tone))
         return result
+
+
+def _styled_cells(text: Text) -> list[tuple[str, Style | str]]:
+    """Each character of the line with its style, to compare two renderings of the bar."""
+    styles: list[Style | str] = [""] * len(text.plain)
+    for span in text.spans:
+        for index in range(span.start, min(span.end, len(styles))):
+            styles[index] = span.style
+    return list(zip(text.plain, styles, strict=True))
