@@ -84,8 +84,6 @@ class _RowEntry:
     scope: str | None
     basis: TriageResult | None
     """The triage whose context judged the run (a new triage re-judges it when it may judge it differently)."""
-    queue: str | None
-    """The run's queue as that triage's scene names it (a change in its flow re-judges the run)."""
 
 
 AGE_COLUMN = 4
@@ -404,15 +402,17 @@ class RunsScreen(PaneScreen):
         before_scope, before = self._basis
         self._basis = (scope, triaged)
         runs, known = self._runs, self._rows
-        changed = None
-        if before_scope == scope and before is not None and triaged is not None:
-            changed = triaged.scene.changed_from(before.scene)
+        if before_scope != scope or before is None or triaged is None:
+            return set(runs)
+        changed = triaged.scene.changed_from(before.scene)
         if changed is None:
             return set(runs)
         ids, queues = changed
         due = self._dirty | (ids & runs.keys())
         if queues:
-            due |= {run_id for run_id, entry in known.items() if entry.queue in queues}
+            # A run not in `ids` is in the same queue in both scenes.
+            queue_name = triaged.scene.queue_name
+            due |= {run_id for run_id, entry in known.items() if queue_name(entry.run) in queues}
         for run_id, entry in known.items():
             if run_id not in due:
                 entry.basis = triaged
@@ -451,9 +451,7 @@ class RunsScreen(PaneScreen):
             ),
         )
         order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp(), self._seq.get(run.id, 0))
-        triaged = self.session.triaged
-        queue = triaged.scene.queue_name(run) if triaged is not None else None
-        return _RowEntry(run, row, stuck, order, valid_until, scope, triaged, queue)
+        return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged)
 
     @property
     def more_below(self) -> bool:
