@@ -6,6 +6,7 @@ from typing import Any
 
 from tests.app.actions_sim import rig
 from tests.app.harness import wait_for
+from tests.app.screen_text import screen_lines
 from tests.simclient import seed_run
 from tui.screens.runs import RunsScreen
 
@@ -72,3 +73,22 @@ async def test_a_new_triage_re_judges_only_what_it_may_judge_differently_and_agr
         screen._basis = (None, None)  # forget the last triage: every run judged anew
         screen.render_rows()
         assert shown(screen) == incremental
+
+
+async def test_ages_keep_ticking_on_screen_while_polling_is_paused() -> None:
+    async with rig("blank") as r:
+        engine: Any = r.engine
+        run = seed_run(engine, "send-email", "QUEUED", minutes=0.5, created=0.5)
+        await r.pilot.press("2")
+        await wait_for(
+            r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.table.row(run.friendly) is not None
+        )
+        screen = r.app.screen
+        assert isinstance(screen, RunsScreen)
+        await r.pilot.press("P")
+        assert r.app.session is not None and r.app.session.paused
+        engine.advance(5.0)
+        line = next(line for line in screen_lines(r.app) if run.friendly in line)
+        assert "30 s" in line  # the terminal still shows the age of the last poll …
+        # … until the pane's 1 s ticker repaints the cell.
+        await wait_for(r.pilot, lambda: "35 s" in next(ln for ln in screen_lines(r.app) if run.friendly in ln), 3)

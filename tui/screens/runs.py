@@ -481,6 +481,8 @@ class RunsScreen(PaneScreen):
         super().update_bars()
         for bar in self.query(SearchBar):
             bar.words = search_words(self.search)
+        if self.session.paused:
+            self.table.refresh_live()  # no poll renders the rows while paused: the second's tick moves their ages
 
     def filter_in_summary(self) -> bool:
         return True

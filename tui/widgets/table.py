@@ -444,7 +444,8 @@ class FastTable(ScrollView, can_focus=True):
             if drawn is None:
                 found = self._strips.get(row.key)
                 drawn = found[1] if found is not None else None
-            if drawn is not None and drawn != self._live_text(row):
+            # No cached line (a resize or a style change dropped them): what the terminal shows is unknown.
+            if drawn is None or drawn != self._live_text(row):
                 self._refresh_live_cells(row, index)
 
     def _refresh_live_cells(self, row: Row, index: int) -> None:
