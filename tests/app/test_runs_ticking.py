@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.app.actions_sim import rig
+from tests.app.actions_sim import Rig, rig
 from tests.app.harness import wait_for
 from tests.app.screen_text import screen_lines
 from tests.simclient import seed_run
@@ -17,17 +17,23 @@ def cells(screen: RunsScreen, run_id: str) -> tuple[str, ...]:
     return texts
 
 
+async def young_run_listed(r: Rig) -> tuple[RunsScreen, Any]:
+    """A QUEUED run 30 s in its status, listed on the runs pane."""
+    run = seed_run(r.engine, "send-email", "QUEUED", minutes=0.5, created=0.5)
+    await r.pilot.press("2")
+    await wait_for(
+        r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.table.row(run.friendly) is not None
+    )
+    screen = r.app.screen
+    assert isinstance(screen, RunsScreen)
+    return screen, run
+
+
 async def test_an_age_ticks_each_second_and_the_window_crossing_marks_it_stuck() -> None:
     async with rig("blank") as r:
         engine: Any = r.engine
         window = r.app.session.settings.thresholds.dequeued_seconds  # type: ignore[union-attr]
-        run = seed_run(engine, "send-email", "QUEUED", minutes=0.5, created=0.5)
-        await r.pilot.press("2")
-        await wait_for(
-            r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.table.row(run.friendly) is not None
-        )
-        screen = r.app.screen
-        assert isinstance(screen, RunsScreen)
+        screen, run = await young_run_listed(r)
         assert r.app.session is not None
         r.app.session.paused = True  # no polls: only the clock moves
         assert cells(screen, run.friendly)[4] == "30 s"
@@ -78,13 +84,7 @@ async def test_a_new_triage_re_judges_only_what_it_may_judge_differently_and_agr
 async def test_ages_keep_ticking_on_screen_while_polling_is_paused() -> None:
     async with rig("blank") as r:
         engine: Any = r.engine
-        run = seed_run(engine, "send-email", "QUEUED", minutes=0.5, created=0.5)
-        await r.pilot.press("2")
-        await wait_for(
-            r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.table.row(run.friendly) is not None
-        )
-        screen = r.app.screen
-        assert isinstance(screen, RunsScreen)
+        _screen, run = await young_run_listed(r)
         await r.pilot.press("P")
         assert r.app.session is not None and r.app.session.paused
         engine.advance(5.0)
