@@ -454,7 +454,11 @@ async def steady_app(url: str, loaded: int, seconds: float) -> tuple[float, floa
         paging = time.perf_counter() - began
         # Back to the top, where the stuck runs are: at the last row the pane would go on paging in older runs.
         screen.table.action_first()
-        await pilot.pause(5.0)  # the last page's rebuild and a triage the pane may have asked for settle
+        # The steady state starts once the first triage has judged the rows (at 1,000 queues it takes ~130
+        # requests, a minute of the budget) and the last page's rebuild has settled.
+        while app.session is not None and app.session.triaged is None and time.perf_counter() - began < 900:
+            await pilot.pause(1.0)
+        await pilot.pause(5.0)
         gc.collect()
         probe.bytes.clear()
         ticks0 = screen._ticks
