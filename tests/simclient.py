@@ -290,3 +290,13 @@ def seed_starts(engine: Engine, queue: Queue, started: int, *, seconds_ago: floa
         started=started,
         waits=[800.0] * started,
     )
+
+
+QUICK_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.02)
+"""The client's retries of a failed read, as many as usual, just sooner."""
+
+
+def quick_retries(monkeypatch: Any) -> None:
+    """Every EngineClient made without its own `retry` (the command line's) retries failed reads sooner: a test of
+    an unreachable server waits for no backoff sleeps."""
+    monkeypatch.setitem(EngineClient.__init__.__kwdefaults__, "retry", QUICK_RETRY)

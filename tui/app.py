@@ -187,6 +187,9 @@ class PlatosApp(App[None]):
         self.switch_mode("queues")
 
     async def on_unmount(self) -> None:
+        # Textual cancels the app's workers only after this: an action still watching its result (a bulk being
+        # verified) would wake on a closed client and fail the exit. Stop them first; they would be stopped anyway.
+        self.workers.cancel_node(self)
         if self.session is not None:
             with contextlib.suppress(Exception):
                 await self.session.client.aclose()

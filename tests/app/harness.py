@@ -63,6 +63,20 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: fl
     raise AssertionError(f"condition never held; screen was:\n{screen_text(pilot.app)}")
 
 
+def polled(screen: Any, condition: Callable[[], bool]) -> Callable[[], bool]:
+    """`condition`, which asks the pane (`screen.refresh_now()`) for its next full poll at once each time it does
+    not hold yet: for what a pane finds a few reads per poll (the blocked runs of tokens), so a test waits for
+    the polls, not for the refresh interval between them. The poll loop never runs two polls at a time."""
+
+    def check() -> bool:
+        if condition():
+            return True
+        screen.refresh_now()
+        return False
+
+    return check
+
+
 async def wait_for_text(pilot: Pilot[Any], text: str, timeout: float = 5.0) -> None:
     await wait_for(pilot, lambda: text in screen_text(pilot.app), timeout)
 

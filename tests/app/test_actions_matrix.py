@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.app.actions_sim import Rig, rig, runs_pane, wait_note
-from tests.app.harness import wait_for
+from tests.app.harness import polled, wait_for
 from tests.app.rollback_sim import bad_deploy_finding
 from tui.actions import read_entries
 from tui.config import Plugin
@@ -116,7 +116,7 @@ async def waiting_run_detail(r: Rig) -> None:
         found = (screen.blocked_run(key) for key in screen.table.keys)
         return [run_id for run_id in found if run_id is not None and run_id.startswith("run_")]
 
-    await wait_for(r.pilot, lambda: bool(blocked()))
+    await wait_for(r.pilot, polled(screen, lambda: bool(blocked())))
     run_id = blocked()[0]
     r.app.open_run(run_id)
     await wait_for(

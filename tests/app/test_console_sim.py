@@ -11,9 +11,9 @@ import httpx
 import pytest
 from textual.pilot import Pilot
 
-from tests.app.harness import wait_for, wait_for_text
+from tests.app.harness import polled, wait_for, wait_for_text
 from tests.app.screen_text import screen_lines, screen_text
-from tui.api.client import EngineClient
+from tui.api.client import EngineClient, RetryPolicy
 from tui.api.guard import WriteGuard
 from tui.app import PlatosApp
 from tui.config import Settings
@@ -51,7 +51,12 @@ async def sim_console(
 
     def make_client(config: Settings) -> EngineClient:
         return EngineClient(
-            config.url, config.secret_key, transport=transport, budget_per_second=None, guard=WriteGuard(read_only=True)
+            config.url,
+            config.secret_key,
+            transport=transport,
+            budget_per_second=None,
+            guard=WriteGuard(read_only=True),
+            retry=RetryPolicy(base_delay=0.01, max_delay=0.02),  # each failed read is retried as usual, just sooner
         )
 
     app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now)
@@ -114,7 +119,7 @@ async def test_waitpoints_pane_links_orphan_tokens_to_their_blocked_runs() -> No
         await wait_for(pilot, lambda: isinstance(app.screen, WaitpointsScreen))
         await wait_for_text(pilot, "WAITING", timeout=10)
         screen: Any = app.screen
-        await wait_for(pilot, lambda: bool(screen._blocked), timeout=20)
+        await wait_for(pilot, polled(screen, lambda: bool(screen._blocked)), timeout=20)
         token_id, run_id = next(iter(screen._blocked.items()))
         assert token_id.startswith("waitpoint_") and run_id.startswith("run_")
 

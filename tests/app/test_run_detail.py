@@ -24,6 +24,7 @@ from tui.widgets.trace_tree import TraceTree
 
 
 def screen_text(pilot: Pilot[None]) -> str:
+    pilot.app.screen._on_timer_update()  # what is pending drawn first (see tests/app/screen_text.py)
     return "\n".join("".join(seg.text for seg in strip) for strip in pilot.app.screen._compositor.render_strips())
 
 

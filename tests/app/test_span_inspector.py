@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Static
 
 from tests.app.actions_sim import Rig, rig
-from tests.app.harness import wait_for
+from tests.app.harness import polled, wait_for
 from tui.model import RunStatus
 from tui.model.span_log import LEVEL_FILTERS
 from tui.screens.run_detail import RunDetailScreen
@@ -178,7 +178,7 @@ async def test_enter_on_a_token_opens_the_run_it_blocks() -> None:
                     linked[key] = run_id
             return bool(linked)
 
-        await wait_for(r.pilot, found, timeout=10)
+        await wait_for(r.pilot, polled(pane, found), timeout=10)
         token, run_id = next(iter(linked.items()))
         assert pane.table.move_to(token)
         await r.pilot.press("enter")

@@ -16,6 +16,7 @@ import tui.api.client
 import tui.app
 import tui.diagnosis.report
 import tui.sim.server
+from tests.simclient import quick_retries
 from tui.api.errors import ConnectionFailed
 from tui.cli import main, make_client
 from tui.config import Settings, load_settings
@@ -457,6 +458,7 @@ def test_a_nonsense_server_is_exit_2_not_a_crash(
         def log_message(self, *args: Any) -> None:
             pass
 
+    quick_retries(monkeypatch)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Nonsense)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

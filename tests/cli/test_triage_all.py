@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.config.test_config import cfg, write
+from tests.simclient import quick_retries
 from tui.cli import main
 from tui.sim.server import RunningSim, SimOptions, start_in_background
 
@@ -62,6 +63,7 @@ def test_a_dead_profile_is_its_own_line_and_exit_2_while_the_others_are_reported
     dead = '[profiles.dead]\nurl = "http://127.0.0.1:9"\nsecret_key_env = "KEY_CALM"\n'
     unset = '[profiles.nokey]\nurl = "http://127.0.0.1:9"\nsecret_key_env = "NOT_SET_ANYWHERE"\n'
     config(cfg, sims, monkeypatch, dead + unset)
+    quick_retries(monkeypatch)
     assert main(["triage", "--all-profiles", "--timeout", "8"]) == 2
     captured = capsys.readouterr()
     out = captured.out

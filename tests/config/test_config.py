@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.simclient import quick_retries
 from tui.cli import main
 from tui.config import ConfigError, Overrides, load_settings, write_config
 from tui.model import EnvironmentType
@@ -219,6 +220,7 @@ def test_sim_refuses_public_host_without_flag(capsys: pytest.CaptureFixture[str]
 
 
 def test_unreachable_server_is_one_line(cfg: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    quick_retries(monkeypatch)
     monkeypatch.setenv("PLATOS_API_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("PLATOS_SECRET_KEY", DEV_KEY)
     assert main(["triage"]) == 2

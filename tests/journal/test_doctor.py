@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.simclient import quick_retries
 from tui.api.client import EngineClient, RetryPolicy
 from tui.cli import main
 from tui.config import Overrides, Settings
@@ -137,6 +138,7 @@ def test_a_dumb_terminal_and_an_unwritable_state_directory_fail(
 def test_the_command_line_runs_doctor_with_its_exit_code(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    quick_retries(monkeypatch)
     for name, value in {**env, "PLATOS_API_URL": "http://127.0.0.1:9", "TERM": "xterm"}.items():
         monkeypatch.setenv(name, value)
     assert main(["doctor"]) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.actions_sim import rig, wait_note
-from tests.app.harness import wait_for
+from tests.app.harness import polled, wait_for
 from tests.app.rollback_sim import open_finding
 from tests.app.screen_text import screen_text
 from tui.api.client import RetryPolicy
@@ -39,10 +39,10 @@ async def run_incident(state_dir: Path) -> tuple[Journal, str]:
         screen, _ = await open_finding(r, Cause.QUEUE_PAUSED, "resume_queue")
         r.engine.advance(60)
         r.transport.down = True  # the server goes away for a while
-        await wait_for(r.pilot, lambda: session._link is False, timeout=10)
+        await wait_for(r.pilot, polled(screen, lambda: session._link is False), timeout=10)  # a poll notes it
         r.engine.advance(30)
         r.transport.down = False
-        await wait_for(r.pilot, lambda: session._link is True, timeout=10)
+        await wait_for(r.pilot, polled(screen, lambda: session._link is True), timeout=10)
         r.engine.advance(30)
         await r.app.run_command(":write 15m")
         await r.pilot.pause(0.1)

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.diagnosis import Action, Cause, Finding, Recovery
 from tui.model import Run, time_in_status
@@ -21,6 +21,7 @@ from tui.screens.diagnosis import DiagnosisScreen
 from tui.screens.messages import OpenRun
 from tui.screens.recovery import RecoveryRunner
 from tui.screens.session import Session
+from tui.widgets.footer import KeyFooter
 from tui.widgets.format import short_duration
 from tui.widgets.table import Cell, Column, FastTable, Row
 from tui.widgets.topbar import TopBar
@@ -60,7 +61,7 @@ class AffectedRunsScreen(Screen[None]):
         yield TopBar(id="topbar")
         yield Static(Content(clean(title, 200)), id="affected-title")
         yield self.table
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         now = self.session.clock()

@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.api.errors import ApiError
 from tui.diagnosis import Finding, Observation, RunFacts, VerifyResult, diagnose, evaluate_all
@@ -37,6 +37,7 @@ from tui.screens.finding_view import (
 from tui.screens.recovery import RecoveryRunner
 from tui.screens.session import PaneStatus, Session
 from tui.widgets.checklist import Checklist, FindingSection
+from tui.widgets.footer import KeyFooter
 from tui.widgets.topbar import TopBar, TopBarState
 
 VERIFY_GROUP = "diagnosis-verify"
@@ -119,7 +120,7 @@ class DiagnosisScreen(Screen[None]):
             with VerticalScroll(id="diagnosis-right"):
                 yield Checklist(id="diagnosis-recovery")
                 yield Checklist(id="diagnosis-verify")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._ticker = self.set_interval(1.0, self._tick_progress)

@@ -1,6 +1,9 @@
-"""Textual's Footer without its leak: the keys it replaces on every recompose are let go."""
+"""Textual's Footer without its leak and without its busy work: the keys it replaces on every recompose are let
+go, and it recomposes only when the keys it shows change."""
 
 from __future__ import annotations
+
+from collections.abc import Hashable
 
 from textual.widgets import Footer
 
@@ -8,9 +11,33 @@ from textual.widgets import Footer
 class KeyFooter(Footer):
     """The key footer. Textual binds each key's `compact` to the footer (`data_bind`), which puts the key in the
     footer's watcher list; only a change of `compact` clears keys that are gone. A footer recomposes at every pane
-    switch and focus change, so without this the old keys (17 a pane) stay alive for the whole session."""
+    switch and focus change, so without this the old keys (17 a pane) stay alive for the whole session.
+
+    Textual also recomposes the footer each time the screen announces its bindings (every pane switch, focus
+    change and key that may enable an action), even when the same keys would be drawn again: a recompose builds
+    and styles every key anew (tens of ms a time). The keys drawn are remembered; an announcement that would draw
+    the same keys, enabled the same way, changes nothing."""
+
+    _drawn: Hashable | None = None
+
+    def keys_shown(self) -> Hashable:
+        """Everything `compose` draws from: the bindings (shown ones and the palette's), each key as displayed, and
+        which are enabled."""
+        app = self.app
+        palette = app.COMMAND_PALETTE_BINDING if self.show_command_palette and app.ENABLE_COMMAND_PALETTE else None
+        return self._bindings_ready, palette, tuple(
+            (key, binding, app.get_key_display(binding), enabled, tooltip)
+            for key, (_, binding, enabled, tooltip) in self.screen.active_bindings.items()
+            if binding.show or key == palette
+        )
 
     async def recompose(self) -> None:
+        if not self.is_attached:
+            return
+        drawn = self.keys_shown()
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
         await super().recompose()
         # Textual keeps the list under this attribute name (reactive._watch); one of its own entries is kept while
         # its node is still attached, as Textual itself prunes them when `compact` changes.
