@@ -24,7 +24,7 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def test_capital_c_on_a_pileup_cancels_the_copies_but_the_newest() -> None:
     async with rig("schedule-pileup") as r:
         _, finding = await open_finding(r, Cause.SCHEDULE_PILEUP, "cancel_matching")
-        assert "C Bulk cancel" in screen_text(r.app)
+        await wait_for(r.pilot, lambda: "C Bulk cancel" in screen_text(r.app))  # the footer draws once it can act
         [step] = [s for s in finding.recovery if s.action is Action.CANCEL_MATCHING]
         head = next(x for x in r.engine.runs.values() if x.task == "reconcile-ledger" and x.status == "EXECUTING")
         copies = sorted(
