@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
@@ -98,10 +97,9 @@ def test_background_server_and_control_cli(monkeypatch: pytest.MonkeyPatch, caps
     assert sim.admin_token not in repr(sim) and sim.secret_key not in repr(sim)
 
 
-async def test_scale_flags_start_fast_and_list_fast() -> None:
-    started = time.perf_counter()
+async def test_scale_flags_build_a_large_world_that_answers_every_list() -> None:
+    # How fast it starts and answers is bench section 8's to measure (tests/bench/bench_console.py), not a test's.
     app = create_app(SimOptions(queues=1000, runs=100_000, speed=0))
-    assert time.perf_counter() - started < 10
     engine = app.state.engine
     assert len(engine.queues) >= 1000 and len(engine.runs) >= 100_000
     transport = httpx.ASGITransport(app=app)
@@ -115,16 +113,10 @@ async def test_scale_flags_start_fast_and_list_fast() -> None:
             "/api/v1/waitpoints/tokens",
         ]
         for path in paths:
-            best = min([await _timed(http, path) for _ in range(3)])
-            assert best < 0.1, f"{path} took {best * 1000:.0f} ms"
-
-
-async def _timed(http: httpx.AsyncClient, path: str) -> float:
-    started = time.perf_counter()
-    response = await http.get(path)
-    assert response.status_code == 200
-    await asyncio.sleep(0)
-    return time.perf_counter() - started
+            response = await http.get(path)
+            assert response.status_code == 200, path
+            data = response.json()["data"]
+            assert isinstance(data, list) and (data or "tokens" in path), f"{path} listed nothing"
 
 
 def test_default_credentials_have_the_real_formats() -> None:
