@@ -175,9 +175,9 @@ class RunsScreen(PaneScreen):
         self._dirty: set[str] = set()
         """Runs stored since the last render whose row may differ (new, or changed as `_same` sees it)."""
         self._expiry: list[tuple[float, str]] = []
-        """A heap of (valid_until, run id): when a row's age text or its window crossing comes due."""
+        """A heap of (valid_until, run id): when a row's verdict is due to be judged again."""
         self._basis: tuple[str | None, TriageResult | None] = (None, None)
-        """The scope and triage every row was built with: when either changes, every row is rebuilt."""
+        """The scope and triage the rows were judged with: a new one re-judges what it may judge differently."""
 
     def compose(self) -> Iterator[Widget]:
         for widget in super().compose():
@@ -337,9 +337,10 @@ class RunsScreen(PaneScreen):
     # ----- rendering ------------------------------------------------------------------------------------
 
     def render_rows(self) -> None:
-        """Rows for the loaded runs; a run's row is rebuilt only when it changed or its age text would (the
-        expiry heap says which are due), and only rebuilt rows move: 500 changed runs of 10,000 cost 500 verdicts
-        and binary-search inserts, not a walk or a sort of all 10,000."""
+        """Rows for the loaded runs; a run is judged again only when it changed, its verdict is due (the expiry
+        heap says which) or a new triage may judge it differently, and only rows that read differently move: 500
+        changed runs of 10,000 cost 500 verdicts and binary-search inserts, not a walk or a sort of all 10,000.
+        Ages are live cells: the table counts them on screen without a new row."""
         now = self.session.clock()
         now_ts = now.timestamp()
         scope_name = self._scope[0] if self._scope else None
@@ -348,6 +349,7 @@ class RunsScreen(PaneScreen):
         due = self._dirty
         if self._basis[0] != scope_name or self._basis[1] is not triaged:
             due = self._rejudged(triaged, scope_name)
+            self._basis = (scope_name, triaged)
         while expiry and expiry[0][0] <= now_ts:
             due.add(heappop(expiry)[1])
         self._dirty = set()
@@ -400,7 +402,6 @@ class RunsScreen(PaneScreen):
         """The runs to judge again under a new triage or scope: those the new scene may judge differently (the
         rest keep their rows, now on the new triage's basis), or all of them."""
         before_scope, before = self._basis
-        self._basis = (scope, triaged)
         runs, known = self._runs, self._rows
         if before_scope != scope or before is None or triaged is None:
             return set(runs)

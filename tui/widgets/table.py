@@ -428,11 +428,9 @@ class FastTable(ScrollView, can_focus=True):
 
     def _live_text(self, row: Row) -> str:
         """What the row's live ages read now ("" for a row without one)."""
-        clock = self.clock
-        if clock is None:
+        if self.clock is None:
             return ""
-        texts = [short_duration(clock() - c.since) for c in row.cells if isinstance(c, Cell) and c.since is not None]
-        return " ".join(texts)
+        return " ".join(self._text(c) for c in row.cells if isinstance(c, Cell) and c.since is not None)
 
     def refresh_live(self) -> None:
         """Repaint the visible lines whose live ages read differently now (the rest are drawn when scrolled to)."""
