@@ -12,7 +12,8 @@ import httpx
 from textual.pilot import Pilot
 
 from tests.app.harness import wait_for
-from tui.api.client import EngineClient, RetryPolicy
+from tests.simclient import QUICK_RETRY
+from tui.api.client import EngineClient
 from tui.api.guard import WriteGuard
 from tui.app import PlatosApp
 from tui.config import Plugin, Settings
@@ -22,8 +23,6 @@ from tui.sim import server
 
 START = datetime(2026, 11, 28, 8, 0, 0, tzinfo=UTC)
 SCALE = Plugin("scale-workers", "true {replicas}", "scale the worker pool")
-QUICK = RetryPolicy(base_delay=0.01, max_delay=0.02)
-"""Each failed read is retried as usual, just sooner: a test that unplugs the server waits for no backoff."""
 
 
 class Switch(httpx.AsyncBaseTransport):
@@ -120,7 +119,7 @@ async def sim_console(
         # The simulator's clock is the engine's frozen one: read the bastion's clock from it too (no skew).
         return EngineClient(config.url, config.secret_key, transport=transport, budget_per_second=None,
                             guard=WriteGuard(read_only=False), wall_clock=lambda: engine.now.timestamp(),
-                            retry=QUICK)
+                            retry=QUICK_RETRY)  # a test that unplugs the server waits for no backoff
 
     side = make_client(settings)
     app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from tests.app.console_sim import HOSTILE_NAMES, blank, incident, reads
 from tests.app.harness import console, make_app, settings, wait_for, wait_for_text
 from tests.app.screen_text import screen_lines, screen_text
-from tests.simclient import seed_queue, seed_run, seed_token
-from tui.api.client import RetryPolicy
+from tests.simclient import QUICK_RETRY, seed_queue, seed_run, seed_token
 from tui.api.guard import WriteGuard
 from tui.model import EnvironmentType
 from tui.screens.help import HelpScreen
@@ -156,8 +155,7 @@ async def test_shift_p_pauses_all_polling_and_ctrl_r_still_refreshes() -> None:
 
 async def test_server_dies_stale_data_stays_then_recovers() -> None:
     w = incident()
-    quick = RetryPolicy(base_delay=0.01, max_delay=0.02)  # each failed read is retried as usual, just sooner
-    async with console(w, config=settings(refresh=0.2), retry=quick) as (app, pilot, _):
+    async with console(w, config=settings(refresh=0.2), retry=QUICK_RETRY) as (app, pilot, _):
         await wait_for_text(pilot, "agent-turn")
         w.sim.transport.down = True  # every request fails to connect: "connection refused"
         await wait_for_text(pilot, "DISCONNECTED")
@@ -187,8 +185,7 @@ async def test_error_before_first_data_is_explained_in_the_table() -> None:
 async def test_a_server_error_in_one_pane_keeps_the_others_working() -> None:
     w = incident()
     faults = w.sim.app.state.sim.faults
-    quick = RetryPolicy(base_delay=0.01, max_delay=0.02)  # each failed read is retried as usual, just sooner
-    async with console(w, config=settings(refresh=0.1), retry=quick) as (app, pilot, _):
+    async with console(w, config=settings(refresh=0.1), retry=QUICK_RETRY) as (app, pilot, _):
         await pilot.press("2")
         await wait_for_text(pilot, w.id("run_stuck"))
         faults.configure({"error_rate": 1.0, "error_status": 503})  # the server answers 503 to everything

@@ -13,7 +13,8 @@ from textual.pilot import Pilot
 
 from tests.app.harness import polled, wait_for, wait_for_text
 from tests.app.screen_text import screen_lines, screen_text
-from tui.api.client import EngineClient, RetryPolicy
+from tests.simclient import QUICK_RETRY
+from tui.api.client import EngineClient
 from tui.api.guard import WriteGuard
 from tui.app import PlatosApp
 from tui.config import Settings
@@ -56,7 +57,7 @@ async def sim_console(
             transport=transport,
             budget_per_second=None,
             guard=WriteGuard(read_only=True),
-            retry=RetryPolicy(base_delay=0.01, max_delay=0.02),  # each failed read is retried as usual, just sooner
+            retry=QUICK_RETRY,
         )
 
     app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now)

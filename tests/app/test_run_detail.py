@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 
 from tests.app.detail_sim import NOW, DetailWorld, big_payload, detail_world, hosted
+from tests.app.screen_text import screen_text as app_screen_text
 from tui.screens.run_detail import RunDetailScreen
 from tui.screens.span_inspector import SpanInspectorScreen
 from tui.sim.seeding import at
@@ -24,8 +25,7 @@ from tui.widgets.trace_tree import TraceTree
 
 
 def screen_text(pilot: Pilot[None]) -> str:
-    pilot.app.screen._on_timer_update()  # what is pending drawn first (see tests/app/screen_text.py)
-    return "\n".join("".join(seg.text for seg in strip) for strip in pilot.app.screen._compositor.render_strips())
+    return app_screen_text(pilot.app)
 
 
 def static_text(screen: Screen[None], selector: str) -> str:

@@ -13,14 +13,13 @@ from tests.app.actions_sim import rig, wait_note
 from tests.app.harness import polled, wait_for
 from tests.app.rollback_sim import open_finding
 from tests.app.screen_text import screen_text
-from tui.api.client import RetryPolicy
+from tests.simclient import QUICK_RETRY
 from tui.diagnosis import Cause
 from tui.journal import Journal
 from tui.journal.report import report_command
 from tui.screens.confirm import ConfirmScreen
 from tui.sim import server
 
-FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.02)
 REASON = "INC-7 queue paused by a deploy script"
 
 
@@ -33,7 +32,7 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def run_incident(state_dir: Path) -> tuple[Journal, str]:
     """Drive the incident; returns the journal and the text of the report `:report` wrote."""
     journal = Journal(state_dir / "journal.sqlite3")
-    async with rig("queue-paused", read_only=True, journal=journal, retry=FAST_RETRY) as r:
+    async with rig("queue-paused", read_only=True, journal=journal, retry=QUICK_RETRY) as r:
         session = r.app.session
         assert session is not None
         screen, _ = await open_finding(r, Cause.QUEUE_PAUSED, "resume_queue")
