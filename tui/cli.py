@@ -399,6 +399,7 @@ def _triage_all(args: argparse.Namespace, out: TextIO) -> int:
     loaders = [(name, partial(load_profile, name, read_only=args.read_only, warn=_warn)) for name in names]
     return asyncio.run(triage_all_command(loaders, make_client, args.json, out, sys.stderr, timeout=args.timeout))
 
+
 def _journal() -> Journal:
     """The console's incident journal; it opens its file on the first write, off the UI thread."""
     from tui.journal import Journal

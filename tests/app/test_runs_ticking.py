@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import pytest
 
 from tests.app.actions_sim import Rig, rig
 from tests.app.harness import wait_for
 from tests.app.screen_text import screen_lines
 from tests.simclient import seed_run
 from tui.screens.runs import RunsScreen
+from tui.sim.state import Plan
 
 
 def cells(screen: RunsScreen, run_id: str) -> tuple[str, ...]:
@@ -52,6 +56,15 @@ def shown(screen: RunsScreen) -> list[tuple[str, ...]]:
     return [(key, *(screen.table.texts(key) or ())) for key in screen.table.keys]
 
 
+def judged_anew(screen: RunsScreen) -> list[tuple[str, ...]]:
+    """What the pane would show if it judged every run it holds from scratch now: each run's row, in order."""
+    now = screen.session.clock()
+    scope = screen._scope[0] if screen._scope else None
+    fresh = [RunsScreen._row_for(screen, run, now, scope) for run in screen._runs.values()]
+    fresh.sort(key=lambda entry: entry.order)
+    return [(entry.row.key, *(screen.table._text(cell) for cell in entry.row.cells)) for entry in fresh]
+
+
 async def test_a_new_triage_re_judges_only_what_it_may_judge_differently_and_agrees_with_judging_all() -> None:
     async with rig("queue-paused") as r:
         engine: Any = r.engine
@@ -76,9 +89,7 @@ async def test_a_new_triage_re_judges_only_what_it_may_judge_differently_and_agr
         incremental = shown(screen)
         assert incremental != before
         assert 0 < len(judged) < len(incremental)  # … and was not a re-judging of every run
-        screen._basis = (None, None)  # forget the last triage: every run judged anew
-        screen.render_rows()
-        assert shown(screen) == incremental
+        assert incremental == judged_anew(screen)
 
 
 async def test_ages_keep_ticking_on_screen_while_polling_is_paused() -> None:
@@ -92,3 +103,56 @@ async def test_ages_keep_ticking_on_screen_while_polling_is_paused() -> None:
         assert "30 s" in line  # the terminal still shows the age of the last poll …
         # … until the pane's 1 s ticker repaints the cell.
         await wait_for(r.pilot, lambda: "35 s" in next(ln for ln in screen_lines(r.app) if run.friendly in ln), 3)
+
+
+@pytest.mark.parametrize("scenario", ["incident", "entity-offline", "worker-crashed"])
+async def test_as_the_clock_runs_the_rows_judged_again_agree_with_judging_all(scenario: str) -> None:
+    """Between polls, only runs judged by their trace are judged again each minute (the rest at their window's
+    crossing): at each step the pane shows exactly what judging every run anew shows."""
+    async with rig(scenario) as r:
+        engine: Any = r.engine
+        session = r.app.session
+        assert session is not None
+        await r.pilot.press("2")
+        await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.table.total_count > 20)
+        screen = r.app.screen
+        assert isinstance(screen, RunsScreen)
+        session.paused = True
+        await session.triage()
+        screen.render_rows()
+        judged: list[str] = []
+        original = screen._row_for
+        screen._row_for = lambda run, now, scope: (judged.append(run.id), original(run, now, scope))[1]  # type: ignore[method-assign]
+        changes = 0
+        for _ in range(16):
+            engine.advance(45.0)
+            before = shown(screen)
+            judged.clear()
+            screen.render_rows()
+            incremental = shown(screen)
+            changes += [row[1] for row in incremental] != [row[1] for row in before]
+            assert len(judged) < len(incremental)  # not every run, every minute …
+            assert incremental == judged_anew(screen)  # … and yet the rows every run judged anew would give
+        assert changes  # a verdict did change on the way
+
+
+async def test_a_run_whose_trace_goes_quiet_turns_stuck_between_polls() -> None:
+    """Past its window but its trace moving: slow. No poll comes (paused); once the trace the triage read is older
+    than the progress window, the same row reads STUCK, as judging it anew says."""
+    async with rig("blank") as r:
+        engine: Any = r.engine
+        session = r.app.session
+        assert session is not None
+        progressing = Plan(duration=math.inf, step_seconds=30)
+        run = seed_run(r.engine, "process-video", "EXECUTING", minutes=20, plan=progressing)
+        engine.advance(60.0)  # a step span opens and closes: the trace moved a moment ago
+        screen, _ = await young_run_listed(r)
+        session.paused = True
+        await session.triage()
+        screen.render_rows()
+        assert cells(screen, run.friendly)[0] == "slow"
+        for _ in range(8):
+            engine.advance(60.0)
+            screen.render_rows()
+            assert shown(screen) == judged_anew(screen)
+        assert cells(screen, run.friendly)[0] == "STUCK"

@@ -277,10 +277,7 @@ def long_running_blocker(q: QueueFacts, sc: Scene) -> Finding | None:
         ),
         recovery=tuple(Recovery(f"cancel blocking run {h.id}", Action.CANCEL, h.id) for h in ranked[:BLOCKERS_NAMED]),
         verify=(
-            *(
-                canceled_check(h.id, f"blocking run {h.id} reaches CANCELED")
-                for h in ranked[:BLOCKERS_NAMED]
-            ),
+            *(canceled_check(h.id, f"blocking run {h.id} reaches CANCELED") for h in ranked[:BLOCKERS_NAMED]),
             *flow_checks(q, env),
         ),
         queues=(q.name,),

@@ -148,10 +148,16 @@ class Scene:
         The trace counts only while the run is the version that was traced (a run that moved since has a
         new story); its queue's flow and the entities' answers count as they were last seen.
         """
+        trace = self.follows(run)
+        return assess(run, now, self.th, trace, answers=self.answers, flow=self._flow_of(run), broken=self.broken)
+
+    def follows(self, run: Run) -> RunTrace | None:
+        """The trace `judge` reads for the run: only while the run is the version that was traced. Without one, a
+        run's verdict changes with time only when its time in status crosses its window."""
         trace = self.traces.get(run.id)
         if trace is not None and (trace.run.status, trace.run.updated_at) != (run.status, run.updated_at):
-            trace = None
-        return assess(run, now, self.th, trace, answers=self.answers, flow=self._flow_of(run), broken=self.broken)
+            return None
+        return trace
 
     def changed_from(self, before: Scene) -> tuple[frozenset[str], frozenset[str]] | None:
         """What may make `judge` differ between `before` and this scene: the run ids (traced in either, an orphan in

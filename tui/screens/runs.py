@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -80,7 +81,8 @@ class _RowEntry:
     stuck: bool
     order: tuple[bool, float, float, int]
     valid_until: float
-    """When the verdict is judged again: its window crossing, or its age's next minute (a trace's story ages)."""
+    """When the verdict is judged again: its window crossing, or for a run judged by its trace its age's next minute
+    (the trace's story ages); infinite when only a change to the run or a new triage can change it."""
     scope: str | None
     basis: TriageResult | None
     """The triage whose context judged the run (a new triage re-judges it when it may judge it differently)."""
@@ -366,7 +368,8 @@ class RunsScreen(PaneScreen):
             if entry is not None and current and now_ts < entry.valid_until:
                 continue  # a stale expiry: the row was rebuilt since
             fresh = self._row_for(run, now, scope_name)
-            heappush(expiry, (fresh.valid_until, run_id))
+            if fresh.valid_until != math.inf:
+                heappush(expiry, (fresh.valid_until, run_id))
             if entry is not None and _same_row(entry.row, fresh.row):
                 # The verdict holds and the age ticks by itself: the row, its place and the table stay as they are.
                 fresh.row = entry.row
@@ -383,7 +386,7 @@ class RunsScreen(PaneScreen):
             changed = True
         if len(expiry) > 4 * len(known) + 64:
             # Rebuilt rows leave their old due times behind: drop them now and then.
-            self._expiry = [(entry.valid_until, run_id) for run_id, entry in known.items()]
+            self._expiry = [(e.valid_until, run_id) for run_id, e in known.items() if e.valid_until != math.inf]
             heapify(self._expiry)
         if len(ordered) != len(runs):
             for gone in ordered.keys() - runs.keys():
@@ -427,16 +430,22 @@ class RunsScreen(PaneScreen):
         return assess(run, now, self.session.settings.thresholds)
 
     def _row_for(self, run: Run, now: datetime, scope: str | None) -> _RowEntry:
+        triaged = self.session.triaged
         verdict = self._verdict(run, now)
         stuck = verdict.stuck
         now_ts = now.timestamp()
         seconds = verdict.age.total_seconds()
         # Whole milliseconds: the same moment judged twice must give the same row (and the same place in order).
         since = round(now_ts - seconds, 3)
-        # Judged again when its time in status crosses its window, and each minute (after its first) as it ages.
-        valid_until = now_ts + seconds_until_change(seconds) if seconds >= 60 else since + 60
+        # Judged again when its time in status crosses its window; a run judged by its trace also each minute (after
+        # its first) as it ages, as the trace's story does. The verdict of any other run holds until then.
+        valid_until = math.inf
+        if triaged is not None and triaged.scene.follows(run) is not None:
+            valid_until = now_ts + seconds_until_change(seconds) if seconds >= 60 else since + 60
         if verdict.window is not None and not stuck and since + verdict.window.total_seconds() > now_ts:
             valid_until = min(valid_until, since + verdict.window.total_seconds())
+        if run.delayed_until is not None and run.delayed_until.timestamp() > now_ts:
+            valid_until = min(valid_until, run.delayed_until.timestamp())  # a delay's end restarts a QUEUED run's age
         flag = Cell("STUCK", "error") if stuck else (Cell("slow", "warning") if verdict.state is State.SLOW else "")
         row = Row(
             run.id,

@@ -25,10 +25,14 @@ class KeyFooter(Footer):
         which are enabled."""
         app = self.app
         palette = app.COMMAND_PALETTE_BINDING if self.show_command_palette and app.ENABLE_COMMAND_PALETTE else None
-        return self._bindings_ready, palette, tuple(
-            (key, binding, app.get_key_display(binding), enabled, tooltip)
-            for key, (_, binding, enabled, tooltip) in self.screen.active_bindings.items()
-            if binding.show or key == palette
+        return (
+            self._bindings_ready,
+            palette,
+            tuple(
+                (key, binding, app.get_key_display(binding), enabled, tooltip)
+                for key, (_, binding, enabled, tooltip) in self.screen.active_bindings.items()
+                if binding.show or key == palette
+            ),
         )
 
     async def recompose(self) -> None:

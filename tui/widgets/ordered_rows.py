@@ -55,4 +55,3 @@ class OrderedRows:
     def rows(self, *, reverse: bool = False) -> list[Row]:
         """The rows in order (a new list each time, so the caller may keep it)."""
         return self._rows[::-1] if reverse else list(self._rows)
-
