@@ -43,9 +43,9 @@ HEALTH_TONE = {
 PROBLEMS = frozenset({QueueHealth.PAUSED, QueueHealth.STALLED, QueueHealth.AT_CAP})
 
 QueueView = tuple[Queue, QueueHealth, QueueMetrics | None]
-SORTS: tuple[tuple[str, Callable[[QueueView], Any]], ...] = (
+SORTS: tuple[tuple[str, Callable[[QueueView], tuple[Any, ...]]], ...] = (
     ("health", lambda v: (HEALTH_SEVERITY[v[1]], -v[0].queued, v[0].name)),
-    ("name", lambda v: v[0].name),
+    ("name", lambda v: (v[0].name,)),
     ("type", lambda v: (v[0].type.value, v[0].name)),
     ("queued", lambda v: (-v[0].queued, v[0].name)),
     ("running", lambda v: (-v[0].running, v[0].name)),

@@ -71,6 +71,11 @@ STATUS_TONE = {
     RunStatus.TIMED_OUT: "error",
 }
 
+STUCK_FLAG, SLOW_FLAG = Cell("STUCK", "error"), Cell("slow", "warning")
+STATUS_CELLS = {status: Cell(status.value, STATUS_TONE.get(status, "muted")) for status in RunStatus}
+STUCK_STATUS = {status: Cell(status.value, "error") for status in RunStatus}
+"""The cells every row shares, built once: a refresh builds only each changed row's age."""
+
 
 @dataclass(slots=True)
 class _RowEntry:
@@ -446,14 +451,14 @@ class RunsScreen(PaneScreen):
             valid_until = min(valid_until, since + verdict.window.total_seconds())
         if run.delayed_until is not None and run.delayed_until.timestamp() > now_ts:
             valid_until = min(valid_until, run.delayed_until.timestamp())  # a delay's end restarts a QUEUED run's age
-        flag = Cell("STUCK", "error") if stuck else (Cell("slow", "warning") if verdict.state is State.SLOW else "")
+        flag = STUCK_FLAG if stuck else (SLOW_FLAG if verdict.state is State.SLOW else "")
         row = Row(
             run.id,
             (
                 flag,
                 run.id,
                 run.task_identifier,
-                Cell(run.status.value, "error" if stuck else STATUS_TONE.get(run.status, "muted")),
+                (STUCK_STATUS if stuck else STATUS_CELLS)[run.status],
                 Cell(short_duration(seconds), "error" if stuck else "", since=since),
                 *((run.queue or scope,) if scope else ()),
                 run.version or "—",

@@ -110,6 +110,8 @@ class FastTable(ScrollView, can_focus=True):
         self._near_end_at = -1
         self._sorted: tuple[str, bool] | None = None
         self.render_count = 0
+        self._frame: tuple[Style, int] | None = None
+        """While a frame is drawn: the base style and the content width every line of it uses."""
         """Rows rendered from scratch (not from the cache); the benchmark reads it."""
 
     # ----- data -----------------------------------------------------------------------------------------
@@ -382,8 +384,9 @@ class FastTable(ScrollView, can_focus=True):
     def _gutter(self) -> int:
         return 2 if self.show_marks else 1
 
-    def _ensure_layout(self) -> None:
-        width = self.scrollable_content_region.width
+    def _ensure_layout(self, width: int | None = None) -> None:
+        if width is None:
+            width = self.scrollable_content_region.width
         if width == self._layout_width:
             return
         self._layout_width = width
@@ -401,10 +404,17 @@ class FastTable(ScrollView, can_focus=True):
         self._ensure_layout()
         return [self._columns[index].key for index, _ in self._layout]
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The base style and the width once a frame, not once a line: each walks the DOM.
+        self._frame = (self.rich_style, self.scrollable_content_region.width)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
     def render_line(self, y: int) -> Strip:
-        self._ensure_layout()
-        width = self.scrollable_content_region.width
-        base = self.rich_style
+        base, width = self._frame or (self.rich_style, self.scrollable_content_region.width)
+        self._ensure_layout(width)
         if y == 0:
             return self._render_header(width, base)
         index = round(self.scroll_y) + y - 1
