@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 from textual.geometry import Region
+from textual.strip import Strip
 
 from tests.app.screen_text import screen_lines
 from tui.widgets.table import Cell, Column, FastTable, Row, fit
@@ -192,3 +193,28 @@ async def test_a_live_age_ticks_by_the_clock_and_repaints_only_its_line_when_it_
         repainted.clear()
         table.refresh_live()
         assert repainted == [1, 2]
+
+
+async def test_rows_listed_or_dropped_off_screen_repaint_nothing_and_a_shift_repaints_its_lines() -> None:
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        data = rows(1000)
+        table.set_rows(data)
+        await pilot.pause()
+        drawn: list[int] = []
+        original = table.render_line
+
+        def render_line(y: int) -> Strip:
+            drawn.append(y)
+            return original(y)
+
+        table.render_line = render_line  # type: ignore[method-assign]
+        # A run listed 500 rows down and another gone from the end: the view shows what it showed.
+        table.set_rows([*data[:500], Row("new", ("n", "new", "", "")), *data[500:999]])
+        await pilot.pause()
+        assert drawn == []
+        # The second row leaves: every line from there on shows another row, the header and first row do not.
+        table.set_rows([data[0], *data[2:500]])
+        await pilot.pause()
+        assert sorted(set(drawn)) == list(range(2, 12))
+        assert [line.split()[0] for line in screen_lines(pilot.app)[1:4]] == ["▸id0", "id2", "id3"]

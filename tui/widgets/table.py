@@ -21,6 +21,9 @@ from tui.widgets.table_model import TONES, Align, Cell, CellValue, Column, Row, 
 
 __all__ = ["TONES", "Align", "Cell", "CellValue", "Column", "FastTable", "Row", "fit"]
 
+Shown = tuple[int, int, list[Row]]
+"""What a table's lines show: its scroll position, its cursor's index and the rows in view."""
+
 
 class FastTable(ScrollView, can_focus=True):
     """Only visible lines render; rows reconcile by key so the cursor and scroll stay on the same row."""
@@ -172,6 +175,7 @@ class FastTable(ScrollView, can_focus=True):
         (only their order may have moved): the reconcile then skips comparing the rows that did not change."""
         old_key = self.cursor_key
         old_screen_line = self._cursor - round(self.scroll_y)
+        shown = self._shown()
         rows = list(rows)
         all_keys = [row.key for row in rows]
         strips, search = self._strips, self._search
@@ -221,7 +225,7 @@ class FastTable(ScrollView, can_focus=True):
         if self._keys == old_keys:
             self._refresh_keys(changed)
             return
-        self._restore_cursor(old_key, old_screen_line)
+        self._restore_cursor(old_key, old_screen_line, shown)
 
     def set_filter(self, text: str) -> None:
         """Case-insensitive substring filter over all cells; a leading `!` keeps rows that do not match."""
@@ -270,7 +274,12 @@ class FastTable(ScrollView, can_focus=True):
             rows = [row for row in self._all if (needle in self._search_text(row)) != invert]
             self._keys = [row.key for row in rows]
         self._rows = rows
-        self.virtual_size = Size(self.scrollable_content_region.width, len(rows) + 1)
+        size = Size(self.scrollable_content_region.width, len(rows) + 1)
+        if size != self.virtual_size:
+            # A new length changes the scrollbar, not the lines in view: a layout pass, no repaint of every line
+            # (the caller repaints the lines that show something else).
+            self.set_reactive(FastTable.virtual_size, size)
+            self.refresh(repaint=False, layout=True)
 
     def _search_text(self, row: Row) -> str:
         text = self._search.get(row.key)
@@ -278,7 +287,13 @@ class FastTable(ScrollView, can_focus=True):
             text = self._search[row.key] = " ".join(cell_text(cell) for cell in row.cells).lower()
         return text
 
-    def _restore_cursor(self, key: str | None, screen_line: int) -> None:
+    def _shown(self) -> Shown:
+        """What the lines show now: the scroll position, the cursor's index and the rows in view."""
+        top = round(self.scroll_y)
+        return top, self._cursor, self._rows[top : top + self.size.height]
+
+    def _restore_cursor(self, key: str | None, screen_line: int, shown: Shown | None = None) -> None:
+        """Put the cursor back on `key`; repaint what no longer shows as it did (`shown`: what did; all without)."""
         index = self._find(key) if key is not None else None
         if index is None:
             index = min(self._cursor, max(0, len(self._rows) - 1))
@@ -286,7 +301,19 @@ class FastTable(ScrollView, can_focus=True):
         # Keep the cursor row on the same screen line, so rows arriving above it do not shift the view.
         self._scroll_line(index - max(0, screen_line))
         self._scroll_cursor_into_view()
-        self.refresh()
+        top, cursor, rows = self._shown()
+        if shown is None or shown[0] != top or not rows or not shown[2]:
+            self.refresh()  # a scroll repaints the view anyway; an empty table shows its message
+        else:
+            # Rows changed off screen (a new run listed 5,000 rows down) send the terminal nothing.
+            before = shown[2]
+            for line in range(max(len(before), len(rows))):
+                if line >= len(before) or line >= len(rows) or before[line] is not rows[line]:
+                    self.refresh_line(top + line + 1)
+            if shown[1] != cursor:
+                self._cursor_strip = None
+                self.refresh_line(shown[1] + 1)
+                self.refresh_line(cursor + 1)
         self.post_message(self.CursorMoved(self, self.cursor_key, self._cursor))
 
     def _refresh_keys(self, keys: Iterable[str]) -> None:
@@ -485,14 +512,24 @@ class FastTable(ScrollView, can_focus=True):
         if self.show_marks:
             gutter += "●" if row.key in self.marked else " "
         segments = [Segment(gutter, row_style + self._style("mark"))]
+        plain: list[str] = []
+        """Untoned cells and their spacers run together as one segment: each segment costs every frame."""
         cells = row.cells
         for index, column_width in self._layout:
             value = cells[index] if index < len(cells) else ""
             text, tone = self._text(value), value.tone if isinstance(value, Cell) else ""
-            style = row_style + self._style(tone) if tone else row_style
-            if cursor and tone:
-                style += self._style("cursor")
             column = self._columns[index]
-            segments.append(Segment(fit(clean(text), column_width, column.align, column.cut_middle), style))
-            segments.append(Segment(" ", row_style))
+            text = fit(clean(text), column_width, column.align, column.cut_middle)
+            if not tone:
+                plain += (text, " ")
+                continue
+            if plain:
+                segments.append(Segment("".join(plain), row_style))
+            style = row_style + self._style(tone)
+            if cursor:
+                style += self._style("cursor")
+            segments.append(Segment(text, style))
+            plain = [" "]
+        if plain:
+            segments.append(Segment("".join(plain), row_style))
         return Strip(segments).adjust_cell_length(width, row_style)
