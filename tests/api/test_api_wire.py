@@ -11,6 +11,7 @@ from api_support import load
 from tui.api import wire
 from tui.api.errors import InvalidResponse
 from tui.model import (
+    LEGACY_STATUS_ALIASES,
     BulkActionStatus,
     BulkActionType,
     QueueType,
@@ -314,3 +315,22 @@ def test_error_messages_sanitise_server_strings() -> None:
     with pytest.raises(InvalidResponse) as caught:
         wire.parse_run_page(body)
     assert "\x1b" not in str(caught.value) and len(str(caught.value)) < 120
+
+
+def test_values_read_before_are_read_again_the_same_and_an_alias_stays_with_its_caller() -> None:
+    """The reader remembers times and enum values it has read: a second read gives the same answer, a bad value
+    still names its field, and a legacy alias one caller accepts is not accepted by another."""
+    from tui.api.reader import Obj
+
+    first = Obj({"at": "2026-11-28T08:00:00.000Z", "status": "EXECUTING"}, "run")
+    assert first.when("at") == datetime(2026, 11, 28, 8, tzinfo=UTC) == first.when("at")
+    legacy = next(iter(LEGACY_STATUS_ALIASES))
+    aliased = Obj({"status": legacy}, "run")
+    assert aliased.choice("status", RunStatus, LEGACY_STATUS_ALIASES) is LEGACY_STATUS_ALIASES[legacy]
+    with pytest.raises(InvalidResponse, match=r"^run\.status: unknown value"):
+        aliased.choice("status", RunStatus)
+    assert first.choice("status", RunStatus) is RunStatus.EXECUTING is first.choice("status", RunStatus)
+    with pytest.raises(InvalidResponse, match=r"^run\.at: expected ISO date-time"):
+        Obj({"at": "2026-11-28T08:00:00.000Zz"}, "run").when("at")
+    with pytest.raises(InvalidResponse, match=r"^run\.at: expected string, got array"):
+        Obj({"at": ["2026-11-28T08:00:00.000Z"]}, "run").when("at")

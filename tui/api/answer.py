@@ -107,15 +107,16 @@ def decode_json(content: bytes, status: int) -> Any:
 
 
 def _deeper_than(data: Any, limit: int) -> bool:
-    # A walk with an explicit stack: this very check must not recurse.
-    stack: list[tuple[Any, int]] = [(data, 1)] if isinstance(data, dict | list) else []
-    while stack:
-        value, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = value.values() if isinstance(value, dict) else value
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+    # Level by level, without recursion (this very check must not recurse) and without a tuple per value.
+    level = [data] if isinstance(data, dict | list) else []
+    for _ in range(limit):
+        if not level:
+            return False
+        below: list[Any] = []
+        for value in level:
+            below += [c for c in (value.values() if value.__class__ is dict else value) if isinstance(c, dict | list)]
+        level = below
+    return bool(level)
 
 
 def header_number(headers: httpx.Headers, name: str) -> float | None:

@@ -17,6 +17,10 @@ T = TypeVar("T")
 N = TypeVar("N", int, float)
 
 _MISSING: Any = object()
+MAX_EXACT = 2**53
+"""The largest whole number a float holds exactly: a larger integer takes the careful path."""
+_CHOICES: dict[tuple[type[Enum], str], Enum] = {}
+"""Enum values already read, by their text (a string an enum knows maps to one member, aliases included)."""
 
 
 def type_name(value: object) -> str:
@@ -86,7 +90,15 @@ def as_str(value: object, path: str) -> str:
     return value
 
 
+_DATES: dict[str, datetime] = {}
+"""Times already read, by their text: a poll re-reads the same runs' times, and parsing them is a third of a page."""
+DATES_KEPT = 50_000
+
+
 def as_datetime(value: object, path: str) -> datetime:
+    known = _DATES.get(value) if value.__class__ is str else None
+    if known is not None:
+        return known
     text = as_str(value, path)
     try:
         parsed = datetime.fromisoformat(text)
@@ -97,6 +109,9 @@ def as_datetime(value: object, path: str) -> datetime:
         parsed.astimezone(UTC)  # an offset that pushes it past year 1..9999 would fail later, in display code
     except OverflowError:
         raise InvalidResponse(f"{path}: date-time out of range, got {shown(text)}") from None
+    if len(_DATES) >= DATES_KEPT:
+        _DATES.clear()
+    _DATES[text] = parsed
     return parsed
 
 
@@ -137,19 +152,29 @@ class Obj:
             raise InvalidResponse(f"{self.at(key)}: missing")
         return value
 
+    # The getters take the common case first and name the field's path only for an error: building every
+    # field's path costs more than reading the field.
+
     def text(self, key: str) -> str:
+        value = self._data.get(key)
+        if value.__class__ is str:
+            return value
         return as_str(self._required(key), self.at(key))
 
     def opt_text(self, key: str) -> str | None:
         value = self._data.get(key)
-        return None if value is None else as_str(value, self.at(key))
+        if value is None or value.__class__ is str:
+            return value
+        return as_str(value, self.at(key))
 
     def integer(self, key: str) -> int:
         return as_int(self._required(key), self.at(key))
 
     def opt_integer(self, key: str) -> int | None:
         value = self._data.get(key)
-        return None if value is None else as_int(value, self.at(key))
+        if value is None or value.__class__ is int:
+            return value
+        return as_int(value, self.at(key))
 
     def count(self, key: str) -> int:
         """A whole number that cannot be negative (a count, a limit, an interval)."""
@@ -171,6 +196,10 @@ class Obj:
         value = self._data.get(key)
         if value is None and default is not None:
             return default
+        if value.__class__ is float and math.isfinite(value):
+            return value
+        if value.__class__ is int and -MAX_EXACT <= value <= MAX_EXACT:
+            return float(value)
         return as_float(self._required(key), self.at(key))
 
     def opt_number(self, key: str) -> float | None:
@@ -181,20 +210,34 @@ class Obj:
         value = self._data.get(key)
         if value is None and default is not None:
             return default
+        if value is True or value is False:
+            return value
         value = self._required(key)
         if not isinstance(value, bool):
             raise wrong(self.at(key), "boolean", value)
         return value
 
     def when(self, key: str) -> datetime:
-        return as_datetime(self._required(key), self.at(key))
+        value = self._data.get(key)
+        known = _DATES.get(value) if value.__class__ is str else None
+        return known if known is not None else as_datetime(self._required(key), self.at(key))
 
     def opt_when(self, key: str) -> datetime | None:
         value = self._data.get(key)
-        return None if value is None else as_datetime(value, self.at(key))
+        if value is None:
+            return None
+        known = _DATES.get(value) if value.__class__ is str else None
+        return known if known is not None else as_datetime(value, self.at(key))
 
     def choice(self, key: str, enum: type[E], aliases: Mapping[str, E] | None = None) -> E:
-        return as_enum(self._required(key), self.at(key), enum, aliases)
+        value = self._data.get(key)
+        known = _CHOICES.get((enum, value)) if value.__class__ is str else None
+        if known is not None:
+            return known  # type: ignore[return-value]
+        chosen = as_enum(self._required(key), self.at(key), enum, aliases)
+        if chosen.value == value:  # a member by its own value (what an alias maps to depends on the caller)
+            _CHOICES[(enum, value)] = chosen
+        return chosen
 
     def child(self, key: str) -> Obj:
         return Obj(self._required(key), self.at(key))
@@ -225,6 +268,9 @@ class Obj:
             yield Obj(item, path)
 
     def texts(self, key: str) -> tuple[str, ...]:
+        value = self._data.get(key)
+        if value.__class__ is list and all(item.__class__ is str for item in value):
+            return tuple(value)
         return tuple(as_str(item, path) for path, item in self.array(key))
 
     def integers(self, key: str, *, required: bool = False) -> tuple[int, ...]:
