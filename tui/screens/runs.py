@@ -183,13 +183,14 @@ class RunsScreen(PaneScreen):
         """Runs stored since the last render whose row may differ (new, or changed as `_same` sees it)."""
         self._expiry: list[tuple[float, str]] = []
         """A heap of (valid_until, run id): when a row's verdict is due to be judged again."""
+        self.search_bar = SearchBar(id="search-bar")
         self._basis: tuple[str | None, TriageResult | None] = (None, None)
         """The scope and triage the rows were judged with: a new one re-judges what it may judge differently."""
 
     def compose(self) -> Iterator[Widget]:
         for widget in super().compose():
             if widget is self.table:
-                yield SearchBar(id="search-bar")
+                yield self.search_bar
             yield widget
 
     def reset(self) -> None:
@@ -494,8 +495,7 @@ class RunsScreen(PaneScreen):
 
     def update_bars(self) -> None:
         super().update_bars()
-        for bar in self.query(SearchBar):
-            bar.words = search_words(self.search)
+        self.search_bar.words = search_words(self.search)
         if self.session.paused:
             self.table.refresh_live()  # no poll renders the rows while paused: the second's tick moves their ages
 
