@@ -105,7 +105,7 @@ async def test_ages_keep_ticking_on_screen_while_polling_is_paused() -> None:
         await wait_for(r.pilot, lambda: "35 s" in next(ln for ln in screen_lines(r.app) if run.friendly in ln), 3)
 
 
-@pytest.mark.parametrize("scenario", ["incident", "entity-offline", "worker-crashed"])
+@pytest.mark.parametrize("scenario", ["incident", "worker-crashed"])
 async def test_as_the_clock_runs_the_rows_judged_again_agree_with_judging_all(scenario: str) -> None:
     """Between polls, only runs judged by their trace are judged again each minute (the rest at their window's
     crossing): at each step the pane shows exactly what judging every run anew shows."""
