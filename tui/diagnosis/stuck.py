@@ -70,13 +70,22 @@ class Flow(StrEnum):
 
 def window_for(status: RunStatus, th: Thresholds) -> timedelta | None:
     """How long a run may sit in this status before it can count as stuck (None: no window applies)."""
-    if status in (RunStatus.QUEUED, RunStatus.DEQUEUED):
-        return timedelta(seconds=th.dequeued_seconds)
-    if status is RunStatus.EXECUTING:
-        return timedelta(seconds=th.executing_seconds)
-    if status is RunStatus.WAITING:
-        return timedelta(seconds=th.waitpoint_seconds)
-    return None
+    global _windows
+    if th is not _windows[0]:
+        # Asked once per run judged: the windows of the latest thresholds are kept.
+        _windows = (
+            th,
+            {
+                RunStatus.QUEUED: timedelta(seconds=th.dequeued_seconds),
+                RunStatus.DEQUEUED: timedelta(seconds=th.dequeued_seconds),
+                RunStatus.EXECUTING: timedelta(seconds=th.executing_seconds),
+                RunStatus.WAITING: timedelta(seconds=th.waitpoint_seconds),
+            },
+        )
+    return _windows[1].get(status)
+
+
+_windows: tuple[Thresholds | None, dict[RunStatus, timedelta]] = (None, {})
 
 
 def queue_flow(

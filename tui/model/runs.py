@@ -143,4 +143,8 @@ def time_in_status(run: Run, now: datetime) -> timedelta:
         since = max(run.started_at, run.updated_at)
     else:
         since = run.updated_at
-    return max(timedelta(0), now - since)
+    age = now - since
+    return age if age > _NONE else _NONE
+
+
+_NONE = timedelta(0)

@@ -472,6 +472,7 @@ class FastTable(ScrollView, can_focus=True):
     def refresh_live(self) -> None:
         """Repaint the visible lines whose live ages read differently now (the rest are drawn when scrolled to)."""
         top = round(self.scroll_y)
+        width = self.scrollable_content_region.width
         for index in range(top, min(len(self._rows), top + self.size.height)):
             row = self._rows[index]
             cached = self._cursor_strip if index == self._cursor else None
@@ -481,11 +482,11 @@ class FastTable(ScrollView, can_focus=True):
                 drawn = found[1] if found is not None else None
             # No cached line (a resize or a style change dropped them): what the terminal shows is unknown.
             if drawn is None or drawn != self._live_text(row):
-                self._refresh_live_cells(row, index)
+                self._refresh_live_cells(row, index, width)
 
-    def _refresh_live_cells(self, row: Row, index: int) -> None:
+    def _refresh_live_cells(self, row: Row, index: int, width: int) -> None:
         """Repaint only the live cells of the row's line: a terminal is sent the few cells that moved."""
-        self._ensure_layout()
+        self._ensure_layout(width)
         x = self._gutter
         y = index + 1 - self.scroll_offset.y
         for column, width in self._layout:
