@@ -8,6 +8,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from itertools import compress
 from typing import Any
 
 import httpx
@@ -106,15 +107,20 @@ def decode_json(content: bytes, status: int) -> Any:
     return data
 
 
+_CONTAINERS = frozenset({dict, list})
+
+
 def _deeper_than(data: Any, limit: int) -> bool:
-    # Level by level, without recursion (this very check must not recurse) and without a tuple per value.
-    level = [data] if isinstance(data, dict | list) else []
+    # Level by level, without recursion (this very check must not recurse), and picking each level's containers
+    # out of the one above in C (compress over their types): a page of 100 runs holds some 300 of them.
+    level = [data] if type(data) in _CONTAINERS else []
     for _ in range(limit):
         if not level:
             return False
         below: list[Any] = []
         for value in level:
-            below += [c for c in (value.values() if value.__class__ is dict else value) if isinstance(c, dict | list)]
+            children = list(value.values()) if type(value) is dict else value
+            below.extend(compress(children, map(_CONTAINERS.__contains__, map(type, children))))
         level = below
     return bool(level)
 
