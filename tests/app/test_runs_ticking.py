@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from tests.app.actions_sim import Rig, rig
-from tests.app.harness import wait_for
+from tests.app.harness import polled, wait_for
 from tests.app.screen_text import screen_lines
 from tests.simclient import seed_run
+from tui.screens import runs as runs_module
 from tui.screens.runs import RunsScreen
 from tui.sim.state import Plan
 
@@ -155,4 +156,34 @@ async def test_a_run_whose_trace_goes_quiet_turns_stuck_between_polls() -> None:
             engine.advance(60.0)
             screen.render_rows()
             assert shown(screen) == judged_anew(screen)
+        assert cells(screen, run.friendly)[0] == "STUCK"
+
+
+async def test_a_calm_pane_looks_only_at_what_changed_and_asks_for_a_triage_once_a_run_is_overdue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No run overdue: a poll judges only the runs it stored anew (not every run held, every poll); the first
+    run to cross its window by age alone, with nothing re-read, brings a triage."""
+    async with rig("blank") as r:
+        engine: Any = r.engine
+        session = r.app.session
+        assert session is not None
+        for _ in range(30):
+            seed_run(r.engine, "send-email", "QUEUED", minutes=0.5, created=0.5)
+        screen, run = await young_run_listed(r)
+        await wait_for(r.pilot, lambda: screen.table.total_count == 31)
+        judged: list[str] = []
+        original = runs_module.assess
+
+        def counted(run: Any, *args: Any, **kwargs: Any) -> Any:
+            judged.append(run.id)
+            return original(run, *args, **kwargs)
+
+        monkeypatch.setattr(runs_module, "assess", counted)
+        polls = screen._ticks
+        await wait_for(r.pilot, polled(screen, lambda: screen._ticks >= polls + 2))
+        assert len(judged) < 31 and session.triaged is None  # nothing overdue: not every run judged again
+        window = session.settings.thresholds.dequeued_seconds
+        engine.advance(window)  # every run is now past its window, and none of them changed
+        await wait_for(r.pilot, polled(screen, lambda: session.triaged is not None), timeout=10)
         assert cells(screen, run.friendly)[0] == "STUCK"

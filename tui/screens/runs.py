@@ -180,6 +180,10 @@ class RunsScreen(PaneScreen):
         self._seq: dict[str, int] = {}
         self._listed = 0
         self._dirty: set[str] = set()
+        self._unchecked: set[str] = set()
+        """Runs stored since `_ask_for_triage` last looked whether any is overdue (new, or changed)."""
+        self._calm_until = -math.inf
+        """Until when no run looked at is overdue by age alone (the earliest window crossing among them)."""
         """Runs stored since the last render whose row may differ (new, or changed as `_same` sees it)."""
         self._expiry: list[tuple[float, str]] = []
         """A heap of (valid_until, run id): when a row's verdict is due to be judged again."""
@@ -197,6 +201,7 @@ class RunsScreen(PaneScreen):
         self._runs, self._head, self._stuck, self._more, self._rows = {}, None, None, [], {}
         self._order, self._ordered, self._stuck_count, self._seq = [], OrderedRows(), 0, {}
         self._dirty, self._expiry, self._basis = set(), [], (None, None)
+        self._unchecked, self._calm_until = set(), -math.inf
         self.table.set_rows([])
 
     def on_screen_resume(self) -> None:
@@ -279,6 +284,7 @@ class RunsScreen(PaneScreen):
         self._runs[run.id] = run
         if known is None or not _same(known, run):
             self._dirty.add(run.id)
+            self._unchecked.add(run.id)
 
     async def poll(self, *, full: bool) -> None:
         changed = False
@@ -314,9 +320,26 @@ class RunsScreen(PaneScreen):
         if triaged is not None and time.monotonic() - triaged.finished < TRIAGE_EVERY_SECONDS:
             return
         now = self.session.clock()
+        now_ts = now.timestamp()
         th = self.session.settings.thresholds
-        if any(assess(run, now, th).state is not State.OK for run in self._runs.values()):
-            self.run_worker(self._triage(), group="runs-triage", exclusive=True, exit_on_error=False)
+        # Only the runs stored since the last look, while none of the others can have crossed its window yet: a
+        # healthy pane of 10,000 runs is not judged again on every poll.
+        calm = self._calm_until > now_ts
+        ids = self._unchecked if calm else self._runs.keys()
+        earliest = self._calm_until if calm else math.inf
+        self._unchecked = set()
+        for run_id in ids:
+            run = self._runs.get(run_id)
+            if run is None:
+                continue
+            verdict = assess(run, now, th)
+            if verdict.state is not State.OK:
+                self._calm_until = -math.inf  # look at every run again next time
+                self.run_worker(self._triage(), group="runs-triage", exclusive=True, exit_on_error=False)
+                return
+            if verdict.window is not None:
+                earliest = min(earliest, now_ts + (verdict.window - verdict.age).total_seconds())
+        self._calm_until = earliest
 
     async def _triage(self) -> None:
         await self.session.triage(max_age=TRIAGE_EVERY_SECONDS)
