@@ -66,18 +66,26 @@ def judged_anew(screen: RunsScreen) -> list[tuple[str, ...]]:
     return [(entry.row.key, *(screen.table._text(cell) for cell in entry.row.cells)) for entry in fresh]
 
 
+async def triaged_pane(r: Rig, listed: int) -> RunsScreen:
+    """The runs pane with more than `listed` runs, polling paused, its rows judged with a fresh triage."""
+    session = r.app.session
+    assert session is not None
+    await r.pilot.press("2")
+    await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.table.total_count > listed)
+    screen = r.app.screen
+    assert isinstance(screen, RunsScreen)
+    session.paused = True
+    await session.triage()
+    screen.render_rows()
+    return screen
+
+
 async def test_a_new_triage_re_judges_only_what_it_may_judge_differently_and_agrees_with_judging_all() -> None:
     async with rig("queue-paused") as r:
         engine: Any = r.engine
         session = r.app.session
         assert session is not None
-        await r.pilot.press("2")
-        await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.table.total_count > 30)
-        screen = r.app.screen
-        assert isinstance(screen, RunsScreen)
-        session.paused = True
-        await session.triage()
-        screen.render_rows()
+        screen = await triaged_pane(r, 30)
         before = shown(screen)
         # Someone resumes the paused queue: its flow changes, the rest of the world does not.
         engine.pause_queue(engine.queues["task/process-video"], False)
@@ -112,15 +120,7 @@ async def test_as_the_clock_runs_the_rows_judged_again_agree_with_judging_all(sc
     crossing): at each step the pane shows exactly what judging every run anew shows."""
     async with rig(scenario) as r:
         engine: Any = r.engine
-        session = r.app.session
-        assert session is not None
-        await r.pilot.press("2")
-        await wait_for(r.pilot, lambda: isinstance(r.app.screen, RunsScreen) and r.app.screen.table.total_count > 20)
-        screen = r.app.screen
-        assert isinstance(screen, RunsScreen)
-        session.paused = True
-        await session.triage()
-        screen.render_rows()
+        screen = await triaged_pane(r, 20)
         judged: list[str] = []
         original = screen._row_for
         screen._row_for = lambda run, now, scope: (judged.append(run.id), original(run, now, scope))[1]  # type: ignore[method-assign]
