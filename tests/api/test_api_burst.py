@@ -10,7 +10,10 @@ import pytest
 from api_support import FakeServer, FakeTime, load
 
 from tui.api.budget import BURST_IN_FLIGHT, RequestBudget
+from tui.api.client import ClientStats
+from tui.api.transport import ConnectionState
 from tui.model import QueueType
+from tui.screens.bar import rate_label
 
 QUEUE_BODY = load("queues_list")["data"][0]
 
@@ -32,7 +35,28 @@ async def test_burst_skips_the_sustained_rate_and_still_counts(clock: FakeTime) 
         await send(bucket, 40)
     assert clock.sleeps == [] and tally.requests == 40
     assert bucket.measured_rate() == pytest.approx(4.0)  # 40 requests in the 10 s window
+    assert bucket.measured_burst_rate() == pytest.approx(4.0)
     assert not bucket.bursting
+
+
+async def test_the_top_bar_counts_a_burst_apart_from_the_paced_rate(clock: FakeTime) -> None:
+    """A triage's burst goes past the sustained budget by design: the bar must not read as the budget overrun."""
+    bucket = budget(clock)
+    await send(bucket, 4)
+    async with bucket.burst():
+        await send(bucket, 30)
+    stats = ClientStats(
+        ConnectionState.CONNECTED,
+        bucket.measured_rate(),
+        2.0,
+        None,
+        None,
+        None,
+        burst_per_second=bucket.measured_burst_rate(),
+    )
+    assert rate_label(stats) == "0.4/2.0 req/s + 3.0 burst"
+    clock.now += 11  # the window moves past both
+    assert bucket.measured_burst_rate() == 0
 
 
 async def test_outside_a_scope_pacing_is_unchanged(clock: FakeTime) -> None:

@@ -35,6 +35,7 @@ def host(run: str, *, refresh: float = 0.05) -> DetailHost:
     client = world.sim.client(admin=False, sleep=no_wait)
     # The measured request rate depends on how fast this machine ran the reads: pin it for the picture.
     client._budget.measured_rate = lambda: 0.0  # type: ignore[method-assign]
+    client._budget.measured_burst_rate = lambda: 0.0  # type: ignore[method-assign]
     return DetailHost(client, world.id(run), refresh=refresh)
 
 
@@ -79,6 +80,7 @@ class _SimHost(App[None]):
         )
         # The measured request rate depends on how fast this machine ran the reads: pin it for the picture.
         self.client._budget.measured_rate = lambda: 0.0  # type: ignore[method-assign]
+        self.client._budget.measured_burst_rate = lambda: 0.0  # type: ignore[method-assign]
 
     def sim_now(self) -> datetime:
         now: datetime = self.sim_app.state.sim.engine.now

@@ -58,6 +58,8 @@ class RequestBudget:
         self._stamp = clock()
         self._lock = asyncio.Lock()
         self._sent: deque[float] = deque()
+        self._burst_sent: deque[float] = deque()
+        """When each request of a burst scope was sent (also in `_sent`): the rate the budget did not pace."""
         # One variable per budget, so a burst on one profile's client never speeds up another's.
         self._scopes: ContextVar[tuple[BurstTally, ...]] = ContextVar(f"burst-{id(self)}", default=())
         self._burst_slots = asyncio.Semaphore(BURST_IN_FLIGHT)
@@ -113,6 +115,7 @@ class RequestBudget:
             if self._headroom_low():
                 await self._take_token()
             self._sent.append(self._clock())
+            self._burst_sent.append(self._sent[-1])
             for tally in scopes:
                 tally.requests += 1
             self._burst_in_flight += 1
@@ -166,6 +169,13 @@ class RequestBudget:
         while self._sent and self._sent[0] < cutoff:
             self._sent.popleft()
         return len(self._sent) / self._window
+
+    def measured_burst_rate(self) -> float:
+        """The part of `measured_rate` sent inside burst scopes, which skip the sustained rate (a triage)."""
+        cutoff = self._clock() - self._window
+        while self._burst_sent and self._burst_sent[0] < cutoff:
+            self._burst_sent.popleft()
+        return len(self._burst_sent) / self._window
 
 
 class _BurstScope:

@@ -98,6 +98,8 @@ class ClientStats:
     ratelimit_limit: int | None
     slowed_down: bool = False
     """True while the server's rate-limit bucket is under 20%: polling screens should poll less often."""
+    burst_per_second: float = 0.0
+    """The part of `requests_per_second` a burst sent (a triage), outside the sustained budget."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +236,7 @@ class EngineClient:
             ratelimit_remaining=self._budget.remaining,
             ratelimit_limit=self._budget.limit,
             slowed_down=self._budget.slowed,
+            burst_per_second=self._budget.measured_burst_rate(),
         )
 
     # plumbing -----------------------------------------------------------------------------------------

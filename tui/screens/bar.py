@@ -36,11 +36,15 @@ def access_words(guard: WriteGuard, *, locked: bool = False) -> str:
 
 
 def rate_label(stats: ClientStats) -> str:
-    """`1.4/2.0 req/s`: the measured request rate against the budget in force (0 means unlimited)."""
+    """`1.4/2.0 req/s`: the measured request rate against the budget in force (0 means unlimited); a triage's
+    burst, which the budget does not pace, is counted apart (`1.4/2.0 req/s + 9.0 burst`), so a burst never
+    reads as the budget overrun."""
     if not stats.budget_per_second:
         return f"{stats.requests_per_second:.1f} req/s"
-    slowed = " slowed" if getattr(stats, "slowed_down", False) else ""
-    return f"{stats.requests_per_second:.1f}/{stats.budget_per_second:.1f} req/s{slowed}"
+    slowed = " slowed" if stats.slowed_down else ""
+    paced = max(0.0, stats.requests_per_second - stats.burst_per_second)
+    burst = f" + {stats.burst_per_second:.1f} burst" if stats.burst_per_second else ""
+    return f"{paced:.1f}/{stats.budget_per_second:.1f} req/s{burst}{slowed}"
 
 
 def freshness(updated_at: datetime | None, now: datetime) -> str:
