@@ -1,15 +1,76 @@
-"""The whole suite: the headless test terminal redraws at most 20 times a second.
+"""The whole suite: the headless test terminal draws few frames, and Textual's CSS is parsed once per process.
 
 Textual redraws a screen up to 60 times a second (`TEXTUAL_FPS`); a headless test reads what is on the screen
 when it asks (`pilot.pause` and `screen_text` render it then), so the frames in between are drawn for nobody.
 Drawing a third of them saves about 15 % of the CPU time of a Pilot test (measured on the actions matrix).
 `TEXTUAL_FPS` is read when Textual is imported, which the snapshot plugin does before this file, hence the
 module constant.
+
+`Pilot.pause` lays out and draws what changed every time it is called, and the harness's `wait_for` pauses
+every 20 ms, so the frame rate alone does not bound the drawing: a headless app also draws at most
+`HEADLESS_FRAMES` frames a second (what changed in between is drawn by the next frame, and `screen_text`
+reads the whole screen as it is now). Layout is never skipped. A test about what a frame draws (which rows a
+table renders again) marks itself `every_frame`.
+
+Each app parses its stylesheet afresh (its own cache dies with it), and a pane switch parses the new screen's
+CSS: the rules parsed from the same text with the same variables are the same, so this process keeps them.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
 import textual.screen
+from textual.css.model import RuleSet
+from textual.css.stylesheet import Stylesheet
 
 TEST_FPS = 20
 textual.screen.UPDATE_PERIOD = 1 / TEST_FPS  # type: ignore[misc]
+
+HEADLESS_FRAMES = 4
+_every_frame = False
+_draw = textual.screen.Screen._compositor_refresh
+
+
+def _compositor_refresh(self: textual.screen.Screen[Any]) -> None:
+    app = self.app
+    if not _every_frame and self is app.screen and app.is_headless and not app.is_inline:
+        now = time.monotonic()
+        if now < getattr(self, "_test_next_frame", 0.0):
+            # Skipped: the compositor keeps the dirty regions for the next frame.
+            self._dirty_widgets.clear()
+            app._update_mouse_over(self)
+            return
+        self._test_next_frame = now + 1 / HEADLESS_FRAMES  # type: ignore[attr-defined]
+    _draw(self)
+
+
+textual.screen.Screen._compositor_refresh = _compositor_refresh  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _frames(request: pytest.FixtureRequest) -> Iterator[None]:
+    global _every_frame
+    _every_frame = request.node.get_closest_marker("every_frame") is not None
+    yield
+    _every_frame = False
+
+
+_parsed: dict[tuple[Any, ...], list[RuleSet]] = {}
+_parse_rules = Stylesheet._parse_rules
+
+
+def _parse_rules_once(
+    self: Stylesheet, css: str, read_from: Any, is_default_rules: bool = False, tie_breaker: int = 0, scope: str = ""
+) -> list[RuleSet]:
+    key = (css, read_from, is_default_rules, tie_breaker, scope, frozenset(self._variables.items()))
+    rules = _parsed.get(key)
+    if rules is None:
+        rules = _parsed[key] = _parse_rules(self, css, read_from, is_default_rules, tie_breaker, scope)
+    return rules
+
+
+Stylesheet._parse_rules = _parse_rules_once  # type: ignore[method-assign]

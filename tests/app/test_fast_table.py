@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 
 from tests.app.screen_text import screen_lines
 from tui.widgets.table import Cell, Column, FastTable, Row, fit
+
+pytestmark = pytest.mark.every_frame  # which rows a frame renders again
 
 COLUMNS = (
     Column("id", "Id", 8),
