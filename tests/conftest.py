@@ -10,7 +10,7 @@ module constant.
 every 20 ms, so the frame rate alone does not bound the drawing: a headless app also draws at most
 `HEADLESS_FRAMES` frames a second (what changed in between is drawn by the next frame, and `screen_text`
 reads the whole screen as it is now). Layout is never skipped. A test about what a frame draws (which rows a
-table renders again) marks itself `every_frame`.
+table renders again, what the terminal still shows of the last frame) marks itself `every_frame`.
 
 Each app parses its stylesheet afresh (its own cache dies with it), and a pane switch parses the new screen's
 CSS: the rules parsed from the same text with the same variables are the same, so this process keeps them.

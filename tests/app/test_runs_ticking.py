@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.app.actions_sim import Rig, rig
 from tests.app.harness import wait_for
 from tests.app.screen_text import screen_lines
@@ -81,6 +83,7 @@ async def test_a_new_triage_re_judges_only_what_it_may_judge_differently_and_agr
         assert shown(screen) == incremental
 
 
+@pytest.mark.every_frame  # what the terminal still shows is the last frame drawn
 async def test_ages_keep_ticking_on_screen_while_polling_is_paused() -> None:
     async with rig("blank") as r:
         engine: Any = r.engine
