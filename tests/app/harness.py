@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -54,13 +56,26 @@ def make_app(
     )
 
 
+def poll_interval(polls: int) -> float:
+    """How long the `polls`-th pause of a wait lasts: 20 ms at first, then longer, up to 100 ms after 0.4 s.
+
+    Each pause lets every widget on the screen answer a message, lays out and draws, and the condition often reads
+    the whole screen: a wait for the next poll of a pane (a second) cost 50 of them. Under load (more xdist workers
+    than cores) waits last longer, and the pauses took the CPU the apps under test needed.
+    """
+    return min(0.1, 0.02 + 0.005 * polls)
+
+
 async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Pause until `condition()` holds; fail with the screen's text if it never does."""
-    for _ in range(int(timeout / 0.02)):
+    """Pause until `condition()` holds; fail with the screen's text if it never does within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    for polls in itertools.count():
         if condition():
             return
-        await pilot.pause(0.02)
-    raise AssertionError(f"condition never held; screen was:\n{screen_text(pilot.app)}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition never held; screen was:\n{screen_text(pilot.app)}")
+        await pilot.pause(poll_interval(polls))
+    raise AssertionError("unreachable")
 
 
 def polled(screen: Any, condition: Callable[[], bool]) -> Callable[[], bool]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.strip import Strip
 
 from tests.app.screen_text import screen_lines
 from tui.widgets.table import Cell, Column, FastTable, Row, fit
+
+pytestmark = pytest.mark.every_frame  # which rows a frame renders again
 
 COLUMNS = (
     Column("id", "Id", 8),
@@ -195,6 +198,7 @@ async def test_a_live_age_ticks_by_the_clock_and_repaints_only_its_line_when_it_
         assert repainted == [1, 2]
 
 
+@pytest.mark.every_frame
 async def test_rows_listed_or_dropped_off_screen_repaint_nothing_and_a_shift_repaints_its_lines() -> None:
     table = FastTable(COLUMNS)
     async with TableApp(table).run_test(size=(80, 12)) as pilot:

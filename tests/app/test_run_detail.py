@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 
 from tests.app.detail_sim import NOW, DetailWorld, big_payload, detail_world, hosted
+from tests.app.harness import poll_interval
 from tests.app.screen_text import screen_text as app_screen_text
 from tui.screens.run_detail import RunDetailScreen
 from tui.screens.span_inspector import SpanInspectorScreen
@@ -34,10 +36,12 @@ def static_text(screen: Screen[None], selector: str) -> str:
 
 async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 3.0) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():
+    for polls in itertools.count():
+        if condition():
+            return
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
+        await pilot.pause(poll_interval(polls))
 
 
 def detail_screen(pilot: Pilot[None]) -> RunDetailScreen:

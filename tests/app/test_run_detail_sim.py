@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -13,6 +14,7 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from tests.app.harness import poll_interval
 from tui.api.client import EngineClient
 from tui.config import Settings
 from tui.model import WAIT_FOR_TOKEN, RunStatus, Trace
@@ -57,9 +59,11 @@ async def find_run(client: EngineClient, status: RunStatus, wanted: Callable[[Tr
 
 async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():
+    for polls in itertools.count():
+        if condition():
+            return
         assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.02)
+        await pilot.pause(poll_interval(polls))
 
 
 def text(screen: RunDetailScreen, selector: str) -> str:

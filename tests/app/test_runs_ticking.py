@@ -101,6 +101,7 @@ async def test_a_new_triage_re_judges_only_what_it_may_judge_differently_and_agr
         assert incremental == judged_anew(screen)
 
 
+@pytest.mark.every_frame  # what the terminal still shows is the last frame drawn
 async def test_ages_keep_ticking_on_screen_while_polling_is_paused() -> None:
     async with rig("blank") as r:
         engine: Any = r.engine

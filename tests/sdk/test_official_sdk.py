@@ -5,16 +5,60 @@ Needs Node.js and npm; where they are missing the test is skipped, since the res
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
+from platformdirs import user_cache_dir
 
 from tui.sim.server import SimOptions, start_in_background
 
 HERE = Path(__file__).parent
+
+
+SDK_FILES = ("package.json", "check.mjs", "real.mjs")
+FRESH_FOR = 24 * 3600
+"""An installed SDK is reused for a day, by every xdist worker and every run (package.json asks for the newest 4.x,
+so a day later the next run installs again)."""
+
+
+def installed_sdk() -> Path:
+    """node_modules with the SDK package.json asks for, installed at most once a day per package.json.
+
+    Kept under the user's cache directory (`PLATOS_TUI_TEST_CACHE` overrides it): an install takes 9 s of CPU, and
+    xdist workers may each need it. An install goes to its own directory first and is renamed into place, so
+    concurrent workers never see half of one.
+    """
+    package = (HERE / "package.json").read_bytes()
+    root = Path(os.environ.get("PLATOS_TUI_TEST_CACHE") or user_cache_dir("platos-tui-tests"))
+    done = root / f"sdk-{hashlib.sha256(package).hexdigest()[:16]}"
+    modules = done / "node_modules"
+    if modules.is_dir() and time.time() - done.stat().st_mtime < FRESH_FOR:
+        return modules
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="sdk-install-", dir=root))
+    try:
+        (work / "package.json").write_bytes(package)
+        result = subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=work, capture_output=True, text=True, timeout=240, check=False,
+        )
+        assert result.returncode == 0, f"npm install failed: {result.stderr[-2000:]}"
+        stale = root / f"{done.name}.stale-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            done.rename(stale)
+        with contextlib.suppress(OSError):  # another worker's install landed first: use that one
+            work.rename(done)
+    finally:
+        for leftover in (work, root / f"{done.name}.stale-{os.getpid()}"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return modules
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +66,9 @@ def sdk_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js and npm are needed to run the official SDK")
     work = tmp_path_factory.mktemp("sdk")
-    for name in ("package.json", "check.mjs", "real.mjs"):
+    for name in SDK_FILES:
         shutil.copy(HERE / name, work / name)
-    result = subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=work, capture_output=True, text=True, timeout=240, check=False,
-    )
-    assert result.returncode == 0, f"npm install failed: {result.stderr[-2000:]}"
+    (work / "node_modules").symlink_to(installed_sdk(), target_is_directory=True)
     return work
 
 

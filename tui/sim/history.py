@@ -47,6 +47,25 @@ class History:
         series.started.append(started)
         series.waits.append(waits)
 
+    def extend(self, stored: str, samples: Series) -> None:
+        """Record these samples (oldest first) in order, as `record` would one by one."""
+        series = self.series.get(stored)
+        if not samples.times:
+            return
+        if series is None or not series.times:
+            self.series[stored] = samples
+            return
+        for i, stamp in enumerate(samples.times):
+            self.record(
+                stored,
+                stamp,
+                queued=samples.queued[i],
+                running=samples.running[i],
+                limit=samples.limits[i],
+                started=samples.started[i],
+                waits=samples.waits[i],
+            )
+
     def metrics(self, stored: str, period: str, period_seconds: float, now: float) -> dict[str, Any]:
         """The metrics response body for one queue; an unknown queue gives zeros."""
         bucket = max(60, round(period_seconds / 12))
