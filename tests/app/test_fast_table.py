@@ -198,7 +198,6 @@ async def test_a_live_age_ticks_by_the_clock_and_repaints_only_its_line_when_it_
         assert repainted == [1, 2]
 
 
-@pytest.mark.every_frame
 async def test_rows_listed_or_dropped_off_screen_repaint_nothing_and_a_shift_repaints_its_lines() -> None:
     table = FastTable(COLUMNS)
     async with TableApp(table).run_test(size=(80, 12)) as pilot:
