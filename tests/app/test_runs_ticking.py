@@ -188,3 +188,24 @@ async def test_a_calm_pane_looks_only_at_what_changed_and_asks_for_a_triage_once
         engine.advance(window)  # every run is now past its window, and none of them changed
         await wait_for(r.pilot, polled(screen, lambda: session.triaged is not None), timeout=10)
         assert cells(screen, run.friendly)[0] == "STUCK"
+
+
+async def test_a_run_stays_while_any_page_lists_it_and_goes_when_none_does() -> None:
+    """A run pushed off the newest page by newer runs is still on the stuck page: it stays. Cancelled, no page
+    lists it: it goes (the pane counts which pages list each run instead of walking them all)."""
+    async with rig("blank") as r:
+        engine: Any = r.engine
+        old = seed_run(r.engine, "process-video", "EXECUTING", minutes=5)
+        screen, _ = await young_run_listed(r)
+        await wait_for(r.pilot, lambda: screen.table.row(old.friendly) is not None)
+        for _ in range(120):
+            seed_run(r.engine, "send-email", "QUEUED", minutes=0.1, created=0.1)
+        off_the_newest_page = lambda: screen._head is not None and old.friendly not in screen._head.ids  # noqa: E731
+        await wait_for(r.pilot, polled(screen, off_the_newest_page))
+        for _ in range(3):  # from the poll that pushed it off, poll after poll
+            assert off_the_newest_page() and screen.table.row(old.friendly) is not None  # the stuck page lists it
+            polls = screen._ticks
+            await wait_for(r.pilot, polled(screen, lambda polls=polls: screen._ticks > polls))
+        engine.cancel(old)
+        await wait_for(r.pilot, polled(screen, lambda: screen.table.row(old.friendly) is None))
+        assert old.friendly not in screen._runs

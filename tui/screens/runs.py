@@ -184,6 +184,10 @@ class RunsScreen(PaneScreen):
         """Runs stored since `_ask_for_triage` last looked whether any is overdue (new, or changed)."""
         self._calm_until = -math.inf
         """Until when no run looked at is overdue by age alone (the earliest window crossing among them)."""
+        self._held: dict[str, int] = {}
+        """How many segments list each run: a run none lists is let go."""
+        self._leaving: set[str] = set()
+        """Runs a segment stopped listing since the last prune (let go unless another segment lists them)."""
         """Runs stored since the last render whose row may differ (new, or changed as `_same` sees it)."""
         self._expiry: list[tuple[float, str]] = []
         """A heap of (valid_until, run id): when a row's verdict is due to be judged again."""
@@ -202,6 +206,7 @@ class RunsScreen(PaneScreen):
         self._order, self._ordered, self._stuck_count, self._seq = [], OrderedRows(), 0, {}
         self._dirty, self._expiry, self._basis = set(), [], (None, None)
         self._unchecked, self._calm_until = set(), -math.inf
+        self._held, self._leaving = {}, set()
         self.table.set_rows([])
 
     def on_screen_resume(self) -> None:
@@ -266,7 +271,9 @@ class RunsScreen(PaneScreen):
         )
 
     def _store(self, segment: _Segment, page: Page[Run]) -> _Segment:
-        segment.ids = [run.id for run in page.items]
+        ids = [run.id for run in page.items]
+        self._hold(segment.ids, ids)
+        segment.ids = ids
         segment.next = page.next
         for run in page.items:
             known = self._runs.get(run.id)
@@ -290,14 +297,15 @@ class RunsScreen(PaneScreen):
         changed = False
         if full or self._head is None:
             self._ticks += 1
-            self._head = self._store(_Segment(None), await self._page())
+            self._head = self._store(self._head or _Segment(None), await self._page())
             if self.stuck_statuses:
                 th = self.session.settings.thresholds
                 shortest = min(th.dequeued_seconds, th.executing_seconds, th.waitpoint_seconds)
                 created_to = self.session.clock() - timedelta(seconds=shortest)
                 page = await self._page(statuses=self.stuck_statuses, created_to=created_to)
-                self._stuck = self._store(_Segment(None), page)
-            else:
+                self._stuck = self._store(self._stuck or _Segment(None), page)
+            elif self._stuck is not None:
+                self._hold(self._stuck.ids, [])
                 self._stuck = None
             if self._more and self._ticks % OLDER_PAGES_EVERY == 0:
                 segment = self._more[(self._ticks // OLDER_PAGES_EVERY) % len(self._more)]
@@ -345,12 +353,25 @@ class RunsScreen(PaneScreen):
         await self.session.triage(max_age=TRIAGE_EVERY_SECONDS)
         self.render_rows()
 
+    def _hold(self, before: list[str], after: list[str]) -> None:
+        """A segment now lists `after` instead of `before`: count which segments list each run."""
+        held = self._held
+        for run_id in after:
+            held[run_id] = held.get(run_id, 0) + 1
+        for run_id in before:
+            count = held.get(run_id, 0) - 1
+            if count > 0:
+                held[run_id] = count
+            else:
+                held.pop(run_id, None)
+                self._leaving.add(run_id)
+
     def _prune(self) -> None:
-        keep: set[str] = set()
-        for segment in (self._head, self._stuck, *self._more):
-            if segment is not None:
-                keep.update(segment.ids)
-        for run_id in self._runs.keys() - keep:
+        """Let go of the runs no segment lists any more (counted as segments change, not by a walk of them all)."""
+        leaving, self._leaving = self._leaving, set()
+        for run_id in leaving:
+            if run_id in self._held or run_id not in self._runs:
+                continue
             del self._runs[run_id]
             self._seq.pop(run_id, None)
             entry = self._rows.pop(run_id, None)
