@@ -60,6 +60,9 @@ class TopBar(Widget):
 
     state: reactive[TopBarState] = reactive(TopBarState, layout=False, repaint=False)
 
+    _built: tuple[TopBarState, int, Text] | None = None
+    """The line last laid out, for the state and width it was laid out for: each tick compares it with the next."""
+
     def watch_state(self, old: TopBarState, new: TopBarState) -> None:
         """Repaint only the cells that read differently: the bar ticks each second ("updated 1 s ago"), and a
         terminal over SSH should be sent those few cells, not the whole line."""
@@ -79,6 +82,10 @@ class TopBar(Widget):
             width = self.size.width - x  # the rest of the line moved along
         self.refresh(Region(x, 0, max(1, width), 1))
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._built = None  # its tones came from the old styles
+
     def _tone(self, name: str) -> Style:
         return self.get_component_rich_style(f"topbar--{name}", partial=True) if name else Style()
 
@@ -86,6 +93,16 @@ class TopBar(Widget):
         return self._line(self.state)
 
     def _line(self, state: TopBarState) -> Text:
+        width = self.size.width or 120
+        built = self._built
+        if built is not None and (built[0] is state or built[0] == state) and built[1] == width:
+            return built[2]
+        line = self._lay_out(state, width)
+        if state is self.state:
+            self._built = (state, width, line)
+        return line
+
+    def _lay_out(self, state: TopBarState, width: int) -> Text:
         # (priority, text, tone): priority 0 always stays; higher numbers go first when narrow.
         parts: list[tuple[int, str, str]] = [
             (
@@ -114,7 +131,6 @@ class TopBar(Widget):
             parts.append((0, state.access, "warning" if state.access.startswith("WRITE") else "muted"))
         if state.error and (state.stale or state.connection != "CONNECTED"):
             parts.append((4, clean(state.error, 40), "error"))
-        width = self.size.width or 120
         while cell_len(" │ ".join(text for _, text, _ in parts)) > width and any(p for p, _, _ in parts):
             worst = max(range(len(parts)), key=lambda i: (parts[i][0], i))
             del parts[worst]
