@@ -112,7 +112,7 @@ async def test_ages_keep_ticking_on_screen_while_polling_is_paused() -> None:
         line = next(line for line in screen_lines(r.app) if run.friendly in line)
         assert "30 s" in line  # the terminal still shows the age of the last poll …
         # … until the pane's 1 s ticker repaints the cell.
-        await wait_for(r.pilot, lambda: "35 s" in next(ln for ln in screen_lines(r.app) if run.friendly in ln), 3)
+        await wait_for(r.pilot, lambda: "35 s" in next(ln for ln in screen_lines(r.app) if run.friendly in ln), 6)
 
 
 @pytest.mark.parametrize("scenario", ["incident", "worker-crashed"])

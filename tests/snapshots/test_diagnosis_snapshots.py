@@ -51,7 +51,8 @@ def test_diagnosis_screen_worker_pool_zero(snap_compare: Any) -> None:
         await app.push_screen(screen)
         await wait_for(pilot, lambda: bool(screen.results), timeout=10)
         app.session.paused = True  # the frame must not change under the camera
-        await wait_for(pilot, lambda: "seen 08:00:00" in screen_text(app))
+        # The bar says so on the screen's next tick (each second): the picture waits for it, however busy the machine.
+        await wait_for(pilot, lambda: "seen 08:00:00" in screen_text(app) and "POLLING PAUSED" in screen_text(app))
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
