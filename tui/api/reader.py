@@ -20,7 +20,7 @@ _MISSING: Any = object()
 MAX_EXACT = 2**53
 """The largest whole number a float holds exactly: a larger integer takes the careful path."""
 _CHOICES: dict[tuple[type[Enum], str], Enum] = {}
-"""Enum values already read, by their text (a string an enum knows maps to one member, aliases included)."""
+"""Enum members already read by their own value (an alias is left out: what it maps to is the caller's)."""
 
 
 def type_name(value: object) -> str:
@@ -95,8 +95,13 @@ _DATES: dict[str, datetime] = {}
 DATES_KEPT = 50_000
 
 
+def _read_before(value: object) -> datetime | None:
+    """The time this text was read as before, if it was."""
+    return _DATES.get(value) if isinstance(value, str) else None
+
+
 def as_datetime(value: object, path: str) -> datetime:
-    known = _DATES.get(value) if value.__class__ is str else None
+    known = _read_before(value)
     if known is not None:
         return known
     text = as_str(value, path)
@@ -218,15 +223,14 @@ class Obj:
         return value
 
     def when(self, key: str) -> datetime:
-        value = self._data.get(key)
-        known = _DATES.get(value) if value.__class__ is str else None
+        known = _read_before(self._data.get(key))
         return known if known is not None else as_datetime(self._required(key), self.at(key))
 
     def opt_when(self, key: str) -> datetime | None:
         value = self._data.get(key)
         if value is None:
             return None
-        known = _DATES.get(value) if value.__class__ is str else None
+        known = _read_before(value)
         return known if known is not None else as_datetime(value, self.at(key))
 
     def choice(self, key: str, enum: type[E], aliases: Mapping[str, E] | None = None) -> E:

@@ -180,6 +180,7 @@ class RunsScreen(PaneScreen):
         self._seq: dict[str, int] = {}
         self._listed = 0
         self._dirty: set[str] = set()
+        """Runs stored since the last render whose row may differ (new, or changed as `_same` sees it)."""
         self._unchecked: set[str] = set()
         """Runs stored since `_ask_for_triage` last looked whether any is overdue (new, or changed)."""
         self._calm_until = -math.inf
@@ -188,7 +189,6 @@ class RunsScreen(PaneScreen):
         """How many segments list each run: a run none lists is let go."""
         self._leaving: set[str] = set()
         """Runs a segment stopped listing since the last prune (let go unless another segment lists them)."""
-        """Runs stored since the last render whose row may differ (new, or changed as `_same` sees it)."""
         self._expiry: list[tuple[float, str]] = []
         """A heap of (valid_until, run id): when a row's verdict is due to be judged again."""
         self.search_bar = SearchBar(id="search-bar")

@@ -484,9 +484,9 @@ class FastTable(ScrollView, can_focus=True):
             if drawn is None or drawn != self._live_text(row):
                 self._refresh_live_cells(row, index, width)
 
-    def _refresh_live_cells(self, row: Row, index: int, width: int) -> None:
+    def _refresh_live_cells(self, row: Row, index: int, content_width: int) -> None:
         """Repaint only the live cells of the row's line: a terminal is sent the few cells that moved."""
-        self._ensure_layout(width)
+        self._ensure_layout(content_width)
         x = self._gutter
         y = index + 1 - self.scroll_offset.y
         for column, width in self._layout:
