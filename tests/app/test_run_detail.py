@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import time
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -16,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 
 from tests.app.detail_sim import NOW, DetailWorld, big_payload, detail_world, hosted
-from tests.app.harness import poll_interval
+from tests.app.harness import wait_for
 from tests.app.screen_text import screen_text as app_screen_text
 from tui.screens.run_detail import RunDetailScreen
 from tui.screens.span_inspector import SpanInspectorScreen
@@ -32,16 +30,6 @@ def screen_text(pilot: Pilot[None]) -> str:
 
 def static_text(screen: Screen[None], selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
-
-
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    for polls in itertools.count():
-        if condition():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(poll_interval(polls))
 
 
 def detail_screen(pilot: Pilot[None]) -> RunDetailScreen:

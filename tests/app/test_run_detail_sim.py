@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import httpx
 import pytest
 from textual.app import App
-from textual.pilot import Pilot
 from textual.widgets import Static
 
-from tests.app.harness import poll_interval
+from tests.app.harness import wait_for
 from tui.api.client import EngineClient
 from tui.config import Settings
 from tui.model import WAIT_FOR_TOKEN, RunStatus, Trace
@@ -55,15 +51,6 @@ async def find_run(client: EngineClient, status: RunStatus, wanted: Callable[[Tr
         if wanted(await client.run_trace(run.id)):
             return run.id
     raise AssertionError(f"no {status} run in the scenario has the wanted trace")
-
-
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    for polls in itertools.count():
-        if condition():
-            return
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(poll_interval(polls))
 
 
 def text(screen: RunDetailScreen, selector: str) -> str:
