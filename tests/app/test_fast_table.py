@@ -198,6 +198,30 @@ async def test_a_live_age_ticks_by_the_clock_and_repaints_only_its_line_when_it_
         assert repainted == [1, 2]
 
 
+async def test_a_refresh_repaints_no_line_past_the_table() -> None:
+    """Under the header the table shows one row fewer than its height: a repaint of the line past the last row is
+    another widget's line (the key footer's, redrawn with every refresh)."""
+    now = [1000.0]
+    table = FastTable(COLUMNS)
+    table.clock = lambda: now[0]
+    aged = [Row(f"k{i}", (f"id{i}", "name", Cell("1 s", since=999.0 - i), "")) for i in range(50)]
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        table.set_rows(aged)
+        await pilot.pause()
+        lines: list[int] = []
+        original = table.refresh
+
+        def refresh(*regions: Region, **kwargs: bool) -> FastTable:
+            lines.extend(region.y + region.height - 1 for region in regions)
+            return original(*regions, **kwargs)
+
+        table.refresh = refresh  # type: ignore[method-assign,assignment]
+        now[0] += 1
+        table.refresh_live()  # every age on screen reads a second more
+        table.set_rows(aged[1:])  # every line shifts up
+        assert lines and max(lines) == table.size.height - 1
+
+
 async def test_rows_listed_or_dropped_off_screen_repaint_nothing_and_a_shift_repaints_its_lines() -> None:
     table = FastTable(COLUMNS)
     async with TableApp(table).run_test(size=(80, 12)) as pilot:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from tui.widgets.ordered_rows import OrderedRows
 from tui.widgets.table import Row
 
 
-def test_random_puts_and_removes_match_a_full_sort() -> None:
+@pytest.mark.parametrize("block", [1, 3, 256])
+def test_random_puts_and_removes_match_a_full_sort(block: int) -> None:
+    """Small blocks split and empty often: the order, the keys and each row's index still agree with a sort."""
     rng = random.Random(7)
-    ordered = OrderedRows()
+    ordered = OrderedRows(block)
     truth: dict[str, tuple[int, int]] = {}
     for step in range(3_000):
         key = f"k{rng.randrange(200)}"
@@ -25,6 +29,9 @@ def test_random_puts_and_removes_match_a_full_sort() -> None:
             expected = sorted(truth, key=lambda k: (truth[k], k))
             assert [row.key for row in ordered.rows()] == expected
             assert [row.key for row in ordered.rows(reverse=True)] == expected[::-1]
+            assert ordered.row_keys() == expected and ordered.row_keys(reverse=True) == expected[::-1]
+            assert [ordered.index(key) for key in expected] == list(range(len(expected)))
+            assert ordered.index("absent") is None
     assert len(ordered) == len(truth) and ordered.keys() == set(truth)
 
 

@@ -356,6 +356,21 @@ def test_one_way_to_write_a_duration(seconds: float, words: str) -> None:
     assert duration(seconds) == words
 
 
+def test_whole_seconds_remembered_read_as_written_afresh() -> None:
+    """The remembered texts of whole seconds (table ages, verdicts) agree with `duration` at every unit's edges,
+    read twice (the second read comes from what was remembered) and past the bound that clears them."""
+    from tui.diagnosis.fmt import dur
+    from tui.model.duration import whole_duration
+    from tui.widgets.format import short_duration
+
+    edges = [-3, 0, 0.4, 9.99, 59.9, 60, 61, 3_599, 3_600, 3_661, 48 * 3_600 - 1, 48 * 3_600, 48 * 3_600 + 3_599, 1e8]
+    spread = [i * 37 + (i % 4) / 4 for i in range(12_000)]  # quarters: exact in a float and in a timedelta
+    for seconds in [*edges, *spread, *edges]:
+        expected = duration(max(0, int(seconds)))
+        assert whole_duration(seconds) == short_duration(seconds) == expected
+        assert dur(timedelta(seconds=seconds)) == dur(seconds) == duration(seconds, fine=False) == expected
+
+
 def test_timeline_of_a_queued_run_counts_the_wait_so_far() -> None:
     from tui.model import Run, RunDetail, RunStatus
     from tui.widgets.run_summary import QueueInfo, summary_content

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from tui.model.duration import duration
+from tui.model.duration import whole_duration
 from tui.model.text import clean
 
 
 def dur(value: timedelta | float) -> str:
     """`45 s`, `18 m`, `2 h 5 m`, `3 d 4 h`: coarse enough to read at a glance, exact enough to compare."""
-    return duration(value, fine=False)
+    return whole_duration(value.total_seconds() if isinstance(value, timedelta) else value)
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

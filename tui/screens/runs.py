@@ -174,8 +174,9 @@ class RunsScreen(PaneScreen):
         self._ticks = 0
         self._rows: dict[str, _RowEntry] = {}
         self._order: list[Row] = []
+        self._order_keys: list[str] = []
         self._ordered = OrderedRows()
-        """Every run's row in display order, kept as rows change (`_order` is its latest snapshot)."""
+        """Every run's row in display order, kept as rows change (`_order` and its keys are its latest snapshot)."""
         self._stuck_count = 0
         self._seq: dict[str, int] = {}
         self._listed = 0
@@ -203,7 +204,7 @@ class RunsScreen(PaneScreen):
 
     def reset(self) -> None:
         self._runs, self._head, self._stuck, self._more, self._rows = {}, None, None, [], {}
-        self._order, self._ordered, self._stuck_count, self._seq = [], OrderedRows(), 0, {}
+        self._order, self._order_keys, self._ordered, self._stuck_count, self._seq = [], [], OrderedRows(), 0, {}
         self._dirty, self._expiry, self._basis = set(), [], (None, None)
         self._unchecked, self._calm_until = set(), -math.inf
         self._held, self._leaving = {}, set()
@@ -446,9 +447,10 @@ class RunsScreen(PaneScreen):
             changed = True
             rebuilt = None
         if changed or len(self._order) != len(ordered):  # `_prune` may have removed rows
-            self._order = ordered.rows()
-        self.table.set_rows(self._order, rebuilt)
-        self.table.refresh_live()
+            self._order, self._order_keys = ordered.rows(), ordered.row_keys()
+        self.table.set_rows(self._order, rebuilt, self._order_keys)
+        if not self.session.paused:
+            self.table.refresh_live()  # while paused, `update_bars` does
         self.update_bars()
 
     def _rejudged(self, triaged: TriageResult | None, scope: str | None) -> set[str]:

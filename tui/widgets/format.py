@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from tui.model.duration import duration
+from tui.model.duration import duration, whole_duration
 
 __all__ = ["age", "duration", "millis", "rate", "seconds_until_change", "short_duration", "sparkline", "until"]
 
@@ -14,7 +14,7 @@ _BLOCKS = "▁▂▃▄▅▆▇█"
 
 def short_duration(seconds: float) -> str:
     """`duration` in whole seconds, for table cells: after a minute, rows change once a minute."""
-    return duration(max(0, int(seconds)))
+    return whole_duration(seconds)
 
 
 def seconds_until_change(seconds: float) -> float:

@@ -22,6 +22,8 @@ from tui.widgets.table_model import TONES, Align, Cell, CellValue, Column, Row, 
 __all__ = ["TONES", "Align", "Cell", "CellValue", "Column", "FastTable", "Row", "fit"]
 
 Shown = tuple[int, int, list[Row]]
+FIND_NEAR = 512
+"""Rows either side of the cursor searched first for its key after a change."""
 """What a table's lines show: its scroll position, its cursor's index and the rows in view."""
 
 
@@ -168,16 +170,20 @@ class FastTable(ScrollView, can_focus=True):
             self._layout_width = -1  # the marked column may need two more cells
             self.refresh()
 
-    def set_rows(self, rows: Sequence[Row], known_changes: Mapping[str, Row] | None = None) -> None:
+    def set_rows(
+        self, rows: Sequence[Row], known_changes: Mapping[str, Row] | None = None, keys: list[str] | None = None
+    ) -> None:
         """Reconcile to `rows` (in display order): changed rows re-render, the cursor follows its key.
 
         `known_changes`, when the caller knows them, holds every row that differs from the last call with the same keys
-        (only their order may have moved): the reconcile then skips comparing the rows that did not change."""
+        (only their order may have moved): the reconcile then skips comparing the rows that did not change. `keys`,
+        the rows' keys in order when the caller has them (the table keeps both lists): reading 10,000 keys off their
+        rows costs a far memory read each."""
         old_key = self.cursor_key
         old_screen_line = self._cursor - round(self.scroll_y)
         shown = self._shown()
         rows = list(rows)
-        all_keys = [row.key for row in rows]
+        all_keys = [row.key for row in rows] if keys is None else keys
         strips, search = self._strips, self._search
         changed: list[str] = []
         if all_keys == self._all_keys:
@@ -258,11 +264,16 @@ class FastTable(ScrollView, can_focus=True):
         return True
 
     def _find(self, key: str) -> int | None:
-        """Where `key` is shown (a scan in C: cheaper than keeping an index of 10,000 keys for a rare lookup)."""
-        try:
-            return self._keys.index(key)
-        except ValueError:
-            return None
+        """Where `key` is shown (a scan in C: cheaper than keeping an index of 10,000 keys for a rare lookup). Near
+        the cursor first: after a refresh the cursor's row has mostly moved by a few rows, if at all."""
+        keys = self._keys
+        near = max(0, self._cursor - FIND_NEAR)
+        for start, stop in ((near, near + 2 * FIND_NEAR), (0, len(keys))):
+            try:
+                return keys.index(key, start, stop)
+            except ValueError:
+                pass
+        return None
 
     def _apply_filter(self) -> None:
         text = self._filter
@@ -287,10 +298,14 @@ class FastTable(ScrollView, can_focus=True):
             text = self._search[row.key] = " ".join(cell_text(cell) for cell in row.cells).lower()
         return text
 
+    def _lines_for_rows(self) -> int:
+        """Lines under the header: a line past them is another widget's (repainting it would repaint that too)."""
+        return max(0, self.size.height - 1)
+
     def _shown(self) -> Shown:
         """What the lines show now: the scroll position, the cursor's index and the rows in view."""
         top = round(self.scroll_y)
-        return top, self._cursor, self._rows[top : top + self.size.height]
+        return top, self._cursor, self._rows[top : top + self._lines_for_rows()]
 
     def _restore_cursor(self, key: str | None, screen_line: int, shown: Shown | None = None) -> None:
         """Put the cursor back on `key`; repaint what no longer shows as it did (`shown`: what did; all without)."""
@@ -318,7 +333,7 @@ class FastTable(ScrollView, can_focus=True):
 
     def _refresh_keys(self, keys: Iterable[str]) -> None:
         top = round(self.scroll_y)
-        shown = {key: index for index, key in enumerate(self._keys[top : top + self.size.height], top)}
+        shown = {key: index for index, key in enumerate(self._keys[top : top + self._lines_for_rows()], top)}
         for key in keys:
             index = shown.get(key)
             if index is not None:
@@ -473,7 +488,7 @@ class FastTable(ScrollView, can_focus=True):
         """Repaint the visible lines whose live ages read differently now (the rest are drawn when scrolled to)."""
         top = round(self.scroll_y)
         width = self.scrollable_content_region.width
-        for index in range(top, min(len(self._rows), top + self.size.height)):
+        for index in range(top, min(len(self._rows), top + self._lines_for_rows())):
             row = self._rows[index]
             cached = self._cursor_strip if index == self._cursor else None
             drawn = cached[2] if cached is not None and cached[0] is row else None
