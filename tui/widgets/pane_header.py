@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from tui.model.text import clean
+from tui.widgets.line import text_strip
 
 PANES = (("queues", "1 Queues"), ("runs", "2 Runs"), ("waitpoints", "3 Waitpoints"), ("triage", "4 Triage"))
 
@@ -37,6 +40,8 @@ class PaneHeader(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._lines = 1
+        self._strips: tuple[tuple[PaneHeaderState, int, Style], list[Strip]] | None = None
+        """The lines last drawn, for the state, width and base style they were drawn with."""
 
     def _tabs(self, width: int) -> Text:
         state = self.state
@@ -67,7 +72,20 @@ class PaneHeader(Widget):
         if self._needs(self.size.width) != self._lines:
             self.refresh(layout=True)
 
-    def render(self) -> Text:
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips = None  # its tones came from the old styles
+
+    def render_line(self, y: int) -> Strip:
+        width, base = self.size.width, self.rich_style
+        key = (self.state, width, base)
+        drawn = self._strips
+        if drawn is None or drawn[0] != key:
+            lines = self._text().split("\n")
+            drawn = self._strips = (key, [text_strip(line, width, base, self.app.console) for line in lines])
+        return drawn[1][y] if y < len(drawn[1]) else Strip.blank(width, base)
+
+    def _text(self) -> Text:
         width = self.size.width
         result = self._tabs(width)
         summary = self.state.summary

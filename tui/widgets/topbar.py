@@ -10,9 +10,11 @@ from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from tui.model.text import clean
+from tui.widgets.line import text_strip
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +86,21 @@ class TopBar(Widget):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._built = None  # its tones came from the old styles
+        self._built = self._strip = None  # its tones came from the old styles
 
     def _tone(self, name: str) -> Style:
         return self.get_component_rich_style(f"topbar--{name}", partial=True) if name else Style()
 
-    def render(self) -> Text:
-        return self._line(self.state)
+    _strip: tuple[tuple[TopBarState, int, Style], Strip] | None = None
+    """The line last drawn, for the state, width and base style it was drawn with."""
+
+    def render_line(self, y: int) -> Strip:
+        width, base = self.size.width, self.rich_style
+        key = (self.state, width, base)
+        drawn = self._strip
+        if drawn is None or drawn[0] != key:
+            drawn = self._strip = (key, text_strip(self._line(self.state), width, base, self.app.console))
+        return drawn[1] if y == 0 else Strip.blank(width, base)
 
     def _line(self, state: TopBarState) -> Text:
         width = self.size.width or 120
