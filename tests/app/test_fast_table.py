@@ -198,6 +198,45 @@ async def test_a_live_age_ticks_by_the_clock_and_repaints_only_its_line_when_it_
         assert repainted == [1, 2]
 
 
+def thumb_lines(table: FastTable) -> list[int]:
+    """The lines whose last cell is the scrollbar's thumb (drawn reversed, or as a partial block at its ends)."""
+    lines = []
+    for y in range(table.size.height):
+        last = list(table.render_line(y))[-1]
+        if (last.style is not None and last.style.reverse) or last.text in set("▁▂▃▄▅▆▇"):
+            lines.append(y)
+    return lines
+
+
+async def test_the_table_draws_its_scrollbar_which_follows_the_view_and_the_mouse() -> None:
+    """The scrollbar is the last cell of each line, so a scroll repaints the table's lines and nothing beside
+    them. It follows the view, a press on its track moves the view there (not the cursor), and the wheel scrolls."""
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        table.set_rows(rows(10))
+        await pilot.pause()
+        assert thumb_lines(table) == []  # the rows fit: no scrollbar, and the columns take every cell
+        assert len(screen_lines(pilot.app)[1].rstrip()) > 0 and table.allow_vertical_scroll is False
+        table.set_rows(rows(200))
+        await pilot.pause()
+        top = thumb_lines(table)
+        assert top and top[0] == 0 and table.allow_vertical_scroll
+        table.action_last()
+        await pilot.pause()
+        bottom = thumb_lines(table)
+        assert bottom and bottom[-1] == table.size.height - 1 and min(bottom) > max(top)
+        table.action_first()
+        await pilot.pause()
+        assert thumb_lines(table) == top
+        # A press low on the track moves the view down there; the cursor stays on its row.
+        await pilot.click(table, offset=(table.size.width - 1, table.size.height - 1))
+        await pilot.pause()
+        assert table.scroll_y == table.max_scroll_y and table.cursor_key == "k0"
+        await pilot.click(table, offset=(table.size.width - 1, 0))
+        await pilot.pause()
+        assert table.scroll_y == 0 and table.cursor_key == "k0"
+
+
 async def test_a_refresh_repaints_no_line_past_the_table() -> None:
     """Under the header the table shows one row fewer than its height: a repaint of the line past the last row is
     another widget's line (the key footer's, redrawn with every refresh)."""

@@ -61,7 +61,7 @@ def judged_anew(screen: RunsScreen) -> list[tuple[str, ...]]:
     """What the pane would show if it judged every run it holds from scratch now: each run's row, in order."""
     now = screen.session.clock()
     scope = screen._scope[0] if screen._scope else None
-    fresh = [RunsScreen._row_for(screen, run, now, scope) for run in screen._runs.values()]
+    fresh = [RunsScreen._row_for(screen, run, now, now.timestamp(), scope) for run in screen._runs.values()]
     fresh.sort(key=lambda entry: entry.order)
     return [(entry.row.key, *(screen.table._text(cell) for cell in entry.row.cells)) for entry in fresh]
 
@@ -92,7 +92,7 @@ async def test_a_new_triage_re_judges_only_what_it_may_judge_differently_and_agr
         engine.advance(1.0)
         judged: list[str] = []
         original = screen._row_for
-        screen._row_for = lambda run, now, scope: (judged.append(run.id), original(run, now, scope))[1]  # type: ignore[method-assign]
+        screen._row_for = lambda run, now, ts, scope: (judged.append(run.id), original(run, now, ts, scope))[1]  # type: ignore[method-assign]
         await session.triage()
         screen.render_rows()
         incremental = shown(screen)
@@ -124,7 +124,7 @@ async def test_as_the_clock_runs_the_rows_judged_again_agree_with_judging_all(sc
         screen = await triaged_pane(r, 20)
         judged: list[str] = []
         original = screen._row_for
-        screen._row_for = lambda run, now, scope: (judged.append(run.id), original(run, now, scope))[1]  # type: ignore[method-assign]
+        screen._row_for = lambda run, now, ts, scope: (judged.append(run.id), original(run, now, ts, scope))[1]  # type: ignore[method-assign]
         changes = 0
         for _ in range(16):
             engine.advance(45.0)

@@ -17,7 +17,7 @@ from textual.widget import Widget
 # The search is a RunFilter from the start: the pane is built on first show, after the first frame.
 from tui.actions.inputs import RunFilter
 from tui.actions.search import DEFAULT_SEARCH, run_search, search_words, window_words
-from tui.diagnosis.stuck import State, Verdict, assess
+from tui.diagnosis.stuck import State, assess
 from tui.model import (
     ACTIVE_STATUSES,
     Page,
@@ -418,7 +418,7 @@ class RunsScreen(PaneScreen):
             )
             if entry is not None and current and now_ts < entry.valid_until:
                 continue  # a stale expiry: the row was rebuilt since
-            fresh = self._row_for(run, now, scope_name)
+            fresh = self._row_for(run, now, now_ts, scope_name)
             if fresh.valid_until != math.inf:
                 heappush(expiry, (fresh.valid_until, run_id))
             if entry is not None and _same_row(entry.row, fresh.row):
@@ -474,31 +474,29 @@ class RunsScreen(PaneScreen):
                 entry.basis = triaged
         return due
 
-    def _verdict(self, run: Run, now: datetime) -> Verdict:
-        """The one definition of stuck, with what the latest triage knows about the run (its trace, its queue)."""
+    def _row_for(self, run: Run, now: datetime, now_ts: float, scope: str | None) -> _RowEntry:
         triaged = self.session.triaged
-        if triaged is not None:
-            return triaged.scene.judge(run, now)
-        return assess(run, now, self.session.settings.thresholds)
-
-    def _row_for(self, run: Run, now: datetime, scope: str | None) -> _RowEntry:
-        triaged = self.session.triaged
-        verdict = self._verdict(run, now)
-        stuck = verdict.stuck
-        now_ts = now.timestamp()
+        scene = triaged.scene if triaged is not None else None
+        verdict = scene.judge(run, now) if scene is not None else assess(run, now, self.session.settings.thresholds)
+        state = verdict.state
+        stuck = state is State.STUCK
         seconds = verdict.age.total_seconds()
         # Whole milliseconds: the same moment judged twice must give the same row (and the same place in order).
         since = round(now_ts - seconds, 3)
         # Judged again when its time in status crosses its window; a run judged by its trace also each minute (after
         # its first) as it ages, as the trace's story does. The verdict of any other run holds until then.
         valid_until = math.inf
-        if triaged is not None and triaged.scene.follows(run) is not None:
+        if scene is not None and scene.follows(run) is not None:
             valid_until = now_ts + seconds_until_change(seconds) if seconds >= 60 else since + 60
-        if verdict.window is not None and not stuck and since + verdict.window.total_seconds() > now_ts:
-            valid_until = min(valid_until, since + verdict.window.total_seconds())
-        if run.delayed_until is not None and run.delayed_until.timestamp() > now_ts:
-            valid_until = min(valid_until, run.delayed_until.timestamp())  # a delay's end restarts a QUEUED run's age
-        flag = STUCK_FLAG if stuck else (SLOW_FLAG if verdict.state is State.SLOW else "")
+        window = verdict.window
+        if window is not None and not stuck:
+            crossing = since + window.total_seconds()
+            if crossing > now_ts:
+                valid_until = min(valid_until, crossing)
+        delayed = run.delayed_until
+        if delayed is not None and delayed.timestamp() > now_ts:
+            valid_until = min(valid_until, delayed.timestamp())  # a delay's end restarts a QUEUED run's age
+        flag = STUCK_FLAG if stuck else (SLOW_FLAG if state is State.SLOW else "")
         row = Row(
             run.id,
             (
@@ -506,14 +504,14 @@ class RunsScreen(PaneScreen):
                 run.id,
                 run.task_identifier,
                 (STUCK_STATUS if stuck else STATUS_CELLS)[run.status],
-                Cell(short_duration(seconds), "error" if stuck else "", since=since),
+                Cell(short_duration(seconds), "error" if stuck else "", since),
                 *((run.queue or scope,) if scope else ()),
                 run.version or "—",
                 ", ".join(run.tags),
             ),
         )
         order = (not stuck, since if stuck else 0.0, -run.created_at.timestamp(), self._seq.get(run.id, 0))
-        return _RowEntry(run, row, stuck, order, valid_until, scope, self.session.triaged)
+        return _RowEntry(run, row, stuck, order, valid_until, scope, triaged)
 
     @property
     def more_below(self) -> bool:

@@ -42,6 +42,14 @@ class PaneHeader(Widget):
         self._lines = 1
         self._strips: tuple[tuple[PaneHeaderState, int, Style], list[Strip]] | None = None
         """The lines last drawn, for the state, width and base style they were drawn with."""
+        self._styles: dict[tuple[str, bool], Style] = {}
+        """The component styles read, until a style changes (each look-up walks the styles)."""
+
+    def _style(self, name: str, *, partial: bool) -> Style:
+        style = self._styles.get((name, partial))
+        if style is None:
+            style = self._styles[name, partial] = self.get_component_rich_style(name, partial=partial)
+        return style
 
     def _tabs(self, width: int) -> Text:
         state = self.state
@@ -51,10 +59,10 @@ class PaneHeader(Widget):
             current = name == state.pane
             shown = label if current or not narrow else label[:1]
             style = "pane-header--current" if current else "pane-header--tab"
-            result.append(f" {shown} ", style=self.get_component_rich_style(style, partial=True))
+            result.append(f" {shown} ", style=self._style(style, partial=True))
         if state.warning:
             result.append(" ")
-            result.append(clean(state.warning), style=self.get_component_rich_style("pane-header--warning"))
+            result.append(clean(state.warning), style=self._style("pane-header--warning", partial=False))
         return result
 
     def _needs(self, width: int) -> int:
@@ -75,6 +83,7 @@ class PaneHeader(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips = None  # its tones came from the old styles
+        self._styles = {}
 
     def render_line(self, y: int) -> Strip:
         width, base = self.size.width, self.rich_style

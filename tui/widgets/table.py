@@ -10,9 +10,11 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.color import Color
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBarRender
 from textual.strip import Strip
 
 from tui.model.text import clean
@@ -47,8 +49,11 @@ class FastTable(ScrollView, can_focus=True):
         *(f"fast-table--{tone}" for tone in TONES),
     }
     DEFAULT_CSS = """
-    FastTable { overflow-x: hidden; overflow-y: auto; height: 1fr; }
+    FastTable { overflow-x: hidden; overflow-y: auto; height: 1fr; scrollbar-size-vertical: 0; }
     """
+    """The table draws its own scrollbar as the last cell of each line (`_thumb`): a view that scrolls repaints
+    its lines anyway, and a scrollbar widget beside them would be drawn again as well (at 37 lines, as long as
+    every line of the table together). Textual's scrollbar keeps no width, so the mouse wheel still scrolls."""
 
     class Selected(Message):
         """`enter` on a row."""
@@ -115,8 +120,13 @@ class FastTable(ScrollView, can_focus=True):
         self._near_end_at = -1
         self._sorted: tuple[str, bool] | None = None
         self.render_count = 0
-        self._frame: tuple[Style, int] | None = None
-        """While a frame is drawn: the base style and the content width every line of it uses."""
+        self._frame: tuple[Style, int, list[Segment]] | None = None
+        """While a frame is drawn: the base style, the content width and the scrollbar cells every line uses."""
+        self._thumb_drawn: tuple[int, int, int, Color, Color] | None = None
+        """What the scrollbar's cells were drawn from (a change of length repaints them)."""
+        self._thumb_cells: list[Segment] = []
+        """The scrollbar's cell on each line, as last drawn."""
+        self._dragging = False
         """Rows rendered from scratch (not from the cache); the benchmark reads it."""
 
     # ----- data -----------------------------------------------------------------------------------------
@@ -287,10 +297,17 @@ class FastTable(ScrollView, can_focus=True):
         self._rows = rows
         size = Size(self.scrollable_content_region.width, len(rows) + 1)
         if size != self.virtual_size:
-            # A new length changes the scrollbar, not the lines in view: a layout pass, no repaint of every line
-            # (the caller repaints the lines that show something else).
+            # A new length changes the scrollbar, not the lines in view: a layout pass and the scrollbar's cells, no
+            # repaint of every line (the caller repaints the lines that show something else).
             self.set_reactive(FastTable.virtual_size, size)
             self.refresh(repaint=False, layout=True)
+            if self._content_width() != self._layout_width:
+                self.refresh()  # the scrollbar came or went: the columns take another width
+            elif self._thumb_drawn is not None:
+                drawn = self._thumb_cells
+                for y, cell in enumerate(self._thumb()):
+                    if y >= len(drawn) or drawn[y] != cell:
+                        self.refresh(Region(self._layout_width, y, 1, 1))  # the scrollbar's cells that moved
 
     def _search_text(self, row: Row) -> str:
         text = self._search.get(row.key)
@@ -397,8 +414,32 @@ class FastTable(ScrollView, can_focus=True):
             self.post_message(self.Selected(self, key))
 
     def on_click(self, event: events.Click) -> None:
-        if event.y >= 1:
+        if event.y >= 1 and not self._on_scrollbar(event.x):
             self._set_cursor(round(self.scroll_y) + event.y - 1)
+
+    def _on_scrollbar(self, x: int) -> bool:
+        return x >= self._layout_width and self._content_width() < self.scrollable_content_region.width
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        """A press on the scrollbar moves the view there, and dragging moves it along, as on Textual's own."""
+        if self._on_scrollbar(event.x):
+            self._dragging = True
+            self.capture_mouse()
+            self._drag_to(event.y)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._dragging:
+            self._drag_to(event.y)
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._dragging:
+            self._dragging = False
+            self.release_mouse()
+
+    def _drag_to(self, y: int) -> None:
+        """The view the scrollbar's track points at: line `y` of the track as a share of all the rows."""
+        share = max(0.0, min(1.0, y / max(1, self.size.height - 1)))
+        self.scroll_to(y=round(share * self.max_scroll_y), animate=False)
 
     # ----- rendering ------------------------------------------------------------------------------------
 
@@ -428,7 +469,7 @@ class FastTable(ScrollView, can_focus=True):
 
     def _ensure_layout(self, width: int | None = None) -> None:
         if width is None:
-            width = self.scrollable_content_region.width
+            width = self._content_width()
         if width == self._layout_width:
             return
         self._layout_width = width
@@ -446,16 +487,60 @@ class FastTable(ScrollView, can_focus=True):
         self._ensure_layout()
         return [self._columns[index].key for index, _ in self._layout]
 
+    def _content_width(self) -> int:
+        """The width for the columns: all of it, less the scrollbar's cell when the rows do not fit."""
+        width = self.scrollable_content_region.width
+        return width - 1 if self._own_scrollbar() and width > 1 else width
+
+    def _own_scrollbar(self) -> bool:
+        """Whether the table draws a scrollbar: the rows do not fit, and no style gave Textual's one a width."""
+        return len(self._rows) + 1 > self.size.height and not self.styles.scrollbar_size_vertical
+
+    def _thumb_basis(self) -> tuple[int, int, int, Color, Color]:
+        styles = self.styles
+        height, rows, top = self.size.height, len(self._rows) + 1, round(self.scroll_y)
+        return (height, rows, top, styles.scrollbar_background, styles.scrollbar_color)
+
+    def _thumb(self) -> list[Segment]:
+        """The scrollbar's cell on each line (none when the rows fit), as Textual's scrollbar draws them."""
+        height, virtual, position, background, color = basis = self._thumb_basis()
+        if basis == self._thumb_drawn:
+            return self._thumb_cells
+        self._thumb_drawn = basis
+        self._thumb_cells = []
+        if not self._own_scrollbar():
+            return []
+        if background.a < 1:
+            background = self.background_colors[0] + background
+        color = background + color
+        bar = ScrollBarRender.render_bar(
+            size=height,
+            virtual_size=virtual,
+            window_size=height,
+            position=position,
+            vertical=True,
+            back_color=background.rich_color,
+            bar_color=color.rich_color,
+        )
+        # Textual's scrollbar reads its mouse actions from the cells' meta; the table handles the mouse itself.
+        cells = bar.segments
+        self._thumb_cells = [Segment(cell.text, cell.style and cell.style.clear_meta_and_links()) for cell in cells]
+        return self._thumb_cells
+
     def render_lines(self, crop: Region) -> list[Strip]:
-        # The base style and the width once a frame, not once a line: each walks the DOM.
-        self._frame = (self.rich_style, self.scrollable_content_region.width)
+        # The base style, the width and the scrollbar once a frame, not once a line: each walks the DOM.
+        self._frame = (self.rich_style, self._content_width(), self._thumb())
         try:
             return super().render_lines(crop)
         finally:
             self._frame = None
 
     def render_line(self, y: int) -> Strip:
-        base, width = self._frame or (self.rich_style, self.scrollable_content_region.width)
+        base, width, thumb = self._frame or (self.rich_style, self._content_width(), self._thumb())
+        line = self._render_line(y, base, width)
+        return Strip([*line, thumb[y]], width + 1) if y < len(thumb) else line
+
+    def _render_line(self, y: int, base: Style, width: int) -> Strip:
         self._ensure_layout(width)
         if y == 0:
             return self._render_header(width, base)
@@ -487,7 +572,7 @@ class FastTable(ScrollView, can_focus=True):
     def refresh_live(self) -> None:
         """Repaint the visible lines whose live ages read differently now (the rest are drawn when scrolled to)."""
         top = round(self.scroll_y)
-        width = self.scrollable_content_region.width
+        width = self._content_width()
         for index in range(top, min(len(self._rows), top + self._lines_for_rows())):
             row = self._rows[index]
             cached = self._cursor_strip if index == self._cursor else None

@@ -62,6 +62,11 @@ class TopBar(Widget):
 
     state: reactive[TopBarState] = reactive(TopBarState, layout=False, repaint=False)
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._tones: dict[str, Style] = {}
+        """The tones read from the styles, by name, until a style changes."""
+
     _built: tuple[TopBarState, int, Text] | None = None
     """The line last laid out, for the state and width it was laid out for: each tick compares it with the next."""
 
@@ -87,9 +92,15 @@ class TopBar(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._built = self._strip = None  # its tones came from the old styles
+        self._tones = {}
 
     def _tone(self, name: str) -> Style:
-        return self.get_component_rich_style(f"topbar--{name}", partial=True) if name else Style()
+        tone = self._tones.get(name)
+        if tone is None:
+            # Each look-up walks the styles: a bar laid out every second reads the same few again.
+            tone = self.get_component_rich_style(f"topbar--{name}", partial=True) if name else Style()
+            self._tones[name] = tone
+        return tone
 
     _strip: tuple[tuple[TopBarState, int, Style], Strip] | None = None
     """The line last drawn, for the state, width and base style it was drawn with."""
