@@ -9,6 +9,7 @@ from textual.strip import Strip
 
 from tests.app.screen_text import screen_lines
 from tui.widgets.table import Cell, Column, FastTable, Row, fit
+from tui.widgets.table_model import EIGHTHS, THUMB, THUMB_BELOW, TRACK, TRACK_BELOW, scrollbar_cells
 
 pytestmark = pytest.mark.every_frame  # which rows a frame renders again
 
@@ -198,14 +199,39 @@ async def test_a_live_age_ticks_by_the_clock_and_repaints_only_its_line_when_it_
         assert repainted == [1, 2]
 
 
+@pytest.mark.parametrize(("height", "rows"), [(10, 11), (10, 15), (37, 10_000), (5, 7), (24, 300)])
+def test_the_scrollbar_thumb_is_the_views_share_of_the_rows_and_moves_down_with_it(height: int, rows: int) -> None:
+    """In eighths of a line: as long as the view's share of the rows (a line at least), at the top at the first row
+    and at the bottom at the last, never moving up as the view moves down, and drawn as one unbroken piece."""
+
+    def eighths(top: int) -> list[int]:
+        covered = []
+        for glyph, kind in scrollbar_cells(height, rows, top):
+            part = EIGHTHS.index(glyph) + 1 if glyph in EIGHTHS else 0
+            covered.append({TRACK: 0, THUMB: 8, THUMB_BELOW: part, TRACK_BELOW: 8 - part}[kind])
+        return covered
+
+    assert scrollbar_cells(height, height, 0) == []
+    tops = range(rows - height + 1)
+    starts = []
+    for top in tops:
+        covered = eighths(top)
+        assert len(covered) == height
+        assert sum(covered) == max(8, round(8 * height * height / rows))
+        inside = [y for y, part in enumerate(covered) if part]
+        assert inside == list(range(inside[0], inside[-1] + 1))  # unbroken
+        assert all(part == 8 for part in covered[inside[0] + 1 : inside[-1]])
+        starts.append(inside[0] * 8 + 8 - covered[inside[0]])
+    assert starts[0] == 0 and starts == sorted(starts)
+    last = eighths(tops[-1])
+    assert last[-1] == 8  # the thumb ends on the last line
+
+
 def thumb_lines(table: FastTable) -> list[int]:
-    """The lines whose last cell is the scrollbar's thumb (drawn reversed, or as a partial block at its ends)."""
-    lines = []
-    for y in range(table.size.height):
-        last = list(table.render_line(y))[-1]
-        if (last.style is not None and last.style.reverse) or last.text in set("▁▂▃▄▅▆▇"):
-            lines.append(y)
-    return lines
+    """The lines whose last cell is not the scrollbar's track (the track is most of a long table's scrollbar)."""
+    last = [list(table.render_line(y))[-1] for y in range(table.size.height)]
+    track = max(last, key=last.count)
+    return [y for y, cell in enumerate(last) if cell != track]
 
 
 async def test_the_table_draws_its_scrollbar_which_follows_the_view_and_the_mouse() -> None:
@@ -215,12 +241,13 @@ async def test_the_table_draws_its_scrollbar_which_follows_the_view_and_the_mous
     async with TableApp(table).run_test(size=(80, 12)) as pilot:
         table.set_rows(rows(10))
         await pilot.pause()
-        assert thumb_lines(table) == []  # the rows fit: no scrollbar, and the columns take every cell
-        assert len(screen_lines(pilot.app)[1].rstrip()) > 0 and table.allow_vertical_scroll is False
+        assert table.allow_vertical_scroll is False  # the rows fit: no scrollbar
+        narrow = [strip.cell_length for strip in map(table.render_line, range(table.size.height))]
         table.set_rows(rows(200))
         await pilot.pause()
         top = thumb_lines(table)
         assert top and top[0] == 0 and table.allow_vertical_scroll
+        assert [strip.cell_length for strip in map(table.render_line, range(table.size.height))] == narrow
         table.action_last()
         await pilot.pause()
         bottom = thumb_lines(table)

@@ -14,12 +14,26 @@ from textual.color import Color
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
-from textual.scrollbar import ScrollBarRender
 from textual.strip import Strip
 
 from tui.model.text import clean
 from tui.widgets.format import short_duration
-from tui.widgets.table_model import TONES, Align, Cell, CellValue, Column, Row, cell_text, column_layout, fit
+from tui.widgets.table_model import (
+    THUMB,
+    THUMB_BELOW,
+    TONES,
+    TRACK,
+    TRACK_BELOW,
+    Align,
+    Cell,
+    CellValue,
+    Column,
+    Row,
+    cell_text,
+    column_layout,
+    fit,
+    scrollbar_cells,
+)
 
 __all__ = ["TONES", "Align", "Cell", "CellValue", "Column", "FastTable", "Row", "fit"]
 
@@ -502,7 +516,7 @@ class FastTable(ScrollView, can_focus=True):
         return (height, rows, top, styles.scrollbar_background, styles.scrollbar_color)
 
     def _thumb(self) -> list[Segment]:
-        """The scrollbar's cell on each line (none when the rows fit), as Textual's scrollbar draws them."""
+        """The scrollbar's cell on each line (none when the rows fit), in the colors of Textual's scrollbar."""
         height, virtual, position, background, color = basis = self._thumb_basis()
         if basis == self._thumb_drawn:
             return self._thumb_cells
@@ -512,19 +526,14 @@ class FastTable(ScrollView, can_focus=True):
             return []
         if background.a < 1:
             background = self.background_colors[0] + background
-        color = background + color
-        bar = ScrollBarRender.render_bar(
-            size=height,
-            virtual_size=virtual,
-            window_size=height,
-            position=position,
-            vertical=True,
-            back_color=background.rich_color,
-            bar_color=color.rich_color,
-        )
-        # Textual's scrollbar reads its mouse actions from the cells' meta; the table handles the mouse itself.
-        cells = bar.segments
-        self._thumb_cells = [Segment(cell.text, cell.style and cell.style.clear_meta_and_links()) for cell in cells]
+        back, bar = background.rich_color, (background + color).rich_color
+        styles = {
+            TRACK: Style(bgcolor=back),
+            THUMB: Style(bgcolor=bar),
+            THUMB_BELOW: Style(color=bar, bgcolor=back),
+            TRACK_BELOW: Style(color=back, bgcolor=bar),
+        }
+        self._thumb_cells = [Segment(glyph, styles[kind]) for glyph, kind in scrollbar_cells(height, virtual, position)]
         return self._thumb_cells
 
     def render_lines(self, crop: Region) -> list[Strip]:

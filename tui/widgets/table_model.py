@@ -101,3 +101,33 @@ def column_layout(columns: Sequence[Column], available: int) -> list[tuple[int, 
         if given == 0:
             break
     return [(index, widths[index]) for index in chosen]
+
+
+EIGHTHS = "▁▂▃▄▅▆▇"
+"""Lower blocks of one to seven eighths of a cell: a scrollbar's thumb ends between two lines with one."""
+TRACK, THUMB, THUMB_BELOW, TRACK_BELOW = range(4)
+"""A scrollbar cell: all track, all thumb, the thumb in its lower part (its top end), the track in its lower part
+(its bottom end)."""
+
+
+def scrollbar_cells(height: int, rows: int, top: int) -> list[tuple[str, int]]:
+    """Each line's scrollbar cell (glyph, kind) for `rows` lines of which `height` show from line `top`; none when
+    they all fit. The thumb is as long as the view is a share of the rows (a line at least), in eighths of a line."""
+    if rows <= height or height <= 0:
+        return []
+    size = max(8, round(8 * height * height / rows))
+    start = round((8 * height - size) * min(1.0, max(0, top) / (rows - height)))
+    end = start + size
+    cells = []
+    for y in range(height):
+        low, high = 8 * y, 8 * y + 8
+        first, last = max(low, start), min(high, end)
+        if last <= first:
+            cells.append((" ", TRACK))
+        elif first == low and last == high:
+            cells.append((" ", THUMB))
+        elif first > low:
+            cells.append((EIGHTHS[high - first - 1], THUMB_BELOW))
+        else:
+            cells.append((EIGHTHS[high - last - 1], TRACK_BELOW))
+    return cells
