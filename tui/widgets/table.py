@@ -38,9 +38,9 @@ from tui.widgets.table_model import (
 __all__ = ["TONES", "Align", "Cell", "CellValue", "Column", "FastTable", "Row", "fit"]
 
 Shown = tuple[int, int, list[Row]]
+"""What a table's lines show: its scroll position, its cursor's index and the rows in view."""
 FIND_NEAR = 512
 """Rows either side of the cursor searched first for its key after a change."""
-"""What a table's lines show: its scroll position, its cursor's index and the rows in view."""
 
 
 class FastTable(ScrollView, can_focus=True):
@@ -134,6 +134,7 @@ class FastTable(ScrollView, can_focus=True):
         self._near_end_at = -1
         self._sorted: tuple[str, bool] | None = None
         self.render_count = 0
+        """Rows rendered from scratch (not from the cache); the benchmark reads it."""
         self._frame: tuple[Style, int, list[Segment]] | None = None
         """While a frame is drawn: the base style, the content width and the scrollbar cells every line uses."""
         self._thumb_drawn: tuple[int, int, int, Color, Color] | None = None
@@ -141,7 +142,7 @@ class FastTable(ScrollView, can_focus=True):
         self._thumb_cells: list[Segment] = []
         """The scrollbar's cell on each line, as last drawn."""
         self._dragging = False
-        """Rows rendered from scratch (not from the cache); the benchmark reads it."""
+        """Whether the mouse, pressed on the scrollbar, moves the view."""
 
     # ----- data -----------------------------------------------------------------------------------------
 
