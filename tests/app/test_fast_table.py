@@ -264,6 +264,34 @@ async def test_the_table_draws_its_scrollbar_which_follows_the_view_and_the_mous
         assert table.scroll_y == 0 and table.cursor_key == "k0"
 
 
+async def test_after_a_scroll_the_ages_are_drawn_with_the_whole_view_not_cell_by_cell() -> None:
+    """A scrolled view is drawn whole on the next frame: repainting its ages one by one first is work thrown away."""
+    now = [1000.0]
+    table = FastTable(COLUMNS)
+    table.clock = lambda: now[0]
+    aged = [Row(f"k{i}", (f"id{i}", "name", Cell("1 s", since=999.0 - i), "")) for i in range(50)]
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        table.set_rows(aged)
+        await pilot.pause()
+        cells: list[Region] = []
+        original = table.refresh
+
+        def refresh(*regions: Region, **kwargs: bool) -> FastTable:
+            cells.extend(region for region in regions if region.width < table.size.width)
+            return original(*regions, **kwargs)
+
+        table.refresh = refresh  # type: ignore[method-assign,assignment]
+        table.action_last()
+        now[0] += 1
+        table.refresh_live()
+        assert cells == []
+        await pilot.pause()
+        assert "50 s" in "\n".join(screen_lines(pilot.app))  # k49, aged 49 s and one more, drawn by the frame
+        now[0] += 1
+        table.refresh_live()
+        assert cells  # a view drawn since: its ages repaint cell by cell again
+
+
 async def test_a_refresh_repaints_no_line_past_the_table() -> None:
     """Under the header the table shows one row fewer than its height: a repaint of the line past the last row is
     another widget's line (the key footer's, redrawn with every refresh)."""

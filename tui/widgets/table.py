@@ -143,6 +143,8 @@ class FastTable(ScrollView, can_focus=True):
         """The scrollbar's cell on each line, as last drawn."""
         self._dragging = False
         """Whether the mouse, pressed on the scrollbar, moves the view."""
+        self._drawn_top = -1
+        """The first row the last frame showed: a view scrolled since is drawn whole on the next frame."""
 
     # ----- data -----------------------------------------------------------------------------------------
 
@@ -540,6 +542,7 @@ class FastTable(ScrollView, can_focus=True):
     def render_lines(self, crop: Region) -> list[Strip]:
         # The base style, the width and the scrollbar once a frame, not once a line: each walks the DOM.
         self._frame = (self.rich_style, self._content_width(), self._thumb())
+        self._drawn_top = round(self.scroll_y)
         try:
             return super().render_lines(crop)
         finally:
@@ -582,6 +585,8 @@ class FastTable(ScrollView, can_focus=True):
     def refresh_live(self) -> None:
         """Repaint the visible lines whose live ages read differently now (the rest are drawn when scrolled to)."""
         top = round(self.scroll_y)
+        if top != self._drawn_top:
+            return  # the view scrolled since the last frame: the next one draws every line, ages as they read then
         width = self._content_width()
         for index in range(top, min(len(self._rows), top + self._lines_for_rows())):
             row = self._rows[index]
