@@ -41,6 +41,8 @@ class PaneScreen(Screen[None]):
         super().__init__(name=self.PANE, id=f"pane-{self.PANE}")
         self.session = session
         self.table = FastTable(self.COLUMNS, empty_message="Loading…", show_marks=self.MARKS, id="table")
+        self.top_bar = TopBar(id="topbar")
+        self.header = PaneHeader(id="pane-header")
         self._wake = asyncio.Event()
         self._full = True
         self._ticker: Timer | None = None
@@ -48,9 +50,9 @@ class PaneScreen(Screen[None]):
         self._last_full = 0.0
         self._interval = session.settings.refresh_seconds
         self._took = 0.0
+        """How long the last full poll took, waits on the request budget included."""
         self._polling_since: float | None = None
         """When the poll in flight started (None between polls)."""
-        """How long the last full poll took, waits on the request budget included."""
         self._notified: str | None = None
         self._loaded = False
         self._footer = False
@@ -58,8 +60,8 @@ class PaneScreen(Screen[None]):
         """Marks dropped because their rows left the list, since the operator last marked a row."""
 
     def compose(self) -> ComposeResult:
-        yield TopBar(id="topbar")
-        yield PaneHeader(id="pane-header")
+        yield self.top_bar
+        yield self.header
         yield self.table
         with Horizontal(id="filter-line"):
             yield Static("/", id="filter-prompt")
@@ -243,9 +245,8 @@ class PaneScreen(Screen[None]):
         return bar_state(self.session, updated_at=status.updated_at, stale=stale, error=status.error)
 
     def update_bars(self) -> None:
-        try:
-            top_bar, header = self.query_one(TopBar), self.query_one(PaneHeader)
-        except NoMatches:
+        top_bar, header = self.top_bar, self.header
+        if not (top_bar.is_attached and header.is_attached):
             return  # mounting or shutting down: nothing to update
         top_bar.state = self.bar_state()
         summary = self.summary()

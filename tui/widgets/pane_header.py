@@ -44,6 +44,8 @@ class PaneHeader(Widget):
         """The lines last drawn, for the state, width and base style they were drawn with."""
         self._styles: dict[tuple[str, bool], Style] = {}
         """The component styles read, until a style changes (each look-up walks the styles)."""
+        self._tab_lengths: dict[tuple[str, str, int], int] = {}
+        """How many cells the tabs take, by pane, warning and width."""
 
     def _style(self, name: str, *, partial: bool) -> Style:
         style = self._styles.get((name, partial))
@@ -70,7 +72,13 @@ class PaneHeader(Widget):
         summary = clean(self.state.summary)
         if not width or not summary:
             return 1
-        return 1 if self._tabs(width).cell_len + 1 + len(summary) <= width else 2
+        key = (self.state.pane, self.state.warning, width)
+        tabs = self._tab_lengths.get(key)
+        if tabs is None:
+            if len(self._tab_lengths) >= 256:
+                self._tab_lengths.clear()  # each stuck count is a warning of its own
+            tabs = self._tab_lengths[key] = self._tabs(width).cell_len  # asked on every change of the summary
+        return 1 if tabs + 1 + len(summary) <= width else 2
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._lines = self._needs(width)
