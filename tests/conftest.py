@@ -24,6 +24,8 @@ the middle generation instead: every hundredth is enough to free the apps' cycle
 half of its time (on 2 cores, 2 workers kept the CPU busy 55 % of the run), so twice the cores, at most four more,
 keep it busy. `PYTEST_XDIST_AUTO_NUM_WORKERS` still sets the number.
 
+The simulator's scenario worlds are built once per process and copied for each test after (`tests/worlds.py`).
+
 Each app parses its stylesheet afresh (its own cache dies with it), and a pane switch parses the new screen's
 CSS: the rules parsed from the same text with the same variables are the same, so this process keeps them.
 """
@@ -41,6 +43,9 @@ import textual.screen
 from textual._styles_cache import StylesCache
 from textual.css.model import RuleSet
 from textual.css.stylesheet import Stylesheet
+
+from tests import worlds
+from tui.sim import server
 
 TEST_FPS = 20
 textual.screen.UPDATE_PERIOD = 1 / TEST_FPS  # type: ignore[misc]
@@ -104,3 +109,6 @@ def _parse_rules_once(
 
 
 Stylesheet._parse_rules = _parse_rules_once  # type: ignore[method-assign]
+
+
+server.build = worlds.cached(server.build)  # type: ignore[assignment]
