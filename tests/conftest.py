@@ -24,6 +24,10 @@ the middle generation instead: every hundredth is enough to free the apps' cycle
 half of its time (on 2 cores, 2 workers kept the CPU busy 55 % of the run), so twice the cores, at most four more,
 keep it busy. `PYTEST_XDIST_AUTO_NUM_WORKERS` still sets the number.
 
+Every xdist worker rewrites the asserts of every test module it imports (3 s of CPU each, half of its start-up)
+unless pytest's cache of rewritten modules holds them, and under `PYTHONDONTWRITEBYTECODE` no worker writes that
+cache: the controller writes it while the workers start (`tests/rewritten.py`), so they read it.
+
 The simulator's scenario worlds are built once per process and copied for each test after (`tests/worlds.py`).
 
 Each app parses its stylesheet afresh (its own cache dies with it), and a pane switch parses the new screen's
@@ -44,7 +48,7 @@ from textual._styles_cache import StylesCache
 from textual.css.model import RuleSet
 from textual.css.stylesheet import Stylesheet
 
-from tests import worlds
+from tests import rewritten, worlds
 from tui.sim import server
 
 TEST_FPS = 20
@@ -85,6 +89,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         return None  # xdist's own hook reads it
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return min(2 * cores, cores + 4)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    rewritten.start(session.config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    rewritten.finish()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
