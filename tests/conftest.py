@@ -26,7 +26,8 @@ keep it busy. `PYTEST_XDIST_AUTO_NUM_WORKERS` still sets the number.
 
 Every xdist worker rewrites the asserts of every test module it imports (3 s of CPU each, half of its start-up)
 unless pytest's cache of rewritten modules holds them, and under `PYTHONDONTWRITEBYTECODE` no worker writes that
-cache: the controller writes it while the workers start (`tests/rewritten.py`), so they read it.
+cache: the controller writes it while the workers start (`tests/bytecode.py`), so they read it; the same
+goes for the console's own modules, which each worker and each console process a test starts would compile.
 
 The simulator's scenario worlds are built once per process and copied for each test after (`tests/worlds.py`).
 
@@ -48,7 +49,7 @@ from textual._styles_cache import StylesCache
 from textual.css.model import RuleSet
 from textual.css.stylesheet import Stylesheet
 
-from tests import rewritten, worlds
+from tests import bytecode, worlds
 from tui.sim import server
 
 TEST_FPS = 20
@@ -93,11 +94,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    rewritten.start(session.config)
+    bytecode.start(session.config)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    rewritten.finish()
+    bytecode.finish()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
