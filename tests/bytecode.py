@@ -8,10 +8,10 @@ the order they collect them, in a thread that runs while they start, and writes 
 does: a worker reading it meanwhile sees a whole file or none, and rewrites the module itself if none). A run
 after it only checks that the cache is still fresh.
 
-The console's own package (`tui`) is compiled first, the way Python caches any module it imports
-(`__pycache__/*.pyc`, also skipped under `PYTHONDONTWRITEBYTECODE`): each worker and each `platos-tui` or
-`python -m tui` process a test starts then loads it instead of compiling its 130 modules (a quarter of a second
-per process).
+The console's own package (`tui`) is compiled after them (the workers have imported it by then), the way Python
+caches any module it imports (`__pycache__/*.pyc`, also skipped under `PYTHONDONTWRITEBYTECODE`): each
+`platos-tui` or `python -m tui` process a test starts, and every worker of the next run, then loads it instead of
+compiling its 130 modules (a quarter of a second per process).
 
 This uses pytest's own rewriting functions (`_pytest.assertion.rewrite`): if they are not there, nothing is cached
 and every worker rewrites as before.
@@ -43,7 +43,6 @@ def _modules(config: pytest.Config) -> list[Path]:
 
 
 def _cache(config: pytest.Config, modules: list[Path]) -> None:
-    compileall.compile_dir(Path(tui.__file__).parent, quiet=2)
     from _pytest.assertion.rewrite import (
         PYC_TAIL,
         _read_pyc,
@@ -62,6 +61,7 @@ def _cache(config: pytest.Config, modules: list[Path]) -> None:
             continue
         stat, code = _rewrite_test(module, config)
         _write_pyc(state, code, stat, pyc)
+    compileall.compile_dir(Path(tui.__file__).parent, quiet=2)
 
 
 def start(config: pytest.Config) -> None:
