@@ -24,6 +24,13 @@ the middle generation instead: every hundredth is enough to free the apps' cycle
 half of its time (on 2 cores, 2 workers kept the CPU busy 55 % of the run), so twice the cores, at most four more,
 keep it busy. `PYTEST_XDIST_AUTO_NUM_WORKERS` still sets the number.
 
+Every xdist worker rewrites the asserts of every test module it imports (3 s of CPU each, half of its start-up)
+unless pytest's cache of rewritten modules holds them, and under `PYTHONDONTWRITEBYTECODE` no worker writes that
+cache: the controller writes it while the workers start (`tests/bytecode.py`), so they read it; the same
+goes for the console's own modules, which each worker and each console process a test starts would compile.
+
+The simulator's scenario worlds are built once per process and copied for each test after (`tests/worlds.py`).
+
 Each app parses its stylesheet afresh (its own cache dies with it), and a pane switch parses the new screen's
 CSS: the rules parsed from the same text with the same variables are the same, so this process keeps them.
 """
@@ -41,6 +48,9 @@ import textual.screen
 from textual._styles_cache import StylesCache
 from textual.css.model import RuleSet
 from textual.css.stylesheet import Stylesheet
+
+from tests import bytecode, worlds
+from tui.sim import server
 
 TEST_FPS = 20
 textual.screen.UPDATE_PERIOD = 1 / TEST_FPS  # type: ignore[misc]
@@ -82,6 +92,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return min(2 * cores, cores + 4)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    bytecode.start(session.config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    bytecode.finish()
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     gc.collect()
     gc.freeze()
@@ -104,3 +123,6 @@ def _parse_rules_once(
 
 
 Stylesheet._parse_rules = _parse_rules_once  # type: ignore[method-assign]
+
+
+server.build = worlds.cached(server.build)  # type: ignore[assignment]

@@ -221,14 +221,37 @@ def check(validator: Draft202012Validator, body: Any, where: str) -> None:
     assert not errors, f"{where}: " + "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
 
 
+class Documents:
+    """The spec as the simulator answers each vocabulary (`deviate`), and one validator per response schema.
+
+    Deviating the spec (a deep copy walked once per row) and resolving a schema's references cost more than the
+    validation itself; the documents are only read, so every probe in the module shares them.
+    """
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.v2 = deviate(spec, SDK_RUN_STATUSES)
+        self.v1 = deviate(spec, LEGACY_RUN_STATUSES)
+        self._validators: dict[tuple[bool, str, str, str], Draft202012Validator] = {}
+
+    def validator(self, legacy: bool, path: str, method: str, status: str) -> Draft202012Validator:
+        key = (legacy, path, method, status)
+        if key not in self._validators:
+            self._validators[key] = validator_for(self.v1 if legacy else self.v2, path, method, status)
+        return self._validators[key]
+
+
+@pytest.fixture(scope="module")
+def documents(spec: dict[str, Any]) -> Documents:
+    return Documents(spec)
+
+
 class Probe:
     """Drives one scenario and validates every answer."""
 
-    def __init__(self, scenario: str, spec: dict[str, Any]) -> None:
+    def __init__(self, scenario: str, documents: Documents) -> None:
         self.app = create_app(SimOptions(scenario=scenario, speed=0))
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://127.0.0.1")
-        self.v2 = deviate(spec, SDK_RUN_STATUSES)
-        self.v1 = deviate(spec, LEGACY_RUN_STATUSES)
+        self.documents = documents
 
     async def call(
         self,
@@ -245,16 +268,16 @@ class Probe:
         assert response.status_code == status, f"{method} {url}: {response.status_code} {response.text[:200]}"
         data = response.json()
         if spec_path is not None:
-            doc = self.v1 if headers is LEGACY else self.v2
-            check(validator_for(doc, spec_path, method.lower(), str(status)), data, f"{method} {url}")
+            validator = self.documents.validator(headers is LEGACY, spec_path, method.lower(), str(status))
+            check(validator, data, f"{method} {url}")
         if schema is not None:
             check(Draft202012Validator(schema), data, f"{method} {url}")
         return data
 
 
 @pytest.fixture(params=SCENARIOS)
-async def probe(request: pytest.FixtureRequest, spec: dict[str, Any]) -> AsyncIterator[Probe]:
-    probing = Probe(request.param, spec)
+async def probe(request: pytest.FixtureRequest, documents: Documents) -> AsyncIterator[Probe]:
+    probing = Probe(request.param, documents)
     yield probing
     await probing.http.aclose()
 
@@ -342,8 +365,8 @@ async def test_every_endpoint_conforms(probe: Probe) -> None:
     assert "key" in verbose["concurrencyLimit"] and "key" in verbose["queues"][0]["currentConcurrency"]
 
 
-async def test_error_bodies_conform(spec: dict[str, Any]) -> None:
-    probing = Probe("incident", spec)
+async def test_error_bodies_conform(documents: Documents) -> None:
+    probing = Probe("incident", documents)
     bad_key = {**API, "Authorization": "Bearer tr_dev_000000000000000000000000"}
     run = "/api/v3/runs/{runId}"
     for method, url, path in (
@@ -382,8 +405,8 @@ def _collect(node: Any) -> list[dict[str, Any]]:
     return found
 
 
-async def test_optional_fields_are_absent_not_null(spec: dict[str, Any]) -> None:
-    probing = Probe("incident", spec)
+async def test_optional_fields_are_absent_not_null(documents: Documents) -> None:
+    probing = Probe("incident", documents)
     page = await probing.call("GET", "/api/v1/runs?page[size]=100", "/api/v1/runs")
     nullable = {
         "concurrencyLimit",
@@ -413,8 +436,8 @@ async def test_optional_fields_are_absent_not_null(spec: dict[str, Any]) -> None
     await probing.http.aclose()
 
 
-async def test_promote_and_its_refusals_conform(spec: dict[str, Any]) -> None:
-    probing = Probe("healthy", spec)
+async def test_promote_and_its_refusals_conform(documents: Documents) -> None:
+    probing = Probe("healthy", documents)
     path = "/api/v1/deployments/{version}/promote"
     previous = probing.app.state.sim.engine.deployments[-2].version
     await probing.call("POST", f"/api/v1/deployments/{previous}/promote?allowRollbacks=true", path)
