@@ -264,6 +264,30 @@ async def test_the_table_draws_its_scrollbar_which_follows_the_view_and_the_mous
         assert table.scroll_y == 0 and table.cursor_key == "k0"
 
 
+async def test_the_columns_take_the_scrollbars_cell_back_when_the_rows_come_to_fit() -> None:
+    """A filter that leaves few enough rows to fit takes the scrollbar away: its cell goes to the columns again (the
+    flexible one widens), and comes back to the scrollbar when the filter is cleared."""
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        table.set_rows(rows(200))
+        await pilot.pause()
+        with_bar = screen_lines(pilot.app)[0].index("Detail")
+        table.set_filter("name19")  # name19 and name190-name199: 11 rows, which fit under the header
+        await pilot.pause()
+        assert table.row_count == 11 and screen_lines(pilot.app)[0].index("Detail") == with_bar + 1
+        table.set_filter("")
+        await pilot.pause()
+        assert screen_lines(pilot.app)[0].index("Detail") == with_bar
+        # Rows arriving below the view bring the scrollbar: the lines in view are drawn again, a cell narrower.
+        data = rows(200)
+        table.set_rows(data[:10])
+        await pilot.pause()
+        assert screen_lines(pilot.app)[0].index("Detail") == with_bar + 1
+        table.set_rows(data)  # the same rows in view: only the scrollbar makes them draw again
+        await pilot.pause()
+        assert screen_lines(pilot.app)[0].index("Detail") == with_bar
+
+
 async def test_after_a_scroll_the_ages_are_drawn_with_the_whole_view_not_cell_by_cell() -> None:
     """A scrolled view is drawn whole on the next frame: repainting its ages one by one first is work thrown away."""
     now = [1000.0]

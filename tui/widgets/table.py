@@ -318,9 +318,8 @@ class FastTable(ScrollView, can_focus=True):
             # repaint of every line (the caller repaints the lines that show something else).
             self.set_reactive(FastTable.virtual_size, size)
             self.refresh(repaint=False, layout=True)
-            if self._content_width() != self._layout_width:
-                self.refresh()  # the scrollbar came or went: the columns take another width
-            elif self._thumb_drawn is not None:
+            # (When the scrollbar comes or goes, Textual repaints the table, which lays out its columns anew.)
+            if self._thumb_drawn is not None:
                 drawn = self._thumb_cells
                 for y, cell in enumerate(self._thumb()):
                     if y >= len(drawn) or drawn[y] != cell:
