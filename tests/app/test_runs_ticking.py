@@ -115,6 +115,17 @@ async def test_ages_keep_ticking_on_screen_while_polling_is_paused() -> None:
         await wait_for(r.pilot, lambda: "35 s" in next(ln for ln in screen_lines(r.app) if run.friendly in ln), 6)
 
 
+async def test_ages_tick_each_second_between_polls() -> None:
+    """Polling every 30 s, the ages on screen still move each second (the pane's 1 s tick), not at the next poll."""
+    async with rig("blank", refresh=30.0) as r:
+        engine: Any = r.engine
+        _screen, run = await young_run_listed(r)
+        assert r.app.session is not None and not r.app.session.paused
+        await r.pilot.pause(0.3)  # the first poll's frame is drawn
+        engine.advance(3.0)
+        await wait_for(r.pilot, lambda: "33 s" in next(ln for ln in screen_lines(r.app) if run.friendly in ln), 6)
+
+
 @pytest.mark.parametrize("scenario", ["incident", "worker-crashed"])
 async def test_as_the_clock_runs_the_rows_judged_again_agree_with_judging_all(scenario: str) -> None:
     """Between polls, only runs judged by their trace are judged again each minute (the rest at their window's

@@ -449,8 +449,6 @@ class RunsScreen(PaneScreen):
         if changed or len(self._order) != len(ordered):  # `_prune` may have removed rows
             self._order, self._order_keys = ordered.rows(), ordered.row_keys()
         self.table.set_rows(self._order, rebuilt, self._order_keys)
-        if not self.session.paused:
-            self.table.refresh_live()  # while paused, `update_bars` does
         self.update_bars()
 
     def _rejudged(self, triaged: TriageResult | None, scope: str | None) -> set[str]:
@@ -540,8 +538,8 @@ class RunsScreen(PaneScreen):
     def update_bars(self) -> None:
         super().update_bars()
         self.search_bar.words = search_words(self.search)
-        if self.session.paused:
-            self.table.refresh_live()  # no poll renders the rows while paused: the second's tick moves their ages
+        # Each second's tick (and each rebuild) moves the ages on screen, between polls and while polling is paused.
+        self.table.refresh_live()
 
     def filter_in_summary(self) -> bool:
         return True
