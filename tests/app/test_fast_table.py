@@ -288,56 +288,58 @@ async def test_the_columns_take_the_scrollbars_cell_back_when_the_rows_come_to_f
         assert screen_lines(pilot.app)[0].index("Detail") == with_bar
 
 
+def aged_table(now: list[float]) -> tuple[FastTable, list[Row]]:
+    """A table on the clock `now[0]` (1000 at first) and 50 rows with a live age each, k0 1 s old, k49 50 s."""
+    table = FastTable(COLUMNS)
+    table.clock = lambda: now[0]
+    return table, [Row(f"k{i}", (f"id{i}", "name", Cell("1 s", since=999.0 - i), "")) for i in range(50)]
+
+
+def watch_repaints(table: FastTable) -> list[Region]:
+    """Every region the table asks to repaint from now on."""
+    asked: list[Region] = []
+    original = table.refresh
+
+    def refresh(*regions: Region, **kwargs: bool) -> FastTable:
+        asked.extend(regions)
+        return original(*regions, **kwargs)
+
+    table.refresh = refresh  # type: ignore[method-assign,assignment]
+    return asked
+
+
 async def test_after_a_scroll_the_ages_are_drawn_with_the_whole_view_not_cell_by_cell() -> None:
     """A scrolled view is drawn whole on the next frame: repainting its ages one by one first is work thrown away."""
     now = [1000.0]
-    table = FastTable(COLUMNS)
-    table.clock = lambda: now[0]
-    aged = [Row(f"k{i}", (f"id{i}", "name", Cell("1 s", since=999.0 - i), "")) for i in range(50)]
+    table, aged = aged_table(now)
     async with TableApp(table).run_test(size=(80, 12)) as pilot:
         table.set_rows(aged)
         await pilot.pause()
-        cells: list[Region] = []
-        original = table.refresh
-
-        def refresh(*regions: Region, **kwargs: bool) -> FastTable:
-            cells.extend(region for region in regions if region.width < table.size.width)
-            return original(*regions, **kwargs)
-
-        table.refresh = refresh  # type: ignore[method-assign,assignment]
+        asked = watch_repaints(table)
         table.action_last()
         now[0] += 1
         table.refresh_live()
-        assert cells == []
+        assert [region for region in asked if region.width < table.size.width] == []  # no single cell
         await pilot.pause()
         assert "50 s" in "\n".join(screen_lines(pilot.app))  # k49, aged 49 s and one more, drawn by the frame
         now[0] += 1
         table.refresh_live()
-        assert cells  # a view drawn since: its ages repaint cell by cell again
+        assert [region for region in asked if region.width < table.size.width]  # a view drawn since: cell by cell
 
 
 async def test_a_refresh_repaints_no_line_past_the_table() -> None:
     """Under the header the table shows one row fewer than its height: a repaint of the line past the last row is
     another widget's line (the key footer's, redrawn with every refresh)."""
     now = [1000.0]
-    table = FastTable(COLUMNS)
-    table.clock = lambda: now[0]
-    aged = [Row(f"k{i}", (f"id{i}", "name", Cell("1 s", since=999.0 - i), "")) for i in range(50)]
+    table, aged = aged_table(now)
     async with TableApp(table).run_test(size=(80, 12)) as pilot:
         table.set_rows(aged)
         await pilot.pause()
-        lines: list[int] = []
-        original = table.refresh
-
-        def refresh(*regions: Region, **kwargs: bool) -> FastTable:
-            lines.extend(region.y + region.height - 1 for region in regions)
-            return original(*regions, **kwargs)
-
-        table.refresh = refresh  # type: ignore[method-assign,assignment]
+        asked = watch_repaints(table)
         now[0] += 1
         table.refresh_live()  # every age on screen reads a second more
         table.set_rows(aged[1:])  # every line shifts up
-        assert lines and max(lines) == table.size.height - 1
+        assert asked and max(region.y + region.height - 1 for region in asked) == table.size.height - 1
 
 
 async def test_rows_listed_or_dropped_off_screen_repaint_nothing_and_a_shift_repaints_its_lines() -> None:
