@@ -262,6 +262,19 @@ async def test_the_table_draws_its_scrollbar_which_follows_the_view_and_the_mous
         await pilot.click(table, offset=(table.size.width - 1, 0))
         await pilot.pause()
         assert table.scroll_y == 0 and table.cursor_key == "k0"
+        # Pressed on the bar and dragged halfway down, then on: the view follows the mouse until it is let go.
+        bar = table.size.width - 1
+        await pilot.mouse_down(table, offset=(bar, 0))
+        await pilot.hover(table, offset=(bar, (table.size.height - 1) // 2))
+        await pilot.pause()
+        assert 0 < table.scroll_y < table.max_scroll_y
+        await pilot.hover(table, offset=(bar, table.size.height - 1))
+        await pilot.mouse_up(table, offset=(bar, table.size.height - 1))
+        await pilot.pause()
+        assert table.scroll_y == table.max_scroll_y and table.cursor_key == "k0"
+        await pilot.hover(table, offset=(bar, 0))  # let go: moving the mouse no longer scrolls
+        await pilot.pause()
+        assert table.scroll_y == table.max_scroll_y
 
 
 async def test_the_columns_take_the_scrollbars_cell_back_when_the_rows_come_to_fit() -> None:
