@@ -164,6 +164,26 @@ async def test_filtered_rows_repaint_when_a_hidden_row_arrives_in_the_same_updat
         assert "name1-changed" in "\n".join(screen_lines(pilot.app))
 
 
+def aged_table(now: list[float]) -> tuple[FastTable, list[Row]]:
+    """A table on the clock `now[0]` (1000 at first) and 50 rows with a live age each, k0 1 s old, k49 50 s."""
+    table = FastTable(COLUMNS)
+    table.clock = lambda: now[0]
+    return table, [Row(f"k{i}", (f"id{i}", "name", Cell("1 s", since=999.0 - i), "")) for i in range(50)]
+
+
+def watch_repaints(table: FastTable) -> list[Region]:
+    """Every region the table asks to repaint from now on."""
+    asked: list[Region] = []
+    original = table.refresh
+
+    def refresh(*regions: Region, **kwargs: bool) -> FastTable:
+        asked.extend(regions)
+        return original(*regions, **kwargs)
+
+    table.refresh = refresh  # type: ignore[method-assign,assignment]
+    return asked
+
+
 async def test_a_live_age_ticks_by_the_clock_and_repaints_only_its_line_when_it_reads_differently() -> None:
     now = [1000.0]
     table = FastTable(COLUMNS)
@@ -177,26 +197,20 @@ async def test_a_live_age_ticks_by_the_clock_and_repaints_only_its_line_when_it_
         )
         await pilot.pause()
         assert table.texts("young") == ("y", "young", "30 s", "")
-        repainted: list[int] = []
-        original = table.refresh
-
-        def refresh(*regions: Region, **kwargs: bool) -> FastTable:
-            repainted.extend(region.y for region in regions)
-            assert all(region.height == 1 and region.width < table.size.width // 2 for region in regions)  # its cell
-            return original(*regions, **kwargs)
-
-        table.refresh = refresh  # type: ignore[method-assign,assignment]
+        asked = watch_repaints(table)
         now[0] += 1
         table.refresh_live()
-        assert repainted == [1]  # the young row's line: the old one still reads 16 m
+        assert [region.y for region in asked] == [1]  # the young row's line: the old one still reads 16 m
+        assert all(region.height == 1 and region.width < table.size.width // 2 for region in asked)  # its cell
         await pilot.pause()
         young = next(line for line in screen_lines(pilot.app) if "young" in line)
         assert "31 s" in young
         assert table.texts("old") == ("o", "old", "16 m", "")
         now[0] += 60
-        repainted.clear()
+        asked.clear()
         table.refresh_live()
-        assert repainted == [1, 2]
+        assert [region.y for region in asked] == [1, 2]
+        assert all(region.height == 1 and region.width < table.size.width // 2 for region in asked)
 
 
 @pytest.mark.parametrize(("height", "rows"), [(10, 11), (10, 15), (37, 10_000), (5, 7), (24, 300)])
@@ -299,26 +313,6 @@ async def test_the_columns_take_the_scrollbars_cell_back_when_the_rows_come_to_f
         table.set_rows(data)  # the same rows in view: only the scrollbar makes them draw again
         await pilot.pause()
         assert screen_lines(pilot.app)[0].index("Detail") == with_bar
-
-
-def aged_table(now: list[float]) -> tuple[FastTable, list[Row]]:
-    """A table on the clock `now[0]` (1000 at first) and 50 rows with a live age each, k0 1 s old, k49 50 s."""
-    table = FastTable(COLUMNS)
-    table.clock = lambda: now[0]
-    return table, [Row(f"k{i}", (f"id{i}", "name", Cell("1 s", since=999.0 - i), "")) for i in range(50)]
-
-
-def watch_repaints(table: FastTable) -> list[Region]:
-    """Every region the table asks to repaint from now on."""
-    asked: list[Region] = []
-    original = table.refresh
-
-    def refresh(*regions: Region, **kwargs: bool) -> FastTable:
-        asked.extend(regions)
-        return original(*regions, **kwargs)
-
-    table.refresh = refresh  # type: ignore[method-assign,assignment]
-    return asked
 
 
 async def test_after_a_scroll_the_ages_are_drawn_with_the_whole_view_not_cell_by_cell() -> None:

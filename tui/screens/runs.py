@@ -173,10 +173,8 @@ class RunsScreen(PaneScreen):
         self._want_more = False
         self._ticks = 0
         self._rows: dict[str, _RowEntry] = {}
-        self._order: list[Row] = []
-        self._order_keys: list[str] = []
         self._ordered = OrderedRows()
-        """Every run's row in display order, kept as rows change (`_order` and its keys are its latest snapshot)."""
+        """Every run's row in display order, kept as rows change."""
         self._stuck_count = 0
         self._seq: dict[str, int] = {}
         self._listed = 0
@@ -204,7 +202,7 @@ class RunsScreen(PaneScreen):
 
     def reset(self) -> None:
         self._runs, self._head, self._stuck, self._more, self._rows = {}, None, None, [], {}
-        self._order, self._order_keys, self._ordered, self._stuck_count, self._seq = [], [], OrderedRows(), 0, {}
+        self._ordered, self._stuck_count, self._seq = OrderedRows(), 0, {}
         self._dirty, self._expiry, self._basis = set(), [], (None, None)
         self._unchecked, self._calm_until = set(), -math.inf
         self._held, self._leaving = {}, set()
@@ -406,7 +404,6 @@ class RunsScreen(PaneScreen):
         while expiry and expiry[0][0] <= now_ts:
             due.add(heappop(expiry)[1])
         self._dirty = set()
-        changed = False
         rebuilt: dict[str, Row] | None = {}
         for run_id in due:
             run = runs.get(run_id)
@@ -434,7 +431,6 @@ class RunsScreen(PaneScreen):
             # Stuck first (longest in status first), then newest first, as the list endpoint orders them.
             ordered.put(fresh.order, fresh.row)
             self._stuck_count += fresh.stuck - (entry.stuck if entry is not None else False)
-            changed = True
         if len(expiry) > 4 * len(known) + 64:
             # Rebuilt rows leave their old due times behind: drop them now and then.
             self._expiry = [(e.valid_until, run_id) for run_id, e in known.items() if e.valid_until != math.inf]
@@ -444,11 +440,8 @@ class RunsScreen(PaneScreen):
                 ordered.remove(gone)
                 left = known.pop(gone, None)
                 self._stuck_count -= left.stuck if left is not None else False
-            changed = True
             rebuilt = None
-        if changed or len(self._order) != len(ordered):  # `_prune` may have removed rows
-            self._order, self._order_keys = ordered.rows(), ordered.row_keys()
-        self.table.set_rows(self._order, rebuilt, self._order_keys)
+        self.table.set_rows(ordered.rows(), rebuilt, ordered.row_keys())
         self.update_bars()
 
     def _rejudged(self, triaged: TriageResult | None, scope: str | None) -> set[str]:

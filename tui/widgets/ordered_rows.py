@@ -16,7 +16,7 @@ class OrderedRows:
     """Rows by key, in ascending order of a sort key (a tuple) given with each row; ties go by row key.
 
     The order is a list of short sorted blocks: `put` and `remove` cost two binary searches and a shift within one
-    block, and `rows`, `row_keys` and `index` stay cheap at 10,000 rows.
+    block, and `rows` and `row_keys` stay cheap at 10,000 rows.
     """
 
     def __init__(self, block: int = BLOCK) -> None:
@@ -100,14 +100,6 @@ class OrderedRows:
         else:
             del self._blocks[block], self._row_blocks[block], self._key_blocks[block], self._maxes[block]
 
-    def index(self, key: str) -> int | None:
-        """Where the key's row is in the order."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        block, index = self._find(entry)
-        return sum(len(entries) for entries in self._blocks[:block]) + index
-
     def _flatten(self) -> tuple[list[Row], list[str]]:
         if self._flat is None:
             rows: list[Row] = []
@@ -123,7 +115,6 @@ class OrderedRows:
         rows = self._flatten()[0]
         return rows[::-1] if reverse else list(rows)
 
-    def row_keys(self, *, reverse: bool = False) -> list[str]:
-        """The keys in the order of `rows`."""
-        keys = self._flatten()[1]
-        return keys[::-1] if reverse else list(keys)
+    def row_keys(self) -> list[str]:
+        """The keys in the order of `rows()` (a new list each time)."""
+        return list(self._flatten()[1])

@@ -5,15 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
 from textual.reactive import reactive
-from textual.strip import Strip
-from textual.widget import Widget
 
 from tui.model.text import clean
-from tui.widgets.line import text_strip
+from tui.widgets.line import TextLines
 
 PANES = (("queues", "1 Queues"), ("runs", "2 Runs"), ("waitpoints", "3 Waitpoints"), ("triage", "4 Triage"))
 
@@ -25,7 +22,7 @@ class PaneHeaderState:
     warning: str = ""
 
 
-class PaneHeader(Widget):
+class PaneHeader(TextLines):
     """Tabs for the four panes (the current one highlighted) and the pane's own one-line summary."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -40,18 +37,8 @@ class PaneHeader(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._lines = 1
-        self._strips: tuple[tuple[PaneHeaderState, int, Style], list[Strip]] | None = None
-        """The lines last drawn, for the state, width and base style they were drawn with."""
-        self._styles: dict[tuple[str, bool], Style] = {}
-        """The component styles read, until a style changes (each look-up walks the styles)."""
         self._tab_lengths: dict[tuple[str, str, int], int] = {}
         """How many cells the tabs take, by pane, warning and width."""
-
-    def _style(self, name: str, *, partial: bool) -> Style:
-        style = self._styles.get((name, partial))
-        if style is None:
-            style = self._styles[name, partial] = self.get_component_rich_style(name, partial=partial)
-        return style
 
     def _tabs(self, width: int) -> Text:
         state = self.state
@@ -61,10 +48,10 @@ class PaneHeader(Widget):
             current = name == state.pane
             shown = label if current or not narrow else label[:1]
             style = "pane-header--current" if current else "pane-header--tab"
-            result.append(f" {shown} ", style=self._style(style, partial=True))
+            result.append(f" {shown} ", style=self.component_style(style))
         if state.warning:
             result.append(" ")
-            result.append(clean(state.warning), style=self._style("pane-header--warning", partial=False))
+            result.append(clean(state.warning), style=self.component_style("pane-header--warning", partial=False))
         return result
 
     def _needs(self, width: int) -> int:
@@ -88,19 +75,11 @@ class PaneHeader(Widget):
         if self._needs(self.size.width) != self._lines:
             self.refresh(layout=True)
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._strips = None  # its tones came from the old styles
-        self._styles = {}
+    def drawn_from(self) -> PaneHeaderState:
+        return self.state
 
-    def render_line(self, y: int) -> Strip:
-        width, base = self.size.width, self.rich_style
-        key = (self.state, width, base)
-        drawn = self._strips
-        if drawn is None or drawn[0] != key:
-            lines = self._text().split("\n")
-            drawn = self._strips = (key, [text_strip(line, width, base, self.app.console) for line in lines])
-        return drawn[1][y] if y < len(drawn[1]) else Strip.blank(width, base)
+    def text_lines(self) -> list[Text]:
+        return list(self._text().split("\n"))
 
     def _text(self) -> Text:
         width = self.size.width

@@ -10,11 +10,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
 from textual.reactive import reactive
-from textual.strip import Strip
-from textual.widget import Widget
 
 from tui.model.text import clean
-from tui.widgets.line import text_strip
+from tui.widgets.line import TextLines
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +45,7 @@ _CONNECTION_TONE = {
 }
 
 
-class TopBar(Widget):
+class TopBar(TextLines):
     """One line; lower-priority parts are dropped first when the terminal is narrow."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -64,11 +62,8 @@ class TopBar(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._tones: dict[str, Style] = {}
-        """The tones read from the styles, by name, until a style changes."""
-
-    _built: tuple[TopBarState, int, Text] | None = None
-    """The line last laid out, for the state and width it was laid out for: each tick compares it with the next."""
+        self._built: tuple[TopBarState, int, Text] | None = None
+        """The line last laid out, for the state and width it was laid out for: each tick compares it with the next."""
 
     def watch_state(self, old: TopBarState, new: TopBarState) -> None:
         """Repaint only the cells that read differently: the bar ticks each second ("updated 1 s ago"), and a
@@ -91,27 +86,16 @@ class TopBar(Widget):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._built = self._strip = None  # its tones came from the old styles
-        self._tones = {}
+        self._built = None  # its tones came from the old styles
 
     def _tone(self, name: str) -> Style:
-        tone = self._tones.get(name)
-        if tone is None:
-            # Each look-up walks the styles: a bar laid out every second reads the same few again.
-            tone = self.get_component_rich_style(f"topbar--{name}", partial=True) if name else Style()
-            self._tones[name] = tone
-        return tone
+        return self.component_style(f"topbar--{name}") if name else Style()
 
-    _strip: tuple[tuple[TopBarState, int, Style], Strip] | None = None
-    """The line last drawn, for the state, width and base style it was drawn with."""
+    def drawn_from(self) -> TopBarState:
+        return self.state
 
-    def render_line(self, y: int) -> Strip:
-        width, base = self.size.width, self.rich_style
-        key = (self.state, width, base)
-        drawn = self._strip
-        if drawn is None or drawn[0] != key:
-            drawn = self._strip = (key, text_strip(self._line(self.state), width, base, self.app.console))
-        return drawn[1] if y == 0 else Strip.blank(width, base)
+    def text_lines(self) -> list[Text]:
+        return [self._line(self.state)]
 
     def _line(self, state: TopBarState) -> Text:
         width = self.size.width or 120
