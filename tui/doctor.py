@@ -253,7 +253,7 @@ async def check_server(report: Report, settings: Settings, client: EngineClient)
 async def _first_queues(client: EngineClient) -> list[Queue]:
     pages = client.queue_pages()
     try:
-        return (await anext(pages)).items
+        return list((await anext(pages)).items)
     finally:
         close = getattr(pages, "aclose", None)  # an async generator: close it rather than leave it to the GC
         if callable(close):

@@ -21,7 +21,6 @@ from tui.api.errors import (
     BadRequest,
     ConfigurationError,
     ConnectionFailed,
-    InvalidResponse,
     NotFound,
     ReadOnly,
     ServerError,
@@ -106,7 +105,7 @@ class ClientStats:
 class QueuePage:
     """One page of the queue listing: its queues, its number, how many pages there are, and whether it is the last."""
 
-    items: list[Queue]
+    items: tuple[Queue, ...]
     number: int
     total: int
     last: bool
@@ -246,19 +245,17 @@ class EngineClient:
             raise ReadOnly(f"read-only: {what} needs write access (elevate first)")
 
     def _parse(self, parser: Callable[[Any], T], data: Any) -> T:
-        try:
-            return parser(data)
-        except InvalidResponse as error:
-            self._http.last_error = str(error)
-            raise
-        except (RecursionError, OverflowError, ValueError) as exc:
-            # A safety net: the parsers name the field for every failure they foresee; this catches the rest.
-            unreadable = InvalidResponse(f"response could not be read ({type(exc).__name__})")
-            self._http.last_error = str(unreadable)
-            raise unreadable from None
+        return self._http.parse(parser, data)
 
     async def _get(self, path: str, params: dict[str, str] | None = None, **options: Any) -> Any:
         return await self._http.call("GET", path, params=params, retry=True, **options)
+
+    async def _read(
+        self, path: str, parser: Callable[[Any], T], params: dict[str, str] | None = None, **options: Any
+    ) -> T:
+        """A GET parsed into frozen values (remembered by the answer's bytes: see `tui.api.memo`)."""
+        value: T = await self._http.call("GET", path, params=params, retry=True, parse=parser, **options)
+        return value
 
     async def _post(self, path: str, body: Any = NO_BODY, *, read: bool = False) -> Any:
         return await self._http.call("POST", path, body=body, retry=read)
@@ -302,13 +299,13 @@ class EngineClient:
             schedule=schedule,
             batch=batch,
         )
-        page = self._parse(wire.parse_run_page, await self._get("/api/v1/runs", params))
+        page = await self._read("/api/v1/runs", wire.parse_run_page, params)
         items, previous = list(page.items), page.previous
         for _ in range(fill - 1):
             if page.next is None or len(items) >= page_size:
                 break
             params["page[after]"] = page.next
-            page = self._parse(wire.parse_run_page, await self._get("/api/v1/runs", params))
+            page = await self._read("/api/v1/runs", wire.parse_run_page, params)
             items.extend(page.items)
         if len(items) != len(page.items):
             page = replace(page, items=tuple(items), previous=previous)
@@ -333,8 +330,7 @@ class EngineClient:
         return self._parse(lambda body: wire.parse_id(body, "replay"), data)
 
     async def run_trace(self, run_id: str) -> Trace:
-        data = await self._get(f"/api/v1/runs/{_seg(run_id)}/trace", fail_fast_404=True)
-        return self._parse(wire.parse_trace, data)
+        return await self._read(f"/api/v1/runs/{_seg(run_id)}/trace", wire.parse_trace, fail_fast_404=True)
 
     async def span_detail(self, run_id: str, span_id: str) -> SpanDetail:
         data = await self._get(f"/api/v1/runs/{_seg(run_id)}/spans/{_seg(span_id)}", fail_fast_404=True)
@@ -349,8 +345,8 @@ class EngineClient:
     async def queue_pages(self) -> AsyncIterator[QueuePage]:
         """The queue listing one page at a time, as each arrives (a pane draws page 1 before page 2 is read)."""
         for page in range(1, _MAX_PAGES + 1):
-            data = await self._get("/api/v1/queues", {"page": str(page), "perPage": "100"})
-            items, total_pages = self._parse(wire.parse_queue_page, data)
+            params = {"page": str(page), "perPage": "100"}
+            items, total_pages = await self._read("/api/v1/queues", wire.parse_queue_page, params)
             last = not items or page >= min(total_pages, _MAX_PAGES)
             yield QueuePage(items, page, max(page, min(total_pages, _MAX_PAGES)), last)
             if last:
@@ -382,8 +378,7 @@ class EngineClient:
     async def queue_metrics(self, queue: Queue, period: str = "15m") -> QueueMetrics:
         # The metrics route takes the queue NAME (never the queue_ id) and its type.
         params = {"type": queue.type.value, "period": period}
-        data = await self._get(f"/api/v1/queues/{_seg(queue.name)}/metrics", params)
-        return self._parse(wire.parse_queue_metrics, data)
+        return await self._read(f"/api/v1/queues/{_seg(queue.name)}/metrics", wire.parse_queue_metrics, params)
 
     # waitpoints ---------------------------------------------------------------------------------------
 
@@ -409,7 +404,7 @@ class EngineClient:
             page_size=page_size,
             after=after,
         )
-        return self._parse(wire.parse_token_page, await self._get("/api/v1/waitpoints/tokens", params))
+        return await self._read("/api/v1/waitpoints/tokens", wire.parse_token_page, params)
 
     async def retrieve_token(self, token_id: str, *, once: bool = False) -> TokenDetail:
         """A token by id. `once=True` sends one attempt: for ids taken from elsewhere (a trace span), where
@@ -469,16 +464,15 @@ class EngineClient:
     async def current_deployment(self) -> Deployment | None:
         """The promoted (live) deployment, or None when nothing is promoted (404)."""
         try:
-            data = await self._get("/api/v1/deployments/current", fail_fast_404=True)
+            return await self._read("/api/v1/deployments/current", wire.parse_deployment, fail_fast_404=True)
         except NotFound:
             return None
-        return self._parse(wire.parse_deployment, data)
 
     async def list_deployments(self, *, page_size: int = 20, after: str | None = None) -> Page[Deployment]:
         params = {"page[size]": str(query.clamp(page_size, 5, 100))}
         if after:
             params["page[after]"] = after
-        return self._parse(wire.parse_deployment_page, await self._get("/api/v1/deployments", params))
+        return await self._read("/api/v1/deployments", wire.parse_deployment_page, params)
 
     async def promote_deployment(self, version: str, *, allow_rollbacks: bool) -> Promotion:
         """Make `version` current for new runs; `allow_rollbacks` lets an older version through (API.md §9).
@@ -495,7 +489,7 @@ class EngineClient:
 
     async def environment(self) -> EnvironmentInfo:
         """whoami, reduced to what the TUI needs; the echoed apiKey is never kept (API.md §6.2)."""
-        info = self._parse(wire.parse_environment, await self._get("/api/v1/whoami"))
+        info = await self._read("/api/v1/whoami", wire.parse_environment)
         self._env_id = self._env_id or info.id
         return info
 

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -45,7 +45,10 @@ from tui.api.errors import (
     Unauthorized,
 )
 from tui.api.http11 import Http11Transport
+from tui.api.memo import MISSING, AnswerMemo
 from tui.model.text import clean
+
+T = TypeVar("T")
 
 API_VERSION = "2025-07-16"
 USER_AGENT = f"platos-tui/{__version__}"
@@ -203,6 +206,7 @@ class Requester:
         """The latest requests sent, oldest first, credentials left out."""
         self.last_action: SentRequest | None = None
         """The latest mutation, kept however many reads follow it."""
+        self._memo = AnswerMemo()
         # Plain http never does TLS (and redirects are off), so skip loading the CA bundle: ~30 ms at start-up.
         verify = not str(base_url).startswith("http://")
         self._http = httpx.AsyncClient(
@@ -255,12 +259,15 @@ class Requester:
         final_500: bool = False,
         attempts: int | None = None,
         server_error_hint: str | None = None,
+        parse: Callable[[Any], Any] | None = None,
     ) -> Any:
         """One logical call; returns the decoded JSON body of a 2xx answer or raises an ApiError.
 
         `retry` is True only for reads: a mutation is sent once and never again. `fail_fast_404` makes a
         404 final even when the server says `x-should-retry: true` (interactive look-ups); `final_500` does
         the same for a 500 the route is known to give for good. `attempts` lowers the policy's attempt count.
+        `parse` (reads only, into frozen values) returns what it makes of the body instead, remembered by the
+        body's bytes.
         """
         credential = self._credential(path)
         headers = {"Authorization": f"Bearer {credential}"}
@@ -292,9 +299,15 @@ class Requester:
                 self._fail(invalid, ConnectionState.CONNECTED)
                 raise
             if answer.ok:
-                data = self._decode(answer)
+                known = MISSING if parse is None or not retry else self._memo.get(answer.content, parse)
+                data = self._decode(answer) if known is MISSING else known
                 self.state, self.last_error = ConnectionState.CONNECTED, None
-                return data
+                if known is not MISSING or parse is None:
+                    return data
+                value = self.parse(parse, data)
+                if retry:
+                    self._memo.put(answer.content, parse, value)
+                return value
             error = self._status_error(answer, is_admin=path.startswith("/admin/"), hint=server_error_hint)
             final = (fail_fast_404 and answer.status == 404) or (final_500 and answer.status == 500)
             delay = self._retry_delay(answer, attempt, limit, final) if retry else None
@@ -372,6 +385,19 @@ class Requester:
         else:
             # A 4xx answer is about this request (a missing run, a bad value), not about the connection.
             self.state = ConnectionState.CONNECTED
+
+    def parse(self, parser: Callable[[Any], T], data: Any) -> T:
+        """`parser(data)`, every failure an InvalidResponse kept as the last error."""
+        try:
+            return parser(data)
+        except InvalidResponse as error:
+            self.last_error = str(error)
+            raise
+        except (RecursionError, OverflowError, ValueError) as exc:
+            # A safety net: the parsers name the field for every failure they foresee; this catches the rest.
+            unreadable = InvalidResponse(f"response could not be read ({type(exc).__name__})")
+            self.last_error = str(unreadable)
+            raise unreadable from None
 
     def _decode(self, answer: Answer) -> Any:
         if answer.status == 204 or not answer.content:

@@ -257,10 +257,10 @@ def parse_queue(body: object, label: str = "queue") -> Queue:
     )
 
 
-def parse_queue_page(body: object) -> tuple[list[Queue], int]:
+def parse_queue_page(body: object) -> tuple[tuple[Queue, ...], int]:
     """One offset page of queues and the server's `totalPages`."""
     root = Obj(body, "queues")
-    queues = [parse_queue(item, path) for path, item in root.array("data", required=True)]
+    queues = tuple(parse_queue(item, path) for path, item in root.array("data", required=True))
     pagination = root.opt_child("pagination")
     total_pages = pagination.opt_count("totalPages") if pagination else None
     return queues, total_pages if total_pages is not None else 1
