@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -113,6 +114,31 @@ async def test_ages_keep_ticking_on_screen_while_polling_is_paused() -> None:
         assert "30 s" in line  # the terminal still shows the age of the last poll …
         # … until the pane's 1 s ticker repaints the cell.
         await wait_for(r.pilot, lambda: "35 s" in next(ln for ln in screen_lines(r.app) if run.friendly in ln), 6)
+
+
+class CountingWake(asyncio.Event):
+    """The pane's wake event, counting how often its poll loop waits on it."""
+
+    waits = 0
+
+    async def wait(self) -> Literal[True]:
+        self.waits += 1
+        return await super().wait()
+
+
+async def test_a_paused_pane_sleeps_until_woken_and_resuming_polls_at_once() -> None:
+    async with rig("blank") as r:
+        screen, _run = await young_run_listed(r)
+        session = r.app.session
+        assert session is not None
+        await r.pilot.press("P")
+        wake = screen._wake = CountingWake()
+        polls = screen._ticks
+        await r.pilot.pause(1.0)
+        assert wake.waits <= 1  # it waited once, not every 50 ms
+        assert screen._ticks == polls
+        await r.pilot.press("P")
+        await wait_for(r.pilot, lambda: screen._ticks > polls, 3)
 
 
 async def test_ages_tick_each_second_between_polls() -> None:
