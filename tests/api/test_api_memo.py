@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 from api_support import FakeServer, load
-from simclient import seed_queue, seed_run, sim
 
+from tests.simclient import seed_queue, seed_run, sim
 from tui.api.client import EngineClient
 from tui.api.errors import InvalidResponse
 from tui.api.memo import MISSING, AnswerMemo
