@@ -190,7 +190,9 @@ def sim(scenario: str = BLANK, *, seed: int = 1, start: datetime = START) -> Sim
 # ---------------------------------------------------------------- seeding a blank world
 
 
-def seed_queue(engine: Engine, name: str, *, kind: str = "task", limit: int | None = 10, paused: bool = False) -> Queue:
+def seed_queue(
+    engine: Engine, name: str, *, kind: str = "task", limit: int | None = 10, paused: bool = False
+) -> Queue:
     """A queue as a deploy declares it (`kind` "task" or "custom")."""
     queue = engine.add_queue(name, kind, limit)
     queue.paused = paused

@@ -75,7 +75,9 @@ async def test_plugin_runs_without_a_shell_and_is_audited(make_runner: RunnerFac
     assert entry.request is not None and entry.request["argv"][-2] == "1; rm -rf / && echo hi"
 
 
-async def test_plugin_refused_in_read_only_runs_nothing(tmp_path: Path, world: Sim, make_runner: RunnerFactory) -> None:
+async def test_plugin_refused_in_read_only_runs_nothing(
+    tmp_path: Path, world: Sim, make_runner: RunnerFactory
+) -> None:
     marker = tmp_path / "ran"
     plugin = Plugin("touch", f"{PY} -c 'import pathlib,sys; pathlib.Path(sys.argv[1]).touch()' {{path}}")
     result = await make_runner(client=world.client(guard=WriteGuard(read_only=True))).run_plugin(

@@ -182,7 +182,9 @@ async def test_cancel_marked_runs_stops_at_read_only(
     assert len(read_entries()) == 1
 
 
-async def test_cancel_matching_counts_then_bulk_cancels_with_progress(world: Sim, make_runner: RunnerFactory) -> None:
+async def test_cancel_matching_counts_then_bulk_cancels_with_progress(
+    world: Sim, make_runner: RunnerFactory
+) -> None:
     stuck_runs = [seed_run(world.engine, "agent-turn", "DEQUEUED", minutes=5) for _ in range(3)]
     for i in range(247):
         seed_run(world.engine, "agent-turn", "COMPLETED", minutes=60 + i)

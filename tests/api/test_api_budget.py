@@ -97,7 +97,9 @@ async def test_slowed_bucket_paces_at_half_rate(clock: FakeTime) -> None:
     assert clock.now - start == pytest.approx(3.0)  # 1/s instead of 2/s
 
 
-async def test_client_requests_pass_through_the_budget(make_client, server: FakeServer, clock: FakeTime) -> None:
+async def test_client_requests_pass_through_the_budget(
+    make_client, server: FakeServer, clock: FakeTime
+) -> None:
     client = make_client(budget_per_second=2.0, burst=4)
     start = clock.now
     for _ in range(8):
@@ -123,7 +125,9 @@ async def test_client_slows_down_on_low_remaining(make_client, server: FakeServe
     assert stats.slowed_down and stats.budget_per_second == 1.0 and client.slowdown == 2.0
     assert (stats.ratelimit_remaining, stats.ratelimit_limit) == (40, 750)
     server.then(
-        httpx.Response(200, json=QUEUE_BODY, headers={"x-ratelimit-remaining": "700", "x-ratelimit-limit": "750"})
+        httpx.Response(
+            200, json=QUEUE_BODY, headers={"x-ratelimit-remaining": "700", "x-ratelimit-limit": "750"}
+        )
     )
     await client.retrieve_queue("process-video", QueueType.TASK)
     assert not client.stats().slowed_down and client.slowdown == 1.0
@@ -132,7 +136,9 @@ async def test_client_slows_down_on_low_remaining(make_client, server: FakeServe
 async def test_rate_limit_headers_on_errors_count_too(make_client, server: FakeServer) -> None:
     client = make_client()
     server.then(
-        httpx.Response(400, json={"error": "x"}, headers={"x-ratelimit-remaining": "3", "x-ratelimit-limit": "750"})
+        httpx.Response(
+            400, json={"error": "x"}, headers={"x-ratelimit-remaining": "3", "x-ratelimit-limit": "750"}
+        )
     )
     with pytest.raises(BadRequest):
         await client.reset_concurrency(

@@ -134,7 +134,9 @@ async def test_admin_paths_say_admin_token(make_client, server: FakeServer) -> N
 
 async def test_admin_403_message(make_client, server: FakeServer) -> None:
     client = make_client()
-    server.route("GET", r"/admin/.*", lambda r: reply(403, {"error": "You must be an admin to perform this action"}))
+    server.route(
+        "GET", r"/admin/.*", lambda r: reply(403, {"error": "You must be an admin to perform this action"})
+    )
     with pytest.raises(Forbidden, match=r"^403: You must be an admin to perform this action$"):
         await client.engine_report()
 

@@ -151,7 +151,9 @@ async def test_list_queues_stops_on_an_empty_page(client, server: FakeServer) ->
     server.route(
         "GET",
         r"/api/v1/queues",
-        lambda r: httpx.Response(200, json={"data": [], "pagination": {"currentPage": 1, "totalPages": 0, "count": 0}}),
+        lambda r: httpx.Response(
+            200, json={"data": [], "pagination": {"currentPage": 1, "totalPages": 0, "count": 0}}
+        ),
     )
     assert await client.list_queues() == []
     assert len(server.requests) == 1
@@ -238,7 +240,9 @@ async def test_unknown_token_is_a_server_error_that_says_so(client, server: Fake
 
 
 async def test_bulk_actions(client, server: FakeServer) -> None:
-    assert await client.create_bulk_action("cancel", run_ids=["run_1", "run_2"], name="stuck") == "bulk_new0001"
+    assert (
+        await client.create_bulk_action("cancel", run_ids=["run_1", "run_2"], name="stuck") == "bulk_new0001"
+    )
     filters = {"status": ["DEQUEUED"], "queue": {"type": "task", "name": "process-video"}, "period": "1h"}
     await client.create_bulk_action("replay", filter=filters)
     assert body(server.requests[0]) == {"action": "cancel", "runIds": ["run_1", "run_2"], "name": "stuck"}
@@ -286,7 +290,9 @@ async def test_environment_id_from_claims_is_cached(client, server: FakeServer) 
 
 
 async def test_environment_id_falls_back_to_whoami(client, server: FakeServer) -> None:
-    server.route("POST", r"/api/v1/auth/jwt/claims", lambda r: httpx.Response(404, json={"error": "Not found"}))
+    server.route(
+        "POST", r"/api/v1/auth/jwt/claims", lambda r: httpx.Response(404, json={"error": "Not found"})
+    )
     assert await client.environment_id() == "cmd8w1f3k0004l50q7z2r9yxa"
     assert server.paths == ["/api/v1/auth/jwt/claims", "/api/v1/whoami"]
 
@@ -294,7 +300,9 @@ async def test_environment_id_falls_back_to_whoami(client, server: FakeServer) -
 async def test_environment_id_does_not_hide_a_rejected_key(client, server: FakeServer) -> None:
     from tui.api.errors import Unauthorized
 
-    server.route("POST", r"/api/v1/auth/jwt/claims", lambda r: httpx.Response(401, json={"error": "Invalid API key"}))
+    server.route(
+        "POST", r"/api/v1/auth/jwt/claims", lambda r: httpx.Response(401, json={"error": "Invalid API key"})
+    )
     with pytest.raises(Unauthorized):
         await client.environment_id()
     assert server.paths == ["/api/v1/auth/jwt/claims"]

@@ -69,7 +69,9 @@ async def test_backoff_is_capped(make_client, server: FakeServer, clock: FakeTim
 
 
 @pytest.mark.parametrize(("jitter", "expected"), [(0.0, [0.375, 0.75, 1.5]), (1.0, [0.625, 1.25, 2.5])])
-async def test_backoff_is_jittered(make_client, server: FakeServer, clock: FakeTime, jitter, expected) -> None:
+async def test_backoff_is_jittered(
+    make_client, server: FakeServer, clock: FakeTime, jitter, expected
+) -> None:
     client = make_client(jitter=lambda: jitter)
     server.then(*[status(500)] * 4)
     with pytest.raises(ServerError):
@@ -96,7 +98,9 @@ async def test_other_statuses_are_not_retried(make_client, server: FakeServer, c
 
 async def test_connect_errors_and_timeouts_are_retried_for_reads(make_client, server: FakeServer) -> None:
     client = make_client()
-    server.then(httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("drop"), good())
+    server.then(
+        httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("drop"), good()
+    )
     await read(client)
     assert len(server.requests) == 4
 
@@ -121,7 +125,9 @@ async def test_429_waits_for_the_reset(make_client, server: FakeServer, clock: F
     assert clock.sleeps == [pytest.approx(3.5)]  # reset - now + jitter (0.5 s here)
 
 
-async def test_429_with_a_distant_reset_is_raised_at_once(make_client, server: FakeServer, clock: FakeTime) -> None:
+async def test_429_with_a_distant_reset_is_raised_at_once(
+    make_client, server: FakeServer, clock: FakeTime
+) -> None:
     client = make_client()
     server.then(status(429, {"x-ratelimit-reset": str(int((clock.wall + 60) * 1000))}), good())
     with pytest.raises(RateLimited) as caught:

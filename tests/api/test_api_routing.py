@@ -110,7 +110,9 @@ async def test_bodies_carry_content_length(make_client, server: FakeServer) -> N
 
 
 @pytest.mark.parametrize("name", sorted(WRITES))
-async def test_read_only_refuses_every_mutation_without_io(make_client, server: FakeServer, name: str) -> None:
+async def test_read_only_refuses_every_mutation_without_io(
+    make_client, server: FakeServer, name: str
+) -> None:
     client = make_client(guard=WriteGuard(read_only=True))
     with pytest.raises(ReadOnly):
         await WRITES[name](client)

@@ -515,7 +515,11 @@ def test_wrong_types_raise_naming_the_field(case: Case, data: st.DataObject) -> 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_every_listed_field_rejects_every_wrong_type(case: Case) -> None:
     # Exhaustive companion of the hypothesis test above: every path, every wrong value, absent and null.
-    attempts = [(text, kind, value) for text, kind in case.required.items() for value in [*WRONG[kind], None, "absent"]]
+    attempts = [
+        (text, kind, value)
+        for text, kind in case.required.items()
+        for value in [*WRONG[kind], None, "absent"]
+    ]
     attempts += [(text, kind, value) for text, kind in case.typed.items() for value in WRONG[kind]]
     accepted = []
     for text, _kind, value in attempts:

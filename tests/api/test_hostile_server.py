@@ -407,7 +407,9 @@ async def test_an_out_of_range_date_is_invalid(hostile: Hostile, clock: FakeTime
         ({"concurrencyLimitOverridePercent": -0.5}, r"^queue.concurrencyLimitOverridePercent: must not be negative"),
     ],
 )
-async def test_negative_queue_numbers(hostile: Hostile, clock: FakeTime, change: dict[str, Any], message: str) -> None:
+async def test_negative_queue_numbers(
+    hostile: Hostile, clock: FakeTime, change: dict[str, Any], message: str
+) -> None:
     port = await hostile.start(answer(json.dumps({**load("queues_list")["data"][0], **change}).encode()))
     async with client_for(port, clock) as client:
         with pytest.raises(InvalidResponse, match=message):
@@ -424,7 +426,9 @@ async def test_negative_queue_numbers(hostile: Hostile, clock: FakeTime, change:
         ({"depthTrend": [1, -2]}, r"^metrics.depthTrend\[1\]: must not be negative"),
     ],
 )
-async def test_negative_queue_metrics(hostile: Hostile, clock: FakeTime, change: dict[str, Any], message: str) -> None:
+async def test_negative_queue_metrics(
+    hostile: Hostile, clock: FakeTime, change: dict[str, Any], message: str
+) -> None:
     port = await hostile.start(answer(json.dumps({**load("queue_metrics"), **change}).encode()))
     queue = wire.parse_queue(load("queues_list")["data"][0])
     async with client_for(port, clock) as client:

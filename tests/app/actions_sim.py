@@ -53,14 +53,11 @@ async def rig(
     journal: Journal | None = None,
     retry: RetryPolicy | None = None,
 ) -> AsyncIterator[Rig]:
-    (
-        """Each verification sleep advances the frozen sim clock by `step` simulated seconds and waits `pause` real ones.
+    """Each verification sleep advances the frozen sim clock by `step` simulated seconds and waits `pause` real ones.
 
     Panes poll every `refresh` seconds: a test that waits for a poll to show a change asks for a short one; the
     rest keep the CPU for the flow under test (a pane polling 20 times a second under a modal costs seconds).
-    """
-        ""
-    )
+    """""
     sim_app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1, start=START))
     engine = sim_app.state.sim.engine
     transport = Counting(sim_app)
@@ -102,7 +99,9 @@ async def rig(
         )
         session = app.session
         assert session is not None
-        options = VerifyOptions(interval=0.05, timeout=3, repair_interval=0.05, repair_timeout=3, bulk_timeout=3)
+        options = VerifyOptions(
+            interval=0.05, timeout=3, repair_interval=0.05, repair_timeout=3, bulk_timeout=3
+        )
         session.flows = ActionFlows(app, session, verifier=Verifier(session.client, options, sleep=sleep))
         yield Rig(app, pilot, engine, transport)
 

@@ -112,26 +112,14 @@ async def sim_console(
     sim_app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1, start=START))
     engine = sim_app.state.sim.engine
     transport = Switch(sim_app)
-    settings = Settings(
-        profile="sim",
-        url="http://127.0.0.1",
-        secret_key=server.DEFAULT_SECRET_KEY,
-        refresh_seconds=refresh,
-        demo=True,
-        plugins=plugins,
-    )
+    settings = Settings(profile="sim", url="http://127.0.0.1", secret_key=server.DEFAULT_SECRET_KEY,
+                        refresh_seconds=refresh, demo=True, plugins=plugins)
 
     def make_client(config: Settings) -> EngineClient:
         # The simulator's clock is the engine's frozen one: read the bastion's clock from it too (no skew).
-        return EngineClient(
-            config.url,
-            config.secret_key,
-            transport=transport,
-            budget_per_second=None,
-            guard=WriteGuard(read_only=False),
-            wall_clock=lambda: engine.now.timestamp(),
-            retry=QUICK_RETRY,
-        )  # a test that unplugs the server waits for no backoff
+        return EngineClient(config.url, config.secret_key, transport=transport, budget_per_second=None,
+                            guard=WriteGuard(read_only=False), wall_clock=lambda: engine.now.timestamp(),
+                            retry=QUICK_RETRY)  # a test that unplugs the server waits for no backoff
 
     side = make_client(settings)
     app = PlatosApp(settings, make_client=make_client, clock=lambda: engine.now)

@@ -110,6 +110,8 @@ async def console(
     app = make_app(w, config, **kwargs)
     async with app.run_test(size=size) as pilot:
         if loaded and app.session is not None:
-            await wait_for(pilot, lambda: app.session is not None and app.session.pane("queues").updated_at is not None)
+            await wait_for(
+                pilot, lambda: app.session is not None and app.session.pane("queues").updated_at is not None
+            )
             await pilot.pause(0.05)
         yield app, pilot, w

@@ -163,7 +163,9 @@ async def bulk_running(r: Rig) -> None:
     await runs_pane(r)
     await r.app.run_command(":cancel-matching")
     await confirm(r)
-    await wait_for(r.pilot, lambda: isinstance(r.app.screen, BulkProgressScreen) and r.app.screen.bulk is not None)
+    await wait_for(
+        r.pilot, lambda: isinstance(r.app.screen, BulkProgressScreen) and r.app.screen.bulk is not None
+    )
     if elevated:
         assert guard is not None
         guard.drop()

@@ -106,7 +106,9 @@ async def test_scale_workers_plugin_runs_without_a_shell_and_dequeue_resumes(
     try:
         command = f"{sys.executable} -m tui.sim.control --url {sim.url} scale-workers {{replicas}}"
         plugin = Plugin("scale-workers", command, "scale", env=(("PLATOS_SIM_TOKEN", sim.admin_token),))
-        settings = Settings(profile="t", url=sim.url, secret_key=sim.secret_key, refresh_seconds=0.2, plugins=(plugin,))
+        settings = Settings(
+            profile="t", url=sim.url, secret_key=sim.secret_key, refresh_seconds=0.2, plugins=(plugin,)
+        )
 
         def make_client(config: Settings) -> EngineClient:
             guard = WriteGuard(read_only=False)

@@ -120,11 +120,9 @@ async def test_runs_ask_for_stuck_candidates_directly_and_page_on_scroll() -> No
         window = timedelta(seconds=app.session.settings.thresholds.dequeued_seconds)  # type: ignore[union-attr]
         assert stuck_calls[-1]["filter[createdAt][to]"] == str(int((w.sim.now - window).timestamp() * 1000))
         head = [  # the pane's own first page (a triage lists a queue's QUEUED runs whole: filtered by queue)
-            c
-            for c in run_lists(w)
+            c for c in run_lists(w)
             if "QUEUED" in c.get("filter[status]", "").split(",")
-            and "filter[createdAt][to]" not in c
-            and "filter[queue]" not in c
+            and "filter[createdAt][to]" not in c and "filter[queue]" not in c
         ]
         assert head and all("page[after]" not in c for c in head), "read a second page nobody scrolled to"
         table = app.screen.query_one(FastTable)

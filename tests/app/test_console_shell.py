@@ -42,7 +42,9 @@ async def test_number_keys_and_colon_commands_switch_panes() -> None:
 async def test_unknown_command_says_so_and_changes_nothing() -> None:
     async with console() as (app, pilot, _):
         await pilot.press("colon", *"frobnicate now", "enter")
-        await wait_for(pilot, lambda: any("Unknown command :frobnicate" in str(n.message) for n in app._notifications))
+        await wait_for(
+            pilot, lambda: any("Unknown command :frobnicate" in str(n.message) for n in app._notifications)
+        )
         assert isinstance(app.screen, QueuesScreen)
 
 
@@ -228,7 +230,9 @@ async def test_write_elevation_shows_time_left() -> None:
     guard = WriteGuard(read_only=True)
     guard.elevate(600, "incident 42")
     async with console(guard=guard) as (app, pilot, _):
-        await wait_for(pilot, lambda: "WRITE 10 m left" in screen_lines(app)[0] or "WRITE 9 m" in screen_lines(app)[0])
+        await wait_for(
+            pilot, lambda: "WRITE 10 m left" in screen_lines(app)[0] or "WRITE 9 m" in screen_lines(app)[0]
+        )
 
 
 async def test_welcome_screen_starts_the_demo_with_one_key() -> None:

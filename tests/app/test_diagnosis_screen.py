@@ -165,9 +165,8 @@ async def test_d_on_the_runs_pane_and_run_detail_opens_the_diagnosis() -> None:
     async with sim_console("queue-paused") as sim:
         app, pilot = sim.app, sim.pilot
         await pilot.press("2")
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.cursor_key is not None, timeout=10
-        )
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.cursor_key is not None,
+                       timeout=10)
         key = app.screen.table.cursor_key  # type: ignore[attr-defined]
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, DiagnosisScreen))

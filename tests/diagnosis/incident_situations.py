@@ -74,13 +74,8 @@ def released_never(w: World) -> list[Run]:
     e.add_queue("export-ledger", "task", 2)
     runs = [incidents.hold_pending(e, "export-ledger", e.now - timedelta(minutes=45 + i)) for i in range(2)]
     version = f"{e.now:%Y%m%d}.7"
-    incidents.deploy(
-        e,
-        version,
-        e.now - timedelta(minutes=26),
-        live=e.now - timedelta(minutes=20),
-        tasks=frozenset({"export-ledger"}),
-    )
+    incidents.deploy(e, version, e.now - timedelta(minutes=26), live=e.now - timedelta(minutes=20),
+                     tasks=frozenset({"export-ledger"}))
     e.version = version
     return runs
 
@@ -170,9 +165,8 @@ def deploy_building_five_minutes(w: World) -> list[Run]:
     """Runs of a new task wait 5 minutes for the deploy that adds it, which is building as usual."""
     e = w.engine
     e.add_queue("export-ledger", "task", 2)
-    incidents.deploy(
-        e, f"{e.now:%Y%m%d}.8", e.now - timedelta(minutes=6), status="BUILDING", tasks=frozenset({"export-ledger"})
-    )
+    incidents.deploy(e, f"{e.now:%Y%m%d}.8", e.now - timedelta(minutes=6), status="BUILDING",
+                     tasks=frozenset({"export-ledger"}))
     return [incidents.hold_pending(e, "export-ledger", e.now - timedelta(minutes=5 - i)) for i in range(3)]
 
 
@@ -186,9 +180,8 @@ def schedule_flowing(w: World) -> None:
     """A schedule adds a run every 5 minutes to a queue of one; each finishes in a minute."""
     e = w.engine
     e.add_queue("reconcile-ledger", "task", 1)
-    e.tasks["reconcile-ledger"] = TaskSpec(
-        "reconcile-ledger", "task/reconcile-ledger", 0.2, lambda rng: Plan(duration=60.0)
-    )
+    e.tasks["reconcile-ledger"] = TaskSpec("reconcile-ledger", "task/reconcile-ledger", 0.2,
+                                           lambda rng: Plan(duration=60.0))
     w.advance(30 * 60)
 
 

@@ -170,7 +170,8 @@ def blocked_by_silent_runs(w: World) -> list[Run]:
     """Three full resyncs that hang without a trace of progress hold every sync-crm slot for hours."""
     e = w.engine
     runs = [
-        forced(e, "sync-crm", e.now - timedelta(hours=3, minutes=10 * i), Plan(duration=math.inf)) for i in range(3)
+        forced(e, "sync-crm", e.now - timedelta(hours=3, minutes=10 * i), Plan(duration=math.inf))
+        for i in range(3)
     ]
     for run in runs:
         run.phase, run.phase_end = "work", None

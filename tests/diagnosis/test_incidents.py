@@ -103,10 +103,8 @@ async def test_a_pileup_names_the_head_and_the_server_side_filter_for_the_copies
         assert finding["recovery"][0]["target"] == head.friendly
         [bulk] = [r for r in finding["recovery"] if r["action"] == "cancel_matching"]
         assert bulk["key"] == "C" and f"schedule={head.schedule}" in bulk["target"]
-        copies = sorted(
-            (r for r in w.engine.runs.values() if r.schedule == head.schedule and r is not head),
-            key=lambda r: r.created_at,
-        )
+        copies = sorted((r for r in w.engine.runs.values() if r.schedule == head.schedule and r is not head),
+                        key=lambda r: r.created_at)
         await w.client.cancel_run(head.friendly)
         await w.client.create_bulk_action("cancel", filter=from_query(bulk["target"]).bulk_filter())
         w.advance(60)

@@ -85,14 +85,8 @@ async def test_triage_and_diagnose_name_the_scenario_cause(scenario: str, open_s
     assert diagnosis["cause"] == cause, diagnosis["summary"]
     assert diagnosis["run"] == finding["runs"][0]
     assert diagnosis["recovery"] and diagnosis["verify"] and len(diagnosis["path"]) == 11
-    queue_cause = cause in (
-        "worker_pool_empty",
-        "queue_paused",
-        "concurrency_at_cap",
-        "long_running_blocker",
-        "queue_state_drift",
-        "schedule_pileup",
-    )
+    queue_cause = cause in ("worker_pool_empty", "queue_paused", "concurrency_at_cap", "long_running_blocker",
+                            "queue_state_drift", "schedule_pileup")
     cited = await _assert_queue_lines_are_live(sim, diagnosis["evidence"])
     assert cited >= (1 if queue_cause else 0)
 
@@ -178,15 +172,8 @@ async def _recover(sim: Sim, finding: Finding) -> None:
 @pytest.mark.parametrize(
     "scenario",
     [
-        "worker-pool-zero",
-        "concurrency-cap",
-        "long-blocker",
-        "orphan-waitpoint",
-        "queue-drift",
-        "bad-deploy",
-        "resume-lost",
-        "orphaned-run",
-        "schedule-pileup",
+        "worker-pool-zero", "concurrency-cap", "long-blocker", "orphan-waitpoint", "queue-drift",
+        "bad-deploy", "resume-lost", "orphaned-run", "schedule-pileup",
     ],
 )
 async def test_following_the_recovery_ticks_the_verify_checklist(scenario: str, open_sim: Any) -> None:

@@ -30,14 +30,8 @@ STUCK_SITUATIONS = {
     "queue-gone": "run_orphaned",
     "cap-too-low": "concurrency_at_cap",
 }
-HEALTHY_LOOK_ALIKES = (
-    "progressing-long-run",
-    "one-slow-call",
-    "slow-entity-answering",
-    "token-times-out-later",
-    "resumed-a-moment-ago",
-    "burst-draining",
-)
+HEALTHY_LOOK_ALIKES = ("progressing-long-run", "one-slow-call", "slow-entity-answering", "token-times-out-later",
+                       "resumed-a-moment-ago", "burst-draining")
 
 
 def _queued_ids(w: World, stored: str) -> list[str]:
@@ -175,7 +169,9 @@ def _approve_all(w: World) -> None:
     ("name", "recover"),
     [("pool-scaled-to-zero", _scale), ("cap-too-low", _override), ("approvals-hold-a-queue", _approve_all)],
 )
-async def test_triage_does_not_flap_while_the_environment_recovers(name: str, recover: Callable[[World], Any]) -> None:
+async def test_triage_does_not_flap_while_the_environment_recovers(
+    name: str, recover: Callable[[World], Any]
+) -> None:
     async with world() as w:
         SITUATIONS[name](w)
         codes = [(await w.triage())[0]]
@@ -188,10 +184,8 @@ async def test_triage_does_not_flap_while_the_environment_recovers(name: str, re
         assert "01" not in text, f"triage flapped while {name} recovered: {text}"
 
 
-@pytest.mark.parametrize(
-    ("scenario", "name"),
-    [("incident", None), ("healthy", "pool-too-small"), ("healthy", "burst-draining"), ("healthy", "cap-too-low")],
-)
+@pytest.mark.parametrize(("scenario", "name"), [("incident", None), ("healthy", "pool-too-small"),
+                                               ("healthy", "burst-draining"), ("healthy", "cap-too-low")])
 async def test_triage_and_diagnose_give_one_answer_for_every_run(scenario: str, name: str | None) -> None:
     """A run is in triage's runs exactly when `diagnose` says it is stuck, and for the same cause."""
     async with world(scenario) as w:
@@ -199,9 +193,8 @@ async def test_triage_and_diagnose_give_one_answer_for_every_run(scenario: str, 
             SITUATIONS[name](w)
         _, data = await w.triage()
         causes = {r: f["cause"] for f in data["findings"] for r in f["runs"]}
-        active = [
-            r.friendly for r in w.engine.order if r.status in ("PENDING", "DEQUEUED", "EXECUTING", "WAITING_TO_RESUME")
-        ]
+        active = [r.friendly for r in w.engine.order if r.status in ("PENDING", "DEQUEUED", "EXECUTING",
+                                                                       "WAITING_TO_RESUME")]
         for run_id in active[:: max(1, len(active) // 15)]:
             diagnosis = await w.diagnose(run_id)
             expected = causes.get(run_id, "not_stuck")

@@ -34,16 +34,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
     shell = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     term = Terminal(f"platos-e2e-cancel-{os.getpid()}")
     term.tmux(
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "140",
-        "-y",
-        "45",
+        "-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "140", "-y", "45",
         f"env -i {shell} {shlex.join([*command, '--demo'])}; sleep 30",
     )
     try:

@@ -37,16 +37,7 @@ def console(
     term = Terminal(f"platos-e2e-{os.getpid()}-{time.monotonic_ns()}")
     width, height = size
     term.tmux(
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        str(width),
-        "-y",
-        str(height),
+        "-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", str(width), "-y", str(height),
         f"env -i {shell} {shlex.join([*command, *args])}; sleep 30",
     )
     try:

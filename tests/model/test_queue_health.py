@@ -15,18 +15,8 @@ def q(queued: int, running: int = 4, limit: int | None = 4, paused: bool = False
 
 def m(started: int, trend: tuple[int, ...], p95_ms: float | None = 600_000.0) -> QueueMetrics:
     return QueueMetrics(
-        "task/agent-turn",
-        "15m",
-        NOW - timedelta(minutes=15),
-        NOW,
-        None,
-        p95_ms,
-        max(trend),
-        started,
-        started / 15,
-        0,
-        75_000,
-        trend,
+        "task/agent-turn", "15m", NOW - timedelta(minutes=15), NOW, None, p95_ms, max(trend), started,
+        started / 15, 0, 75_000, trend,
     )
 
 

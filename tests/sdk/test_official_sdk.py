@@ -47,11 +47,7 @@ def installed_sdk() -> Path:
         (work / "package.json").write_bytes(package)
         result = subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
+            cwd=work, capture_output=True, text=True, timeout=240, check=False,
         )
         assert result.returncode == 0, f"npm install failed: {result.stderr[-2000:]}"
         stale = root / f"{done.name}.stale-{os.getpid()}"

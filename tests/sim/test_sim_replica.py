@@ -62,3 +62,4 @@ async def test_a_just_triggered_run_is_not_listed_yet(lagging: tuple[httpx.Async
     fresh = engine.create_run("send-email", tags=["lag"], enqueue=False)
     listed = [i for page in await pages(http, "QUEUED") for i in page]
     assert fresh.friendly not in listed and len(listed) == 5
+

@@ -39,11 +39,15 @@ def app_on(world: World, config: Any, clock: Monotonic, **kwargs: Any) -> Platos
 def loaded(pane: str, world: World, clock: Monotonic) -> Any:
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
-        await wait_for(pilot, lambda: app.session is not None and app.session.pane("queues").updated_at is not None)
+        await wait_for(
+            pilot, lambda: app.session is not None and app.session.pane("queues").updated_at is not None
+        )
         # Queue metrics arrive after the queue list; wait for them so the frame never races them.
         await wait_for(pilot, lambda: len(app.session.metrics) == len(world.engine.queues))
         await pilot.press(PANES[pane])
-        await wait_for(pilot, lambda: app.current_mode == pane and app.session.pane(pane).updated_at is not None)
+        await wait_for(
+            pilot, lambda: app.current_mode == pane and app.session.pane(pane).updated_at is not None
+        )
         if pane == "waitpoints":
             approval, blocked = world.id("waitpoint_approval"), world.id("run_wait")
             await wait_for(pilot, lambda: blocked in str(app.screen.query_one("FastTable").row(approval)))

@@ -25,25 +25,13 @@ def diagnosis_app(scenario: str) -> tuple[PlatosApp, Any]:
     sim_app = server.create_app(server.SimOptions(scenario=scenario, speed=0, seed=1, start=START))
     engine = sim_app.state.sim.engine
     transport = httpx.ASGITransport(app=sim_app)
-    settings = Settings(
-        profile="sim",
-        url="http://127.0.0.1",
-        secret_key=server.DEFAULT_SECRET_KEY,
-        refresh_seconds=0.05,
-        demo=True,
-        plugins=(SCALE,),
-    )
+    settings = Settings(profile="sim", url="http://127.0.0.1", secret_key=server.DEFAULT_SECRET_KEY,
+                        refresh_seconds=0.05, demo=True, plugins=(SCALE,))
 
     def make_client(config: Settings) -> EngineClient:
         # The simulator's clock is the engine's frozen one: read the bastion's clock from it too (no skew).
-        client = EngineClient(
-            config.url,
-            config.secret_key,
-            transport=transport,
-            budget_per_second=None,
-            guard=WriteGuard(read_only=False),
-            wall_clock=lambda: engine.now.timestamp(),
-        )
+        client = EngineClient(config.url, config.secret_key, transport=transport, budget_per_second=None,
+                              guard=WriteGuard(read_only=False), wall_clock=lambda: engine.now.timestamp())
         # The measured request rate depends on how fast this machine ran the polls: pin it for the picture.
         client._budget.measured_rate = lambda: 0.0  # type: ignore[attr-defined]
         return client
