@@ -48,6 +48,25 @@ async def test_cursor_and_screen_line_follow_the_row_key_when_rows_arrive_above(
         assert table.cursor_index - round(table.scroll_y) == line_before
 
 
+async def test_known_changes_in_unchanged_order_are_applied_and_only_they_render_again() -> None:
+    table = FastTable(COLUMNS)
+    async with TableApp(table).run_test(size=(80, 12)) as pilot:
+        data = rows(1000)
+        table.set_rows(data, None, [row.key for row in data])
+        await pilot.pause()
+        table.render_count = 0
+        changed = list(data)
+        changed[3] = Row("k3", ("id3", "CHANGED", "detail 3", "x"))
+        table.set_rows(changed, {"k3": changed[3]}, [row.key for row in changed])
+        await pilot.pause()
+        assert table.row("k3") is changed[3] and table.render_count == 1
+        assert "CHANGED" in "\n".join(screen_lines(pilot.app))
+        table.render_count = 0
+        table.set_rows(changed, {}, [row.key for row in changed])  # nothing changed, and the caller knows it
+        await pilot.pause()
+        assert table.render_count == 0
+
+
 async def test_cursor_stays_in_place_when_its_row_goes_away() -> None:
     table = FastTable(COLUMNS)
     async with TableApp(table).run_test(size=(80, 12)) as pilot:

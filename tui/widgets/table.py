@@ -128,6 +128,8 @@ class FastTable(ScrollView, can_focus=True):
         self._cursor_strip: tuple[Row, Strip, str] | None = None
         self.clock: Callable[[], float] | None = None
         """Epoch seconds for live ages (`Cell.since`); without a clock they show the text they were built with."""
+        self._now: float | None = None
+        """The clock read once for a frame or a live refresh (each read asks for the server's time)."""
         self.marked: set[str] = set()
         self.show_marks = show_marks
         self.empty_message = empty_message
@@ -180,7 +182,8 @@ class FastTable(ScrollView, can_focus=True):
         if not isinstance(value, Cell):
             return value
         if value.since is not None and self.clock is not None:
-            return short_duration(self.clock() - value.since)
+            now = self._now if self._now is not None else self.clock()
+            return short_duration(now - value.since)
         return value.text
 
     def set_columns(self, columns: Sequence[Column]) -> None:
@@ -214,8 +217,14 @@ class FastTable(ScrollView, can_focus=True):
         strips, search = self._strips, self._search
         changed: list[str] = []
         if all_keys == self._all_keys:
-            # The common tick: same rows in the same order, a few of them changed. No dict work at all.
-            for previous, row in zip(self._all, rows, strict=True):
+            # The common tick: same rows in the same order, a few of them changed. No dict work at all, and with
+            # the changes known, no walk of the rows either.
+            pairs = (
+                zip(self._all, rows, strict=True)
+                if known_changes is None
+                else ((self._by_key.get(key), row) for key, row in known_changes.items())
+            )
+            for previous, row in pairs:
                 if previous is not row and previous != row:
                     strips.pop(row.key, None)
                     search.pop(row.key, None)
@@ -542,10 +551,11 @@ class FastTable(ScrollView, can_focus=True):
         # The base style, the width and the scrollbar once a frame, not once a line: each walks the DOM.
         self._frame = (self.rich_style, self._content_width(), self._thumb())
         self._drawn_top = round(self.scroll_y)
+        self._now = self.clock() if self.clock is not None else None
         try:
             return super().render_lines(crop)
         finally:
-            self._frame = None
+            self._frame = self._now = None
 
     def render_line(self, y: int) -> Strip:
         base, width, thumb = self._frame or (self.rich_style, self._content_width(), self._thumb())
@@ -587,16 +597,20 @@ class FastTable(ScrollView, can_focus=True):
         if top != self._drawn_top:
             return  # the view scrolled since the last frame: the next one draws every line, ages as they read then
         width = self._content_width()
-        for index in range(top, min(len(self._rows), top + self._lines_for_rows())):
-            row = self._rows[index]
-            cached = self._cursor_strip if index == self._cursor else None
-            drawn = cached[2] if cached is not None and cached[0] is row else None
-            if drawn is None:
-                found = self._strips.get(row.key)
-                drawn = found[1] if found is not None else None
-            # No cached line (a resize or a style change dropped them): what the terminal shows is unknown.
-            if drawn is None or drawn != self._live_text(row):
-                self._refresh_live_cells(row, index, width)
+        self._now = self.clock() if self.clock is not None else None
+        try:
+            for index in range(top, min(len(self._rows), top + self._lines_for_rows())):
+                row = self._rows[index]
+                cached = self._cursor_strip if index == self._cursor else None
+                drawn = cached[2] if cached is not None and cached[0] is row else None
+                if drawn is None:
+                    found = self._strips.get(row.key)
+                    drawn = found[1] if found is not None else None
+                # No cached line (a resize or a style change dropped them): what the terminal shows is unknown.
+                if drawn is None or drawn != self._live_text(row):
+                    self._refresh_live_cells(row, index, width)
+        finally:
+            self._now = None
 
     def _refresh_live_cells(self, row: Row, index: int, content_width: int) -> None:
         """Repaint only the live cells of the row's line: a terminal is sent the few cells that moved."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -68,7 +69,13 @@ class TopBar(TextLines):
     def watch_state(self, old: TopBarState, new: TopBarState) -> None:
         """Repaint only the cells that read differently: the bar ticks each second ("updated 1 s ago"), and a
         terminal over SSH should be sent those few cells, not the whole line."""
-        before, after = _styled_cells(self._line(old)), _styled_cells(self._line(new))
+        old_line, new_line = self._line(old), self._line(new)
+        if old_line.spans == new_line.spans:
+            # The same styles at the same places (a tick: only digits moved): the characters alone say what changed.
+            before: Sequence[object] = old_line.plain
+            after: Sequence[object] = new_line.plain
+        else:
+            before, after = _styled_cells(old_line), _styled_cells(new_line)
         if before == after:
             return
         start = 0
@@ -77,11 +84,10 @@ class TopBar(TextLines):
         end = 0
         while end < min(len(before), len(after)) - start and before[-1 - end] == after[-1 - end]:
             end += 1
-        x = cell_len("".join(char for char, _ in after[:start]))
-        if len(before) == len(after):
-            width = cell_len("".join(char for char, _ in after[start : len(after) - end]))
-        else:
-            width = self.size.width - x  # the rest of the line moved along
+        plain = new_line.plain
+        x = cell_len(plain[:start])
+        # Of equal length, only the cells that differ; else the rest of the line moved along.
+        width = cell_len(plain[start : len(after) - end]) if len(before) == len(after) else self.size.width - x
         self.refresh(Region(x, 0, max(1, width), 1))
 
     def notify_style_update(self) -> None:
