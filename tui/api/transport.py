@@ -209,27 +209,23 @@ class Requester:
         self._memo = AnswerMemo()
         # Plain http never does TLS (and redirects are off), so skip loading the CA bundle: ~30 ms at start-up.
         verify = not str(base_url).startswith("http://")
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport if transport is not None else Http11Transport(verify=verify),
-            verify=verify,
-            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
-            headers={
-                "x-trigger-api-version": API_VERSION,
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-                "Accept-Encoding": ACCEPT_ENCODING,
-            },
-            follow_redirects=False,
-            trust_env=False,
-        )
+        self._transport = transport if transport is not None else Http11Transport(verify=verify)
+        self._base = str(base_url).rstrip("/")
+        self._timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect).as_dict()
+        self._headers = {
+            "Connection": "keep-alive",
+            "x-trigger-api-version": API_VERSION,
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
 
     @property
     def has_admin_token(self) -> bool:
         return self._admin is not None
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     def _credential(self, path: str) -> str:
         # The routing rule: the secret key only ever goes to /api/, the admin token only to /admin/api/.
@@ -327,12 +323,24 @@ class Requester:
         *,
         read: bool = True,
     ) -> Answer:
-        """Send one attempt and read its body as a stream, within the size cap and the total deadline."""
+        """Send one attempt and read its body as a stream, within the size cap and the total deadline.
+
+        Straight to the transport: httpx's client would add only what this client never uses (a base URL merged
+        in three URL parses, cookies, auth flows, redirects), at about a third of a small request's cost.
+        """
         extra: dict[str, Any] = {} if body is NO_BODY else {"json": body}
-        request = self._http.build_request(method, path, params=params, headers=headers, **extra)
+        query = f"?{httpx.QueryParams(params)}" if params else ""
+        request = httpx.Request(
+            method,
+            self._base + path + query,
+            headers={**self._headers, **headers},
+            extensions={"timeout": self._timeout},
+            **extra,
+        )
         self._remember(request, read)
         async with asyncio.timeout(self._timeouts.deadline):
-            response = await self._http.send(request, stream=True)
+            response = await self._transport.handle_async_request(request)
+            response.request = request
             try:
                 if response.is_success:
                     content = await read_body(response, self._max_bytes, truncate=False)
