@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from operator import attrgetter
 
 from tui.diagnosis import incident_rules
 from tui.diagnosis.evidence import canceled_check, flow_checks, queue_line, run_age, run_check, started_line
@@ -59,8 +60,11 @@ def root_of(q: QueueFacts, holder_findings: Sequence[Finding | None]) -> Finding
 NO_RUNS_SAMPLED = "no QUEUED run of this queue was listed past the window (not sampled, or all fresh)"
 
 
+_ID = attrgetter("id")
+
+
 def _ids(runs: Sequence[Run]) -> tuple[str, ...]:
-    return tuple(r.id for r in runs)
+    return tuple(map(_ID, runs))
 
 
 def _oldest(runs: Sequence[Run], sc: Scene) -> str:
