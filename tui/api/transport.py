@@ -212,6 +212,7 @@ class Requester:
         self._transport = transport if transport is not None else Http11Transport(verify=verify)
         self._base = str(base_url).rstrip("/")
         self._timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect).as_dict()
+        # httpx's client sends Connection itself: kept, so the requests read on the wire as they always did.
         self._headers = {
             "Connection": "keep-alive",
             "x-trigger-api-version": API_VERSION,
@@ -262,8 +263,8 @@ class Requester:
         `retry` is True only for reads: a mutation is sent once and never again. `fail_fast_404` makes a
         404 final even when the server says `x-should-retry: true` (interactive look-ups); `final_500` does
         the same for a 500 the route is known to give for good. `attempts` lowers the policy's attempt count.
-        `parse` (reads only, into frozen values) returns what it makes of the body instead, remembered by the
-        body's bytes.
+        `parse` (into frozen values) returns what it makes of the body instead; for a read it is remembered by
+        the body's bytes (see `tui.api.memo`).
         """
         credential = self._credential(path)
         headers = {"Authorization": f"Bearer {credential}"}
@@ -296,9 +297,11 @@ class Requester:
                 raise
             if answer.ok:
                 known = MISSING if parse is None or not retry else self._memo.get(answer.content, parse)
-                data = self._decode(answer) if known is MISSING else known
+                data = self._decode(answer) if known is MISSING else None
                 self.state, self.last_error = ConnectionState.CONNECTED, None
-                if known is not MISSING or parse is None:
+                if known is not MISSING:
+                    return known
+                if parse is None:
                     return data
                 value = self.parse(parse, data)
                 if retry:
