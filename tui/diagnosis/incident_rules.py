@@ -297,7 +297,7 @@ def _deadlock(sc: Scene) -> Finding | None:
         return None
     env = sc.env
     holders = [h for h, _ in lock.cycle]
-    children = {c.run_id for _, c in lock.cycle}
+    children = dict.fromkeys(c.run_id for _, c in lock.cycle)  # in the cycle's order: the same list every time
     seen = {r.id: r for q in env.queues for r in q.queued_runs}
     stuck_children = _stuck([seen[c] for c in children if c in seen], sc)
     behind = [r for q in env.queues for r in sc.stuck_queued(q) if r.id not in children]
