@@ -301,23 +301,25 @@ def _sim(args: argparse.Namespace) -> int:
         return _fail(f"--host {args.host} is not a loopback address; add --public to expose the simulator")
     from tui.sim.server import SimOptions, serve
 
-    serve(
-        SimOptions(
-            host=args.host,
-            port=args.port,
-            scenario=args.sim_scenario,
-            secret_key=args.secret_key,
-            admin_token=args.admin_token,
-            speed=args.speed,
-            seed=args.seed,
-            queues=args.queues,
-            runs=args.runs,
-            faults=args.faults,
-            public=args.public,
-            replica_lag=max(0.0, args.replica_lag),
-            clock_skew=args.clock_skew,
-        )
+    options = SimOptions(
+        host=args.host,
+        port=args.port,
+        scenario=args.sim_scenario,
+        secret_key=args.secret_key,
+        admin_token=args.admin_token,
+        speed=args.speed,
+        seed=args.seed,
+        queues=args.queues,
+        runs=args.runs,
+        faults=args.faults,
+        public=args.public,
+        replica_lag=max(0.0, args.replica_lag),
+        clock_skew=args.clock_skew,
     )
+    try:
+        serve(options)
+    except OSError as error:
+        return _fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -316,6 +317,31 @@ def test_sim_refuses_non_loopback_host(
     assert main(["sim", "--host", host]) == 2
     err = capsys.readouterr().err
     assert err.startswith("platos-tui: error:") and "--public" in err and err.count("\n") == 1
+
+
+def test_sim_on_a_taken_port_says_so_in_one_line_before_building_a_world(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tui.sim.server, "create_app", lambda options: pytest.fail("must not build a world"))
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        assert main(["sim", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"platos-tui: error: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1
+
+
+def test_simulators_started_side_by_side_each_get_their_own_port() -> None:
+    # Each port is held from the moment it is picked: picking one and binding it later let parallel workers collide.
+    from tui.sim.server import SimOptions, start_in_background
+
+    sims = [start_in_background(SimOptions(port=0, scenario="healthy", speed=0, seed=1)) for _ in range(3)]
+    try:
+        assert len({sim.url for sim in sims}) == 3
+        with pytest.raises(OSError):
+            start_in_background(SimOptions(port=int(sims[0].url.rsplit(":", 1)[1]), scenario="healthy", speed=0))
+    finally:
+        for sim in sims:
+            sim.stop()
 
 
 def test_sim_options_are_passed_through(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -363,11 +363,14 @@ class RunningSim:
         self._thread.join(timeout=5)
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+def _bound(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (0 picks a free one), held until the server listens on it.
+
+    Picking a free port and letting the server bind it later races any other process doing the same:
+    parallel test workers took each other's ports that way.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
 
 
 def is_loopback(host: str) -> bool:
@@ -387,17 +390,19 @@ def _check_host(options: SimOptions) -> None:
 def start_in_background(options: SimOptions) -> RunningSim:
     """Serve on loopback in a daemon thread (port 0 picks a free port) and return once it accepts connections."""
     _check_host(options)
-    port = options.port or _free_port(options.host)
+    sock = _bound(options.host, options.port)
+    port: int = sock.getsockname()[1]
     app = create_app(options)
     config = uvicorn.Config(
         app, host=options.host, port=port, log_level="error", lifespan="off", access_log=False, date_header=False
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="platos-sim", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="platos-sim", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
+            sock.close()
             raise RuntimeError("the simulator did not start")
         time.sleep(0.01)
     return RunningSim(server, thread, f"http://{options.host}:{port}", app.state.sim)
@@ -406,8 +411,8 @@ def start_in_background(options: SimOptions) -> RunningSim:
 def serve(options: SimOptions) -> None:
     """Serve in the foreground until Ctrl-C, after printing where and with which keys."""
     _check_host(options)
-    if not options.port:
-        options = replace(options, port=_free_port(options.host))
+    sock = _bound(options.host, options.port)  # before the world is built: a taken port fails at once
+    options = replace(options, port=sock.getsockname()[1])
     started = time.perf_counter()
     app = create_app(options)
     sim: Sim = app.state.sim
@@ -422,5 +427,8 @@ def serve(options: SimOptions) -> None:
     print(f"  scoped key:     {sim.scoped_key} (refused on waitpoint token routes and promote)")
     print(f"  environment id: {sim.engine.env.id}")
     print(f"  try:  PLATOS_API_URL=http://{options.host}:{options.port} PLATOS_SECRET_KEY={sim.secret_key} platos-tui")
+    config = uvicorn.Config(
+        app, host=options.host, port=options.port, log_level="warning", lifespan="off", date_header=False
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.run(app, host=options.host, port=options.port, log_level="warning", lifespan="off", date_header=False)
+        uvicorn.Server(config).run(sockets=[sock])
