@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from textual.app import ComposeResult
+from textual.reactive import Reactive
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 
 class KeyFooter(Footer):
@@ -39,12 +39,13 @@ class KeyFooter(Footer):
 
     def compose(self) -> ComposeResult:
         for widget in super().compose():
-            if isinstance(widget, FooterKey):
+            reactive = getattr(type(widget), "compact", None)  # a key (Textual does not export its class)
+            if isinstance(reactive, Reactive):
                 # A key mounts with its own `compact` (True), then its binding sets the footer's: two more passes
                 # of the stylesheet over every key at each recompose. It gets its final value, class and all, first.
                 # The palette's key is not bound: it keeps its own.
                 compact: bool = True if widget.has_class("-command-palette") else self.compact
-                widget.set_reactive(FooterKey.compact, compact)
+                widget.set_reactive(reactive, compact)
                 widget.set_class(compact, "-compact", update=False)
             yield widget
 
