@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
+import httpx
 import pytest
 
 import tui.actions.audit
@@ -342,6 +343,22 @@ def test_simulators_started_side_by_side_each_get_their_own_port() -> None:
     finally:
         for sim in sims:
             sim.stop()
+
+
+def test_the_simulator_answers_without_waiting_on_nagle() -> None:
+    # A socket bound by hand as plain SOCK_STREAM kept Nagle on: each answer waited 40 ms for a delayed ACK.
+    from tui.sim.server import DEFAULT_SECRET_KEY, SimOptions, start_in_background
+
+    sim = start_in_background(SimOptions(port=0, scenario="healthy", speed=0, seed=1))
+    try:
+        headers = {"authorization": f"Bearer {DEFAULT_SECRET_KEY}"}
+        with httpx.Client(base_url=sim.url, headers=headers) as client:
+            assert client.get("/api/v1/whoami").status_code == 200
+            [connection] = sim._server.server_state.connections
+            sock = connection.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        sim.stop()
 
 
 def test_sim_options_are_passed_through(monkeypatch: pytest.MonkeyPatch) -> None:

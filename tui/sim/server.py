@@ -367,10 +367,18 @@ def _bound(host: str, port: int) -> socket.socket:
     """A socket bound to host:port (0 picks a free one), held until the server listens on it.
 
     Picking a free port and letting the server bind it later races any other process doing the same:
-    parallel test workers took each other's ports that way.
+    parallel test workers took each other's ports that way. The socket is TCP by number, as the server's own would
+    be: asyncio turns Nagle off only on such sockets, and with it on every answer waited 40 ms for a delayed ACK.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def is_loopback(host: str) -> bool:
