@@ -14,6 +14,7 @@ table, and add its code to `Cause`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from operator import attrgetter
 
@@ -246,13 +247,38 @@ def _holders(q: QueueFacts, sc: Scene) -> tuple[tuple[Run, ...], str] | None:
     return None
 
 
-def _blockers(holders: Sequence[Run], sc: Scene) -> tuple[list[Run], list[str], timedelta] | None:
+@dataclass(frozen=True, slots=True)
+class _Blocked:
+    """What the findings of a blocked scope say of its holders, built once: when the environment is the scope,
+    hundreds of queues wait behind the same holders."""
+
+    ranked: tuple[Run, ...]
+    """Oldest first."""
+    youngest: timedelta
+    evidence: tuple[str, ...]
+    recovery: tuple[Recovery, ...]
+    checks: tuple[VerifyCheck, ...]
+    ids: tuple[str, ...]
+
+
+def _blockers(holders: Sequence[Run], sc: Scene) -> _Blocked | None:
     """The holders oldest first, named, and the youngest one's age; None when one of them is not stuck."""
     if not all(sc.verdict(h).stuck for h in holders):
         return None
     ranked = sorted(holders, key=lambda h: run_age(h, sc.now), reverse=True)
     named = [f"{h.id} ({h.task_identifier}, {h.status.value} {dur(run_age(h, sc.now))})" for h in ranked]
-    return ranked, named, run_age(ranked[-1], sc.now)
+    first = ranked[:BLOCKERS_NAMED]
+    return _Blocked(
+        tuple(ranked),
+        run_age(ranked[-1], sc.now),
+        evidence=(
+            f"slot holders ({len(holders)}), none moving: {listing(named, BLOCKERS_NAMED)}",
+            *(f"{h.id}: {sc.verdict(h).reason}" for h in ranked[:3]),
+        ),
+        recovery=tuple(Recovery(f"cancel blocking run {h.id}", Action.CANCEL, h.id) for h in first),
+        checks=tuple(canceled_check(h.id, f"blocking run {h.id} reaches CANCELED") for h in first),
+        ids=_ids(ranked),
+    )
 
 
 def long_running_blocker(q: QueueFacts, sc: Scene) -> Finding | None:
@@ -267,25 +293,16 @@ def long_running_blocker(q: QueueFacts, sc: Scene) -> Finding | None:
     blocked = sc.once(("blockers", scope), lambda: _blockers(holders, sc))
     if blocked is None:
         return None  # a holder that is moving (or young) is load, not a blocker
-    ranked, named, youngest = blocked
     stuck = sc.stuck_queued(q)
     return Finding(
         Cause.LONG_RUNNING_BLOCKER,
-        f"{scope} blocked: all {len(holders)} slots held by runs running ≥ {dur(youngest)} with no progress, "
-        f"{q.started if q.started is not None else '?'} started in {env.window}, {q.queue.queued} queued",
-        evidence=(
-            queue_line(q, env),
-            started_line(q, env),
-            f"slot holders ({len(holders)}), none moving: {listing(named, BLOCKERS_NAMED)}",
-            *(f"{h.id}: {sc.verdict(h).reason}" for h in ranked[:3]),
-        ),
-        recovery=tuple(Recovery(f"cancel blocking run {h.id}", Action.CANCEL, h.id) for h in ranked[:BLOCKERS_NAMED]),
-        verify=(
-            *(canceled_check(h.id, f"blocking run {h.id} reaches CANCELED") for h in ranked[:BLOCKERS_NAMED]),
-            *flow_checks(q, env),
-        ),
+        f"{scope} blocked: all {len(holders)} slots held by runs running ≥ {dur(blocked.youngest)} with no "
+        f"progress, {q.started if q.started is not None else '?'} started in {env.window}, {q.queue.queued} queued",
+        evidence=(queue_line(q, env), started_line(q, env), *blocked.evidence),
+        recovery=blocked.recovery,
+        verify=(*blocked.checks, *flow_checks(q, env)),
         queues=(q.name,),
-        runs=_ids(ranked) + _ids(stuck),
+        runs=blocked.ids + _ids(stuck),
         waiting=q.queue.queued,
     )
 
