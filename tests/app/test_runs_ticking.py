@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from typing import Any, Literal
 
 import pytest
@@ -139,6 +140,40 @@ async def test_a_paused_pane_sleeps_until_woken_and_resuming_polls_at_once() -> 
         assert screen._ticks == polls
         await r.pilot.press("P")
         await wait_for(r.pilot, lambda: screen._ticks > polls, 3)
+
+
+async def test_a_due_poll_starts_on_the_tick_and_its_redraw_stands_in_for_the_ticks() -> None:
+    """One wake-up a second, not one for the tick and another for the poll: the frame a poll draws is the tick's."""
+    async with rig("blank", refresh=2.0) as r:
+        screen, _run = await young_run_listed(r)
+        session = r.app.session
+        assert session is not None
+        await wait_for(r.pilot, lambda: screen._polling_since is None)
+        drawn: list[int] = []
+        original = screen.update_bars
+        screen.update_bars = lambda: (drawn.append(1), original())[1]  # type: ignore[method-assign]
+
+        def tick(since_poll: float, took: float = 0.0) -> tuple[bool, bool]:
+            """Whether a tick this long after the last full poll's start woke the poll, and drew."""
+            drawn.clear()
+            screen._wake.clear()
+            screen._last_full, screen._took = time.monotonic() - since_poll, took
+            screen._tick()
+            return screen._wake.is_set(), bool(drawn)
+
+        assert screen._interval == 2.0
+        assert tick(1.0) == (False, True)  # not due: the tick moves the bars and ages on
+        assert tick(1.95) == (True, False)  # due (a tick may fire a little early): the poll draws for it
+        assert tick(1.95, took=1.0) == (True, True)  # a slow poll's redraw would come late: the tick draws too
+        session.paused = True
+        assert tick(5.0) == (False, True)
+        session.paused = False
+        screen._interval = 0.5  # polls more often than ticks keep their own timer
+        assert tick(5.0) == (False, True)
+        screen._interval = 2.0
+        polls = screen._ticks
+        tick(5.0)
+        await wait_for(r.pilot, lambda: screen._ticks > polls and bool(drawn), 3)  # the woken poll ran and drew
 
 
 async def test_ages_tick_each_second_between_polls() -> None:

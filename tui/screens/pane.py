@@ -24,6 +24,12 @@ from tui.widgets.table import Column, FastTable
 from tui.widgets.topbar import TopBar, TopBarState
 
 MAX_BACKOFF_SECONDS = 30.0
+TICK_SECONDS = 1.0
+"""The bars and the ages on screen move on once a second."""
+TICK_SLACK = 0.1
+"""A full poll due this close after a tick starts on it (the tick timer fires a little late or early)."""
+QUICK_POLL = 0.25
+"""A poll that took at most this long redraws soon enough to stand in for the tick that started it."""
 NOUNS = {"queues": "queue", "runs": "run", "waitpoints": "token", "triage": "finding"}
 """What one row of each pane is, for the empty-filter message."""
 
@@ -72,7 +78,7 @@ class PaneScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter-line").display = False
-        self._ticker = self.set_interval(1.0, self.update_bars, pause=True)
+        self._ticker = self.set_interval(TICK_SECONDS, self._tick, pause=True)
         self.update_bars()
         if self.is_current:
             self.on_screen_resume()
@@ -98,6 +104,25 @@ class PaneScreen(Screen[None]):
             self._ticker.pause()
         self.workers.cancel_group(self, "poll")
 
+    def _tick(self) -> None:
+        """Each second the bars and ages move on. A full poll that is due starts on the tick, so the two share one
+        wake-up of the process, and a quick poll's own redraw stands in for the tick's. (Polls more often than
+        ticks keep their own timer.)"""
+        if (
+            self._on_ticks()
+            and not self.session.paused
+            and self._polling_since is None
+            and time.monotonic() >= self._last_full + self._interval - TICK_SLACK
+        ):
+            self._full = True
+            self._wake.set()
+            if self._took <= QUICK_POLL:
+                return
+        self.update_bars()
+
+    def _on_ticks(self) -> bool:
+        return self._interval >= TICK_SECONDS
+
     def refresh_now(self) -> None:
         """ctrl+r: a full refresh at once (the loop picks it up; it never runs two polls at a time)."""
         self._full = True
@@ -115,8 +140,9 @@ class PaneScreen(Screen[None]):
             if woken or not self.session.paused:
                 await self._poll_once()
             # Paused, only a wake (ctrl+r, resuming) polls: waking every 50 ms to find it still paused cost 0.6%
-            # of a core.
-            timeout = None if self.session.paused else max(0.05, self._interval - (time.monotonic() - self._last_full))
+            # of a core. Otherwise the tick starts the next full poll; this timeout is for a tick that never comes.
+            due = max(0.05, self._interval - (time.monotonic() - self._last_full))
+            timeout = None if self.session.paused else due + (TICK_SECONDS + TICK_SLACK if self._on_ticks() else 0)
             try:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
