@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import select
 import socket
 import subprocess
 import sys
@@ -19,23 +21,28 @@ pytestmark = pytest.mark.e2e
 SECRET = "tr_dev_pl4tosdem0simu1at0rkey12"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Sim:
-    """The simulator as its own process, so the test can kill it and start it again on the same port."""
+    """The simulator as its own process, so the test can kill it and start it again on the same port: the port it
+    picked itself the first time (picking one here and letting it go before the child binds it would race)."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self) -> None:
+        self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         command = [sys.executable, "-m", "tui", "sim", "--port", str(self.port), "--scenario", "healthy"]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Unbuffered: each readline takes only its line off the pipe, so select() still sees what is left.
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+        assert self.process.stdout is not None
         deadline = time.monotonic() + 20
+        while not self.port and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.process.stdout], [], [], deadline - time.monotonic())
+            line = self.process.stdout.readline() if ready else b""
+            if not line:
+                break
+            if found := re.search(rb"url: +http://127\.0\.0\.1:(\d+)", line):
+                self.port = int(found[1])
+        assert self.port, "the simulator did not say its port"
         while time.monotonic() < deadline:
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", self.port)) == 0:
@@ -52,7 +59,7 @@ class Sim:
 
 @pytest.fixture
 def sim() -> Iterator[Sim]:
-    running = Sim(free_port())
+    running = Sim()
     running.start()
     try:
         yield running

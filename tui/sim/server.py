@@ -434,7 +434,10 @@ def serve(options: SimOptions) -> None:
     print(f"  admin token:    {sim.admin_token}")
     print(f"  scoped key:     {sim.scoped_key} (refused on waitpoint token routes and promote)")
     print(f"  environment id: {sim.engine.env.id}")
-    print(f"  try:  PLATOS_API_URL=http://{options.host}:{options.port} PLATOS_SECRET_KEY={sim.secret_key} platos-tui")
+    print(
+        f"  try:  PLATOS_API_URL=http://{options.host}:{options.port} PLATOS_SECRET_KEY={sim.secret_key} platos-tui",
+        flush=True,  # a script reading the port it picked (`--port 0`) from a pipe gets it now, not at exit
+    )
     config = uvicorn.Config(
         app, host=options.host, port=options.port, log_level="warning", lifespan="off", date_header=False
     )
