@@ -252,9 +252,8 @@ class _Blocked:
     """What the findings of a blocked scope say of its holders, built once: when the environment is the scope,
     hundreds of queues wait behind the same holders."""
 
-    ranked: tuple[Run, ...]
-    """Oldest first."""
     youngest: timedelta
+    """The age of the youngest holder: how long every slot has been held at least."""
     evidence: tuple[str, ...]
     recovery: tuple[Recovery, ...]
     checks: tuple[VerifyCheck, ...]
@@ -262,14 +261,13 @@ class _Blocked:
 
 
 def _blockers(holders: Sequence[Run], sc: Scene) -> _Blocked | None:
-    """The holders oldest first, named, and the youngest one's age; None when one of them is not stuck."""
+    """What the findings say of the holders, oldest first; None when one of them is not stuck."""
     if not all(sc.verdict(h).stuck for h in holders):
         return None
     ranked = sorted(holders, key=lambda h: run_age(h, sc.now), reverse=True)
     named = [f"{h.id} ({h.task_identifier}, {h.status.value} {dur(run_age(h, sc.now))})" for h in ranked]
     first = ranked[:BLOCKERS_NAMED]
     return _Blocked(
-        tuple(ranked),
         run_age(ranked[-1], sc.now),
         evidence=(
             f"slot holders ({len(holders)}), none moving: {listing(named, BLOCKERS_NAMED)}",

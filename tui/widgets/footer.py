@@ -44,7 +44,7 @@ class KeyFooter(Footer):
                 # A key mounts with its own `compact` (True), then its binding sets the footer's: two more passes
                 # of the stylesheet over every key at each recompose. It gets its final value, class and all, first.
                 # The palette's key is not bound: it keeps its own.
-                compact: bool = True if widget.has_class("-command-palette") else self.compact
+                compact = widget.has_class("-command-palette") or self.compact
                 widget.set_reactive(reactive, compact)
                 widget.set_class(compact, "-compact", update=False)
             yield widget
