@@ -232,3 +232,118 @@ class socket_closed:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+# ----- the answer, read strictly ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        # Extensions on chunk sizes and trailer fields are read past.
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n", b"abc"),
+        # An interim answer comes before the final one.
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", b"ok"),
+        # A folded header line continues the one before it.
+        (b"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 2\r\n\r\nok", b"ok"),
+        # Bare line feeds, as some servers send them.
+        (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", b"ok"),
+        # The same length twice is one length.
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok", b"ok"),
+    ],
+)
+async def test_answers_real_servers_send_are_read(serve, reply: bytes, expected: bytes) -> None:
+    server, client = await serve(lambda head, body: reply)
+    for _ in range(2):
+        assert (await client.get("/")).content == expected
+    assert server.connections == 1
+
+
+async def test_no_content_has_no_body_and_keeps_the_connection(serve) -> None:
+    server, client = await serve(lambda head, body: b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+    for _ in range(2):
+        response = await client.delete("/")
+        assert (response.status_code, response.content) == (204, b"")
+    server.answer = lambda head, body: b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n"
+    assert (await client.get("/")).content == b""
+    assert server.connections == 1
+
+
+async def test_a_folded_header_keeps_its_value() -> None:
+    server = Server(lambda head, body: b"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 0\r\n\r\n")
+    port = await server.start()
+    try:
+        async with httpx.AsyncClient(transport=Http11Transport(verify=False)) as client:
+            assert (await client.get(f"http://127.0.0.1:{port}/")).headers["x-long"] == "a b"
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (b"HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n", "status line"),
+        (b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", "status line"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "malformed header"),
+        (b"HTTP/1.1 200 OK\r\nBad Name: 1\r\n\r\n", "malformed header"),
+        (b"HTTP/1.1 200 OK\r\nX-Bell: a\x07b\r\n\r\n", "malformed header"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", "Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "transfer coding"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", "longer than its size"),
+        (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", "switched protocols"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 110_000 + b"\r\n\r\n", "100 KB"),
+        (b"HTTP/1.1 200 OK\r\n" + b"X: a\r\n" * 20_000 + b"\r\n", "100 KB"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n", "in the middle of a line"),
+    ],
+)
+async def test_a_broken_answer_is_a_protocol_error_that_names_the_fault(serve, reply: bytes, message: str) -> None:
+    _, client = await serve(lambda head, body: reply)
+    with pytest.raises(httpx.RemoteProtocolError, match=message):
+        await client.get("/")
+
+
+async def test_a_broken_answer_closes_its_connection(serve) -> None:
+    replies = iter([b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", ok()])
+    server, client = await serve(lambda head, body: next(replies))
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.get("/")
+    assert (await client.get("/")).content == b"hello"
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    "headers", [{"x-branch": "main\r\nX-Injected: 1"}, {"x-branch": "a\nb"}, {"bad name": "1"}, {"x-nul": "a\x00b"}]
+)
+async def test_a_header_that_would_break_the_request_is_refused_before_sending(serve, headers: dict) -> None:
+    server, client = await serve()
+    with pytest.raises(httpx.LocalProtocolError):
+        await client.get("/", headers=headers)
+    assert server.requests == []
+
+
+async def test_a_streamed_request_body_is_sent_in_chunks() -> None:
+    received: list[bytes] = []
+
+    async def echo(reader: Reader, writer: Writer) -> None:
+        received.append(await reader.readuntil(b"0\r\n\r\n"))
+        writer.write(ok())
+        await writer.drain()
+        writer.close()
+
+    async def parts() -> Any:
+        yield b"ab"
+        yield b""
+        yield b"cd"
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(transport=Http11Transport(verify=False)) as client:
+            assert (await client.post(f"http://127.0.0.1:{port}/", content=parts())).content == b"hello"
+    finally:
+        server.close()
+    head, _, body = received[0].partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower()
+    assert body == b"2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n"
