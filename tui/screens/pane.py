@@ -359,6 +359,11 @@ class PaneScreen(Screen[None]):
     def render_rows(self) -> None:
         """Subclasses rebuild their rows from their data here (also after a sort or scope change)."""
 
+    def rows_updated(self) -> None:
+        """After a rebuild, the bars: a poll in flight draws them once it knows how it ended, not twice."""
+        if self._polling_since is None:
+            self.update_bars()
+
     def loaded_message(self) -> str:
         """What the table says when the data loaded and nothing matched."""
         return self.EMPTY

@@ -130,6 +130,8 @@ class _Segment:
     after: str | None
     ids: list[str] = field(default_factory=list)
     next: str | None = None
+    page: Page[Run] | None = None
+    """The answer last stored: the same answer again (the client hands back what it read before) moves nothing."""
 
 
 class RunsScreen(PaneScreen):
@@ -270,6 +272,9 @@ class RunsScreen(PaneScreen):
         )
 
     def _store(self, segment: _Segment, page: Page[Run]) -> _Segment:
+        if page == segment.page:
+            return segment
+        segment.page = page
         ids = [run.id for run in page.items]
         self._hold(segment.ids, ids)
         segment.ids = ids
@@ -442,7 +447,7 @@ class RunsScreen(PaneScreen):
                 self._stuck_count -= left.stuck if left is not None else False
             rebuilt = None
         self.table.set_rows(ordered.rows(), rebuilt, ordered.row_keys())
-        self.update_bars()
+        self.rows_updated()
 
     def _rejudged(self, triaged: TriageResult | None, scope: str | None) -> set[str]:
         """The runs to judge again under a new triage or scope: those the new scene may judge differently (the

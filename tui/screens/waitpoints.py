@@ -215,7 +215,7 @@ class WaitpointsScreen(PaneScreen):
                 )
             )
         self.table.set_rows(rows)
-        self.update_bars()
+        self.rows_updated()
 
     def summary(self) -> str:
         statuses = ",".join(self.statuses) if self.statuses else "all"
