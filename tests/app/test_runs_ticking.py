@@ -281,3 +281,35 @@ async def test_a_run_stays_while_any_page_lists_it_and_goes_when_none_does() -> 
         engine.cancel(old)
         await wait_for(r.pilot, polled(screen, lambda: screen.table.row(old.friendly) is None))
         assert old.friendly not in screen._runs
+
+
+async def test_a_poll_draws_the_bars_once_and_an_answer_read_again_moves_nothing() -> None:
+    """A poll draws the bars when it knows how it ended, not also halfway; a page whose answer did not change since
+    the last read takes no run again, and one that changed takes its runs."""
+    async with rig("blank") as r:
+        screen, _run = await young_run_listed(r)
+        session = r.app.session
+        assert session is not None and screen._ticker is not None
+        session.paused = True  # only a wake polls
+        screen._ticker.pause()  # and only the poll draws
+        await wait_for(r.pilot, lambda: screen._polling_since is None)
+        drawn: list[int] = []
+        taken: list[str] = []
+        draw, take = screen.update_bars, screen.take
+        screen.update_bars = lambda: (drawn.append(1), draw())[1]  # type: ignore[method-assign]
+        screen.take = lambda run: (taken.append(run.id), take(run))[1]  # type: ignore[method-assign]
+
+        async def poll() -> None:
+            drawn.clear()
+            taken.clear()
+            polls = screen._ticks
+            screen.refresh_now()
+            await wait_for(r.pilot, lambda: screen._ticks > polls and screen._polling_since is None)
+
+        await poll()
+        await poll()
+        assert (drawn, taken) == ([1], [])
+        new = seed_run(r.engine, "send-email", "QUEUED", minutes=0.1, created=0.1)
+        await poll()
+        assert drawn == [1] and new.friendly in taken
+        assert screen.table.row(new.friendly) is not None
