@@ -171,6 +171,25 @@ async def test_waitpoints_default_to_waiting_and_name_the_blocked_run() -> None:
         await wait_for(pilot, lambda: done in table_keys(app))
 
 
+async def test_waitpoints_forget_runs_that_stopped_waiting_but_keep_the_links_they_show() -> None:
+    """Over a long watch, the runs the pane read come and go: what it keeps of them stays bounded by what it lists."""
+    async with console(config=settings(refresh=0.2)) as (app, pilot, w):
+        approval = w.id("waitpoint_approval")
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, WaitpointsScreen) and approval in table_keys(app))
+        await wait_for(pilot, lambda: w.id("run_wait") in row_text(app, approval))
+        screen = app.screen
+        assert isinstance(screen, WaitpointsScreen)
+        screen._scanned["run_finished_long_ago"] = 0.0
+        screen._blocked["waitpoint_completed_long_ago"] = "run_finished_long_ago"
+        screen._candidates_read = None  # the next poll lists the waiting runs again
+        await wait_for(pilot, lambda: screen._candidates_read is not None)
+        assert "run_finished_long_ago" not in screen._scanned
+        assert "waitpoint_completed_long_ago" not in screen._blocked
+        assert screen._blocked[approval] == w.id("run_wait")
+        assert w.id("run_wait") in row_text(app, approval)
+
+
 async def test_waitpoint_tag_filter_command() -> None:
     async with console() as (app, pilot, w):
         await pilot.press("3")

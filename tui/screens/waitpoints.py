@@ -139,6 +139,10 @@ class WaitpointsScreen(PaneScreen):
             self._candidates = [run.id for run in page.items]
             self._candidates_read = now
             calls += 1
+            # Over a long watch the runs come and go: keep what still matters, not every run ever seen.
+            listed = set(self._candidates)
+            self._scanned = {run_id: at for run_id, at in self._scanned.items() if run_id in listed}
+            self._blocked = {t: r for t, r in self._blocked.items() if r in listed or t in self._tokens}
         while calls < SCAN_CALLS_PER_POLL and self._pending_spans:
             run_id, span_id = self._pending_spans.pop(0)
             detail = await client.span_detail(run_id, span_id)
