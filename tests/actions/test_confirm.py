@@ -85,7 +85,7 @@ def test_token_confirmation_shows_the_body_or_why_it_cannot_be_sent() -> None:
 
 def test_repair_confirmation_lists_each_queue() -> None:
     leak = Repair("repairSnapshot", "abc", "FINISHED", "snap")
-    report = RepairReport(RepairResult(("abc",), (leak,), True), (("task/process-video", RepairResult((), (), True)),))
+    report = RepairReport(RepairResult((leak,), 0, True), (("task/process-video", RepairResult((), 0, True)),))
     conf = confirm_repair(report, [], settings())
     assert "all queues" in conf.effect and "1 leaked slot(s)" in conf.effect
     assert conf.details == (

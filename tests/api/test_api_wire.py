@@ -196,7 +196,8 @@ def test_token_detail_keeps_output_as_text() -> None:
 
 def test_repair_example() -> None:
     report = wire.parse_repair_report(load("repair_queues"))
-    assert report.environment.dry_run and len(report.environment.run_ids) == 3
+    assert report.environment.dry_run and report.environment.ignored == 2  # counted, not kept
+    assert len(report.environment.repairs) == 1
     assert [r.friendly_run_id for r in report.environment.leaks] == ["run_cmeo1k2pa0003ab0c4d5e6f7g"]
     assert [name for name, _ in report.queues] == ["task/process-video", "shared-email"]
     assert report.queues[0][1].leaks[0].snapshot_status == "QUEUED"

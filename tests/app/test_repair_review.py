@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from tui.model import Repair, RepairReport, RepairResult
+from tui.model import REPAIR_IGNORE, Repair, RepairReport, RepairResult
 from tui.screens.repair import review_rows
 
 
 def _result(*repairs: Repair) -> RepairResult:
-    return RepairResult(tuple(r.run_id for r in repairs), repairs, True)
+    changed = tuple(r for r in repairs if r.action != REPAIR_IGNORE)
+    return RepairResult(changed, len(repairs) - len(changed), True)
 
 
 def test_repairs_come_first_and_ignored_runs_collapse_into_a_count() -> None:

@@ -120,6 +120,6 @@ def repair(
     queue_leaks: dict[str, tuple[Repair, ...]] | None = None, env_leaks: tuple[Repair, ...] = ()
 ) -> RepairReport:
     queues = tuple(
-        (name, RepairResult(tuple(r.run_id for r in rs), rs, True)) for name, rs in (queue_leaks or {}).items()
+        (name, RepairResult(rs, 0, True)) for name, rs in (queue_leaks or {}).items()
     )
-    return RepairReport(RepairResult(tuple(r.run_id for r in env_leaks), env_leaks, True), queues)
+    return RepairReport(RepairResult(env_leaks, 0, True), queues)

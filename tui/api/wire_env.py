@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tui.api.reader import Obj, cursor_page
 from tui.model import (
+    REPAIR_IGNORE,
     BulkAction,
     BulkActionStatus,
     BulkActionType,
@@ -82,19 +83,18 @@ def parse_claims_subject(body: object) -> str:
 
 
 def _repair_result(o: Obj) -> RepairResult:
-    return RepairResult(
-        run_ids=o.texts("runIds"),
-        repairs=tuple(
-            Repair(
-                action=r.text("action"),
-                run_id=r.text("runId"),
-                snapshot_status=r.text("snapshotStatus"),
-                snapshot_id=r.text("snapshotId"),
-            )
-            for r in o.objects("repairs")
-        ),
-        dry_run=o.flag("dryRun"),
-    )
+    o.texts("runIds")  # read to check it, not kept: the repairs name the same runs
+    repairs = [
+        Repair(
+            action=r.text("action"),
+            run_id=r.text("runId"),
+            snapshot_status=r.text("snapshotStatus"),
+            snapshot_id=r.text("snapshotId"),
+        )
+        for r in o.objects("repairs")
+    ]
+    changed = tuple(r for r in repairs if r.action != REPAIR_IGNORE)
+    return RepairResult(repairs=changed, ignored=len(repairs) - len(changed), dry_run=o.flag("dryRun"))
 
 
 def parse_repair_report(body: object) -> RepairReport:

@@ -1,6 +1,7 @@
 """Frozen data and pure rules: the vocabulary every layer shares. No I/O here."""
 
 from tui.model.misc import (
+    REPAIR_IGNORE,
     BulkAction,
     BulkActionStatus,
     BulkActionType,
@@ -50,6 +51,7 @@ __all__ = [
     "HEALTH_SEVERITY",
     "JSON",
     "LEGACY_STATUS_ALIASES",
+    "REPAIR_IGNORE",
     "TERMINAL_STATUSES",
     "WAIT_FOR_TOKEN",
     "BulkAction",

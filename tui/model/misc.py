@@ -120,12 +120,19 @@ class Repair:
         return f"run_{self.run_id}"
 
 
+REPAIR_IGNORE = "ignore"
+"""The repair action for a run whose snapshot is not a leak (API.md §10.2)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RepairResult:
-    """Repairs for the environment or one queue."""
+    """Repairs for the environment or one queue: what the engine would change, and how many runs it would leave
+    alone. Those are only counted: an environment at its limits holds thousands of healthy slots, and every triage
+    reads them all again."""
 
-    run_ids: tuple[str, ...]
     repairs: tuple[Repair, ...]
+    """The runs whose action is not `ignore`."""
+    ignored: int
     dry_run: bool
 
     @property

@@ -12,12 +12,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from tui.model import RepairReport
+from tui.model import REPAIR_IGNORE, RepairReport
 from tui.model.text import clean
 from tui.screens.bar import BarModal
 
-IGNORE = "ignore"
-"""The repair action for a run whose snapshot is not a leak (API.md §10.2)."""
 ACTIONS_CSS = Path(__file__).parent.parent / "styles" / "actions.tcss"
 
 
@@ -29,12 +27,11 @@ def review_rows(report: RepairReport) -> list[tuple[str, str, str, str]]:
         (clean(scope, 60), clean(r.friendly_run_id, 60), clean(r.snapshot_status, 40), clean(r.action, 40))
         for scope, result in scopes
         for r in result.repairs
-        if r.action != IGNORE
     ]
-    ignored = sum(1 for _, result in scopes for r in result.repairs if r.action == IGNORE)
+    ignored = sum(result.ignored for _, result in scopes)
     if ignored:
-        rows.append(("", f"{ignored} runs", "not leaked", IGNORE))
-    empty = sum(1 for _, result in scopes if not result.repairs)
+        rows.append(("", f"{ignored} runs", "not leaked", REPAIR_IGNORE))
+    empty = sum(1 for _, result in scopes if not result.repairs and not result.ignored)
     if empty:
         rows.append((f"{empty} scope" + ("s" if empty > 1 else ""), "-", "-", "nothing to repair"))
     return rows
