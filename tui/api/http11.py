@@ -120,7 +120,7 @@ class _Connection:
         lines: list[bytes] = []
         size = 0
         while True:
-            line = await self._line(first=not lines and not size)
+            line = await self._line(first=not size)
             size += len(line)
             if size > MAX_HEAD_BYTES:
                 raise httpx.RemoteProtocolError("the response head is larger than 100 KB")
@@ -128,7 +128,7 @@ class _Connection:
             if line:
                 lines.append(line)
             elif lines:
-                break  # an empty line before the status line is tolerated (RFC 9112 §2.2)
+                break  # the head ends; an empty line before the status line is skipped (RFC 9112 §2.2)
         match = _STATUS.fullmatch(lines[0])
         if match is None:
             raise httpx.RemoteProtocolError(f"not an HTTP/1.1 status line: {_shown(lines[0])}")
