@@ -12,10 +12,11 @@ every 20 ms, so the frame rate alone does not bound the drawing: a headless app 
 reads the whole screen as it is now). Layout is never skipped. A test about what a frame draws (which rows a
 table renders again, what the terminal still shows of the last frame) marks itself `every_frame`.
 
-Textual's `StylesCache.get_inner_outer` is an lru_cache on a method: it keeps the last 1,024 widgets' render caches
-(their strips, about 100,000 objects) alive after their apps are gone, and every full collection of the garbage
-collector walks them again (a fifth of a Pilot test's CPU time went to collections that freed nothing). Each test
-clears it when it ends. The objects made before the first test (modules, their functions, the collected tests)
+Textual's `StylesCache.get_inner_outer` is an lru_cache on a method: it kept the last 1,024 widgets' render caches
+(their strips, about 100,000 objects) alive after their apps were gone, and every full collection of the garbage
+collector walked them again (a fifth of a Pilot test's CPU time went to collections that freed nothing). The app
+re-keys it by colour (`tui.widgets.release`); this process does so before the first test, bare Textual apps
+included. The objects made before the first test (modules, their functions, the collected tests)
 live until the end: they are frozen, so collections skip them. Frozen, they no longer hold full collections back
 (Python runs one only when a quarter of the long-lived objects are new), so one runs every tenth collection of
 the middle generation instead: every hundredth is enough to free the apps' cycles a few tests later.
@@ -45,12 +46,12 @@ from typing import Any
 
 import pytest
 import textual.screen
-from textual._styles_cache import StylesCache
 from textual.css.model import RuleSet
 from textual.css.stylesheet import Stylesheet
 
 from tests import bytecode, worlds
 from tui.sim import server
+from tui.widgets.release import release_removed_widgets
 
 TEST_FPS = 20
 textual.screen.UPDATE_PERIOD = 1 / TEST_FPS  # type: ignore[misc]
@@ -74,6 +75,7 @@ def _compositor_refresh(self: textual.screen.Screen[Any]) -> None:
 
 
 textual.screen.Screen._compositor_refresh = _compositor_refresh  # type: ignore[method-assign]
+release_removed_widgets()
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +84,6 @@ def _textual_per_test(request: pytest.FixtureRequest) -> Iterator[None]:
     _every_frame = request.node.get_closest_marker("every_frame") is not None
     yield
     _every_frame = False
-    StylesCache.get_inner_outer.cache_clear()
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:

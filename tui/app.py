@@ -27,6 +27,7 @@ from tui.screens.messages import OpenRun, OpenRuns
 from tui.screens.pane import PaneScreen
 from tui.screens.queues import QueuesScreen
 from tui.screens.session import Session
+from tui.widgets.release import release_removed_widgets
 
 if TYPE_CHECKING:  # the flows pull in every action screen: built when a key first needs them
     from tui.journal import Journal
@@ -127,6 +128,7 @@ class PlatosApp(App[None]):
         read_only_locked: bool = False,
         journal: Journal | None = None,
     ) -> None:
+        release_removed_widgets()
         super().__init__()
         self._settings = settings
         self._make_client = make_client
