@@ -83,3 +83,20 @@ def test_the_memo_keeps_the_newest_used_bytes_and_leaves_out_huge_answers() -> N
         memo.put(bytes([i]) * 10, parse, i)
     assert memo.get(b"b" * 10, parse) is MISSING  # the least recently used went first
     assert memo.get(b"a" * 10, parse) == "A" and len(memo) == 8
+
+
+def test_an_answer_not_read_again_for_two_minutes_is_let_go() -> None:
+    def parse(body: object) -> object:
+        return body
+
+    now = [0.0]
+    memo = AnswerMemo(max_bytes=1000, idle_seconds=120.0, clock=lambda: now[0])
+    memo.put(b"polled", parse, "P")
+    memo.put(b"read-once", parse, "R")
+    for _ in range(5):  # a page polled every 30 s stays; an answer nobody reads again goes at its two minutes
+        now[0] += 30.0
+        assert memo.get(b"polled", parse) == "P"
+        memo.put(b"new-%d" % now[0], parse, now[0])
+    assert memo.get(b"read-once", parse) is MISSING
+    assert memo.get(b"polled", parse) == "P"
+    assert len(memo) == 1 + 5  # and the answers put in the last 120 s: at 30, 60, 90, 120 and 150 s
