@@ -593,10 +593,11 @@ def memory() -> tuple[float, float, float]:
 
 async def budget_at_scale(
     url: str, key: str, seconds: float
-) -> tuple[list[float], dict[str, float], dict[str, float]]:
+) -> tuple[list[tuple[float, bool]], dict[str, float], dict[str, float]]:
     """Every request the console sends while an operator cycles the panes (and pages the runs) against a
-    simulator with 1,000 queues and 10,000 runs, at the default budget. Per pane: the longest wait for fresh
-    data after switching to it, and the worst data age once it was fresh."""
+    simulator with 1,000 queues and 10,000 runs, at the default budget, each marked whether a burst sent it (a
+    triage the operator asked for, outside the sustained rate by design: `tui/api/budget.py`). Per pane: the
+    longest wait for fresh data after switching to it, and the worst data age once it was fresh."""
     import httpx
 
     from tui.api.client import EngineClient
@@ -604,17 +605,18 @@ async def budget_at_scale(
     from tui.app import PlatosApp
     from tui.config import Settings
 
-    stamps: list[float] = []
+    stamps: list[tuple[float, bool]] = []
+    clients: list[EngineClient] = []
 
     class Counted(httpx.AsyncHTTPTransport):
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            stamps.append(time.monotonic())
+            stamps.append((time.monotonic(), any(client._budget.bursting for client in clients)))
             return await super().handle_async_request(request)
 
     settings = Settings(profile="bench", url=url, secret_key=key, allow_insecure_http=True)
 
     def make_client(config: Settings) -> EngineClient:
-        return EngineClient(
+        client = EngineClient(
             config.url,
             config.secret_key,
             transport=Counted(),
@@ -622,6 +624,8 @@ async def budget_at_scale(
             guard=WriteGuard(read_only=True),
             allow_insecure_http=True,
         )
+        clients.append(client)
+        return client
 
     to_fresh: dict[str, float] = {}
     worst_age: dict[str, float] = {}
@@ -814,10 +818,18 @@ def section_budget(quick: bool) -> None:
         stamps, to_fresh, worst = asyncio.run(budget_at_scale(url, key or "", seconds))
     finally:
         sim.stop()
-    span = stamps[-1] - stamps[0] if len(stamps) > 1 else 1.0
+    every = [stamp for stamp, _ in stamps]
+    paced = [stamp for stamp, burst in stamps if not burst]
+    span = every[-1] - every[0] if len(every) > 1 else 1.0
     print(
-        f"   {len(stamps)} requests: mean {len(stamps) / span:4.2f}/s, busiest 10 s {windows(stamps, 10):4.2f}/s,"
-        f" busiest 1 s {windows(stamps, 1):4.0f}   (budget: 2/s sustained, bursts of 4, so at most 2.4/s over 10 s)"
+        f"   {len(every)} requests, {len(every) - len(paced)} of them in the triage's bursts (outside the sustained"
+        " rate by design, within the server's bucket)"
+    )
+    busiest = windows(paced, 10)
+    print(
+        f"   the rest (polling, paging): mean {len(paced) / span:4.2f}/s, busiest 10 s {busiest:4.2f}/s,"
+        f" busiest 1 s {windows(paced, 1):3.0f}   budget: 2/s sustained with bursts of 4, so at most 2.4/s over"
+        f" 10 s: {met(busiest <= 2.4)}"
     )
     visit = seconds / 6
     for name in sorted(to_fresh):
