@@ -54,10 +54,10 @@ class AnswerMemo:
     def put(self, content: bytes, parser: Callable[[Any], Any], value: Any) -> None:
         now = self._clock()
         values = self._values
-        # The least recently read come first: drop them while they are idle or the memo is full.
+        # The least recently read come first: drop those idle too long.
         while values:
             (oldest, _), (_, read) = next(iter(values.items()))
-            if self._bytes <= self._max and now - read <= self._idle:
+            if now - read <= self._idle:
                 break
             values.popitem(last=False)
             self._bytes -= len(oldest)
