@@ -131,6 +131,10 @@ async def test_hostile_text_in_attributes_and_logs_is_shown_literally() -> None:
         call.properties["note"] = HOSTILE
         call.children[0].message = HOSTILE
         screen._data.forget(call.id)  # as if this was the first look
+        # The log records come with the trace: read it again before the inspector covers the run (and its polls).
+        polls = screen.polls
+        screen.refresh_now()
+        await wait_for(r.pilot, lambda: screen.polls > polls)
         inspector = await inspect_cursor(r)
         await wait_for(r.pilot, lambda: "note" in content(inspector, "#inspector-content"))
         text = content(inspector, "#inspector-content")
