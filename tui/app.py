@@ -147,6 +147,7 @@ class PlatosApp(App[None]):
             pool.shutdown(wait=False)
         self.session: Session | None = None
         self._origin: str | None = None
+        self._masked = True
         self.failure: Exception | None = None
         """The first unhandled error, which ended the app: the composition root reports it in one line."""
 
@@ -186,7 +187,14 @@ class PlatosApp(App[None]):
             self._journal.warn = self._journal_warning(asyncio.get_running_loop())
         for name, screen in PANES.items():
             self.add_mode(name, _styled(self, partial(screen, self.session)))
+        self._masked = False  # from the blank start-up screen there is no change of pane to mask
         self.switch_mode("queues")
+        self._masked = True
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        """Textual masks each switch of mode by holding every repaint for `delay`: kept for a change of pane."""
+        if self._masked:
+            super().delay_update(delay)
 
     async def on_unmount(self) -> None:
         # Textual cancels the app's workers only after this: an action still watching its result (a bulk being

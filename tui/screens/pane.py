@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import ClassVar
@@ -28,6 +29,9 @@ TICK_SECONDS = 1.0
 """The bars and the ages on screen move on once a second."""
 TICK_SLACK = 0.1
 """A full poll due this close after a tick starts on it (the tick timer fires a little late or early)."""
+FIRST_DATA_WAIT = 0.1
+"""How long a pane's first frame waits for its first data: a server that answers within it is drawn at once,
+without a "Loading…" frame first (drawing that one delays the frame with the data by as long again)."""
 QUICK_POLL = 0.25
 """A poll that took at most this long redraws soon enough to stand in for the tick that started it."""
 NOUNS = {"queues": "queue", "runs": "run", "waitpoints": "token", "triage": "finding"}
@@ -62,6 +66,7 @@ class PaneScreen(Screen[None]):
         self._notified: str | None = None
         self._loaded = False
         self._footer = False
+        self._first_data = asyncio.Event()
         self.marks_left = 0
         """Marks dropped because their rows left the list, since the operator last marked a row."""
 
@@ -76,12 +81,16 @@ class PaneScreen(Screen[None]):
         # The footer is mounted after the first poll: it costs a few dozen ms to build, and the first
         # frame with data matters more (issue 4, startup target).
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one("#filter-line").display = False
         self._ticker = self.set_interval(TICK_SECONDS, self._tick, pause=True)
         self.update_bars()
         if self.is_current:
             self.on_screen_resume()
+            # The screen draws its first frame once this returns; the poll runs meanwhile.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FIRST_DATA_WAIT):
+                    await self._first_data.wait()
 
     # ----- lifecycle: poll only while shown -------------------------------------------------------------
 
@@ -183,6 +192,7 @@ class PaneScreen(Screen[None]):
         session.note_connection()
         self._pace()
         self.update_bars()
+        self.announce_data()
         if not self._footer:
             self._footer = True
             self.call_after_refresh(self._mount_footer)
@@ -358,6 +368,11 @@ class PaneScreen(Screen[None]):
 
     def render_rows(self) -> None:
         """Subclasses rebuild their rows from their data here (also after a sort or scope change)."""
+
+    def announce_data(self) -> None:
+        """The pane has rows to show, or its poll ended without any: its first frame need not wait."""
+        if self.table.total_count or self._polling_since is None:
+            self._first_data.set()
 
     def rows_updated(self) -> None:
         """After a rebuild, the bars: a poll in flight draws them once it knows how it ended, not twice."""

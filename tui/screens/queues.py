@@ -143,6 +143,7 @@ class QueuesScreen(PaneScreen):
                     del self._by_key[gone]
             self._queues = list(self._by_key.values())
             self.render_rows()
+            self.announce_data()  # page 1 is on screen: paint it without waiting for the rest of the poll
             if page.last:
                 self._pending_select = None  # `:queue NAME` for a queue that is not listed: nothing to select
             if page.number == 1 and (self._env_read is None or now - self._env_read >= ENVIRONMENT_EVERY):
