@@ -851,10 +851,15 @@ def section_budget(quick: bool) -> None:
 
 def section_triage(quick: bool) -> None:
     """`platos-tui triage --json` in a subprocess, as an operator runs it, against simulators of three sizes."""
-    sizes: tuple[tuple[int | None, int | None], ...] = ((None, None), (1_000, 100_000), (10_000, 100_000))
+    sizes: tuple[tuple[int | None, int | None, float], ...] = (
+        (None, None, 3.0),
+        (1_000, 100_000, 20.0),
+        (10_000, 100_000, 60.0),
+    )
+    """Each simulator's size, and the triage's target wall time on it."""
     repeats = 1 if quick else 3
     print(f"\n7. `platos-tui triage --json` wall time, the incident demo and two large simulators, median of {repeats}")
-    for queues, runs in sizes:
+    for queues, runs, target in sizes:
         url, key, sim = start_sim(queues=queues, runs=runs)
         if url is None:
             print("   not measured (the simulator could not be imported)")
@@ -872,10 +877,10 @@ def section_triage(quick: bool) -> None:
                 data = json.loads(done.stdout)
         finally:
             sim.stop()
-        checked = data["checked"]
+        checked, median = data["checked"], statistics.median(took)
         print(
-            f"   {checked['queues']:>6} queues  {statistics.median(took):6.2f} s  {checked['requests']:4d} requests"
-            f"  findings {[f['cause'] for f in data['findings']]}"
+            f"   {checked['queues']:>6} queues  {median:6.2f} s  {checked['requests']:4d} requests"
+            f"  target ≤ {target:.0f} s: {met(median <= target)}  findings {[f['cause'] for f in data['findings']]}"
         )
 
 
