@@ -34,6 +34,10 @@ if TYPE_CHECKING:  # the flows pull in every action screen: built when a key fir
     from tui.screens.flows import ActionFlows
 
 
+SWITCH_MASK = 1 / 60
+"""Seconds a switch of pane holds repaints: one frame at Textual's default 60 frames a second."""
+
+
 def _pane(module: str, name: str) -> Callable[[Session], PaneScreen]:
     """A pane built on first show: only the queues pane is imported before the first frame (startup target)."""
 
@@ -147,7 +151,6 @@ class PlatosApp(App[None]):
             pool.shutdown(wait=False)
         self.session: Session | None = None
         self._origin: str | None = None
-        self._masked = True
         self.failure: Exception | None = None
         """The first unhandled error, which ended the app: the composition root reports it in one line."""
 
@@ -187,14 +190,13 @@ class PlatosApp(App[None]):
             self._journal.warn = self._journal_warning(asyncio.get_running_loop())
         for name, screen in PANES.items():
             self.add_mode(name, _styled(self, partial(screen, self.session)))
-        self._masked = False  # from the blank start-up screen there is no change of pane to mask
         self.switch_mode("queues")
-        self._masked = True
 
     def delay_update(self, delay: float = 0.05) -> None:
-        """Textual masks each switch of mode by holding every repaint for `delay`: kept for a change of pane."""
-        if self._masked:
-            super().delay_update(delay)
+        """Textual masks a switch of mode by holding repaints for `delay` (50 ms): it hides the frame drawn while
+        the switch is under way (the new pane's changed parts over the old pane). One frame's time hides it as
+        well, and the new pane shows in 20-35 ms from its key instead of 55-60 ms."""
+        super().delay_update(min(delay, SWITCH_MASK))
 
     async def on_unmount(self) -> None:
         # Textual cancels the app's workers only after this: an action still watching its result (a bulk being

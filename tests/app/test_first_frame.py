@@ -19,6 +19,7 @@ from tui.config import Settings
 from tui.screens.pane import FIRST_DATA_WAIT
 
 server = pytest.importorskip("tui.sim.server")
+pytestmark = pytest.mark.every_frame  # each frame the console draws, as a terminal would get it
 
 
 LAN = 0.03
@@ -43,7 +44,8 @@ class Held(httpx.AsyncBaseTransport):
 
 @asynccontextmanager
 async def console(*, held: bool) -> AsyncIterator[tuple[PlatosApp, Any, list[tuple[float, str]], Held]]:
-    """The console on the incident simulator; every frame it draws is kept as (seconds since start, text)."""
+    """The console on the incident simulator; every frame it draws is kept as (seconds since start, text), the
+    text led by the name of the screen that drew it."""
     sim_app = server.create_app(server.SimOptions(speed=0, seed=1))
     transport = Held(sim_app, held=held)
     settings = Settings(profile="sim", url="http://127.0.0.1", secret_key=server.DEFAULT_SECRET_KEY, demo=True)
@@ -61,7 +63,7 @@ async def console(*, held: bool) -> AsyncIterator[tuple[PlatosApp, Any, list[tup
     def display(screen: Any, renderable: Any) -> None:
         draw(screen, renderable)
         if renderable is not None and not app._batch_count:  # a frame drawn during a batch is dropped
-            frames.append((time.monotonic() - started, renderable.render_segments(app.console)))
+            frames.append((time.monotonic() - started, f"{screen.name}\n{renderable.render_segments(app.console)}"))
 
     app._display = display  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
@@ -91,3 +93,29 @@ async def test_a_slow_server_gets_a_loading_frame_after_the_short_wait_then_its_
         transport.through.set()
         await wait_for(pilot, lambda: any("agent-turn" in text for _, text in frames))
         assert app.screen.is_current
+
+
+PANES = {
+    "1": ("queues", "Run/Lim"),
+    "2": ("runs", "In status"),
+    "3": ("waitpoints", "Blocked run"),
+    "4": ("triage", "Finding"),
+}
+"""Each pane key, the pane, and a column only its table has."""
+
+
+async def test_a_switch_of_pane_draws_the_new_pane_whole_in_its_first_frame() -> None:
+    async with console(held=False) as (_, pilot, frames, _transport):
+        await wait_for(pilot, lambda: any("agent-turn" in text for _, text in frames))
+        for key in "234123":  # the first visit to each pane, then visits to panes already built
+            pane, header = PANES[key]
+            before = len(frames)
+            await pilot.press(key)
+
+            def drawn(pane: str = pane, before: int = before) -> list[str]:
+                return [text for _, text in frames[before:] if text.startswith(f"{pane}\n")]
+
+            await wait_for(pilot, lambda: bool(drawn()))
+            first = drawn()[0]
+            assert header in first and "DEMO" in first  # its own table under the top bar, not a part of it
+            assert "Loading" not in first  # a first visit waits for the pane's data (the simulator answers at once)
