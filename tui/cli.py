@@ -258,6 +258,7 @@ def _run_tui(args: argparse.Namespace) -> int:
         start_demo=demo,
         read_only_locked=args.read_only,
         journal=_journal(),
+        freeze_start_up=True,
     )
     debug = bool(os.environ.get(DEBUG_ENV))
     if not debug:
