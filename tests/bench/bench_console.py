@@ -446,7 +446,7 @@ async def steady_app(url: str, loaded: int, seconds: float) -> tuple[float, floa
     from tui.sim import server
 
     settings = Settings(profile="bench", url=url, secret_key=server.DEFAULT_SECRET_KEY, read_only=True)
-    app = PlatosApp(settings, make_client=make_client)
+    app = PlatosApp(settings, make_client=make_client, freeze_start_up=True)  # as the CLI builds it
     async with app.run_test(size=(120, 40)) as pilot:
         probe = Probe(app)
         await pilot.press("2")
