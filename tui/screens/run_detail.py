@@ -308,10 +308,11 @@ class RunDetailScreen(Screen[None]):
             if self._finished():
                 self._render_state()
                 return
-            asked = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._settings.refresh_seconds):
-                    asked = await self._wake.wait()
+                    await self._wake.wait()
+            # Read after the wait, not from it: a ctrl+r that lands as the wait times out is not lost.
+            asked = self._wake.is_set()
 
     def _finished(self) -> bool:
         """Stop polling once the run is final (after a clean refresh), or when it was never found."""
