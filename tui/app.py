@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import constants, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
@@ -35,8 +35,8 @@ if TYPE_CHECKING:  # the flows pull in every action screen: built when a key fir
     from tui.screens.flows import ActionFlows
 
 
-SWITCH_MASK = 1 / 60
-"""Seconds a switch of pane holds repaints: one frame at Textual's default 60 frames a second."""
+SWITCH_MASK = 1 / constants.MAX_FPS
+"""Seconds a switch of pane holds repaints: one frame (Textual draws at most `MAX_FPS` a second, 60 by default)."""
 
 
 def _pane(module: str, name: str) -> Callable[[Session], PaneScreen]:

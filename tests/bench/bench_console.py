@@ -107,6 +107,12 @@ def load_stock(table: DataTable[Any], count: int) -> None:
         table.add_row(*make_cells(i), key=f"k{i}")
 
 
+def p95(values: list[float]) -> float:
+    """The 95th percentile of `values` (the nearest rank below)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+
+
 async def frame_after(probe: Probe, since: float, condition: Callable[[], bool], timeout: float = 5.0) -> float:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
@@ -274,8 +280,7 @@ async def key_latency(count: int, presses: int, stock_table: bool) -> float:
             stamp = await frame_after(probe, start, moved)
             latencies.append((stamp - start) * 1000)
             await pilot.pause(0.03)
-    latencies.sort()
-    return latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
+    return p95(latencies)
 
 
 NEXT_STATUS = {
@@ -373,7 +378,7 @@ async def queues_progress(url: str, key: str, count: int) -> tuple[float, float,
         original(screen)
         held.append((time.perf_counter() - started) * 1000)
 
-    QueuesScreen.render_rows = timed  # type: ignore[method-assign]
+    QueuesScreen.render_rows = timed  # type: ignore[method-assign,assignment]
     settings = Settings(profile="bench", url=url, secret_key=key, allow_insecure_http=True)
     first = everything = float("nan")
     try:
@@ -545,6 +550,7 @@ def child_memory(kind: str) -> None:
                 gc.collect()
                 rss = rss_mb() - simulator
                 # The pane's own share of a tick: rebuild rows for 10,000 runs when 5% of them changed.
+                assert app.session is not None
                 app.session.paused = True
                 await pilot.pause(0.2)
                 timings = []
@@ -785,7 +791,11 @@ async def pane_switch(url: str, rounds: int, *, textual_mask: bool) -> list[floa
             start = time.perf_counter()
             await pilot.press(key)
             mode = app.current_mode
-            stamp = await frame_after(probe, start, lambda mode=mode: app.current_mode == mode)
+
+            def shown(mode: str = mode) -> bool:
+                return app.current_mode == mode
+
+            stamp = await frame_after(probe, start, shown)
             times.append((stamp - start) * 1000)
             await pilot.pause(0.5)
     return times
@@ -804,13 +814,13 @@ def section_keys(quick: bool) -> None:
     rounds = 12 if quick else 40
     with sim_process(1_000, 100_000) as (url, _, _):
         ours = asyncio.run(pane_switch(url, rounds, textual_mask=False))
-        stock = asyncio.run(pane_switch(url, rounds, textual_mask=True))
-    p95 = sorted(ours)[int(0.95 * (len(ours) - 1))]
+        masked = asyncio.run(pane_switch(url, rounds, textual_mask=True))
+    worst = p95(ours)
     print(
         "   pane switch (1-4, panes already shown; `sim --queues 1000 --runs 100000` in its own process),"
         " key to the new pane's first frame:\n     median"
-        f" {statistics.median(ours):5.1f} ms, p95 {p95:5.1f} ms   with Textual's 50 ms mask (the baseline): median"
-        f" {statistics.median(stock):5.1f} ms   p95 ≤ 50 ms (the key-latency budget): {met(p95 <= 50)}"
+        f" {statistics.median(ours):5.1f} ms, p95 {worst:5.1f} ms   with Textual's 50 ms mask (the baseline): median"
+        f" {statistics.median(masked):5.1f} ms   p95 ≤ 50 ms (the key-latency budget): {met(worst <= 50)}"
     )
 
 
